@@ -1,0 +1,44 @@
+// vigie.v1 batch codec: Batch <-> protobuf <-> zstd frame.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "vigie/protocol/event.h"
+
+namespace vigie::protocol {
+
+inline constexpr std::string_view kContentType = "application/x-protobuf";
+inline constexpr std::string_view kContentEncoding = "zstd";
+// Upper bound on a decompressed batch; larger frames are refused, never
+// allocated (a zstd bomb must not take the collector down).
+inline constexpr std::size_t kMaxDecodedBatchBytes = 64u << 20;
+
+// Serialises `batch` as a vigie.v1.Batch message and compresses it with zstd
+// at `level` (1..19). Never fails for a valid Batch.
+std::string encode_batch(const Batch& batch, int level = 3);
+
+enum class DecodeError : uint8_t {
+  kNone = 0,
+  kNotZstd,          // the body is not a zstd frame
+  kTooLarge,         // decompressed size exceeds max_decoded_bytes
+  kCorrupt,          // the zstd frame is damaged
+  kBadProtobuf,      // the payload is not a vigie.v1.Batch
+  kInvalid,          // well-formed but violates the schema's rules (see message)
+};
+
+struct DecodeResult {
+  DecodeError error = DecodeError::kNone;
+  std::string message;  // human-readable, safe to return to the client
+  bool ok() const { return error == DecodeError::kNone; }
+};
+
+// Decompresses and parses `body` into `out`. Validation: agent_id, host
+// non-empty, sequence >= 1, every event has a body. On error `out` is
+// unspecified and the result says why.
+DecodeResult decode_batch(std::string_view body, Batch& out,
+                          std::size_t max_decoded_bytes = kMaxDecodedBatchBytes);
+
+}  // namespace vigie::protocol

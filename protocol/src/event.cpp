@@ -1,0 +1,45 @@
+#include "vigie/protocol/event.h"
+
+#include <array>
+
+namespace vigie::protocol {
+namespace {
+
+constexpr std::array<std::string_view, 5> kWorkloadKindNames = {
+    "host", "slurm_job", "systemd_unit", "container", "unattributed"};
+constexpr std::array<std::string_view, kEventKindCount> kEventKindNames = {
+    "process_exec", "process_exit", "network_connect"};
+
+template <typename Enum, std::size_t N>
+bool parse_name(const std::array<std::string_view, N>& names, std::string_view text, Enum& out) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == text) {
+      out = static_cast<Enum>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view to_string(WorkloadKind kind) {
+  return kWorkloadKindNames.at(static_cast<std::size_t>(kind));
+}
+bool parse_workload_kind(std::string_view text, WorkloadKind& kind) {
+  return parse_name(kWorkloadKindNames, text, kind);
+}
+std::string_view to_string(EventKind kind) {
+  return kEventKindNames.at(static_cast<std::size_t>(kind));
+}
+bool parse_event_kind(std::string_view text, EventKind& kind) {
+  return parse_name(kEventKindNames, text, kind);
+}
+std::string_view to_string(Transport transport) {
+  return transport == Transport::kTcp ? "tcp" : "udp";
+}
+std::string_view to_string(EnergySource source) {
+  return source == EnergySource::kRapl ? "rapl" : "estimate";
+}
+
+}  // namespace vigie::protocol
