@@ -148,7 +148,7 @@ struct Batch {
   std::string agent_id;
   std::string site;
   std::string host;
-  uint64_t sequence = 0;  // strictly increasing per agent, starting at 1
+  uint64_t sequence = 0;  // >= 1, strictly increasing per agent, across its restarts
   uint64_t sent_ns = 0;
   std::vector<Event> events;
   std::vector<ZoneEnergy> zone_energy;

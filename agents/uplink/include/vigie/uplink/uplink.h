@@ -1,0 +1,118 @@
+// Batching and delivery of agent data to the collector (DESIGN.md "Protocol"):
+// events, alerts and energy are gathered into vigie.v1 batches, numbered per
+// agent, and POSTed in order to /api/v1/ingest with retry and backoff.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "vigie/protocol/event.h"
+#include "vigie/uplink/http_client.h"
+
+namespace vigie::uplink {
+
+// What to do with a batch after one POST, after Prometheus remote_write's
+// rules: 2xx delivered; 429, 5xx and transport errors retried with backoff;
+// any other status rejected (never retried: resending cannot fix it).
+enum class Outcome : uint8_t { kDelivered, kRetry, kRejected };
+Outcome classify(const HttpResponse& response);
+
+// Exponential backoff with full jitter ("Exponential Backoff And Jitter",
+// AWS Architecture Blog, 2015): wait uniform in [0, min(max, initial * 2^attempt)].
+std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, uint64_t random);
+
+// Hands out batch sequence numbers that keep increasing across agent
+// restarts: blocks of `block` numbers are reserved by writing the block's end
+// to `state_path` (fsync'd) before any number in it is used, so a crash can
+// skip numbers but never reuse one. The collector relies on (agent id,
+// sequence) to ignore a batch it already holds.
+class SequenceAllocator {
+ public:
+  // `state_path` empty: numbers start from the wall clock in microseconds,
+  // which still increases across restarts unless the clock goes back.
+  // Throws std::runtime_error when the state file exists but cannot be read
+  // or written (start-up time, a configuration error).
+  explicit SequenceAllocator(std::string state_path, uint64_t block = 4096);
+  uint64_t next();
+
+ private:
+  void reserve();
+  std::string state_path_;
+  uint64_t block_;
+  uint64_t next_ = 1;
+  uint64_t reserved_end_ = 0;  // exclusive
+};
+
+struct UplinkOptions {
+  Endpoint endpoint;
+  std::string token;                 // sent as "Authorization: Bearer <token>"
+  std::string agent_id;
+  std::string site;
+  std::string host;
+  std::string sequence_state_path;   // see SequenceAllocator; empty = time based
+  std::chrono::milliseconds flush_interval{1000};   // seal a batch at least this often
+  std::size_t max_batch_events = 5000;              // seal early when reached
+  std::size_t max_queue_batches = 600;              // sealed batches waiting to be sent
+  std::chrono::milliseconds request_timeout{10000};
+  std::chrono::milliseconds initial_backoff{250};
+  std::chrono::milliseconds max_backoff{30000};
+};
+
+// Counters exported by the agent as Prometheus metrics.
+struct UplinkStats {
+  uint64_t batches_sent_total = 0;
+  uint64_t batches_rejected_total = 0;   // non-retryable 4xx: dropped, counted
+  uint64_t batches_dropped_total = 0;    // queue full: oldest dropped, counted
+  uint64_t events_dropped_total = 0;     // events inside dropped/rejected batches
+  uint64_t send_failures_total = 0;      // every failed attempt, retried or not
+  std::size_t queue_batches = 0;         // sealed batches waiting, incl. the one in flight
+  std::size_t pending_events = 0;        // events not yet sealed into a batch
+};
+
+// Thread-safe: add_*() from any thread; a background thread seals and sends.
+class Uplink {
+ public:
+  // `status` is called when a batch is sealed, to stamp the agent's health.
+  Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> status);
+  ~Uplink();  // stops; see stop()
+  Uplink(const Uplink&) = delete;
+  Uplink& operator=(const Uplink&) = delete;
+
+  void add_event(protocol::Event event);
+  void add_alert(protocol::Alert alert);
+  void add_energy(std::vector<protocol::ZoneEnergy> zones,
+                  std::vector<protocol::WorkloadEnergy> workloads);
+
+  // Seals what is pending and tries to deliver everything queued for at most
+  // `grace`, then stops the sender thread. Idempotent.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+  UplinkStats stats() const;
+
+ private:
+  void run();
+  void seal_locked();
+  bool pending_empty_locked() const;
+
+  UplinkOptions options_;
+  std::function<protocol::AgentStatus()> status_;
+  SequenceAllocator sequences_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  protocol::Batch pending_;
+  std::deque<protocol::Batch> queue_;
+  UplinkStats stats_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
+  std::thread sender_;
+};
+
+}  // namespace vigie::uplink

@@ -1,0 +1,226 @@
+#include "vigie/uplink/uplink.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "vigie/protocol/codec.h"
+
+namespace vigie::uplink {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+Outcome classify(const HttpResponse& response) {
+  if (response.ok()) return Outcome::kDelivered;
+  if (response.status == 0 || response.status == 429 || response.status >= 500) {
+    return Outcome::kRetry;
+  }
+  return Outcome::kRejected;
+}
+
+milliseconds backoff_delay(unsigned attempt, milliseconds initial, milliseconds max,
+                           uint64_t random) {
+  const unsigned shift = std::min(attempt, 30u);
+  const auto cap = std::min<int64_t>(max.count(), initial.count() << shift);
+  return milliseconds(cap <= 0 ? 0 : static_cast<int64_t>(random % (cap + 1)));
+}
+
+SequenceAllocator::SequenceAllocator(std::string state_path, uint64_t block)
+    : state_path_(std::move(state_path)), block_(std::max<uint64_t>(block, 1)) {
+  if (state_path_.empty()) {
+    next_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+    reserved_end_ = UINT64_MAX;
+    return;
+  }
+  std::ifstream in(state_path_);
+  if (in) {
+    uint64_t saved = 0;
+    if (!(in >> saved)) {
+      throw std::runtime_error("sequence state file " + state_path_ + " is not a number");
+    }
+    next_ = std::max<uint64_t>(saved, 1);
+  }
+  reserve();
+}
+
+void SequenceAllocator::reserve() {
+  const uint64_t end = next_ + block_;
+  const std::string tmp = state_path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write sequence state " + tmp);
+  const std::string text = std::to_string(end) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), state_path_.c_str()) != 0) {
+    throw std::runtime_error("cannot write sequence state " + state_path_);
+  }
+  reserved_end_ = end;
+}
+
+uint64_t SequenceAllocator::next() {
+  if (next_ >= reserved_end_) reserve();
+  return next_++;
+}
+
+Uplink::Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> status)
+    : options_(std::move(options)),
+      status_(std::move(status)),
+      sequences_(options_.sequence_state_path) {
+  sender_ = std::thread([this] { run(); });
+}
+
+Uplink::~Uplink() { stop(); }
+
+void Uplink::add_event(protocol::Event event) {
+  std::lock_guard lk(mutex_);
+  pending_.events.push_back(std::move(event));
+  if (pending_.events.size() >= options_.max_batch_events) {
+    seal_locked();
+    wake_.notify_one();
+  }
+}
+
+void Uplink::add_alert(protocol::Alert alert) {
+  std::lock_guard lk(mutex_);
+  pending_.alerts.push_back(std::move(alert));
+}
+
+void Uplink::add_energy(std::vector<protocol::ZoneEnergy> zones,
+                        std::vector<protocol::WorkloadEnergy> workloads) {
+  std::lock_guard lk(mutex_);
+  std::move(zones.begin(), zones.end(), std::back_inserter(pending_.zone_energy));
+  std::move(workloads.begin(), workloads.end(), std::back_inserter(pending_.workload_energy));
+}
+
+bool Uplink::pending_empty_locked() const {
+  return pending_.events.empty() && pending_.alerts.empty() && pending_.zone_energy.empty() &&
+         pending_.workload_energy.empty();
+}
+
+void Uplink::seal_locked() {
+  if (pending_empty_locked()) return;
+  protocol::Batch batch = std::move(pending_);
+  pending_ = {};
+  batch.agent_id = options_.agent_id;
+  batch.site = options_.site;
+  batch.host = options_.host;
+  batch.sequence = sequences_.next();
+  batch.sent_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+  if (status_) batch.status = status_();
+  if (queue_.size() >= std::max<std::size_t>(options_.max_queue_batches, 2)) {
+    // Keep the batch in flight (front); drop the oldest one behind it.
+    const auto victim = queue_.begin() + 1;
+    ++stats_.batches_dropped_total;
+    stats_.events_dropped_total += victim->events.size();
+    spdlog::warn("uplink queue full ({} batches): dropped batch {} with {} events",
+                 queue_.size(), victim->sequence, victim->events.size());
+    queue_.erase(victim);
+  }
+  queue_.push_back(std::move(batch));
+}
+
+void Uplink::run() {
+  std::mt19937_64 random(std::random_device{}());
+  std::unique_lock lk(mutex_);
+  auto next_seal = Clock::now() + options_.flush_interval;
+  unsigned attempt = 0;
+  uint64_t encoded_sequence = 0;
+  std::string body;
+  for (;;) {
+    const auto now = Clock::now();
+    if (stopping_ || now >= next_seal) {
+      seal_locked();
+      next_seal = now + options_.flush_interval;
+    }
+    if (stopping_ && (queue_.empty() || now >= stop_deadline_)) break;
+    if (queue_.empty()) {
+      wake_.wait_until(lk, next_seal);
+      continue;
+    }
+    const protocol::Batch& front = queue_.front();
+    const uint64_t sequence = front.sequence;
+    const std::size_t events = front.events.size();
+    if (encoded_sequence != sequence) {
+      body = protocol::encode_batch(front);
+      encoded_sequence = sequence;
+      attempt = 0;
+    }
+    lk.unlock();
+    HttpRequest request{"POST",
+                        "/api/v1/ingest",
+                        {{"Authorization", "Bearer " + options_.token},
+                         {"Content-Type", std::string(protocol::kContentType)},
+                         {"Content-Encoding", std::string(protocol::kContentEncoding)}},
+                        body};
+    const HttpResponse response = send(options_.endpoint, request, options_.request_timeout);
+    const Outcome outcome = classify(response);
+    lk.lock();
+    if (outcome == Outcome::kDelivered) {
+      ++stats_.batches_sent_total;
+      queue_.pop_front();
+      continue;
+    }
+    ++stats_.send_failures_total;
+    if (outcome == Outcome::kRejected) {
+      ++stats_.batches_rejected_total;
+      stats_.events_dropped_total += events;
+      spdlog::error("collector rejected batch {} ({} events) with HTTP {}: {}", sequence, events,
+                    response.status, response.body);
+      queue_.pop_front();
+      continue;
+    }
+    const auto delay =
+        backoff_delay(attempt++, options_.initial_backoff, options_.max_backoff, random());
+    if (attempt == 1) {
+      spdlog::warn("collector {}:{} unavailable ({}), retrying with backoff",
+                   options_.endpoint.host, options_.endpoint.port,
+                   response.status ? "HTTP " + std::to_string(response.status) : response.error);
+    }
+    const auto until = Clock::now() + delay;
+    wake_.wait_until(lk, stopping_ ? std::min(until, stop_deadline_) : until,
+                     [&] { return stopping_ && Clock::now() >= stop_deadline_; });
+  }
+}
+
+void Uplink::stop(milliseconds grace) {
+  {
+    std::lock_guard lk(mutex_);
+    if (!stopping_) {
+      stopping_ = true;
+      stop_deadline_ = Clock::now() + grace;
+    }
+  }
+  wake_.notify_all();
+  if (sender_.joinable()) sender_.join();
+  std::lock_guard lk(mutex_);
+  if (!queue_.empty()) {
+    std::size_t events = 0;
+    for (const auto& b : queue_) events += b.events.size();
+    spdlog::warn("stopping with {} undelivered batches ({} events)", queue_.size(), events);
+    stats_.batches_dropped_total += queue_.size();
+    stats_.events_dropped_total += events;
+    queue_.clear();
+  }
+}
+
+UplinkStats Uplink::stats() const {
+  std::lock_guard lk(mutex_);
+  UplinkStats s = stats_;
+  s.queue_batches = queue_.size();
+  s.pending_events = pending_.events.size();
+  return s;
+}
+
+}  // namespace vigie::uplink

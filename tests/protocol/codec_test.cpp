@@ -1,0 +1,108 @@
+#include "vigie/protocol/codec.h"
+
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+namespace vigie::protocol {
+namespace {
+
+Batch sample_batch() {
+  Batch b;
+  b.agent_id = "node001-agent";
+  b.site = "mesocentre-a";
+  b.host = "node001";
+  b.sequence = 42;
+  b.sent_ns = 1'700'000'000'000'000'000;
+  Event exec;
+  exec.time_ns = 1'700'000'000'000'000'001;
+  exec.site = b.site;
+  exec.host = b.host;
+  exec.pid = 1234;
+  exec.ppid = 1;
+  exec.uid = 1000;
+  exec.gid = 1000;
+  exec.user = "alice";
+  exec.cgroup_id = 777;
+  exec.workload = {WorkloadKind::kSlurmJob, "4242", "alice", "/slurm/uid_1000/job_4242/step_0"};
+  exec.body = ProcessExec{"/tmp/xmrig", {"/tmp/xmrig", "-o", "pool:3333"}, true,
+                          "/tmp/xmrig -o pool:3333", "/bin/bash", "-bash"};
+  b.events.push_back(exec);
+  Event conn = exec;
+  conn.body = NetworkConnect{Transport::kUdp, true, "::1", 3333, "/tmp/xmrig"};
+  b.events.push_back(conn);
+  Event exit = exec;
+  exit.body = ProcessExit{0, 9, "/tmp/xmrig"};
+  b.events.push_back(exit);
+  b.zone_energy.push_back({1, 2, "node", EnergySource::kEstimate, true, 12.5});
+  b.workload_energy.push_back({1, 2, exec.workload, 0.5, 10.0, 0.1, true});
+  b.alerts.push_back({"rule-1", "Miner", "high", {"attack.t1496"}, exec});
+  b.status = {3, 100, 1, "starter-1"};
+  return b;
+}
+
+TEST(Codec, RoundTripKeepsEveryField) {
+  const Batch in = sample_batch();
+  Batch out;
+  const DecodeResult r = decode_batch(encode_batch(in), out);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(in, out);
+}
+
+TEST(Codec, RefusesNonZstd) {
+  Batch out;
+  const DecodeResult r = decode_batch("this is not zstd", out);
+  EXPECT_EQ(r.error, DecodeError::kNotZstd);
+  EXPECT_FALSE(r.message.empty());
+}
+
+TEST(Codec, RefusesTruncatedFrame) {
+  std::string body = encode_batch(sample_batch());
+  body.resize(body.size() / 2);
+  Batch out;
+  EXPECT_FALSE(decode_batch(body, out).ok());
+}
+
+TEST(Codec, RefusesProtobufGarbage) {
+  const std::string garbage = "\xff\xff\xff\xff\xff\xff garbage";
+  std::string frame(ZSTD_compressBound(garbage.size()), '\0');
+  frame.resize(ZSTD_compress(frame.data(), frame.size(), garbage.data(), garbage.size(), 1));
+  Batch out;
+  EXPECT_EQ(decode_batch(frame, out).error, DecodeError::kBadProtobuf);
+}
+
+TEST(Codec, RefusesDecompressionBomb) {
+  Batch big = sample_batch();
+  std::get<ProcessExec>(big.events[0].body).argv.assign(1000, std::string(1000, 'a'));
+  Batch out;
+  const DecodeResult r = decode_batch(encode_batch(big), out, 64 * 1024);
+  EXPECT_EQ(r.error, DecodeError::kTooLarge);
+}
+
+TEST(Codec, RefusesBatchWithoutIdentity) {
+  Batch b = sample_batch();
+  Batch out;
+  b.sequence = 0;
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  b = sample_batch();
+  b.agent_id.clear();
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  b = sample_batch();
+  b.host.clear();
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+}
+
+TEST(EventKinds, NamesRoundTrip) {
+  for (int i = 0; i < kEventKindCount; ++i) {
+    EventKind parsed;
+    ASSERT_TRUE(parse_event_kind(to_string(static_cast<EventKind>(i)), parsed));
+    EXPECT_EQ(static_cast<int>(parsed), i);
+  }
+  EventKind k;
+  EXPECT_FALSE(parse_event_kind("process_fork", k));
+  WorkloadKind w;
+  ASSERT_TRUE(parse_workload_kind("slurm_job", w));
+  EXPECT_EQ(w, WorkloadKind::kSlurmJob);
+}
+
+}  // namespace
+}  // namespace vigie::protocol

@@ -1,0 +1,278 @@
+#include "vigie/uplink/uplink.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "vigie/protocol/codec.h"
+
+namespace vigie::uplink {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+// A scripted collector on 127.0.0.1: answers the i-th request with statuses[i]
+// (the last status repeats) and records every batch it decodes.
+class ScriptedCollector {
+ public:
+  explicit ScriptedCollector(std::vector<int> statuses, uint16_t port = 0)
+      : statuses_(std::move(statuses)),
+        acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), port}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedCollector() {
+    stop_ = true;
+    beast::error_code ec;
+    tcp::socket poke(ioc_);
+    poke.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  Endpoint endpoint() const {
+    return {"127.0.0.1", std::to_string(acceptor_.local_endpoint().port())};
+  }
+  std::vector<protocol::Batch> batches() {
+    std::lock_guard lk(mu_);
+    return batches_;
+  }
+  std::vector<std::string> authorizations() {
+    std::lock_guard lk(mu_);
+    return authorizations_;
+  }
+  int requests() const { return requests_; }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      tcp::socket socket(ioc_);
+      beast::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec || stop_) continue;
+      beast::flat_buffer buffer;
+      http::request<http::string_body> req;
+      http::read(socket, buffer, req, ec);
+      if (ec) continue;
+      const int n = requests_++;
+      const int status = statuses_[std::min<std::size_t>(n, statuses_.size() - 1)];
+      {
+        std::lock_guard lk(mu_);
+        authorizations_.emplace_back(req[http::field::authorization]);
+        protocol::Batch b;
+        if (status / 100 == 2 && protocol::decode_batch(req.body(), b).ok()) {
+          batches_.push_back(std::move(b));
+        }
+      }
+      http::response<http::string_body> res{static_cast<http::status>(status), 11};
+      res.body() = "scripted";
+      res.prepare_payload();
+      http::write(socket, res, ec);
+    }
+  }
+
+  std::vector<int> statuses_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::vector<protocol::Batch> batches_;
+  std::vector<std::string> authorizations_;
+};
+
+protocol::Event exec_event(uint32_t pid) {
+  protocol::Event e;
+  e.pid = pid;
+  e.body = protocol::ProcessExec{"/bin/true", {"/bin/true"}, false, "/bin/true", "", ""};
+  return e;
+}
+
+UplinkOptions options(const Endpoint& endpoint) {
+  UplinkOptions o;
+  o.endpoint = endpoint;
+  o.token = "secret-token";
+  o.agent_id = "agent-1";
+  o.site = "site-a";
+  o.host = "node001";
+  o.flush_interval = 50ms;
+  o.initial_backoff = 10ms;
+  o.max_backoff = 50ms;
+  return o;
+}
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+TEST(Classify, FollowsRemoteWriteRules) {
+  EXPECT_EQ(classify({200, "", ""}), Outcome::kDelivered);
+  EXPECT_EQ(classify({204, "", ""}), Outcome::kDelivered);
+  EXPECT_EQ(classify({0, "", "connection refused"}), Outcome::kRetry);
+  EXPECT_EQ(classify({429, "", ""}), Outcome::kRetry);
+  EXPECT_EQ(classify({503, "", ""}), Outcome::kRetry);
+  EXPECT_EQ(classify({400, "", ""}), Outcome::kRejected);
+  EXPECT_EQ(classify({401, "", ""}), Outcome::kRejected);
+  EXPECT_EQ(classify({413, "", ""}), Outcome::kRejected);
+}
+
+TEST(Backoff, GrowsAndIsCapped) {
+  for (unsigned attempt = 0; attempt < 40; ++attempt) {
+    const auto d = backoff_delay(attempt, 100ms, 5000ms, UINT64_MAX);
+    EXPECT_LE(d, std::min<std::chrono::milliseconds>(5000ms, 100ms * (1ull << std::min(attempt, 20u))));
+  }
+  EXPECT_EQ(backoff_delay(3, 100ms, 5000ms, 800), 800ms);  // cap 800: max random
+  EXPECT_EQ(backoff_delay(0, 100ms, 5000ms, 0), 0ms);
+}
+
+TEST(SequenceAllocator, KeepsIncreasingAcrossRestarts) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("vigie-seq-" + std::to_string(::getpid()));
+  std::filesystem::remove(path);
+  uint64_t last = 0;
+  {
+    SequenceAllocator a(path.string(), 4);
+    for (int i = 0; i < 10; ++i) {
+      const uint64_t s = a.next();
+      EXPECT_GT(s, last);
+      last = s;
+    }
+  }
+  SequenceAllocator restarted(path.string(), 4);  // a "crash" after 10 numbers
+  EXPECT_GT(restarted.next(), last);
+  std::filesystem::remove(path);
+}
+
+TEST(SequenceAllocator, RefusesCorruptState) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("vigie-seq-bad-" + std::to_string(::getpid()));
+  std::ofstream(path) << "not-a-number";
+  EXPECT_THROW(SequenceAllocator(path.string()), std::runtime_error);
+  std::filesystem::remove(path);
+}
+
+TEST(Uplink, DeliversInOrderWithToken) {
+  ScriptedCollector collector({200});
+  Uplink uplink(options(collector.endpoint()), [] { return protocol::AgentStatus{7, 0, 0, "p"}; });
+  for (uint32_t i = 1; i <= 3; ++i) {
+    uplink.add_event(exec_event(i));
+    std::this_thread::sleep_for(80ms);  // one batch per flush interval
+  }
+  ASSERT_TRUE(eventually([&] {
+    std::size_t n = 0;
+    for (const auto& b : collector.batches()) n += b.events.size();
+    return n == 3;
+  }));
+  const auto batches = collector.batches();
+  uint32_t expected_pid = 1;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    EXPECT_EQ(batches[i].agent_id, "agent-1");
+    EXPECT_EQ(batches[i].host, "node001");
+    EXPECT_EQ(batches[i].status.ringbuf_drops_total, 7u);
+    if (i > 0) {
+      EXPECT_GT(batches[i].sequence, batches[i - 1].sequence);
+    }
+    for (const auto& e : batches[i].events) EXPECT_EQ(e.pid, expected_pid++);
+  }
+  EXPECT_EQ(collector.authorizations().front(), "Bearer secret-token");
+  EXPECT_EQ(uplink.stats().batches_sent_total, batches.size());
+}
+
+TEST(Uplink, RetriesServerErrorsAndTooManyRequests) {
+  ScriptedCollector collector({503, 429, 500, 200});
+  Uplink uplink(options(collector.endpoint()), {});
+  uplink.add_event(exec_event(99));
+  ASSERT_TRUE(eventually([&] { return collector.batches().size() == 1; }));
+  EXPECT_EQ(collector.requests(), 4);
+  EXPECT_EQ(collector.batches()[0].events[0].pid, 99u);
+  const auto stats = uplink.stats();
+  EXPECT_EQ(stats.send_failures_total, 3u);
+  EXPECT_EQ(stats.batches_sent_total, 1u);
+  EXPECT_EQ(stats.batches_rejected_total, 0u);
+}
+
+TEST(Uplink, NeverRetriesClientErrors) {
+  ScriptedCollector collector({400, 200});
+  Uplink uplink(options(collector.endpoint()), {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().batches_rejected_total == 1; }));
+  uplink.add_event(exec_event(2));  // the next batch still goes through
+  ASSERT_TRUE(eventually([&] { return collector.batches().size() == 1; }));
+  EXPECT_EQ(collector.batches()[0].events[0].pid, 2u);
+  EXPECT_EQ(collector.requests(), 2);
+  EXPECT_EQ(uplink.stats().events_dropped_total, 1u);
+}
+
+uint16_t free_port() {
+  net::io_context ioc;
+  tcp::acceptor a(ioc, {net::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+TEST(Uplink, RetriesWhileCollectorIsDownThenDelivers) {
+  const uint16_t port = free_port();  // nothing listens: connections are refused
+  Uplink uplink(options({"127.0.0.1", std::to_string(port)}), {});
+  uplink.add_event(exec_event(5));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().send_failures_total >= 2; }));
+  EXPECT_EQ(uplink.stats().queue_batches, 1u);
+  ScriptedCollector collector({200}, port);  // the collector comes back
+  ASSERT_TRUE(eventually([&] { return collector.batches().size() == 1; }));
+  EXPECT_EQ(collector.batches()[0].events[0].pid, 5u);
+  EXPECT_EQ(uplink.stats().queue_batches, 0u);
+  EXPECT_EQ(uplink.stats().batches_dropped_total, 0u);
+}
+
+TEST(Uplink, UndeliveredBatchesAtStopAreCounted) {
+  Uplink uplink(options({"127.0.0.1", std::to_string(free_port())}), {});
+  uplink.add_event(exec_event(5));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().send_failures_total >= 1; }));
+  uplink.stop(0ms);
+  EXPECT_EQ(uplink.stats().batches_dropped_total, 1u);  // counted, never silent
+  EXPECT_EQ(uplink.stats().events_dropped_total, 1u);
+}
+
+TEST(Uplink, FullQueueDropsOldestAndCounts) {
+  auto o = options({"127.0.0.1", std::to_string(free_port())});
+  o.max_queue_batches = 2;
+  o.max_batch_events = 1;  // every event seals a batch
+  Uplink uplink(o, {});
+  for (uint32_t i = 0; i < 5; ++i) uplink.add_event(exec_event(i));
+  const auto stats = uplink.stats();
+  EXPECT_EQ(stats.queue_batches, 2u);
+  EXPECT_EQ(stats.batches_dropped_total, 3u);
+  EXPECT_EQ(stats.events_dropped_total, 3u);
+  uplink.stop(0ms);
+}
+
+TEST(Endpoint, Parses) {
+  Endpoint e;
+  std::string error;
+  ASSERT_TRUE(Endpoint::parse("http://127.0.0.1:9800", e, error));
+  EXPECT_EQ(e.host, "127.0.0.1");
+  EXPECT_EQ(e.port, "9800");
+  ASSERT_TRUE(Endpoint::parse("http://[::1]:9800/", e, error));
+  EXPECT_EQ(e.host, "::1");
+  EXPECT_FALSE(Endpoint::parse("http://host:99999", e, error));
+  EXPECT_FALSE(Endpoint::parse("http://:80", e, error));
+  EXPECT_FALSE(error.empty());
+}
+
+}  // namespace
+}  // namespace vigie::uplink
