@@ -1,0 +1,188 @@
+#include "vigie/agent/agent.h"
+
+#include <prometheus/exposer.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "vigie/agent/metrics.h"
+#include "vigie/power/sampler.h"
+#include "vigie/rules/engine.h"
+#include "vigie/sensor/sensor.h"
+#include "vigie/uplink/uplink.h"
+#include "vigie/workload/layout.h"
+#include "vigie/workload/resolver.h"
+
+namespace vigie::agent {
+
+using namespace std::chrono_literals;
+
+struct Agent::Impl {
+  Config config;
+  AgentMetrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  workload::CgroupMounts mounts;
+  std::shared_ptr<const rules::Engine> engine;
+  std::unique_ptr<sensor::Sensor> sensor;
+  std::unique_ptr<power::PowerSampler> power;
+  std::unique_ptr<uplink::Uplink> uplink;
+  // Published by the pipeline thread for the uplink's batch status.
+  std::atomic<uint64_t> ringbuf_drops_total{0};
+  std::atomic<uint64_t> events_total{0};
+
+  explicit Impl(Config c);
+  void run_sensor(const std::atomic<bool>& stop);
+  void run_power(const std::atomic<bool>& stop);
+  void publish_health();
+};
+
+Agent::Impl::Impl(Config c) : config(std::move(c)) {
+  if (!config.metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(config.metrics_listen);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot serve /metrics on " + config.metrics_listen + ": " +
+                               e.what());
+    }
+    exposer->RegisterCollectable(metrics.registry());
+  }
+
+  engine = std::make_shared<rules::Engine>();
+  if (!config.rules_path.empty()) {
+    const rules::LoadResult loaded = rules::load_rules(config.rules_path);
+    for (const auto& d : loaded.diagnostics) spdlog::warn("rules: {}", rules::to_string(d));
+    if (loaded.rules_total == 0) {
+      throw std::runtime_error("no Sigma rule found under " + config.rules_path);
+    }
+    spdlog::info("rules: {} from {}", loaded.summary(), config.rules_path);
+    engine = loaded.engine;
+  }
+  metrics.set_rules_loaded(engine->rules().size());
+
+  mounts = workload::detect_layout(config.cgroup_root, config.proc_root);
+
+  if (config.sensor.enabled) {
+    sensor::SensorOptions options;
+    options.ringbuf_bytes = config.sensor.ringbuf_bytes;
+    options.process_exec = config.sensor.process_exec;
+    options.process_exit = config.sensor.process_exit;
+    options.network_connect = config.sensor.network_connect;
+    options.proc_root = config.proc_root;
+    std::string error;
+    sensor = sensor::Sensor::open(options, error);
+    if (!sensor) {
+      spdlog::warn("eBPF sensor unavailable, running energy only: {}", error);
+    } else {
+      spdlog::info("eBPF sensor attached (ring buffer {} bytes)", options.ringbuf_bytes);
+    }
+  }
+  metrics.set_sensor_up(sensor != nullptr);
+
+  if (config.power.enabled) {
+    power = std::make_unique<power::PowerSampler>(power_options(config), mounts);
+  }
+
+  uplink::UplinkOptions uo;
+  std::string error;
+  if (!uplink::Endpoint::parse(config.collector_url, uo.endpoint, error)) {
+    throw std::runtime_error("collector.url: " + error);
+  }
+  uo.token = config.token;
+  uo.agent_id = config.agent_id;
+  uo.site = config.site;
+  uo.host = config.host;
+  uo.flush_interval = std::chrono::milliseconds(config.flush_interval_ms);
+  if (!config.state_dir.empty()) uo.sequence_state_path = config.state_dir + "/uplink.seq";
+  uplink = std::make_unique<uplink::Uplink>(uo, [this] {
+    protocol::AgentStatus s;
+    s.ringbuf_drops_total = ringbuf_drops_total.load();
+    s.events_total = events_total.load();
+    s.rule_pack_version = engine->pack_version();
+    return s;
+  });
+}
+
+void Agent::Impl::publish_health() {
+  if (sensor) {
+    for (int k = 0; k < protocol::kEventKindCount; ++k) {
+      const auto kind = static_cast<protocol::EventKind>(k);
+      metrics.set_ringbuf_drops(kind, sensor->ringbuf_drops(kind));
+    }
+    metrics.set_decode_errors(sensor->decode_errors());
+    ringbuf_drops_total = sensor->ringbuf_drops_total();
+    events_total = sensor->events_total();
+  }
+  const uplink::UplinkStats u = uplink->stats();
+  metrics.set_uplink(u.batches_sent_total, u.batches_rejected_total, u.batches_dropped_total,
+                     u.events_dropped_total, u.send_failures_total, u.queue_batches);
+}
+
+void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {
+  workload::Resolver resolver(mounts, {config.proc_root});
+  std::vector<protocol::Alert> alerts;
+  auto sink = [&](protocol::Event&& event) {
+    event.site = config.site;
+    event.host = config.host;
+    event.workload = resolver.resolve(event.cgroup_id, event.pid);
+    metrics.count_event(event.kind());
+    alerts.clear();
+    engine->evaluate(event, alerts);
+    for (auto& alert : alerts) {
+      metrics.count_alert(alert);
+      spdlog::info("alert {} [{}]: pid {} user {} workload {}/{}", alert.rule_title, alert.level,
+                   event.pid, event.user, protocol::to_string(event.workload.kind),
+                   event.workload.id);
+      uplink->add_alert(std::move(alert));
+    }
+    uplink->add_event(std::move(event));
+  };
+  auto next_health = std::chrono::steady_clock::now();
+  while (!stop) {
+    if (sensor) {
+      const int n = sensor->poll(100, sink);
+      if (n < 0 && n != -EINTR) {
+        spdlog::error("ring buffer poll failed: {}", std::strerror(-n));
+        std::this_thread::sleep_for(100ms);
+      }
+    } else {
+      std::this_thread::sleep_for(100ms);
+    }
+    if (std::chrono::steady_clock::now() >= next_health) {
+      publish_health();
+      next_health += 1s;
+    }
+  }
+  if (sensor) sensor->poll(0, sink);  // what the kernel already handed over
+  publish_health();
+}
+
+void Agent::Impl::run_power(const std::atomic<bool>& stop) {
+  const auto interval = std::chrono::milliseconds(config.power.interval_ms);
+  auto next = std::chrono::steady_clock::now();
+  while (!stop) {
+    power::Sample sample = power->sample();
+    if (!sample.zones.empty() || !sample.workloads.empty()) {
+      metrics.record_energy(sample.zones, sample.workloads);
+      uplink->add_energy(std::move(sample.zones), std::move(sample.workloads));
+    }
+    next += interval;
+    while (!stop && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(50ms);
+  }
+}
+
+Agent::Agent(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Agent::~Agent() = default;
+
+void Agent::run(const std::atomic<bool>& stop) {
+  std::thread power_thread;
+  if (impl_->power) power_thread = std::thread([&] { impl_->run_power(stop); });
+  impl_->run_sensor(stop);
+  if (power_thread.joinable()) power_thread.join();
+  impl_->uplink->stop(std::chrono::seconds(5));
+  impl_->publish_health();
+}
+
+}  // namespace vigie::agent

@@ -1,0 +1,177 @@
+#include "vigie/agent/config.h"
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace vigie::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void fail(const YAML::Node& node, const std::string& what) {
+  const auto mark = node.Mark();
+  throw std::runtime_error(mark.is_null() ? what
+                                          : "line " + std::to_string(mark.line + 1) + ": " + what);
+}
+
+template <typename T>
+T as(const YAML::Node& node, const std::string& key) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    fail(node, "'" + key + "' has the wrong type");
+  }
+}
+
+// Walks a mapping, dispatching each key to its handler; an unknown key is an
+// error so that a typo never silently falls back to a default.
+void for_each_key(const YAML::Node& map, const std::string& where,
+                  const std::map<std::string, std::function<void(const YAML::Node&)>>& handlers) {
+  if (!map) return;
+  if (!map.IsMap()) fail(map, "'" + where + "' must be a mapping");
+  for (const auto& kv : map) {
+    const auto key = kv.first.as<std::string>();
+    const auto it = handlers.find(key);
+    if (it == handlers.end()) fail(kv.first, "unknown key '" + where + key + "'");
+    it->second(kv.second);
+  }
+}
+
+std::string resolve(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || fs::path(path).is_absolute() || base_dir.empty()) return path;
+  return (fs::path(base_dir) / path).lexically_normal().string();
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error("invalid YAML: " + std::string(e.what()));
+  }
+  Config c;
+  if (root.IsNull()) return c;
+  auto str = [](std::string& out, const char* key) {
+    return [&out, key](const YAML::Node& n) { out = as<std::string>(n, key); };
+  };
+  auto flag = [](bool& out, const char* key) {
+    return [&out, key](const YAML::Node& n) { out = as<bool>(n, key); };
+  };
+  auto number = [](auto& out, const char* key, double min, double max) {
+    return [&out, key, min, max](const YAML::Node& n) {
+      using T = std::remove_reference_t<decltype(out)>;
+      const double v = as<double>(n, key);
+      if (v < min || v > max) {
+        std::ostringstream msg;
+        msg << "'" << key << "' must be within [" << min << ", " << max << "]";
+        fail(n, msg.str());
+      }
+      out = static_cast<T>(v);
+    };
+  };
+  for_each_key(
+      root, "",
+      {{"agent_id", str(c.agent_id, "agent_id")},
+       {"site", str(c.site, "site")},
+       {"host", str(c.host, "host")},
+       {"state_dir", str(c.state_dir, "state_dir")},
+       {"cgroup_root", str(c.cgroup_root, "cgroup_root")},
+       {"proc_root", str(c.proc_root, "proc_root")},
+       {"log_level", str(c.log_level, "log_level")},
+       {"collector",
+        [&](const YAML::Node& n) {
+          for_each_key(n, "collector.",
+                       {{"url", str(c.collector_url, "collector.url")},
+                        {"token", str(c.token, "collector.token")},
+                        {"token_file", str(c.token_file, "collector.token_file")},
+                        {"flush_interval_ms", number(c.flush_interval_ms,
+                                                     "collector.flush_interval_ms", 10, 60000)}});
+        }},
+       {"metrics",
+        [&](const YAML::Node& n) {
+          for_each_key(n, "metrics.", {{"listen", str(c.metrics_listen, "metrics.listen")}});
+        }},
+       {"rules",
+        [&](const YAML::Node& n) {
+          for_each_key(n, "rules.", {{"path", str(c.rules_path, "rules.path")}});
+        }},
+       {"sensor",
+        [&](const YAML::Node& n) {
+          auto& s = c.sensor;
+          for_each_key(n, "sensor.",
+                       {{"enabled", flag(s.enabled, "sensor.enabled")},
+                        {"ringbuf_bytes",
+                         number(s.ringbuf_bytes, "sensor.ringbuf_bytes", 4096, 1u << 30)},
+                        {"process_exec", flag(s.process_exec, "sensor.process_exec")},
+                        {"process_exit", flag(s.process_exit, "sensor.process_exit")},
+                        {"network_connect", flag(s.network_connect, "sensor.network_connect")}});
+          if (s.ringbuf_bytes & (s.ringbuf_bytes - 1)) {
+            fail(n, "'sensor.ringbuf_bytes' must be a power of two");
+          }
+        }},
+       {"power", [&](const YAML::Node& n) {
+          auto& p = c.power;
+          for_each_key(
+              n, "power.",
+              {{"enabled", flag(p.enabled, "power.enabled")},
+               {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
+               {"source", str(p.source, "power.source")},
+               {"idle_watts", number(p.idle_watts, "power.idle_watts", 0, 1e5)},
+               {"max_watts", number(p.max_watts, "power.max_watts", 0, 1e5)},
+               {"idle_policy", str(p.idle_policy, "power.idle_policy")},
+               {"grid_intensity_gco2e_per_kwh",
+                number(p.grid_intensity_gco2e_per_kwh, "power.grid_intensity_gco2e_per_kwh", 0,
+                       5000)},
+               {"pue", number(p.pue, "power.pue", 1, 10)}});
+          if (p.source != "auto" && p.source != "rapl" && p.source != "estimate") {
+            fail(n, "'power.source' must be auto, rapl or estimate");
+          }
+          if (p.idle_policy != "unattributed" && p.idle_policy != "allocated_cores") {
+            fail(n, "'power.idle_policy' must be unattributed or allocated_cores");
+          }
+          if (p.max_watts < p.idle_watts) {
+            fail(n, "'power.max_watts' must be >= 'power.idle_watts'");
+          }
+        }}});
+  c.token_file = resolve(c.token_file, base_dir);
+  c.rules_path = resolve(c.rules_path, base_dir);
+  return c;
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  Config c;
+  try {
+    c = parse_config(text.str(), fs::path(path).parent_path().string());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+  if (c.host.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof(name) - 1);
+    c.host = name;
+  }
+  if (c.agent_id.empty()) c.agent_id = c.host;
+  if (c.token.empty() && !c.token_file.empty()) {
+    std::ifstream tf(c.token_file);
+    if (!tf || !std::getline(tf, c.token) || c.token.empty()) {
+      throw std::runtime_error(path + ": cannot read an agent token from " + c.token_file);
+    }
+  }
+  if (c.token.empty()) throw std::runtime_error(path + ": collector.token or token_file is required");
+  return c;
+}
+
+}  // namespace vigie::agent

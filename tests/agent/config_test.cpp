@@ -1,0 +1,79 @@
+#include "vigie/agent/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace vigie::agent {
+namespace {
+
+TEST(Config, DefaultsWhenEmpty) {
+  const Config c = parse_config("", "/etc/vigie");
+  EXPECT_EQ(c.collector_url, "http://127.0.0.1:9800");
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9810");
+  EXPECT_TRUE(c.sensor.enabled);
+  EXPECT_EQ(c.power.interval_ms, 1000u);
+  EXPECT_EQ(c.power.source, "auto");
+}
+
+TEST(Config, ShippedExampleParses) {
+  std::ifstream in(std::string(VIGIE_SOURCE_DIR) + "/deploy/config/vigie-agent.yaml");
+  ASSERT_TRUE(in);
+  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  const Config c = parse_config(text, "/etc/vigie");
+  EXPECT_EQ(c.token_file, "/etc/vigie/agent.token");
+  EXPECT_EQ(c.rules_path, "/usr/share/vigie/rules/starter");
+  EXPECT_DOUBLE_EQ(c.power.pue, 1.4);
+}
+
+TEST(Config, ResolvesRelativePathsAgainstTheFile) {
+  const Config c = parse_config("collector: {token_file: t}\nrules: {path: packs/starter}\n",
+                                "/etc/vigie");
+  EXPECT_EQ(c.token_file, "/etc/vigie/t");
+  EXPECT_EQ(c.rules_path, "/etc/vigie/packs/starter");
+}
+
+void expect_error(const std::string& yaml, const std::string& fragment) {
+  try {
+    parse_config(yaml, "/");
+    FAIL() << "accepted: " << yaml;
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+        << "error '" << e.what() << "' does not mention '" << fragment << "'";
+  }
+}
+
+TEST(Config, RefusesBadInputWithTheKeyAtFault) {
+  expect_error("colector: {url: x}", "unknown key 'colector'");
+  expect_error("sensor: {ringbuff_bytes: 4096}", "unknown key 'sensor.ringbuff_bytes'");
+  expect_error("sensor: {ringbuf_bytes: 5000}", "power of two");
+  expect_error("sensor: {enabled: maybe}", "'sensor.enabled' has the wrong type");
+  expect_error("power: {pue: 0.5}", "'power.pue' must be within");
+  expect_error("power: {source: nvml}", "'power.source'");
+  expect_error("power: {idle_watts: 200, max_watts: 100}", "max_watts");
+  expect_error("site: [a, b]", "'site' has the wrong type");
+  expect_error("a: [", "invalid YAML");
+  expect_error("site: x\nsensor:\n  bogus: 1\n", "line 3");
+}
+
+TEST(Config, LoadReadsTokenFileAndFillsHost) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("vigie-agent-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "agent.token") << "s3cret\n";
+  std::ofstream(dir / "agent.yaml") << "collector: {token_file: agent.token}\n";
+  const Config c = load_config((dir / "agent.yaml").string());
+  EXPECT_EQ(c.token, "s3cret");
+  EXPECT_FALSE(c.host.empty());
+  EXPECT_EQ(c.agent_id, c.host);
+
+  std::ofstream(dir / "none.yaml") << "site: x\n";
+  EXPECT_THROW(load_config((dir / "none.yaml").string()), std::runtime_error);
+  EXPECT_THROW(load_config((dir / "missing.yaml").string()), std::runtime_error);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigie::agent

@@ -1,0 +1,366 @@
+// Vigie end to end on one node: the agent captures real exec and connect
+// events with eBPF, attributes them to a Slurm-like job, the starter rules
+// raise alerts at the edge, and the collector serves them through its API.
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigie/uplink/http_client.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr uint32_t kNobody = 65534;
+constexpr uint16_t kMiningPoolPort = 3333;
+
+uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void stop(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(100ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// A Slurm-like job: step_0 cgroups under Slurm's cgroup v1 layout
+// (slurm/uid_U/job_J/step_0 in each v1 controller) and its v2 layout
+// (system.slice/slurmstepd.scope/job_J/step_0), as TESTING.md describes.
+class SlurmJobCgroups {
+ public:
+  SlurmJobCgroups(uint32_t uid, uint32_t job_id) {
+    const fs::path root = "/sys/fs/cgroup";
+    const std::string v1_rel = "slurm/uid_" + std::to_string(uid) + "/job_" +
+                               std::to_string(job_id) + "/step_0";
+    const std::string v2_rel = "system.slice/slurmstepd.scope/job_" + std::to_string(job_id) +
+                               "/step_0";
+    if (fs::exists(root / "cgroup.controllers")) {  // pure cgroup v2
+      add(root / v2_rel, uid);
+      return;
+    }
+    for (const char* controller : {"cpu,cpuacct", "cpuacct", "memory", "pids"}) {
+      const fs::path mount = root / controller;
+      if (fs::exists(mount / "cgroup.procs") && !fs::is_symlink(mount)) add(mount / v1_rel, uid);
+    }
+    if (fs::exists(root / "unified" / "cgroup.procs")) add(root / "unified" / v2_rel, uid);
+  }
+  ~SlurmJobCgroups() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      // Walk back up to the first directory we created.
+      for (fs::path p = *it; p.filename().string().rfind("uid_", 0) == 0 ||
+                             p.filename().string().rfind("job_", 0) == 0 ||
+                             p.filename() == "step_0";
+           p = p.parent_path()) {
+        ::rmdir(p.c_str());
+      }
+    }
+  }
+  // Called in the child between fork and exec.
+  void enter() const {
+    for (const auto& d : dirs_) {
+      const int fd = ::open((d / "cgroup.procs").c_str(), O_WRONLY);
+      if (fd < 0) ::_exit(120);
+      const std::string pid = std::to_string(::getpid());
+      if (::write(fd, pid.data(), pid.size()) < 0) ::_exit(121);
+      ::close(fd);
+    }
+  }
+  bool empty() const { return dirs_.empty(); }
+
+ private:
+  void add(const fs::path& dir, uint32_t uid) {
+    fs::create_directories(dir);
+    // slurmstepd hands the job's cgroups to the job's user.
+    ::chown(dir.parent_path().c_str(), uid, uid);
+    ::chown(dir.c_str(), uid, uid);
+    dirs_.push_back(dir);
+  }
+  std::vector<fs::path> dirs_;
+};
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "the end-to-end test loads eBPF programs: run it as root";
+    char tmpl[] = "/tmp/vigie-e2e.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ::chmod(dir_.c_str(), 0755);  // the job's user must be able to exec from here
+    port_ = free_port();
+    collector_ = {"127.0.0.1", std::to_string(port_)};
+
+    std::mt19937_64 rng(std::random_device{}());
+    const std::string token = std::to_string(rng()) + std::to_string(rng());
+    write_file(dir_ / "agent.token", token + "\n");
+    const std::string token_sha256 = sha256_hex(dir_ / "agent.token");
+    write_file(dir_ / "collector.yaml",
+               "listen:\n  address: 127.0.0.1\n  port: " + std::to_string(port_) +
+                   "\ndatabase: " + (dir_ / "collector.db").string() +
+                   "\nagent_tokens:\n  - sha256: " + token_sha256 + "\n    host: " + kHost +
+                   "\n");
+    write_file(dir_ / "agent.yaml",
+               std::string("site: e2e-site\nhost: ") + kHost + "\ncollector:\n  url: http://127.0.0.1:" +
+                   std::to_string(port_) + "\n  token_file: agent.token\n  flush_interval_ms: 200\n" +
+                   "metrics:\n  listen: 127.0.0.1:" + std::to_string(free_port()) +
+                   "\nstate_dir: " + dir_.string() + "\nrules:\n  path: " + VIGIE_SOURCE_DIR +
+                   "/rules/packs/starter\n");
+
+    collector_pid_ = spawn({std::string(VIGIE_BINARY_DIR) + "/collector/vigie-collector",
+                            "--config", (dir_ / "collector.yaml").string()},
+                           dir_ / "collector.log");
+    ASSERT_TRUE(eventually([&] { return get("/api/v1/alerts?limit=1").ok(); }, 10s))
+        << read_file(dir_ / "collector.log");
+    agent_pid_ = spawn({std::string(VIGIE_BINARY_DIR) + "/agents/vigie-agent", "--config",
+                        (dir_ / "agent.yaml").string()},
+                       dir_ / "agent.log");
+    // The sensor is live once an exec we make shows up through the collector.
+    const std::string marker = "vigie-e2e-ready-" + std::to_string(rng() % 1000000);
+    ASSERT_TRUE(eventually(
+        [&] {
+          run_and_wait({"/bin/echo", marker});
+          return find_event("process_exec", [&](const json& e) {
+                   return e.value("command_line", "") == "/bin/echo " + marker;
+                 }) != nullptr;
+        },
+        30s))
+        << "agent log:\n" << read_file(dir_ / "agent.log") << "\ncollector log:\n"
+        << read_file(dir_ / "collector.log");
+  }
+
+  void TearDown() override {
+    stop(agent_pid_);
+    stop(collector_pid_);
+    if (HasFailure()) {
+      std::cerr << "---- agent log\n" << read_file(dir_ / "agent.log") << "---- collector log\n"
+                << read_file(dir_ / "collector.log");
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  static std::string sha256_hex(const fs::path& file) {
+    // sha256sum prints "<hex>  <file>".
+    const std::string cmd = "sha256sum " + file.string();
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[65] = {};
+    const std::size_t n = std::fread(buf, 1, 64, p);
+    ::pclose(p);
+    return std::string(buf, n);
+  }
+
+  vigie::uplink::HttpResponse get(const std::string& target) {
+    return vigie::uplink::send(collector_, {"GET", target, {}, ""}, 5s);
+  }
+
+  json get_json(const std::string& target) {
+    const auto r = get(target);
+    if (!r.ok()) return json::object();
+    return json::parse(r.body, nullptr, false);
+  }
+
+  template <typename Pred>
+  static bool eventually(Pred pred, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(200ms);
+    }
+    return pred();
+  }
+
+  template <typename Pred>
+  std::unique_ptr<json> find_event(const std::string& kind, Pred pred) {
+    const json events = get_json("/api/v1/events?kind=" + kind + "&limit=1000");
+    for (const auto& e : events.value("events", json::array())) {
+      if (pred(e)) return std::make_unique<json>(e);
+    }
+    return nullptr;
+  }
+
+  std::unique_ptr<json> find_alert(uint32_t pid) {
+    const json alerts = get_json("/api/v1/alerts?limit=1000");
+    for (const auto& a : alerts.value("alerts", json::array())) {
+      if (a.value("pid", 0u) == pid) return std::make_unique<json>(a);
+    }
+    return nullptr;
+  }
+
+  static pid_t run_and_wait(const std::vector<std::string>& argv) {
+    const pid_t pid = spawn(argv, "/dev/null");
+    ::waitpid(pid, nullptr, 0);
+    return pid;
+  }
+
+  static constexpr const char* kHost = "e2e-node001";
+  fs::path dir_;
+  uint16_t port_ = 0;
+  vigie::uplink::Endpoint collector_;
+  pid_t collector_pid_ = -1;
+  pid_t agent_pid_ = -1;
+};
+
+TEST_F(EndToEnd, MinerInSlurmJobRaisesAlertWithFullContext) {
+  const uint32_t job_id = 900000 + static_cast<uint32_t>(::getpid() % 99999);
+  SlurmJobCgroups job(kNobody, job_id);
+  ASSERT_FALSE(job.empty()) << "no cgroup hierarchy found to create a Slurm-like job in";
+
+  // A process whose image is named like a miner, run by the job's user.
+  const fs::path miner = dir_ / "xmrig";
+  fs::copy_file("/bin/sleep", miner);
+  ::chmod(miner.c_str(), 0755);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    job.enter();
+    if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) {
+      ::_exit(122);
+    }
+    ::execl(miner.c_str(), miner.c_str(), "30", nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  std::unique_ptr<json> alert;
+  const bool found = eventually([&] { return (alert = find_alert(pid)) != nullptr; }, 15s);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(found) << "no alert for the miner (pid " << pid << ")";
+
+  const json& a = *alert;
+  EXPECT_NE(a.value("rule_title", "").find("iner"), std::string::npos) << a.dump(2);
+  EXPECT_TRUE(a.value("level", "") == "high" || a.value("level", "") == "critical") << a.dump(2);
+  EXPECT_EQ(a.value("host", ""), kHost);
+  EXPECT_EQ(a.value("site", ""), "e2e-site");
+  EXPECT_EQ(a.value("uid", 0u), kNobody);
+  EXPECT_EQ(a.value("user", ""), "nobody");
+  EXPECT_EQ(a.value("image", ""), miner.string());
+  EXPECT_EQ(a.value("command_line", ""), miner.string() + " 30");
+  EXPECT_EQ(a.value("ppid", 0u), static_cast<uint32_t>(::getpid()));
+  ASSERT_TRUE(a.contains("workload")) << a.dump(2);
+  EXPECT_EQ(a["workload"].value("kind", ""), "slurm_job") << a.dump(2);
+  EXPECT_EQ(a["workload"].value("id", ""), std::to_string(job_id));
+  EXPECT_EQ(a["workload"].value("user", ""), "nobody");
+}
+
+TEST_F(EndToEnd, ConnectToMiningPoolPortRaisesAlert) {
+  // Something listening is not required: the connect attempt itself is the event.
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(kMiningPoolPort);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::close(fd);
+    ::_exit(0);
+  }
+  ::waitpid(pid, nullptr, 0);
+  std::unique_ptr<json> alert;
+  ASSERT_TRUE(eventually([&] { return (alert = find_alert(pid)) != nullptr; }, 15s))
+      << "no alert for the connect to 127.0.0.1:" << kMiningPoolPort << " (pid " << pid << ")";
+  const json& a = *alert;
+  EXPECT_EQ(a.value("host", ""), kHost);
+  EXPECT_EQ(a.value("user", ""), "root");
+  EXPECT_EQ(a["workload"].value("kind", ""), "host");
+  ASSERT_TRUE(a.contains("event"));
+  EXPECT_EQ(a["event"].value("kind", ""), "network_connect");
+  EXPECT_EQ(a["event"].value("destination_ip", ""), "127.0.0.1");
+  EXPECT_EQ(a["event"].value("destination_port", 0), kMiningPoolPort);
+  EXPECT_EQ(a["event"].value("transport", ""), "tcp");
+}
+
+TEST_F(EndToEnd, HarmlessCommandIsSeenButRaisesNoAlert) {
+  const std::string marker = "/vigie-e2e-harmless-" + std::to_string(::getpid());
+  const pid_t pid = run_and_wait({"/bin/ls", "-d", "/", marker});
+  // Wait until the exec is stored, so that "no alert" is not just "not yet".
+  ASSERT_TRUE(eventually(
+      [&] {
+        return find_event("process_exec", [&](const json& e) {
+                 return e.value("pid", 0u) == static_cast<uint32_t>(pid);
+               }) != nullptr;
+      },
+      15s));
+  std::this_thread::sleep_for(1s);  // alerts ride in the same batch as their event
+  EXPECT_EQ(find_alert(pid), nullptr) << find_alert(pid)->dump(2);
+}
+
+TEST_F(EndToEnd, EnergyPerNodeAndWorkloadIsServed) {
+  json energy;
+  ASSERT_TRUE(eventually(
+      [&] {
+        energy = get_json("/api/v1/energy");
+        return !energy.value("nodes", json::array()).empty() &&
+               !energy.value("workloads", json::array()).empty();
+      },
+      15s))
+      << energy.dump(2);
+  const json& node = energy["nodes"][0];
+  EXPECT_EQ(node.value("host", ""), kHost);
+  EXPECT_GT(node.value("energy_joules", 0.0), 0.0);
+  EXPECT_GT(node.value("carbon_gco2e", 0.0), 0.0);
+  // This machine has no RAPL: the agent must say its figures are estimated.
+  if (!fs::exists("/sys/class/powercap/intel-rapl")) EXPECT_TRUE(node.value("estimated", false));
+  double workloads_joules = 0;
+  for (const auto& w : energy["workloads"]) workloads_joules += w.value("energy_joules", 0.0);
+  // Attributed + unattributed = node energy over the same window.
+  EXPECT_NEAR(workloads_joules, node.value("energy_joules", 0.0),
+              1e-6 * node.value("energy_joules", 0.0) + 1e-9);
+}
+
+}  // namespace

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Vigie with its tests, and runs the whole
+# suite with ctest. Needs root: sensor and integration tests load real eBPF
+# programs, create cgroups and mount namespaces. Extra arguments go to ctest.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+if [[ $EUID -ne 0 ]]; then
+  echo "tests/run.sh: run as root (eBPF, cgroups and mount namespaces need it)" >&2
+  exit 1
+fi
+
+"$root/deploy/install-deps.sh" --test
+BUILD_DIR="$root/build/test" "$root/deploy/build.sh" -DVIGIE_BUILD_TESTS=ON
+cd "$root/build/test"
+ctest --output-on-failure --timeout 600 "$@"
