@@ -1,0 +1,35 @@
+// One Sigma value compiled for case-insensitive matching against field text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vigie::rules {
+
+// ASCII lower-casing: Sigma's case-insensitivity, without locale lookups.
+constexpr char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+class ValuePattern {
+ public:
+  // Compiles a raw Sigma value per the rules specification §String Wildcard and
+  // §Escape Character: `*` any run, `?` one byte, `\*` `\?` `\\` literal, a `\`
+  // before anything else literal. `leading_star`/`trailing_star` come from the
+  // contains/endswith/startswith modifiers. Literal text is lower-cased here, once.
+  ValuePattern(std::string_view raw, bool leading_star, bool trailing_star);
+
+  // Case-insensitive (ASCII) match of the whole of `value`; does not allocate.
+  bool matches(std::string_view value) const;
+
+ private:
+  // Patterns whose only wildcards are a leading and/or trailing `*` take a
+  // direct comparison; the rest go through the glob matcher.
+  enum class Kind : uint8_t { kExact, kPrefix, kSuffix, kContains, kGlob };
+  Kind kind_ = Kind::kExact;
+  std::string text_;  // lower-cased literal; for kGlob, the pattern with wildcards in place
+  std::string wild_;  // kGlob only: per byte of text_, '\0' literal, '*' or '?'
+};
+
+}  // namespace vigie::rules
