@@ -9,7 +9,8 @@
 #include <thread>
 
 #include "vigie/agent/metrics.h"
-#include "vigie/power/sampler.h"
+#include "vigie/power/power_sampler.h"
+#include "vigie/power/rapl_source.h"
 #include "vigie/rules/engine.h"
 #include "vigie/sensor/sensor.h"
 #include "vigie/uplink/uplink.h"
@@ -34,6 +35,7 @@ struct Agent::Impl {
   std::atomic<uint64_t> events_total{0};
 
   explicit Impl(Config c);
+  void open_power();
   void run_sensor(const std::atomic<bool>& stop);
   void run_power(const std::atomic<bool>& stop);
   void publish_health();
@@ -81,9 +83,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
   }
   metrics.set_sensor_up(sensor != nullptr);
 
-  if (config.power.enabled) {
-    power = std::make_unique<power::PowerSampler>(power_options(config), mounts);
-  }
+  if (config.power.enabled) open_power();
 
   uplink::UplinkOptions uo;
   std::string error;
@@ -103,6 +103,29 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     s.rule_pack_version = engine->pack_version();
     return s;
   });
+}
+
+void Agent::Impl::open_power() {
+  const PowerConfig& pc = config.power;
+  power::PowerSamplerOptions options;
+  options.proc_root = config.proc_root;
+  options.model = {pc.idle_watts, pc.max_watts};
+  options.carbon = {pc.pue, pc.grid_intensity_gco2e_per_kwh};
+  if (!power::parse_idle_policy(pc.idle_policy, options.idle_policy)) {
+    throw std::runtime_error("power.idle_policy: unknown policy " + pc.idle_policy);
+  }
+  std::unique_ptr<power::RaplSource> rapl;
+  if (pc.source != "estimate") {
+    std::string why;
+    rapl = power::RaplSource::open(why);
+    if (!rapl && pc.source == "rapl") throw std::runtime_error("power.source is rapl: " + why);
+    if (!rapl) {
+      spdlog::warn("{}; power is ESTIMATED from CPU utilisation ({} W idle, {} W at full load)",
+                   why, pc.idle_watts, pc.max_watts);
+    }
+  }
+  power = std::make_unique<power::PowerSampler>(std::move(options), std::move(rapl),
+                                                workload::Resolver(mounts, {config.proc_root}));
 }
 
 void Agent::Impl::publish_health() {
@@ -163,10 +186,13 @@ void Agent::Impl::run_power(const std::atomic<bool>& stop) {
   const auto interval = std::chrono::milliseconds(config.power.interval_ms);
   auto next = std::chrono::steady_clock::now();
   while (!stop) {
-    power::Sample sample = power->sample();
-    if (!sample.zones.empty() || !sample.workloads.empty()) {
-      metrics.record_energy(sample.zones, sample.workloads);
-      uplink->add_energy(std::move(sample.zones), std::move(sample.workloads));
+    if (auto sample = power->sample()) {
+      std::vector<protocol::ZoneEnergy> zones;
+      std::vector<protocol::WorkloadEnergy> workloads;
+      for (auto& z : sample->zones) zones.push_back(std::move(z.energy));
+      for (auto& w : sample->workloads) workloads.push_back(std::move(w.energy));
+      metrics.record_energy(zones, workloads);
+      uplink->add_energy(std::move(zones), std::move(workloads));
     }
     next += interval;
     while (!stop && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(50ms);

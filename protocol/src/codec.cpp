@@ -131,6 +131,7 @@ void to_pb(const ZoneEnergy& in, pb::ZoneEnergy* out) {
   out->set_source(static_cast<pb::EnergySource>(in.source));
   out->set_estimated(in.estimated);
   out->set_energy_joules(in.energy_joules);
+  out->set_nested(!in.in_node_total);
 }
 
 void to_pb(const WorkloadEnergy& in, pb::WorkloadEnergy* out) {
@@ -253,7 +254,7 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     }
     out.zone_energy.push_back({z.start_ns(), z.end_ns(), z.zone(),
                                static_cast<EnergySource>(z.source()), z.estimated(),
-                               z.energy_joules()});
+                               z.energy_joules(), !z.nested()});
   }
   for (int i = 0; i < msg.workload_energy_size(); ++i) {
     const auto& w = msg.workload_energy(i);

@@ -33,7 +33,8 @@ Batch sample_batch() {
   Event exit = exec;
   exit.body = ProcessExit{0, 9, "/tmp/xmrig"};
   b.events.push_back(exit);
-  b.zone_energy.push_back({1, 2, "node", EnergySource::kEstimate, true, 12.5});
+  b.zone_energy.push_back({1, 2, "node", EnergySource::kEstimate, true, 12.5, true});
+  b.zone_energy.push_back({1, 2, "package-0/core", EnergySource::kRapl, false, 3.5, false});
   b.workload_energy.push_back({1, 2, exec.workload, 0.5, 10.0, 0.1, true});
   b.alerts.push_back({"rule-1", "Miner", "high", {"attack.t1496"}, exec});
   b.status = {3, 100, 1, "starter-1"};

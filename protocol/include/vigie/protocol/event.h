@@ -105,6 +105,10 @@ struct ZoneEnergy {
   EnergySource source = EnergySource::kRapl;
   bool estimated = false; // true whenever source is kEstimate
   double energy_joules = 0;
+  // False for zones measured inside another one (RAPL core and uncore are
+  // part of their package; psys overlaps everything): node energy is the sum
+  // of the zones where this is true, never of all zones.
+  bool in_node_total = true;
 
   bool operator==(const ZoneEnergy&) const = default;
 };

@@ -1,0 +1,26 @@
+// Maps a cgroup path to the workload that owns it (Slurm job, systemd unit, container, host).
+#pragma once
+
+#include <string_view>
+
+#include "vigie/protocol/event.h"
+
+namespace vigie::workload {
+
+// Classifies a cgroup path relative to its hierarchy's mount, e.g.
+// "/slurm/uid_1000/job_42/step_0". Pure: reads no file. First match wins:
+//  1. Slurm job (kSlurmJob, id = job id):
+//     v1 (task/cgroup, cgroup/v1 plugin): /slurm[_<node>]/uid_<U>/job_<J>[/step_<S>...]
+//     v2 (cgroup/v2 plugin): /…/[<node>_]slurmstepd.scope/job_<J>[/step_<S>[/user/task_<T>]]
+//  2. container (kContainer, id = 64 hex digits): a component docker-<id>.scope,
+//     libpod-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope, or a bare <id>
+//     (/docker/<id>, /kubepods/…/pod<uid>/<id>); the outermost one.
+//  3. systemd unit (kSystemdUnit, id = the deepest component ending in .service,
+//     .scope, .socket, .mount or .swap; slices hold no process of their own).
+//  4. otherwise kHost, id "host".
+// `user` is the decimal uid when the path carries it (Slurm v1 uid_<U>, systemd
+// user-<U>.slice), empty otherwise; Resolver turns it into a user name and finds
+// the owner of Slurm v2 jobs. `cgroup_path` is the input.
+protocol::Workload classify(std::string_view cgroup_path);
+
+}  // namespace vigie::workload

@@ -1,0 +1,84 @@
+// Resolves (cgroup id, pid) to a workload and measures the CPU time of every workload.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "vigie/protocol/event.h"
+#include "vigie/workload/layout.h"
+
+namespace vigie::workload {
+
+struct ResolverOptions {
+  std::string proc_root = "/proc";
+  // Least time between two rebuilds of the cgroup id index triggered by misses.
+  std::chrono::milliseconds min_rebuild_interval{1000};
+};
+
+// Cumulative CPU time of one workload since its cgroup was created.
+struct WorkloadCpu {
+  protocol::Workload workload;  // cgroup_path: the cgroup measured (a Slurm job's job_<J> dir)
+  uint64_t cpu_usec = 0;
+};
+
+struct CpuScan {
+  std::vector<WorkloadCpu> workloads;
+  uint64_t errors = 0;  // cgroup files that could not be read or parsed in this scan
+};
+
+struct ResolverStats {
+  uint64_t cache_hits = 0;      // resolve() answered from the cgroup id cache
+  uint64_t index_rebuilds = 0;  // walks of the cgroup2 hierarchy
+  uint64_t proc_fallbacks = 0;  // resolve() answered from /proc/<pid>/cgroup
+  uint64_t read_errors = 0;     // unreadable or malformed cgroup / proc files
+};
+
+// Not thread-safe: use one per thread (the sensor pipeline and the power
+// sampler each own one).
+class Resolver {
+ public:
+  explicit Resolver(CgroupMounts mounts, ResolverOptions options = {});
+
+  // cgroup_id: the cgroup2 id that bpf_get_current_cgroup_id() returns, equal to
+  // st_ino of the cgroup's directory in the cgroup2 mount (0 if unknown).
+  // pid: the tgid, used when the cgroup2 path says nothing (pure v1, or hybrid
+  // with the job only in v1 controllers): /proc/<pid>/cgroup, preferring the
+  // cpuacct hierarchy, then memory, then any other. Never fails: kHost when
+  // nothing is known. Slurm users are names (getpwuid_r), or the uid in decimal.
+  protocol::Workload resolve(uint64_t cgroup_id, uint32_t pid);
+
+  // Lists the workloads that exist now with their cumulative CPU time (µs):
+  // cgroup2 cpu.stat usage_usec, v1 cpuacct.usage (ns / 1000). Each workload
+  // is counted once: a Slurm job at its job_<J> directory (all its steps), a
+  // container at its outermost cgroup; a systemd unit gets its own usage minus
+  // that of the workloads nested in it; slices and the root are not counted
+  // (their remainder is the host's, from /proc/stat). On a hybrid layout the v1
+  // cpuacct hierarchy is preferred and cgroup2 adds the workloads v1 lacks.
+  CpuScan scan_cpu();
+
+  const CgroupMounts& mounts() const { return mounts_; }
+  const ResolverStats& stats() const { return stats_; }
+
+ private:
+  void rebuild_index();
+  protocol::Workload from_proc(uint32_t pid, std::string v2_path);
+  void fill_user(protocol::Workload& workload, const std::string& hierarchy_root, uint32_t pid);
+  void scan_hierarchy(const std::string& root, bool v2, CpuScan& scan);
+  uint64_t scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
+                    CpuScan& scan);
+  std::string user_name(uint32_t uid);
+
+  CgroupMounts mounts_;
+  ResolverOptions options_;
+  ResolverStats stats_;
+  std::unordered_map<uint64_t, std::string> index_;         // cgroup2 id -> path
+  std::unordered_map<uint64_t, protocol::Workload> cache_;  // cgroup2 id -> workload
+  std::unordered_map<uint32_t, std::string> user_names_;    // uid -> name
+  std::chrono::steady_clock::time_point last_rebuild_{};
+  bool indexed_ = false;
+};
+
+}  // namespace vigie::workload

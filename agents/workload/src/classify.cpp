@@ -1,0 +1,125 @@
+#include "vigie/workload/classify.h"
+
+#include <array>
+#include <vector>
+
+namespace vigie::workload {
+namespace {
+
+using protocol::Workload;
+using protocol::WorkloadKind;
+
+std::vector<std::string_view> components(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty() || s.size() > 20) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// "<prefix><digits><suffix>" -> the digits, or empty.
+std::string_view number_between(std::string_view s, std::string_view prefix,
+                                std::string_view suffix = {}) {
+  if (!s.starts_with(prefix) || !s.ends_with(suffix) || s.size() < prefix.size() + suffix.size())
+    return {};
+  auto digits = s.substr(prefix.size(), s.size() - prefix.size() - suffix.size());
+  return all_digits(digits) ? digits : std::string_view{};
+}
+
+bool is_container_id(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string_view container_id(std::string_view component) {
+  if (is_container_id(component)) return component;
+  static constexpr std::array<std::string_view, 4> kPrefixes = {"docker-", "libpod-",
+                                                                "cri-containerd-", "crio-"};
+  if (!component.ends_with(".scope")) return {};
+  auto stem = component.substr(0, component.size() - 6);
+  for (auto prefix : kPrefixes) {
+    if (stem.starts_with(prefix) && is_container_id(stem.substr(prefix.size())))
+      return stem.substr(prefix.size());
+  }
+  return {};
+}
+
+bool is_unit(std::string_view component) {
+  static constexpr std::array<std::string_view, 5> kSuffixes = {".service", ".scope", ".socket",
+                                                                ".mount", ".swap"};
+  for (auto suffix : kSuffixes)
+    if (component.size() > suffix.size() && component.ends_with(suffix)) return true;
+  return false;
+}
+
+bool is_slurm_v1_root(std::string_view c) { return c == "slurm" || c.starts_with("slurm_"); }
+
+bool is_slurmstepd_scope(std::string_view c) {
+  return c == "slurmstepd.scope" || c.ends_with("_slurmstepd.scope");
+}
+
+}  // namespace
+
+Workload classify(std::string_view cgroup_path) {
+  Workload w;
+  w.cgroup_path = cgroup_path.empty() || cgroup_path.front() != '/' ? "/" + std::string(cgroup_path)
+                                                                    : std::string(cgroup_path);
+  auto parts = components(cgroup_path);
+
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (is_slurm_v1_root(parts[i]) && i + 2 < parts.size()) {
+      auto uid = number_between(parts[i + 1], "uid_");
+      auto job = number_between(parts[i + 2], "job_");
+      if (!uid.empty() && !job.empty()) {
+        w.kind = WorkloadKind::kSlurmJob;
+        w.id = std::string(job);
+        w.user = std::string(uid);
+        return w;
+      }
+    }
+    if (is_slurmstepd_scope(parts[i])) {
+      auto job = number_between(parts[i + 1], "job_");
+      if (!job.empty()) {
+        w.kind = WorkloadKind::kSlurmJob;
+        w.id = std::string(job);
+        return w;
+      }
+    }
+  }
+
+  for (auto part : parts) {
+    auto id = container_id(part);
+    if (!id.empty()) {
+      w.kind = WorkloadKind::kContainer;
+      w.id = std::string(id);
+      return w;
+    }
+  }
+
+  for (size_t i = parts.size(); i-- > 0;) {
+    if (!is_unit(parts[i])) continue;
+    w.kind = WorkloadKind::kSystemdUnit;
+    w.id = std::string(parts[i]);
+    for (size_t j = 0; j < i; ++j) {
+      auto uid = number_between(parts[j], "user-", ".slice");
+      if (!uid.empty()) w.user = std::string(uid);
+    }
+    return w;
+  }
+  return w;
+}
+
+}  // namespace vigie::workload

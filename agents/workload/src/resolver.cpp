@@ -1,0 +1,305 @@
+#include "vigie/workload/resolver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "fs.h"
+#include "vigie/workload/classify.h"
+
+namespace vigie::workload {
+namespace {
+
+using protocol::Workload;
+using protocol::WorkloadKind;
+
+// Bounds on untrusted trees: cgroup2 allows 2^31 levels in theory; real ones have < 16.
+constexpr int kMaxDepth = 32;
+constexpr size_t kMaxIndexEntries = 1 << 20;
+constexpr size_t kMaxUserNames = 1 << 16;
+
+std::string join(const std::string& root, std::string_view rel) {
+  return rel == "/" ? root : root + std::string(rel);
+}
+
+// Calls fn(name) for each subdirectory of `dir`; false when `dir` cannot be opened.
+template <typename Fn>
+bool for_each_subdir(const std::string& dir, Fn&& fn) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      is_dir =
+          ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) fn(std::string(name));
+  }
+  ::closedir(d);
+  return true;
+}
+
+std::optional<uint64_t> read_usage_usec(const std::string& dir, bool v2) {
+  if (!v2) {
+    auto text = detail::read_file(dir + "/cpuacct.usage", 64);
+    auto ns = text ? detail::parse_u64(*text) : std::nullopt;
+    return ns ? std::optional<uint64_t>(*ns / 1000) : std::nullopt;
+  }
+  auto text = detail::read_file(dir + "/cpu.stat", 4096);
+  if (!text) return std::nullopt;
+  std::string_view s = *text;
+  constexpr std::string_view kKey = "usage_usec ";
+  size_t pos = s.starts_with(kKey) ? 0 : s.find("\nusage_usec ");
+  if (pos == std::string_view::npos) return std::nullopt;
+  s.remove_prefix(pos + (pos == 0 ? 0 : 1) + kKey.size());
+  return detail::parse_u64(s.substr(0, s.find('\n')));
+}
+
+std::optional<uint32_t> process_uid(const std::string& proc_root, uint64_t pid) {
+  auto status = detail::read_file(proc_root + "/" + std::to_string(pid) + "/status", 16384);
+  if (!status) return std::nullopt;
+  size_t pos = status->find("\nUid:");
+  if (pos == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(*status).substr(pos + 5);
+  rest = rest.substr(0, rest.find_first_of("\t\n", rest.find_first_not_of(" \t")));
+  auto uid = detail::parse_u64(rest);
+  return uid && *uid <= UINT32_MAX ? std::optional<uint32_t>(*uid) : std::nullopt;
+}
+
+// Owner of a Slurm cgroup/v2 job: slurmstepd creates job_<J> as root, so take
+// the uid of a non-root process in the job, else of any process in it, else
+// the directory's owner.
+std::optional<uint32_t> job_owner(const std::string& job_dir, const std::string& proc_root,
+                                  int depth = 0) {
+  std::optional<uint32_t> any;
+  if (auto procs = detail::read_file(job_dir + "/cgroup.procs", 1 << 16)) {
+    std::string_view s = *procs;
+    while (!s.empty()) {
+      auto line = s.substr(0, s.find('\n'));
+      s.remove_prefix(std::min(s.size(), line.size() + 1));
+      auto pid = detail::parse_u64(line);
+      auto uid = pid ? process_uid(proc_root, *pid) : std::nullopt;
+      if (uid && *uid != 0) return uid;
+      if (uid && !any) any = uid;
+    }
+  }
+  if (depth < 4) {
+    for_each_subdir(job_dir, [&](const std::string& name) {
+      if (any && *any != 0) return;
+      auto uid = job_owner(job_dir + "/" + name, proc_root, depth + 1);
+      if (uid && (!any || *uid != 0)) any = uid;
+    });
+  }
+  if (any || depth > 0) return any;
+  struct stat st {};
+  if (::stat(job_dir.c_str(), &st) == 0) return st.st_uid;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Resolver::Resolver(CgroupMounts mounts, ResolverOptions options)
+    : mounts_(std::move(mounts)), options_(std::move(options)) {}
+
+std::string Resolver::user_name(uint32_t uid) {
+  if (auto it = user_names_.find(uid); it != user_names_.end()) return it->second;
+  std::string name = std::to_string(uid);
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::string buf(size > 0 ? static_cast<size_t>(size) : 16384, '\0');
+  passwd pw{};
+  passwd* result = nullptr;
+  int rc;
+  while ((rc = ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &result)) == ERANGE &&
+         buf.size() < (1 << 20))
+    buf.resize(buf.size() * 2);
+  if (rc == 0 && result) name = pw.pw_name;
+  if (user_names_.size() >= kMaxUserNames) user_names_.clear();
+  user_names_.emplace(uid, name);
+  return name;
+}
+
+void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_t pid) {
+  if (!w.user.empty()) {
+    if (auto uid = detail::parse_u64(w.user); uid && *uid <= UINT32_MAX)
+      w.user = user_name(static_cast<uint32_t>(*uid));
+    return;
+  }
+  if (w.kind != WorkloadKind::kSlurmJob) return;
+  std::string job = "/job_" + w.id;
+  size_t pos = w.cgroup_path.find(job + "/");
+  if (pos == std::string::npos) pos = w.cgroup_path.rfind(job);
+  if (pos == std::string::npos) return;
+  std::string job_dir = hierarchy_root + w.cgroup_path.substr(0, pos + job.size());
+  auto uid = job_owner(job_dir, options_.proc_root);
+  if (!uid && pid != 0) uid = process_uid(options_.proc_root, pid);
+  if (uid) w.user = user_name(*uid);
+}
+
+void Resolver::rebuild_index() {
+  ++stats_.index_rebuilds;
+  last_rebuild_ = std::chrono::steady_clock::now();
+  indexed_ = true;
+  index_.clear();
+  cache_.clear();
+  struct stat st {};
+  if (::stat(mounts_.v2_root.c_str(), &st) != 0) {
+    ++stats_.read_errors;
+    return;
+  }
+  index_.emplace(st.st_ino, "/");
+  auto walk = [&](auto& self, const std::string& rel, int depth) -> void {
+    if (depth >= kMaxDepth) return;
+    std::string dir = join(mounts_.v2_root, rel);
+    for_each_subdir(dir, [&](const std::string& name) {
+      if (index_.size() >= kMaxIndexEntries) return;
+      std::string child = rel == "/" ? "/" + name : rel + "/" + name;
+      struct stat cst {};
+      if (::stat(join(mounts_.v2_root, child).c_str(), &cst) != 0) return;  // removed meanwhile
+      index_.emplace(cst.st_ino, child);
+      self(self, child, depth + 1);
+    });
+  };
+  walk(walk, "/", 0);
+}
+
+Workload Resolver::resolve(uint64_t cgroup_id, uint32_t pid) {
+  std::string v2_path;
+  if (!mounts_.v2_root.empty() && cgroup_id != 0) {
+    if (auto c = cache_.find(cgroup_id); c != cache_.end()) {
+      ++stats_.cache_hits;
+      return c->second;
+    }
+    auto it = index_.find(cgroup_id);
+    if (it == index_.end() && (!indexed_ || std::chrono::steady_clock::now() - last_rebuild_ >=
+                                                options_.min_rebuild_interval)) {
+      rebuild_index();
+      it = index_.find(cgroup_id);
+    }
+    if (it != index_.end()) {
+      Workload w = classify(it->second);
+      if (w.kind != WorkloadKind::kHost || mounts_.layout == CgroupLayout::kV2) {
+        fill_user(w, mounts_.v2_root, pid);
+        cache_.emplace(cgroup_id, w);
+        return w;
+      }
+      v2_path = it->second;
+    }
+  }
+  return from_proc(pid, std::move(v2_path));
+}
+
+Workload Resolver::from_proc(uint32_t pid, std::string v2_path) {
+  Workload host = classify(v2_path.empty() ? "/" : v2_path);
+  if (pid == 0) return host;
+  auto text =
+      detail::read_file(options_.proc_root + "/" + std::to_string(pid) + "/cgroup", 1 << 16);
+  if (!text) {
+    ++stats_.read_errors;  // usually a process that already exited
+    return host;
+  }
+  ++stats_.proc_fallbacks;
+  // (rank, hierarchy mount, path): cpuacct, then memory, then other v1, then v2.
+  std::vector<std::tuple<int, std::string, std::string>> candidates;
+  std::string_view s = *text;
+  while (!s.empty()) {
+    auto line = s.substr(0, s.find('\n'));
+    s.remove_prefix(std::min(s.size(), line.size() + 1));
+    size_t c1 = line.find(':');
+    size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    std::string path(line.substr(c2 + 1));
+    if (path.empty() || path.front() != '/') continue;
+    if (controllers.empty()) {
+      if (!mounts_.v2_root.empty()) candidates.emplace_back(3, mounts_.v2_root, path);
+      continue;
+    }
+    int rank = 2;
+    std::string mount;
+    size_t start = 0;
+    while (start <= controllers.size()) {
+      size_t end = std::min(controllers.find(',', start), controllers.size());
+      std::string controller(controllers.substr(start, end - start));
+      if (auto m = mounts_.v1.find(controller); m != mounts_.v1.end() && mount.empty())
+        mount = m->second;
+      if (controller == "cpuacct") rank = 0;
+      if (controller == "memory" && rank > 1) rank = 1;
+      start = end + 1;
+    }
+    if (!mount.empty()) candidates.emplace_back(rank, mount, path);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+  for (auto& [rank, mount, path] : candidates) {
+    Workload w = classify(path);
+    if (w.kind == WorkloadKind::kHost) continue;
+    fill_user(w, mount, pid);
+    return w;
+  }
+  return host;
+}
+
+uint64_t Resolver::scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
+                            CpuScan& scan) {
+  if (depth >= kMaxDepth) return 0;
+  std::string dir = join(root, rel);
+  auto children = [&] {
+    uint64_t sum = 0;
+    for_each_subdir(dir, [&](const std::string& name) {
+      sum += scan_dir(root, rel == "/" ? "/" + name : rel + "/" + name, v2, depth + 1, scan);
+    });
+    return sum;
+  };
+  Workload w = classify(rel);
+  if (w.kind == WorkloadKind::kHost) return children();
+  auto usage = read_usage_usec(dir, v2);
+  if (!usage) {
+    ++scan.errors;
+    ++stats_.read_errors;
+    return w.kind == WorkloadKind::kSystemdUnit ? children() : 0;
+  }
+  fill_user(w, root, 0);
+  if (w.kind == WorkloadKind::kSystemdUnit) {
+    uint64_t nested = children();
+    scan.workloads.push_back({std::move(w), *usage - std::min(nested, *usage)});
+  } else {
+    scan.workloads.push_back({std::move(w), *usage});
+  }
+  return *usage;
+}
+
+void Resolver::scan_hierarchy(const std::string& root, bool v2, CpuScan& scan) {
+  struct stat st {};
+  if (::stat(root.c_str(), &st) != 0) {
+    ++scan.errors;
+    ++stats_.read_errors;
+    return;
+  }
+  scan_dir(root, "/", v2, 0, scan);
+}
+
+CpuScan Resolver::scan_cpu() {
+  CpuScan scan;
+  if (auto cpuacct = mounts_.v1.find("cpuacct"); cpuacct != mounts_.v1.end())
+    scan_hierarchy(cpuacct->second, false, scan);
+  if (mounts_.v2_root.empty()) return scan;
+  CpuScan v2;
+  scan_hierarchy(mounts_.v2_root, true, v2);
+  std::set<std::pair<WorkloadKind, std::string>> seen;
+  for (const auto& w : scan.workloads) seen.emplace(w.workload.kind, w.workload.id);
+  for (auto& w : v2.workloads)
+    if (!seen.contains({w.workload.kind, w.workload.id})) scan.workloads.push_back(std::move(w));
+  scan.errors += v2.errors;
+  return scan;
+}
+
+}  // namespace vigie::workload

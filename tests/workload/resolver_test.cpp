@@ -1,0 +1,206 @@
+// Resolver and scan_cpu() on fake cgroup and proc trees in a temporary directory.
+#include "vigie/workload/resolver.h"
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace vigie::workload {
+namespace {
+
+namespace fs = std::filesystem;
+using protocol::WorkloadKind;
+
+const std::string kHex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+class WorkloadFakeTree : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "vigie-workload-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string path(const std::string& rel) const { return root_ + rel; }
+  void write(const std::string& rel, const std::string& text) {
+    fs::create_directories(fs::path(path(rel)).parent_path());
+    std::ofstream(path(rel)) << text;
+  }
+  void cgroup_v2(const std::string& rel, uint64_t usage_usec) {
+    write(rel + "/cpu.stat",
+          "usage_usec " + std::to_string(usage_usec) + "\nuser_usec 1\nsystem_usec 2\n");
+  }
+  void cgroup_v1(const std::string& rel, uint64_t usage_ns) {
+    write(rel + "/cpuacct.usage", std::to_string(usage_ns) + "\n");
+  }
+  void process(uint32_t pid, uint32_t uid, const std::string& cgroup) {
+    std::string u = std::to_string(uid);
+    write("/proc/" + std::to_string(pid) + "/status",
+          "Name:\tjob\nUmask:\t0022\nUid:\t" + u + "\t" + u + "\t" + u + "\t" + u + "\n");
+    write("/proc/" + std::to_string(pid) + "/cgroup", cgroup);
+  }
+  uint64_t ino(const std::string& rel) const {
+    struct stat st {};
+    EXPECT_EQ(::stat(path(rel).c_str(), &st), 0) << rel;
+    return st.st_ino;
+  }
+  ResolverOptions options(std::chrono::milliseconds rebuild = std::chrono::milliseconds(0)) const {
+    return {root_ + "/proc", rebuild};
+  }
+
+  std::string root_;
+};
+
+std::string name_of(uint32_t uid) {
+  passwd* pw = ::getpwuid(uid);
+  return pw ? pw->pw_name : std::to_string(uid);
+}
+
+const WorkloadCpu* find(const CpuScan& scan, WorkloadKind kind, const std::string& id) {
+  for (const auto& w : scan.workloads)
+    if (w.workload.kind == kind && w.workload.id == id) return &w;
+  return nullptr;
+}
+
+TEST_F(WorkloadFakeTree, V2SlurmJobOwnerFromItsProcessesAndCache) {
+  const std::string task = "/v2/system.slice/slurmstepd.scope/job_77/step_0/user/task_0";
+  fs::create_directories(path(task));
+  write("/v2/system.slice/slurmstepd.scope/job_77/step_0/slurm/cgroup.procs", "1\n");
+  write(task + "/cgroup.procs", "1234\n");
+  process(1, 0, "0::/system.slice/slurmstepd.scope/job_77/step_0/slurm\n");
+  process(1234, 65534, "0::/system.slice/slurmstepd.scope/job_77/step_0/user/task_0\n");
+  Resolver r({CgroupLayout::kV2, path("/v2"), {}}, options());
+
+  auto w = r.resolve(ino(task), 1234);
+  EXPECT_EQ(w.kind, WorkloadKind::kSlurmJob);
+  EXPECT_EQ(w.id, "77");
+  EXPECT_EQ(w.user, name_of(65534));
+  EXPECT_EQ(w.cgroup_path, "/system.slice/slurmstepd.scope/job_77/step_0/user/task_0");
+  // slurmstepd (root) in the same job still gets the job owner.
+  EXPECT_EQ(r.resolve(ino("/v2/system.slice/slurmstepd.scope/job_77/step_0/slurm"), 1).user,
+            name_of(65534));
+  EXPECT_EQ(r.resolve(ino(task), 1234), w);
+  EXPECT_EQ(r.stats().cache_hits, 1u);
+  EXPECT_EQ(r.stats().index_rebuilds, 1u);
+  EXPECT_EQ(r.stats().proc_fallbacks, 0u);
+
+  auto unit = r.resolve(ino("/v2/system.slice"), 0);
+  EXPECT_EQ(unit.kind, WorkloadKind::kHost);
+  EXPECT_EQ(unit.cgroup_path, "/system.slice");
+}
+
+TEST_F(WorkloadFakeTree, V2IndexRebuildsOnMissAtMostOncePerInterval) {
+  fs::create_directories(path("/v2/system.slice/a.service"));
+  Resolver slow({CgroupLayout::kV2, path("/v2"), {}}, options(std::chrono::hours(1)));
+  Resolver fast({CgroupLayout::kV2, path("/v2"), {}}, options());
+  EXPECT_EQ(slow.resolve(ino("/v2/system.slice/a.service"), 0).id, "a.service");
+  EXPECT_EQ(fast.resolve(ino("/v2/system.slice/a.service"), 0).id, "a.service");
+
+  fs::create_directories(path("/v2/system.slice/b.service"));
+  EXPECT_EQ(fast.resolve(ino("/v2/system.slice/b.service"), 0).id, "b.service");
+  EXPECT_EQ(fast.stats().index_rebuilds, 2u);
+  auto missed = slow.resolve(ino("/v2/system.slice/b.service"), 0);
+  EXPECT_EQ(missed.kind, WorkloadKind::kHost);
+  EXPECT_EQ(slow.stats().index_rebuilds, 1u);
+  // Unknown ids never crash and resolve to the host.
+  EXPECT_EQ(fast.resolve(0xdeadbeefcafeULL, 0).kind, WorkloadKind::kHost);
+}
+
+TEST_F(WorkloadFakeTree, HybridFallsBackToProcCgroupPreferringCpuacct) {
+  fs::create_directories(path("/h/unified"));
+  fs::create_directories(path("/h/cpuacct/slurm/uid_1000/job_9/step_0"));
+  fs::create_directories(path("/h/memory"));
+  CgroupMounts mounts{CgroupLayout::kHybrid,
+                      path("/h/unified"),
+                      {{"cpuacct", path("/h/cpuacct")}, {"memory", path("/h/memory")}}};
+  process(555, 1000,
+          "12:name=systemd:/user.slice/user-1000.slice/session-1.scope\n"
+          "4:memory:/process_api/abc\n"
+          "2:cpuacct:/slurm/uid_1000/job_9/step_0\n"
+          "0::/\n");
+  process(556, 0, "4:memory:/slurm/uid_0/job_10/step_0\n2:cpuacct:/\n0::/\n");
+  process(557, 0, "garbage\n::\n1:cpuacct\n0::relative\n");
+  Resolver r(mounts, options());
+  auto root_id = ino("/h/unified");
+
+  auto w = r.resolve(root_id, 555);
+  EXPECT_EQ(w.kind, WorkloadKind::kSlurmJob);
+  EXPECT_EQ(w.id, "9");
+  EXPECT_EQ(w.user, name_of(1000));
+  EXPECT_EQ(w.cgroup_path, "/slurm/uid_1000/job_9/step_0");
+  EXPECT_EQ(r.resolve(root_id, 556).id, "10");  // cpuacct says host, memory knows the job
+  EXPECT_EQ(r.resolve(root_id, 557).kind, WorkloadKind::kHost);
+  EXPECT_EQ(r.resolve(root_id, 999).kind, WorkloadKind::kHost);  // exited process
+  EXPECT_EQ(r.stats().proc_fallbacks, 3u);
+  EXPECT_EQ(r.stats().read_errors, 1u);
+  EXPECT_EQ(r.stats().cache_hits, 0u);  // the v2 root says nothing: never cached
+
+  Resolver v1({CgroupLayout::kV1, "", {{"cpuacct", path("/h/cpuacct")}}}, options());
+  EXPECT_EQ(v1.resolve(0, 555).id, "9");
+}
+
+TEST_F(WorkloadFakeTree, ScanV2CountsEachWorkloadOnce) {
+  cgroup_v2("/v2/system.slice", 100000);
+  cgroup_v2("/v2/system.slice/slurmstepd.scope", 6000);
+  cgroup_v2("/v2/system.slice/slurmstepd.scope/job_77", 5000);
+  cgroup_v2("/v2/system.slice/slurmstepd.scope/job_77/step_0", 3000);
+  cgroup_v2("/v2/system.slice/slurmstepd.scope/job_77/step_1", 2000);
+  cgroup_v2("/v2/system.slice/slurmstepd.scope/job_78", 7000);  // more than its parent
+  cgroup_v2("/v2/system.slice/sshd.service", 300);
+  cgroup_v2("/v2/system.slice/docker-" + kHex + ".scope", 100);
+  cgroup_v2("/v2/system.slice/docker-" + kHex + ".scope/inner", 50);
+  cgroup_v2("/v2/user.slice/user-1000.slice/session-3.scope", 40);
+  write("/v2/system.slice/broken.service/cpu.stat", "usage_usec -3\n");
+  fs::create_directories(path("/v2/system.slice/gone.service"));
+  Resolver r({CgroupLayout::kV2, path("/v2"), {}}, options());
+
+  auto scan = r.scan_cpu();
+  EXPECT_EQ(scan.errors, 2u);
+  ASSERT_EQ(scan.workloads.size(), 6u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->cpu_usec, 5000u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->workload.cgroup_path,
+            "/system.slice/slurmstepd.scope/job_77");
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "78")->cpu_usec, 7000u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSystemdUnit, "slurmstepd.scope")->cpu_usec, 0u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSystemdUnit, "sshd.service")->cpu_usec, 300u);
+  EXPECT_EQ(find(scan, WorkloadKind::kContainer, kHex)->cpu_usec, 100u);
+  auto session = find(scan, WorkloadKind::kSystemdUnit, "session-3.scope");
+  EXPECT_EQ(session->cpu_usec, 40u);
+  EXPECT_EQ(session->workload.user, name_of(1000));
+}
+
+TEST_F(WorkloadFakeTree, ScanHybridPrefersCpuacctAndAddsWhatOnlyV2Has) {
+  cgroup_v1("/h/cpuacct/slurm/uid_0/job_9", 2'500'000);
+  cgroup_v1("/h/cpuacct/slurm/uid_0/job_9/step_0", 2'000'000);
+  cgroup_v1("/h/cpuacct/slurm/uid_0", 9'000'000);
+  cgroup_v2("/h/unified/system.slice/slurmstepd.scope/job_9", 2400);
+  cgroup_v2("/h/unified/system.slice/sshd.service", 77);
+  Resolver r({CgroupLayout::kHybrid,
+              path("/h/unified"),
+              {{"cpuacct", path("/h/cpuacct")}, {"cpu", path("/h/cpuacct")}}},
+             options());
+  auto scan = r.scan_cpu();
+  EXPECT_EQ(scan.errors, 1u);  // slurmstepd.scope has no cpu.stat
+  ASSERT_EQ(scan.workloads.size(), 2u);
+  auto job = find(scan, WorkloadKind::kSlurmJob, "9");
+  EXPECT_EQ(job->cpu_usec, 2500u);
+  EXPECT_EQ(job->workload.user, name_of(0));
+  EXPECT_EQ(job->workload.cgroup_path, "/slurm/uid_0/job_9");
+  EXPECT_EQ(find(scan, WorkloadKind::kSystemdUnit, "sshd.service")->cpu_usec, 77u);
+}
+
+TEST_F(WorkloadFakeTree, MissingHierarchiesAreErrorsNotCrashes) {
+  Resolver r({CgroupLayout::kHybrid, path("/nope"), {{"cpuacct", path("/nope2")}}}, options());
+  EXPECT_EQ(r.scan_cpu().errors, 2u);
+  EXPECT_EQ(r.resolve(42, 42).kind, WorkloadKind::kHost);
+  Resolver none({}, options());
+  EXPECT_TRUE(none.scan_cpu().workloads.empty());
+  EXPECT_EQ(none.resolve(1, 1).kind, WorkloadKind::kHost);
+}
+
+}  // namespace
+}  // namespace vigie::workload
