@@ -1,0 +1,302 @@
+// vigie: the operator's command line over the collector's JSON API.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "table.h"
+#include "vigie/uplink/http_client.h"
+
+namespace {
+
+using nlohmann::json;
+using vigie::cli::Table;
+
+constexpr int kExitError = 1;        // the collector answered an error
+constexpr int kExitUnreachable = 2;  // no answer at all
+
+struct Options {
+  std::string collector = "http://127.0.0.1:9800";
+  bool json = false;
+  unsigned timeout_s = 10;
+};
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// "90s", "10m", "2h", "7d" → ns. Returns nothing when malformed.
+std::optional<uint64_t> parse_duration_ns(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(used);
+  uint64_t scale = 0;
+  if (unit == "s")
+    scale = 1'000'000'000ull;
+  else if (unit == "m")
+    scale = 60'000'000'000ull;
+  else if (unit == "h")
+    scale = 3'600'000'000'000ull;
+  else if (unit == "d")
+    scale = 86'400'000'000'000ull;
+  if (scale == 0 || text.front() == '-' || value > UINT64_MAX / scale) return std::nullopt;
+  return value * scale;
+}
+
+// Local time, ISO 8601 with offset: 2024-05-01T14:03:07+0200.
+std::string local_time(uint64_t time_ns) {
+  const std::time_t seconds = static_cast<std::time_t>(time_ns / 1'000'000'000ull);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);
+  return text;
+}
+
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string watts(double value) { return fixed(value, value < 10 ? 2 : 1) + " W"; }
+std::string energy(double joules) {
+  return joules < 360'000 ? fixed(joules, joules < 10 ? 2 : 0) + " J"
+                          : fixed(joules / 3.6e6, 3) + " kWh";
+}
+std::string grams(double value) { return fixed(value, value < 10 ? 3 : 1) + " g"; }
+std::string estimated(const json& object) {
+  return object.value("estimated", false) ? "(estimated)" : "";
+}
+
+std::string workload_text(const json& workload) {
+  const std::string kind = workload.value("kind", "");
+  const std::string id = workload.value("id", "");
+  if (kind == "host" || kind == "unattributed") return kind;
+  return kind + ":" + id;
+}
+
+// GETs `target`, or exits with a message saying why not.
+json fetch(const Options& options, const std::string& target) {
+  vigie::uplink::Endpoint endpoint;
+  std::string error;
+  if (!vigie::uplink::Endpoint::parse(options.collector, endpoint, error)) {
+    std::cerr << "vigie: bad --collector: " << error << '\n';
+    std::exit(kExitError);
+  }
+  vigie::uplink::HttpRequest request;
+  request.target = target;
+  const auto response =
+      vigie::uplink::send(endpoint, request, std::chrono::seconds(options.timeout_s));
+  if (response.status == 0) {
+    std::cerr << "vigie: cannot reach the collector at " << options.collector << ": "
+              << response.error << '\n';
+    std::exit(kExitUnreachable);
+  }
+  const json body = json::parse(response.body, nullptr, false);
+  if (!response.ok()) {
+    const std::string message = body.is_object() && body.contains("error")
+                                    ? body["error"].get<std::string>()
+                                    : response.body;
+    std::cerr << "vigie: the collector answered " << response.status << ": " << message << '\n';
+    std::exit(kExitError);
+  }
+  if (body.is_discarded()) {
+    std::cerr << "vigie: the collector's answer to " << target << " is not JSON\n";
+    std::exit(kExitError);
+  }
+  return body;
+}
+
+std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
+  std::string out;
+  for (const auto& [key, value] : params) {
+    if (value.empty()) continue;
+    out += (out.empty() ? "?" : "&") + std::string(key) + "=";
+    for (unsigned char c : value) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        char escaped[4];
+        std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+        out += escaped;
+      }
+    }
+  }
+  return out;
+}
+
+std::string since_param(const std::string& since) {
+  if (since.empty()) return {};
+  const auto duration = parse_duration_ns(since);
+  if (!duration) {
+    std::cerr << "vigie: --since expects a duration such as 90s, 10m, 2h or 7d, got '" << since
+              << "'\n";
+    std::exit(kExitError);
+  }
+  const uint64_t now = now_ns();
+  return std::to_string(*duration > now ? 0 : now - *duration);
+}
+
+void print_alerts(const json& body) {
+  Table table({"TIME", "LEVEL", "RULE", "HOST", "USER", "PID", "WORKLOAD", "COMMAND LINE"});
+  for (const auto& alert : body.at("alerts")) {
+    table.add({local_time(alert.value("time_ns", 0ull)), alert.value("level", ""),
+               alert.value("rule_title", ""), alert.value("host", ""), alert.value("user", ""),
+               std::to_string(alert.value("pid", 0u)),
+               workload_text(alert.value("workload", json::object())),
+               alert.value("command_line", "").empty() ? alert.value("image", "")
+                                                       : alert.value("command_line", "")});
+  }
+  table.print(std::cout, "no alerts");
+}
+
+void print_events(const json& body) {
+  Table table({"TIME", "KIND", "HOST", "USER", "PID", "PPID", "WORKLOAD", "DETAIL"});
+  for (const auto& event : body.at("events")) {
+    const std::string kind = event.value("kind", "");
+    std::string detail;
+    if (kind == "process_exec") {
+      detail = event.value("command_line", "");
+      if (event.value("argv_truncated", false)) detail += " [truncated]";
+    } else if (kind == "process_exit") {
+      const int signal = event.value("signal", 0);
+      detail = event.value("image", "") +
+               (signal ? " killed by signal " + std::to_string(signal)
+                       : " exit " + std::to_string(event.value("exit_code", 0)));
+    } else if (kind == "network_connect") {
+      const std::string ip = event.value("destination_ip", "");
+      detail = event.value("image", "") + " → " + event.value("transport", "") + " " +
+               (event.value("ipv6", false) ? "[" + ip + "]" : ip) + ":" +
+               std::to_string(event.value("destination_port", 0));
+    }
+    table.add({local_time(event.value("time_ns", 0ull)), kind, event.value("host", ""),
+               event.value("user", ""), std::to_string(event.value("pid", 0u)),
+               std::to_string(event.value("ppid", 0u)),
+               workload_text(event.value("workload", json::object())), detail});
+  }
+  table.print(std::cout, "no events");
+}
+
+void print_energy(const json& body) {
+  const auto& window = body.at("window");
+  std::cout << "Window " << local_time(window.value("start_ns", 0ull)) << " → "
+            << local_time(window.value("end_ns", 0ull)) << "\n\nNodes\n";
+  Table nodes({"SITE", "HOST", "POWER", "ENERGY", "CARBON", "ZONES", ""});
+  for (const auto& node : body.at("nodes")) {
+    std::string zones;
+    for (const auto& zone : node.value("zones", json::array())) {
+      if (!zones.empty()) zones += ", ";
+      zones += zone.value("zone", "") + " " + watts(zone.value("power_watts", 0.0));
+    }
+    nodes.add({node.value("site", ""), node.value("host", ""),
+               watts(node.value("power_watts", 0.0)), energy(node.value("energy_joules", 0.0)),
+               grams(node.value("carbon_gco2e", 0.0)), zones, estimated(node)});
+  }
+  nodes.print(std::cout, "no energy samples in this window");
+  std::cout << "\nWorkloads\n";
+  Table workloads({"HOST", "WORKLOAD", "USER", "POWER", "ENERGY", "CPU", "CARBON", ""});
+  for (const auto& workload : body.at("workloads")) {
+    const auto& w = workload.at("workload");
+    workloads.add({workload.value("host", ""), workload_text(w), w.value("user", ""),
+                   watts(workload.value("power_watts", 0.0)),
+                   energy(workload.value("energy_joules", 0.0)),
+                   fixed(workload.value("cpu_seconds", 0.0), 1) + " s",
+                   grams(workload.value("carbon_gco2e", 0.0)), estimated(workload)});
+  }
+  workloads.print(std::cout, "no workload samples in this window");
+}
+
+void print_agents(const json& body) {
+  Table table({"AGENT", "SITE", "HOST", "LAST SEEN", "SEQUENCE", "RING BUFFER DROPS", "RULE PACK"});
+  for (const auto& agent : body.at("agents")) {
+    table.add({agent.value("agent_id", ""), agent.value("site", ""), agent.value("host", ""),
+               local_time(agent.value("last_seen_ns", 0ull)),
+               std::to_string(agent.value("last_sequence", 0ull)),
+               std::to_string(agent.value("ringbuf_drops_total", 0ull)),
+               agent.value("rule_pack_version", "")});
+  }
+  table.print(std::cout, "no agents");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vigie: alerts, events and energy from a Vigie collector"};
+  app.require_subcommand(1);
+  Options options;
+  if (const char* env = std::getenv("VIGIE_COLLECTOR"); env && *env) options.collector = env;
+  app.add_option("--collector", options.collector,
+                 "collector URL, http://HOST:PORT (env VIGIE_COLLECTOR)")
+      ->capture_default_str();
+  app.add_flag("--json", options.json, "print the API's JSON, pretty");
+  app.add_option("--timeout", options.timeout_s, "seconds to wait for the collector")
+      ->capture_default_str();
+
+  std::string host, since, kind;
+  unsigned limit = 50;
+  auto* alerts = app.add_subcommand("alerts", "latest alerts, newest first");
+  alerts->add_option("--host", host, "only this host");
+  alerts->add_option("--since", since, "only the last DURATION (90s, 10m, 2h, 7d)");
+  alerts->add_option("--limit", limit, "at most this many")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+
+  auto* events = app.add_subcommand("events", "latest security events, newest first");
+  events->add_option("--kind", kind, "process_exec, process_exit or network_connect");
+  events->add_option("--host", host, "only this host");
+  events->add_option("--since", since, "only the last DURATION (90s, 10m, 2h, 7d)");
+  events->add_option("--limit", limit, "at most this many")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+
+  auto* energy_cmd = app.add_subcommand("energy", "power and energy per node and workload");
+  energy_cmd->add_option("--host", host, "only this host");
+  energy_cmd->add_option("--since", since, "window: the last DURATION (default 5m)");
+
+  auto* agents = app.add_subcommand("agents", "agents and when they were last heard from");
+  CLI11_PARSE(app, argc, argv);
+
+  json body;
+  void (*print)(const json&) = nullptr;
+  if (alerts->parsed()) {
+    body = fetch(options, "/api/v1/alerts" + query({{"host", host},
+                                                    {"since", since_param(since)},
+                                                    {"limit", std::to_string(limit)}}));
+    print = print_alerts;
+  } else if (events->parsed()) {
+    body = fetch(options, "/api/v1/events" + query({{"kind", kind},
+                                                    {"host", host},
+                                                    {"since", since_param(since)},
+                                                    {"limit", std::to_string(limit)}}));
+    print = print_events;
+  } else if (energy_cmd->parsed()) {
+    body =
+        fetch(options, "/api/v1/energy" + query({{"host", host}, {"since", since_param(since)}}));
+    print = print_energy;
+  } else if (agents->parsed()) {
+    body = fetch(options, "/api/v1/agents");
+    print = print_agents;
+  }
+  try {
+    if (options.json) {
+      std::cout << body.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+    } else {
+      print(body);
+    }
+  } catch (const json::exception& e) {
+    std::cerr << "vigie: unexpected answer from the collector: " << e.what() << '\n';
+    return kExitError;
+  }
+  return 0;
+}

@@ -1,0 +1,26 @@
+// Aligned plain-text tables for the CLI's human output.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace vigie::cli {
+
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+
+  // Cells longer than kMaxCell code points are cut with "…" (--json has them whole).
+  void add(std::vector<std::string> row);
+  // Prints the header and rows, columns two spaces apart; `empty` when there are no rows.
+  void print(std::ostream& out, const std::string& empty) const;
+
+  static constexpr std::size_t kMaxCell = 80;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace vigie::cli

@@ -1,0 +1,57 @@
+// vigie-collector configuration: the YAML file, its defaults, and agent token checks.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigie::collector {
+
+using Sha256Digest = std::array<unsigned char, 32>;
+
+// SHA-256 of `data` (OpenSSL EVP).
+Sha256Digest sha256(std::string_view data);
+// Lower-case hex of a digest, 64 characters.
+std::string to_hex(const Sha256Digest& digest);
+
+// One agent token, stored hashed (DESIGN "Security model": secrets are stored
+// hashed). An empty site/host means the token is not bound to one.
+struct AgentToken {
+  Sha256Digest sha256{};
+  std::string site;
+  std::string host;
+};
+
+struct Config {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 9800;  // 0: an ephemeral port (tests)
+  std::string database_path = "/var/lib/vigie/collector.db";
+  std::string dashboard_dir;  // static files served at "/"; empty: none
+  std::string vendor_dir;     // served at "/vendor/" (uPlot's dist/); empty: none
+  std::vector<AgentToken> agent_tokens;
+  std::size_t body_limit_bytes = 16u << 20;    // larger requests get 413
+  std::size_t header_limit_bytes = 16u << 10;  // larger headers get 431
+  std::chrono::seconds read_timeout{30};       // per request, headers and body
+  std::chrono::seconds idle_timeout{60};       // between keep-alive requests
+  unsigned threads = 4;                        // io_context pool size
+};
+
+// The defaults above, with dashboard_dir and vendor_dir pointing at the
+// dashboards/ tree this binary was built from.
+Config default_config();
+
+// Reads a YAML file over default_config() (see collector/example.yaml). Throws std::runtime_error
+// with the file name and the offending key on any error; unknown keys are errors.
+Config load_config(const std::string& path);
+
+// Who a bearer token belongs to. Compares digests in constant time.
+// Returns nullptr when no token matches.
+const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
+                                   std::string_view bearer_token);
+
+}  // namespace vigie::collector

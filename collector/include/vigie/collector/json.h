@@ -1,0 +1,50 @@
+// The JSON shapes of the collector's API (and of the events' stored form).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "vigie/collector/store.h"
+#include "vigie/protocol/event.h"
+
+namespace vigie::collector {
+
+// {"kind","time_ns","site","host","pid","ppid","uid","gid","user","cgroup_id",
+//  "workload":{"kind","id","user","cgroup_path"}, + per kind:
+//  process_exec:
+//  "image","argv","argv_truncated","command_line","parent_image","parent_command_line"
+//  process_exit: "exit_code","signal","image"
+//  network_connect: "transport","ipv6","destination_ip","destination_port","image"}
+nlohmann::json to_json(const protocol::Event& event);
+
+// The inverse of to_json(Event). Returns false with `error` set when `json`
+// is not that shape.
+bool event_from_json(const nlohmann::json& json, protocol::Event& event, std::string& error);
+
+// {"kind","id","user"}
+nlohmann::json to_json_short(const protocol::Workload& workload);
+
+// {"id","received_ns","time_ns","rule_id","rule_title","level","tags":[],"site","host",
+//  "agent_id","pid","ppid","uid","user","image","command_line",
+//  "workload":{"kind","id","user"},"event":{to_json(Event)}}
+nlohmann::json to_json(const StoredAlert& alert);
+
+// {"window":{"start_ns","end_ns"},
+//  "nodes":[{"site","host","energy_joules","power_watts","carbon_gco2e","estimated",
+//            "zones":[{"zone","source","energy_joules","power_watts","estimated",
+//                     "in_node_total"}]}],
+//  "workloads":[{"host","workload":{"kind","id","user"},"energy_joules","power_watts",
+//                "cpu_seconds","carbon_gco2e","estimated"}],
+//  "series":[{"host","t_ns","power_watts"}]}
+nlohmann::json to_json(const EnergyReport& report);
+
+// {"agent_id","site","host","last_seen_ns","last_sequence","sent_ns",
+//  "ringbuf_drops_total","events_total","uplink_dropped_total","rule_pack_version"}
+nlohmann::json to_json(const AgentRecord& agent);
+
+// The image of an event whatever its kind ("" when the kind carries none).
+const std::string& event_image(const protocol::Event& event);
+// The command line of a process_exec event, "" for other kinds.
+const std::string& event_command_line(const protocol::Event& event);
+
+}  // namespace vigie::collector

@@ -1,0 +1,67 @@
+// The collector's own Prometheus metrics (served at GET /metrics).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace vigie::collector {
+
+// Why a request was refused; each is a `reason` label value of
+// vigie_collector_rejections_total.
+enum class Rejection : uint8_t {
+  kUnauthorized,      // 401: missing or unknown bearer token
+  kForbidden,         // 403: token bound to another site or host
+  kTooLarge,          // 413: body over the limit
+  kHeaderTooLarge,    // 431: request headers over the limit
+  kUnsupportedMedia,  // 415: wrong Content-Type or Content-Encoding
+  kNotZstd,           // 400: decoder errors, one reason each
+  kCorrupt,
+  kDecodedTooLarge,
+  kBadProtobuf,
+  kInvalid,
+  kStorage,        // 500: the store failed; the agent retries
+  kMalformedHttp,  // 400: not parseable as HTTP/1.1 (any path)
+  kBadQuery,       // 400: bad query parameters on a GET endpoint
+};
+std::string_view to_string(Rejection reason);
+
+// Metric names (base units, `_total` counters):
+//   vigie_collector_http_requests_total{path,code}
+//   vigie_collector_http_request_duration_seconds{path}   (histogram)
+//   vigie_collector_ingest_batches_total                  (stored)
+//   vigie_collector_ingest_duplicate_batches_total
+//   vigie_collector_ingest_events_total                   (stored)
+//   vigie_collector_ingest_alerts_total                   (stored)
+//   vigie_collector_rejections_total{reason}
+// `path` is the route ("/api/v1/ingest", "static", "other"…), never the raw
+// target, so label cardinality stays bounded. Thread-safe.
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  void request(std::string_view route, int status, double seconds);
+  void stored(std::size_t events, std::size_t alerts);
+  void duplicate();
+  void rejected(Rejection reason);
+
+  // The text exposition format, version 0.0.4.
+  std::string exposition() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigie::collector

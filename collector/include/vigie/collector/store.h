@@ -1,0 +1,136 @@
+// Durable storage of agent batches and the queries the API serves.
+// Backends: SQLite (sqlite_store.h); PostgreSQL to follow (DESIGN "Storage and scale").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "vigie/protocol/event.h"
+
+namespace vigie::collector {
+
+// A query failed in the backend (I/O error, corrupt file…). Retryable for
+// the client: the API answers 500.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StoreOutcome {
+  enum class Status : uint8_t {
+    kStored,     // committed durably, every row of the batch written
+    kDuplicate,  // (agent_id, sequence) already held; nothing written
+    kFailed,     // nothing written; `error` says why; the agent should retry
+  };
+  Status status = Status::kFailed;
+  std::string error;
+};
+
+// An alert as stored, with where and when it was received.
+struct StoredAlert {
+  int64_t id = 0;
+  uint64_t received_ns = 0;  // collector wall clock, ns since epoch
+  std::string agent_id;
+  protocol::Alert alert;
+};
+
+struct AlertQuery {
+  uint64_t since_ns = 0;  // alert event time >= since_ns
+  std::string host;       // empty: every host
+  std::size_t limit = 100;
+};
+
+struct EventQuery {
+  std::optional<protocol::EventKind> kind;  // unset: every kind
+  std::string host;                         // empty: every host
+  uint64_t since_ns = 0;                    // event time >= since_ns
+  std::size_t limit = 100;
+};
+
+struct EnergyQuery {
+  uint64_t start_ns = 0;  // intervals ending in [start_ns, end_ns]
+  uint64_t end_ns = 0;
+  std::string host;  // empty: every host
+};
+
+struct ZoneSummary {
+  std::string zone;
+  std::string source;        // "rapl", "estimate"
+  double energy_joules = 0;  // over the window
+  double power_watts = 0;    // over the node's latest interval
+  bool estimated = false;
+  bool in_node_total = true;  // counts in the node's energy and power
+};
+
+struct NodeEnergy {
+  std::string site;
+  std::string host;
+  // Sum over the window of the zones with in_node_total (RAPL core and
+  // uncore are inside their package and are not added again).
+  double energy_joules = 0;
+  double power_watts = 0;   // top-level zones over the latest interval
+  double carbon_gco2e = 0;  // sum of the node's workloads (attributed + unattributed)
+  bool estimated = false;   // any estimated zone or workload sample went in
+  std::vector<ZoneSummary> zones;
+};
+
+struct WorkloadSummary {
+  std::string host;
+  protocol::Workload workload;  // cgroup_path left empty
+  double energy_joules = 0;     // over the window
+  double power_watts = 0;       // over the node's latest interval; 0 if absent from it
+  double cpu_seconds = 0;
+  double carbon_gco2e = 0;
+  bool estimated = false;
+};
+
+// Node power over time, averaged per bucket (at most ~300 points per host).
+struct PowerPoint {
+  std::string host;
+  uint64_t t_ns = 0;  // end of the bucket's last interval
+  double power_watts = 0;
+};
+
+struct EnergyReport {
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  std::vector<NodeEnergy> nodes;           // by host
+  std::vector<WorkloadSummary> workloads;  // by host, then energy, largest first
+  std::vector<PowerPoint> series;          // by host, then time
+};
+
+// Latest status of one agent.
+struct AgentRecord {
+  std::string agent_id;
+  std::string site;
+  std::string host;
+  uint64_t last_seen_ns = 0;   // collector clock at the last batch received
+  uint64_t last_sequence = 0;  // highest sequence received
+  uint64_t sent_ns = 0;        // agent clock, from the batch with last_sequence
+  protocol::AgentStatus status;
+};
+
+// Thread-safe. Queries throw StoreError on backend failure; store_batch
+// never throws and reports failure in its outcome.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Writes the whole batch in one transaction, or nothing. A batch whose
+  // (agent_id, sequence) is already held is a duplicate and writes nothing.
+  // Returns only once the data is durable.
+  virtual StoreOutcome store_batch(const protocol::Batch& batch, uint64_t received_ns) = 0;
+
+  // Newest first (event time, then arrival).
+  virtual std::vector<StoredAlert> alerts(const AlertQuery& query) = 0;
+  virtual std::vector<protocol::Event> events(const EventQuery& query) = 0;
+  virtual EnergyReport energy(const EnergyQuery& query) = 0;
+  // By agent id.
+  virtual std::vector<AgentRecord> agents() = 0;
+};
+
+}  // namespace vigie::collector

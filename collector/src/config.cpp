@@ -1,0 +1,170 @@
+#include "vigie/collector/config.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <stdexcept>
+
+namespace vigie::collector {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const YAML::Node& node, const std::string& what) {
+  std::string where = path;
+  if (node.IsDefined() && node.Mark().line >= 0)
+    where += ":" + std::to_string(node.Mark().line + 1);
+  throw std::runtime_error(where + ": " + what);
+}
+
+// Rejects keys outside `known`: a typo must not silently fall back to a default.
+void check_keys(const std::string& path, const YAML::Node& map, const std::string& context,
+                const std::set<std::string>& known) {
+  if (!map.IsMap()) fail(path, map, context + " must be a mapping");
+  for (const auto& entry : map) {
+    const auto key = entry.first.as<std::string>();
+    if (!known.contains(key)) fail(path, entry.first, "unknown key '" + context + key + "'");
+  }
+}
+
+template <typename T>
+T scalar(const std::string& path, const YAML::Node& node, const std::string& key) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    fail(path, node, "'" + key + "' has an invalid value");
+  }
+}
+
+bool parse_hex_digest(const std::string& hex, Sha256Digest& out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+}  // namespace
+
+Sha256Digest sha256(std::string_view data) {
+  Sha256Digest digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
+      size != digest.size()) {
+    throw std::runtime_error("SHA-256 failed in OpenSSL");
+  }
+  return digest;
+}
+
+std::string to_hex(const Sha256Digest& digest) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(64);
+  for (unsigned char byte : digest) {
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0xf];
+  }
+  return hex;
+}
+
+Config default_config() {
+  Config config;
+  config.dashboard_dir = VIGIE_DEFAULT_DASHBOARD_DIR;
+  config.vendor_dir = VIGIE_DEFAULT_VENDOR_DIR;
+  return config;
+}
+
+Config load_config(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw std::runtime_error(path + ": cannot read the configuration file");
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+  Config config = default_config();
+  if (root.IsNull()) return config;
+  check_keys(path, root, "",
+             {"listen", "database", "dashboard", "limits", "timeouts", "threads", "agent_tokens"});
+
+  if (const auto listen = root["listen"]) {
+    check_keys(path, listen, "listen.", {"address", "port"});
+    if (listen["address"])
+      config.listen_address = scalar<std::string>(path, listen["address"], "listen.address");
+    if (listen["port"]) config.port = scalar<uint16_t>(path, listen["port"], "listen.port");
+  }
+  if (root["database"])
+    config.database_path = scalar<std::string>(path, root["database"], "database");
+  if (const auto dashboard = root["dashboard"]) {
+    check_keys(path, dashboard, "dashboard.", {"dir", "vendor_dir"});
+    if (dashboard["dir"])
+      config.dashboard_dir = scalar<std::string>(path, dashboard["dir"], "dashboard.dir");
+    if (dashboard["vendor_dir"])
+      config.vendor_dir =
+          scalar<std::string>(path, dashboard["vendor_dir"], "dashboard.vendor_dir");
+  }
+  if (const auto limits = root["limits"]) {
+    check_keys(path, limits, "limits.", {"body_bytes", "header_bytes"});
+    if (limits["body_bytes"])
+      config.body_limit_bytes =
+          scalar<std::size_t>(path, limits["body_bytes"], "limits.body_bytes");
+    if (limits["header_bytes"])
+      config.header_limit_bytes =
+          scalar<std::size_t>(path, limits["header_bytes"], "limits.header_bytes");
+    if (config.body_limit_bytes == 0 || config.header_limit_bytes < 1024)
+      fail(path, limits, "limits.body_bytes must be > 0 and limits.header_bytes >= 1024");
+  }
+  if (const auto timeouts = root["timeouts"]) {
+    check_keys(path, timeouts, "timeouts.", {"read_seconds", "idle_seconds"});
+    if (timeouts["read_seconds"])
+      config.read_timeout = std::chrono::seconds(
+          scalar<unsigned>(path, timeouts["read_seconds"], "timeouts.read_seconds"));
+    if (timeouts["idle_seconds"])
+      config.idle_timeout = std::chrono::seconds(
+          scalar<unsigned>(path, timeouts["idle_seconds"], "timeouts.idle_seconds"));
+    if (config.read_timeout.count() == 0 || config.idle_timeout.count() == 0)
+      fail(path, timeouts, "timeouts must be > 0 seconds");
+  }
+  if (root["threads"]) {
+    config.threads = scalar<unsigned>(path, root["threads"], "threads");
+    if (config.threads == 0 || config.threads > 256)
+      fail(path, root["threads"], "threads must be in 1..256");
+  }
+  if (const auto tokens = root["agent_tokens"]) {
+    if (!tokens.IsSequence()) fail(path, tokens, "agent_tokens must be a list");
+    for (const auto& entry : tokens) {
+      check_keys(path, entry, "agent_tokens[].", {"sha256", "site", "host"});
+      AgentToken token;
+      if (!entry["sha256"] ||
+          !parse_hex_digest(scalar<std::string>(path, entry["sha256"], "sha256"), token.sha256))
+        fail(path, entry,
+             "agent_tokens[].sha256 must be 64 hex digits (sha256 of the token, see --hash-token)");
+      if (entry["site"]) token.site = scalar<std::string>(path, entry["site"], "site");
+      if (entry["host"]) token.host = scalar<std::string>(path, entry["host"], "host");
+      config.agent_tokens.push_back(std::move(token));
+    }
+  }
+  return config;
+}
+
+const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
+                                   std::string_view bearer_token) {
+  const Sha256Digest digest = sha256(bearer_token);
+  const AgentToken* found = nullptr;
+  // Visit every entry so the time taken says nothing about which one matched.
+  for (const auto& token : tokens) {
+    if (CRYPTO_memcmp(token.sha256.data(), digest.data(), digest.size()) == 0) found = &token;
+  }
+  return found;
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,451 @@
+#include "vigie/collector/handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "vigie/collector/json.h"
+#include "vigie/protocol/codec.h"
+
+namespace vigie::collector {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxStaticFileBytes = 16u << 20;
+
+Response json_response(int status, const json& body) {
+  return {
+      status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}};
+}
+
+Response error(int status, std::string message) {
+  return json_response(status, {{"error", std::move(message)}});
+}
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes `in` ('+' is a space in a query). Returns false on a bad escape.
+bool url_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi << 4 | lo);
+      i += 2;
+    } else if (plus_is_space && in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return true;
+}
+
+// The query string of one request, validated against the parameters a route accepts.
+class Query {
+ public:
+  // Returns an error message, or nothing when `text` is well-formed and
+  // names only `allowed` parameters, each once.
+  std::optional<std::string> parse(std::string_view text,
+                                   std::initializer_list<std::string_view> allowed) {
+    while (!text.empty()) {
+      const auto amp = text.find('&');
+      const auto pair = text.substr(0, amp);
+      text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      std::string key, value;
+      if (!url_decode(pair.substr(0, eq), key, true) ||
+          !url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1),
+                      value, true)) {
+        return "malformed percent-encoding in the query string";
+      }
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        return "unknown query parameter '" + key + "'";
+      }
+      if (!values_.emplace(key, std::move(value)).second)
+        return "query parameter '" + key + "' given twice";
+    }
+    return std::nullopt;
+  }
+
+  // An unsigned integer parameter in [min, max]; `fallback` when absent.
+  std::optional<std::string> number(const std::string& key, uint64_t& out, uint64_t fallback,
+                                    uint64_t min, uint64_t max) const {
+    const auto it = values_.find(key);
+    if (it == values_.end()) {
+      out = fallback;
+      return std::nullopt;
+    }
+    const auto& text = it->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || out < min ||
+        out > max) {
+      return "query parameter '" + key + "' must be an integer in [" + std::to_string(min) + ", " +
+             std::to_string(max) + "], got '" + text + "'";
+    }
+    return std::nullopt;
+  }
+
+  // A host name parameter: empty when absent.
+  std::optional<std::string> host(std::string& out) const {
+    const auto it = values_.find("host");
+    out = it == values_.end() ? std::string() : it->second;
+    if (it != values_.end() && (out.empty() || out.size() > 253 ||
+                                std::any_of(out.begin(), out.end(), [](unsigned char c) {
+                                  return c < 0x21 || c == 0x7f;
+                                }))) {
+      return "query parameter 'host' must be a host name";
+    }
+    return std::nullopt;
+  }
+
+  const std::string* get(const std::string& key) const {
+    const auto it = values_.find(key);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::string, std::string, std::less<>> values_;
+};
+
+constexpr uint64_t kMaxNs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+std::string_view content_type_for(const fs::path& path) {
+  static const std::map<std::string, std::string_view> kTypes = {
+      {".html", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".map", "application/json"},
+      {".woff2", "font/woff2"},
+  };
+  const auto it = kTypes.find(path.extension().string());
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+// Serves `relative` (URL path below the mount point) from `root`; 404 for
+// anything that is not a plain file inside root once symlinks are resolved.
+// `case_insensitive`: a file directly in root may match ignoring case.
+Response serve_file(const std::string& root, std::string_view relative,
+                    bool case_insensitive = false) {
+  std::string decoded;
+  if (root.empty() || !url_decode(relative, decoded, false)) return error(404, "not found");
+  // Plain names only: no "..", no hidden files, no control characters.
+  std::string_view rest = decoded;
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    const auto segment = rest.substr(0, slash);
+    if (segment.empty() || segment.front() == '.' ||
+        std::any_of(segment.begin(), segment.end(),
+                    [](unsigned char c) { return c < 0x20 || c == '\\' || c == 0x7f; })) {
+      return error(404, "not found");
+    }
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  std::error_code ec;
+  const fs::path base = fs::canonical(root, ec);
+  if (ec) return error(404, "not found");
+  fs::path file = fs::canonical(base / decoded, ec);
+  if (ec && case_insensitive && decoded.find('/') == std::string::npos) {
+    // npm packages name files in mixed case (uPlot.iife.min.js); the URL
+    // need not repeat it.
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (std::equal(name.begin(), name.end(), decoded.begin(), decoded.end(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+          })) {
+        file = fs::canonical(entry.path(), ec);
+        break;
+      }
+    }
+  }
+  if (ec || !fs::is_regular_file(file, ec)) return error(404, "not found");
+  const auto [mismatch, unused] = std::mismatch(base.begin(), base.end(), file.begin(), file.end());
+  if (mismatch != base.end()) return error(404, "not found");
+  const auto size = fs::file_size(file, ec);
+  if (ec || size > kMaxStaticFileBytes) return error(404, "not found");
+  std::ifstream in(file, std::ios::binary);
+  std::string body(size, '\0');
+  if (!in.read(body.data(), static_cast<std::streamsize>(size)))
+    return error(500, "cannot read " + file.filename().string());
+  return {
+      200, std::string(content_type_for(file)), std::move(body), {{"Cache-Control", "no-cache"}}};
+}
+
+// Media type without parameters, lower case.
+std::string media_type(std::string_view value) {
+  value = value.substr(0, value.find(';'));
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  std::string out(value);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+Rejection rejection_for(protocol::DecodeError error) {
+  switch (error) {
+    case protocol::DecodeError::kNotZstd:
+      return Rejection::kNotZstd;
+    case protocol::DecodeError::kTooLarge:
+      return Rejection::kDecodedTooLarge;
+    case protocol::DecodeError::kCorrupt:
+      return Rejection::kCorrupt;
+    case protocol::DecodeError::kBadProtobuf:
+      return Rejection::kBadProtobuf;
+    case protocol::DecodeError::kInvalid:
+    case protocol::DecodeError::kNone:
+      break;
+  }
+  return Rejection::kInvalid;
+}
+
+int status_for(Rejection reason) {
+  switch (reason) {
+    case Rejection::kUnauthorized:
+      return 401;
+    case Rejection::kForbidden:
+      return 403;
+    case Rejection::kTooLarge:
+    case Rejection::kDecodedTooLarge:
+      return 413;
+    case Rejection::kHeaderTooLarge:
+      return 431;
+    case Rejection::kUnsupportedMedia:
+      return 415;
+    case Rejection::kStorage:
+      return 500;
+    case Rejection::kBadQuery:
+    case Rejection::kMalformedHttp:
+    case Rejection::kNotZstd:
+    case Rejection::kCorrupt:
+    case Rejection::kBadProtobuf:
+    case Rejection::kInvalid:
+      break;
+  }
+  return 400;
+}
+
+std::string_view route_of(std::string_view path) {
+  if (path.empty() || path.front() != '/') return "other";
+  for (std::string_view known : {"/api/v1/ingest", "/api/v1/alerts", "/api/v1/events",
+                                 "/api/v1/energy", "/api/v1/agents", "/metrics"}) {
+    if (path == known) return known;
+  }
+  return path.starts_with("/api/") ? "other" : "static";
+}
+
+}  // namespace
+
+Handler::Handler(const Config& config, Store& store, Metrics& metrics)
+    : config_(config), store_(store), metrics_(metrics) {}
+
+Response Handler::handle(const Request& request) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string_view route_name = "other";
+  Response response = route(request, route_name);
+  metrics_.request(route_name, response.status,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return response;
+}
+
+Response Handler::reject(Rejection reason, std::string_view target, std::string_view detail) {
+  std::string message;
+  if (reason == Rejection::kTooLarge) {
+    message =
+        "request body exceeds the limit of " + std::to_string(config_.body_limit_bytes) + " bytes";
+  } else if (reason == Rejection::kHeaderTooLarge) {
+    message = "request headers exceed the limit of " + std::to_string(config_.header_limit_bytes) +
+              " bytes";
+  } else {
+    message = "malformed HTTP request: " + std::string(detail);
+  }
+  Response response = rejection(reason, std::move(message));
+  metrics_.request(route_of(target.substr(0, target.find('?'))), response.status, 0);
+  return response;
+}
+
+Response Handler::rejection(Rejection reason, std::string message) {
+  metrics_.rejected(reason);
+  Response response = error(status_for(reason), std::move(message));
+  if (reason == Rejection::kUnauthorized)
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return response;
+}
+
+Response Handler::route(const Request& request, std::string_view& route_name) {
+  const std::string_view target = request.target;
+  const auto question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query_text =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  route_name = route_of(path);
+
+  const bool is_get = request.method == "GET";
+  auto method_not_allowed = [](std::string_view allow) {
+    Response response = error(405, "method not allowed; use " + std::string(allow));
+    response.headers.emplace_back("Allow", std::string(allow));
+    return response;
+  };
+
+  if (route_name == "/api/v1/ingest")
+    return request.method == "POST" ? ingest(request) : method_not_allowed("POST");
+  if (route_name == "other") return error(404, "no such endpoint: " + std::string(path));
+  if (!is_get) return method_not_allowed("GET");
+
+  if (route_name == "static") {
+    if (path == "/") return serve_file(config_.dashboard_dir, "index.html");
+    if (path.starts_with("/vendor/")) return serve_file(config_.vendor_dir, path.substr(8), true);
+    return serve_file(config_.dashboard_dir, path.substr(1));
+  }
+  if (route_name == "/metrics")
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.exposition(), {}};
+
+  Query query;
+  try {
+    if (route_name == "/api/v1/alerts") {
+      AlertQuery alert_query;
+      uint64_t limit = 0;
+      if (auto e = query.parse(query_text, {"since", "host", "limit"}))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.number("since", alert_query.since_ns, 0, 0, kMaxNs))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.number("limit", limit, 100, 1, kMaxLimit))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.host(alert_query.host)) return rejection(Rejection::kBadQuery, *e);
+      alert_query.limit = limit;
+      json alerts = json::array();
+      for (const auto& alert : store_.alerts(alert_query)) alerts.push_back(to_json(alert));
+      return json_response(200, {{"alerts", std::move(alerts)}});
+    }
+    if (route_name == "/api/v1/events") {
+      EventQuery event_query;
+      uint64_t limit = 0;
+      if (auto e = query.parse(query_text, {"kind", "host", "since", "limit"}))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.number("since", event_query.since_ns, 0, 0, kMaxNs))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.number("limit", limit, 100, 1, kMaxLimit))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.host(event_query.host)) return rejection(Rejection::kBadQuery, *e);
+      if (const auto* kind = query.get("kind")) {
+        protocol::EventKind parsed{};
+        if (!protocol::parse_event_kind(*kind, parsed)) {
+          return rejection(Rejection::kBadQuery,
+                           "query parameter 'kind' must be process_exec, process_exit or "
+                           "network_connect, got '" +
+                               *kind + "'");
+        }
+        event_query.kind = parsed;
+      }
+      event_query.limit = limit;
+      json events = json::array();
+      for (const auto& event : store_.events(event_query)) events.push_back(to_json(event));
+      return json_response(200, {{"events", std::move(events)}});
+    }
+    if (route_name == "/api/v1/energy") {
+      EnergyQuery energy_query;
+      const uint64_t now = now_ns();
+      const uint64_t window = std::chrono::nanoseconds(kDefaultEnergyWindow).count();
+      if (auto e = query.parse(query_text, {"since", "until", "host"}))
+        return rejection(Rejection::kBadQuery, *e);
+      if (auto e = query.number("until", energy_query.end_ns, now, 0, kMaxNs))
+        return rejection(Rejection::kBadQuery, *e);
+      const uint64_t default_start =
+          energy_query.end_ns > window ? energy_query.end_ns - window : 0;
+      if (auto e =
+              query.number("since", energy_query.start_ns, default_start, 0, energy_query.end_ns)) {
+        return rejection(Rejection::kBadQuery, *e + " (since must not be after until)");
+      }
+      if (auto e = query.host(energy_query.host)) return rejection(Rejection::kBadQuery, *e);
+      return json_response(200, to_json(store_.energy(energy_query)));
+    }
+    if (auto e = query.parse(query_text, {})) return rejection(Rejection::kBadQuery, *e);
+    json agents = json::array();
+    for (const auto& agent : store_.agents()) agents.push_back(to_json(agent));
+    return json_response(200, {{"agents", std::move(agents)}});
+  } catch (const StoreError& e) {
+    spdlog::error("{}: {}", path, e.what());
+    return error(500, "storage error");
+  }
+}
+
+Response Handler::ingest(const Request& request) {
+  std::string_view authorization = request.authorization;
+  constexpr std::string_view kBearer = "bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    return rejection(Rejection::kUnauthorized,
+                     "missing bearer token (Authorization: Bearer <agent token>)");
+  }
+  const AgentToken* token =
+      find_agent_token(config_.agent_tokens, authorization.substr(kBearer.size()));
+  if (token == nullptr) return rejection(Rejection::kUnauthorized, "unknown agent token");
+
+  if (media_type(request.content_type) != protocol::kContentType ||
+      media_type(request.content_encoding) != protocol::kContentEncoding) {
+    return rejection(Rejection::kUnsupportedMedia,
+                     "expected Content-Type: " + std::string(protocol::kContentType) +
+                         " and Content-Encoding: " + std::string(protocol::kContentEncoding));
+  }
+  if (request.body.size() > config_.body_limit_bytes) {
+    return rejection(Rejection::kTooLarge, "request body exceeds the limit of " +
+                                               std::to_string(config_.body_limit_bytes) + " bytes");
+  }
+
+  protocol::Batch batch;
+  if (const auto decoded = protocol::decode_batch(request.body, batch); !decoded.ok()) {
+    return rejection(rejection_for(decoded.error), "bad batch: " + decoded.message);
+  }
+  // The codec gives every event the batch's site and host, so checking the
+  // batch's is enough to keep an agent to its own node.
+  if ((!token->site.empty() && batch.site != token->site) ||
+      (!token->host.empty() && batch.host != token->host)) {
+    return rejection(Rejection::kForbidden, "this token may not write for site '" + batch.site +
+                                                "' host '" + batch.host + "'");
+  }
+  const StoreOutcome outcome = store_.store_batch(batch, now_ns());
+  switch (outcome.status) {
+    case StoreOutcome::Status::kStored:
+      metrics_.stored(batch.events.size(), batch.alerts.size());
+      return json_response(200, {{"status", "stored"}});
+    case StoreOutcome::Status::kDuplicate:
+      metrics_.duplicate();
+      return json_response(200, {{"status", "duplicate"}});
+    case StoreOutcome::Status::kFailed:
+      break;
+  }
+  spdlog::error("storing batch {} of agent {} failed: {}", batch.sequence, batch.agent_id,
+                outcome.error);
+  return rejection(Rejection::kStorage, "storage failure; retry later");
+}
+
+}  // namespace vigie::collector

