@@ -75,11 +75,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     options.proc_root = config.proc_root;
     std::string error;
     sensor = sensor::Sensor::open(options, error);
-    if (!sensor) {
-      spdlog::warn("eBPF sensor unavailable, running energy only: {}", error);
-    } else {
-      spdlog::info("eBPF sensor attached (ring buffer {} bytes)", options.ringbuf_bytes);
-    }
+    if (!sensor) spdlog::warn("eBPF sensor unavailable, running energy only: {}", error);
   }
   metrics.set_sensor_up(sensor != nullptr);
 
