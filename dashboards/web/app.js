@@ -74,6 +74,16 @@ async function getJson(path) {
 const seenAlerts = new Set();
 let firstAlertPoll = true;
 
+// What the process did: its command line, or for a connection, where to.
+function alertWhat(a) {
+  const e = a.event || {};
+  if (e.kind === "network_connect") {
+    const dest = e.ipv6 ? `[${e.destination_ip}]` : e.destination_ip;
+    return `${a.image || e.image || "?"} → ${dest}:${e.destination_port}/${e.transport}`;
+  }
+  return a.command_line || a.image;
+}
+
 function alertRow(a) {
   const level = LEVELS.includes(a.level) ? a.level : "informational";
   const row = el("tr", { class: `row-${level}` },
@@ -85,7 +95,7 @@ function alertRow(a) {
     el("td", { class: "num" }, a.pid),
     el("td", {}, workloadText(a.workload), a.workload && a.workload.user && a.workload.kind === "slurm_job"
       ? ` (${a.workload.user})` : null),
-    el("td", { class: "cmd", title: a.image }, a.command_line || a.image));
+    el("td", { class: "cmd", title: a.image }, alertWhat(a)));
   if (!firstAlertPoll && !seenAlerts.has(a.id)) row.classList.add("fresh");
   seenAlerts.add(a.id);
   return row;

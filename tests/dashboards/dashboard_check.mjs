@@ -2,8 +2,9 @@
 // /usr/bin/chromium, through playwright-core) and checks what an on-call
 // admin sees: the live alert, node power flagged as estimated, workloads.
 //
-//   node dashboard_check.mjs URL SCREENSHOT.png ALERT_TEXT HOST
+//   node dashboard_check.mjs URL SCREENSHOT.png ALERT_TEXTS HOST
 //
+// ALERT_TEXTS: '|'-separated texts that one alert row must all contain.
 // Exits 0 when every check passes, 1 with the reasons otherwise.
 // playwright-core is resolved from dashboards/node_modules.
 import { createRequire } from 'node:module';
@@ -30,14 +31,15 @@ const pageErrors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`${r.status()} ${r.url()}`); });
   await page.goto(url, { waitUntil: 'load' });
 
   const check = async (what, fn) => {
     try { await fn(); } catch (e) { failures.push(`${what}: ${e.message.split('\n')[0]}`); }
   };
-  await check('alert row', () =>
-    page.locator('#alerts tbody tr', { hasText: alertText }).first().waitFor({ timeout: 15000 }));
+  let alertRow = page.locator('#alerts tbody tr');
+  for (const text of alertText.split('|')) alertRow = alertRow.filter({ hasText: text });
+  await check(`alert row with ${alertText}`, () => alertRow.first().waitFor({ timeout: 15000 }));
   await check('node power row', () =>
     page.locator('#nodes tbody tr', { hasText: host }).first().waitFor({ timeout: 15000 }));
   await check('workload rows', () =>
