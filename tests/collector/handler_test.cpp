@@ -260,5 +260,13 @@ TEST(CollectorConfigTest, LoadsAndValidatesYaml) {
   EXPECT_THROW(load_config((dir.path() / "missing.yaml").string()), std::runtime_error);
 }
 
+TEST(CollectorConfig, ShippedExampleParses) {
+  const Config config =
+      load_config(std::string(VIGIE_SOURCE_DIR) + "/deploy/config/vigie-collector.yaml");
+  EXPECT_EQ(config.port, 9800);
+  ASSERT_EQ(config.agent_tokens.size(), 1u);
+  EXPECT_NE(find_agent_token(config.agent_tokens, "demo-token"), nullptr);
+}
+
 }  // namespace
 }  // namespace vigie::collector

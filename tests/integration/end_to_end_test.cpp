@@ -69,6 +69,23 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
   return pid;
 }
 
+// A child process connects to 127.0.0.1:`port` over TCP and exits; returns its
+// pid. Nothing needs to listen: the connect attempt itself is the event.
+pid_t connect_from_child(uint16_t port) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::_exit(0);
+  }
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
 void stop(pid_t pid) {
   if (pid <= 0) return;
   ::kill(pid, SIGTERM);
@@ -302,19 +319,7 @@ TEST_F(EndToEnd, MinerInSlurmJobRaisesAlertWithFullContext) {
 }
 
 TEST_F(EndToEnd, ConnectToMiningPoolPortRaisesAlert) {
-  // Something listening is not required: the connect attempt itself is the event.
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(kMiningPoolPort);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::close(fd);
-    ::_exit(0);
-  }
-  ::waitpid(pid, nullptr, 0);
+  const pid_t pid = connect_from_child(kMiningPoolPort);
   std::unique_ptr<json> alert;
   ASSERT_TRUE(eventually([&] { return (alert = find_alert(pid, "Mining Pool")) != nullptr; }, 15s))
       << "no alert for the connect to 127.0.0.1:" << kMiningPoolPort << " (pid " << pid << ")";
@@ -369,17 +374,7 @@ TEST_F(EndToEnd, EnergyPerNodeAndWorkloadIsServed) {
 
 TEST_F(EndToEnd, DashboardShowsLiveAlertAndPowerInABrowser) {
   // Raise an alert the page must show, then drive the page in headless Chromium.
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(kMiningPoolPort);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::_exit(0);
-  }
-  ::waitpid(pid, nullptr, 0);
+  const pid_t pid = connect_from_child(kMiningPoolPort);
   ASSERT_TRUE(eventually([&] { return find_alert(pid, "Mining Pool") != nullptr; }, 15s));
   ASSERT_TRUE(eventually(
       [&] { return !get_json("/api/v1/energy").value("nodes", json::array()).empty(); }, 15s));
