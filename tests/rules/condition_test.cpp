@@ -79,6 +79,8 @@ struct BadCondition {
   std::string condition;
   std::string message;
 };
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const BadCondition& c, std::ostream* os) { *os << c.name; }
 
 class RulesBadCondition : public ::testing::TestWithParam<BadCondition> {};
 

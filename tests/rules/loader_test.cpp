@@ -37,6 +37,8 @@ struct BadRule {
   int line;
   std::string message;
 };
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const BadRule& r, std::ostream* os) { *os << r.name; }
 
 class RulesRefused : public ::testing::TestWithParam<BadRule> {};
 
