@@ -54,20 +54,24 @@ stop() {
   trap - INT TERM
   echo
   echo "quickstart: stopping"
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
+  # The agent first, so that its last batch still reaches the collector.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
   exit 0
 }
 trap stop INT TERM
 
-"$bin/collector/vigie-collector" --config "$state/vigie-collector.yaml" &
+# Own sessions: Ctrl-C reaches this script only, which stops the agent first.
+setsid "$bin/collector/vigie-collector" --config "$state/vigie-collector.yaml" &
 pids+=($!)
 for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$port/api/v1/alerts?limit=1" >/dev/null 2>&1 && break
   kill -0 "${pids[0]}" 2>/dev/null || { echo "quickstart: the collector did not start" >&2; exit 1; }
   sleep 0.1
 done
-"$bin/agents/vigie-agent" --config "$state/vigie-agent.yaml" &
+setsid "$bin/agents/vigie-agent" --config "$state/vigie-agent.yaml" &
 pids+=($!)
 
 cat <<MSG

@@ -191,7 +191,7 @@ void Agent::Impl::run_power(const std::atomic<bool>& stop) {
       uplink->add_energy(std::move(zones), std::move(workloads));
     }
     next += interval;
-    while (!stop && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(50ms);
+    while (!stop && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(100ms);
   }
 }
 

@@ -72,25 +72,38 @@ HttpResponse send(const Endpoint& endpoint, const HttpRequest& request,
     if (result.error.empty()) result.error = std::string(what) + ": " + ec.message();
   };
 
+  auto on_connect = [&](beast::error_code ec) {
+    if (ec) return fail("connect", ec);
+    http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+      if (ec) return fail("write", ec);
+      http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+        if (ec) return fail("read", ec);
+        result.status = static_cast<int>(parser.get().result_int());
+        result.body = std::move(parser.get().body());
+      });
+    });
+  };
+
   // One chain of async operations on a private io_context, so that a single
   // deadline (expires_after) bounds connect, write and read together.
   stream.expires_after(timeout);
-  resolver.async_resolve(
-      endpoint.host, endpoint.port,
-      [&](beast::error_code ec, const tcp::resolver::results_type& results) {
-        if (ec) return fail("resolve", ec);
-        stream.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
-          if (ec) return fail("connect", ec);
-          http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-            if (ec) return fail("write", ec);
-            http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
-              if (ec) return fail("read", ec);
-              result.status = static_cast<int>(parser.get().result_int());
-              result.body = std::move(parser.get().body());
-            });
-          });
-        });
-      });
+  beast::error_code ec;
+  const auto address = net::ip::make_address(endpoint.host, ec);
+  if (!ec) {
+    // A literal address needs no resolver (whose getaddrinfo runs on a thread
+    // of its own, started for every request).
+    stream.async_connect(tcp::endpoint(address, static_cast<uint16_t>(std::stoul(endpoint.port))),
+                         on_connect);
+  } else {
+    resolver.async_resolve(endpoint.host, endpoint.port,
+                           [&](beast::error_code ec, const tcp::resolver::results_type& results) {
+                             if (ec) return fail("resolve", ec);
+                             stream.async_connect(results,
+                                                  [&](beast::error_code ec, const tcp::endpoint&) {
+                                                    on_connect(ec);
+                                                  });
+                           });
+  }
   ioc.run();
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
