@@ -11,6 +11,6 @@ if [[ $EUID -ne 0 ]]; then
 fi
 
 "$root/deploy/install-deps.sh" --test
-BUILD_DIR="$root/build/test" "$root/deploy/build.sh" -DVIGIE_BUILD_TESTS=ON
+VIGIE_STRICT=1 BUILD_DIR="$root/build/test" "$root/deploy/build.sh" -DVIGIE_BUILD_TESTS=ON
 cd "$root/build/test"
 ctest --output-on-failure --timeout 600 "$@"

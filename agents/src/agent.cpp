@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "vigie/agent/metrics.h"
+#include "metrics.h"
 #include "vigie/power/power_sampler.h"
 #include "vigie/power/rapl_source.h"
 #include "vigie/rules/engine.h"
@@ -33,6 +33,7 @@ struct Agent::Impl {
   // Published by the pipeline thread for the uplink's batch status.
   std::atomic<uint64_t> ringbuf_drops_total{0};
   std::atomic<uint64_t> events_total{0};
+  std::atomic<uint64_t> uplink_events_dropped_total{0};
 
   explicit Impl(Config c);
   void open_power();
@@ -96,6 +97,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     protocol::AgentStatus s;
     s.ringbuf_drops_total = ringbuf_drops_total.load();
     s.events_total = events_total.load();
+    s.uplink_dropped_total = uplink_events_dropped_total.load();
     s.rule_pack_version = engine->pack_version();
     return s;
   });
@@ -135,8 +137,8 @@ void Agent::Impl::publish_health() {
     events_total = sensor->events_total();
   }
   const uplink::UplinkStats u = uplink->stats();
-  metrics.set_uplink(u.batches_sent_total, u.batches_rejected_total, u.batches_dropped_total,
-                     u.events_dropped_total, u.send_failures_total, u.queue_batches);
+  metrics.set_uplink(u);
+  uplink_events_dropped_total = u.events_dropped_total;
 }
 
 void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {

@@ -70,7 +70,7 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
     return [&out, key, min, max](const YAML::Node& n) {
       using T = std::remove_reference_t<decltype(out)>;
       const double v = as<double>(n, key);
-      if (v < min || v > max) {
+      if (!(v >= min && v <= max)) {  // also refuses NaN
         std::ostringstream msg;
         msg << "'" << key << "' must be within [" << min << ", " << max << "]";
         fail(n, msg.str());

@@ -1,6 +1,5 @@
-#include "vigie/agent/metrics.h"
+#include "metrics.h"
 
-#include <set>
 
 namespace vigie::agent {
 namespace {
@@ -55,6 +54,17 @@ AgentMetrics::AgentMetrics()
                                  .Help("Events inside dropped or rejected batches")
                                  .Register(*registry_)
                                  .Add({})),
+      uplink_dropped_alerts_(BuildCounter()
+                                 .Name("vigie_uplink_alerts_dropped_total")
+                                 .Help("Alerts inside dropped or rejected batches")
+                                 .Register(*registry_)
+                                 .Add({})),
+      uplink_dropped_energy_(BuildCounter()
+                                 .Name("vigie_uplink_energy_records_dropped_total")
+                                 .Help("Zone and workload energy records inside dropped or "
+                                       "rejected batches")
+                                 .Register(*registry_)
+                                 .Add({})),
       uplink_failures_(BuildCounter()
                            .Name("vigie_uplink_send_failures_total")
                            .Help("Failed delivery attempts (retried or not)")
@@ -65,6 +75,11 @@ AgentMetrics::AgentMetrics()
                         .Help("Sealed batches waiting for delivery")
                         .Register(*registry_)
                         .Add({})),
+      uplink_queue_events_(BuildGauge()
+                               .Name("vigie_uplink_queue_events")
+                               .Help("Events in sealed batches waiting for delivery")
+                               .Register(*registry_)
+                               .Add({})),
       node_energy_(BuildCounter()
                        .Name("vigie_node_energy_joules_total")
                        .Help("Node energy per power zone and source")
@@ -115,15 +130,16 @@ void AgentMetrics::set_ringbuf_drops(protocol::EventKind kind, uint64_t total) {
 
 void AgentMetrics::set_decode_errors(uint64_t total) { advance(decode_errors_, total); }
 
-void AgentMetrics::set_uplink(uint64_t sent_total, uint64_t rejected_total,
-                              uint64_t dropped_batches_total, uint64_t dropped_events_total,
-                              uint64_t failures_total, std::size_t queue_batches) {
-  advance(uplink_sent_, sent_total);
-  advance(uplink_rejected_, rejected_total);
-  advance(uplink_dropped_batches_, dropped_batches_total);
-  advance(uplink_dropped_events_, dropped_events_total);
-  advance(uplink_failures_, failures_total);
-  uplink_queue_.Set(static_cast<double>(queue_batches));
+void AgentMetrics::set_uplink(const uplink::UplinkStats& stats) {
+  advance(uplink_sent_, stats.batches_sent_total);
+  advance(uplink_rejected_, stats.batches_rejected_total);
+  advance(uplink_dropped_batches_, stats.batches_dropped_total);
+  advance(uplink_dropped_events_, stats.events_dropped_total);
+  advance(uplink_dropped_alerts_, stats.alerts_dropped_total);
+  advance(uplink_dropped_energy_, stats.energy_records_dropped_total);
+  advance(uplink_failures_, stats.send_failures_total);
+  uplink_queue_.Set(static_cast<double>(stats.queue_batches));
+  uplink_queue_events_.Set(static_cast<double>(stats.queue_events));
 }
 
 void AgentMetrics::record_energy(const std::vector<protocol::ZoneEnergy>& zones,
@@ -136,28 +152,38 @@ void AgentMetrics::record_energy(const std::vector<protocol::ZoneEnergy>& zones,
     node_energy_.Add(labels).Increment(z.energy_joules);
     if (seconds > 0) node_power_.Add(labels).Set(z.energy_joules / seconds);
   }
-  std::set<std::string> seen;
+  // Several records can share labels (a job's steps): sum them first.
+  struct Sum {
+    double joules = 0, grams = 0, seconds = 0;
+  };
+  std::map<prometheus::Labels, Sum> sums;
   for (const auto& w : workloads) {
-    const double seconds = static_cast<double>(w.end_ns - w.start_ns) / 1e9;
     auto labels = workload_labels(w.workload);
     labels.emplace("estimated", estimated_label(w.estimated));
-    workload_energy_.Add(labels).Increment(w.energy_joules);
-    workload_carbon_.Add(labels).Increment(w.carbon_gco2e);
-    auto& gauge = workload_power_.Add(labels);
-    if (seconds > 0) gauge.Set(w.energy_joules / seconds);
-    const std::string key = std::string(protocol::to_string(w.workload.kind)) + "/" +
-                            w.workload.id + "/" + labels["estimated"];
-    live_workload_power_[key] = &gauge;
-    seen.insert(key);
+    Sum& sum = sums[labels];
+    sum.joules += w.energy_joules;
+    sum.grams += w.carbon_gco2e;
+    sum.seconds = static_cast<double>(w.end_ns - w.start_ns) / 1e9;
   }
-  // Finished jobs must not linger as a constant power in dashboards.
-  for (auto it = live_workload_power_.begin(); it != live_workload_power_.end();) {
-    if (seen.count(it->first) == 0) {
-      workload_power_.Remove(it->second);
-      it = live_workload_power_.erase(it);
+  for (auto it = live_workloads_.begin(); it != live_workloads_.end();) {
+    if (sums.count(it->first) == 0) {
+      workload_power_.Remove(it->second.power);
+      workload_energy_.Remove(it->second.energy);
+      workload_carbon_.Remove(it->second.carbon);
+      it = live_workloads_.erase(it);
     } else {
       ++it;
     }
+  }
+  for (const auto& [labels, sum] : sums) {
+    auto [it, added] = live_workloads_.try_emplace(labels);
+    if (added) {
+      it->second = {&workload_power_.Add(labels), &workload_energy_.Add(labels),
+                    &workload_carbon_.Add(labels)};
+    }
+    it->second.energy->Increment(sum.joules);
+    it->second.carbon->Increment(sum.grams);
+    if (sum.seconds > 0) it->second.power->Set(sum.joules / sum.seconds);
   }
 }
 

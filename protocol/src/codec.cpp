@@ -2,12 +2,19 @@
 
 #include <zstd.h>
 
+#include <cmath>
+#include <cstdint>
+#include <memory>
+
 #include "vigie/v1/batch.pb.h"
 
 namespace vigie::protocol {
 namespace {
 
 namespace pb = ::vigie::v1;
+
+// Stores keep integers as signed 64-bit (SQLite, PostgreSQL BIGINT).
+constexpr uint64_t kMaxStoredInteger = static_cast<uint64_t>(INT64_MAX);
 
 void to_pb(const Workload& in, pb::Workload* out) {
   out->set_kind(static_cast<pb::WorkloadKind>(in.kind));
@@ -71,6 +78,10 @@ std::string join_argv(const std::vector<std::string>& argv) {
 // Fills `out` from `in`; batch-level site/host are copied into each event.
 bool from_pb(const pb::Event& in, const std::string& site, const std::string& host, Event& out,
              std::string& why) {
+  if (in.time_ns() > kMaxStoredInteger) {
+    why = "time_ns out of range";
+    return false;
+  }
   out.time_ns = in.time_ns();
   out.site = site;
   out.host = host;
@@ -148,6 +159,16 @@ DecodeResult invalid(std::string message) {
   return {DecodeError::kInvalid, std::move(message)};
 }
 
+// A joule, second or gram figure: finite and not negative.
+bool valid_quantity(double v) { return std::isfinite(v) && v >= 0; }
+
+// Why an energy interval is unusable, or empty when it is fine.
+std::string interval_error(uint64_t start_ns, uint64_t end_ns) {
+  if (end_ns > kMaxStoredInteger) return "end_ns out of range";
+  if (start_ns > end_ns) return "start_ns after end_ns";
+  return {};
+}
+
 }  // namespace
 
 std::string encode_batch(const Batch& batch, int level) {
@@ -203,27 +224,27 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
                                          (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short")};
     }
   } else {
-    ZSTD_DStream* ds = ZSTD_createDStream();
-    ZSTD_initDStream(ds);
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!dctx) return {DecodeError::kCorrupt, "out of memory for zstd"};
+    // Bound the decoder's window (16 MiB) so a frame cannot make it allocate 128 MiB.
+    ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 24);
     ZSTD_inBuffer in{body.data(), body.size(), 0};
     std::string chunk(ZSTD_DStreamOutSize(), '\0');
     std::size_t ret = 1;
     while (in.pos < in.size && ret != 0) {
       ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
-      ret = ZSTD_decompressStream(ds, &o, &in);
+      ret = ZSTD_decompressStream(dctx.get(), &o, &in);
       if (ZSTD_isError(ret)) {
-        ZSTD_freeDStream(ds);
         return {DecodeError::kCorrupt, std::string("corrupt zstd frame: ") + ZSTD_getErrorName(ret)};
       }
       raw.append(chunk.data(), o.pos);
       if (raw.size() > max_decoded_bytes) {
-        ZSTD_freeDStream(ds);
         return {DecodeError::kTooLarge, "decompressed batch exceeds the limit of " +
                                             std::to_string(max_decoded_bytes) + " bytes"};
       }
     }
-    ZSTD_freeDStream(ds);
     if (ret != 0) return {DecodeError::kCorrupt, "truncated zstd frame"};
+    if (in.pos != in.size) return {DecodeError::kCorrupt, "data after the zstd frame"};
   }
 
   pb::Batch msg;
@@ -231,8 +252,11 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     return {DecodeError::kBadProtobuf, "payload is not a vigie.v1.Batch protobuf message"};
   }
   if (msg.agent_id().empty()) return invalid("agent_id is empty");
+  if (msg.sent_ns() > kMaxStoredInteger) return invalid("sent_ns out of range");
   if (msg.host().empty()) return invalid("host is empty");
-  if (msg.sequence() == 0) return invalid("sequence must be >= 1");
+  if (msg.sequence() == 0 || msg.sequence() > kMaxStoredInteger) {
+    return invalid("sequence must be within [1, 2^63)");
+  }
 
   out = Batch{};
   out.agent_id = msg.agent_id();
@@ -249,8 +273,13 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
   }
   for (int i = 0; i < msg.zone_energy_size(); ++i) {
     const auto& z = msg.zone_energy(i);
+    const std::string where = "zone_energy[" + std::to_string(i) + "]: ";
     if (z.source() != pb::ENERGY_SOURCE_RAPL && z.source() != pb::ENERGY_SOURCE_ESTIMATE) {
-      return invalid("zone_energy[" + std::to_string(i) + "]: unknown source");
+      return invalid(where + "unknown source");
+    }
+    if (const auto e = interval_error(z.start_ns(), z.end_ns()); !e.empty()) return invalid(where + e);
+    if (!valid_quantity(z.energy_joules())) {
+      return invalid(where + "energy_joules must be finite and >= 0");
     }
     out.zone_energy.push_back({z.start_ns(), z.end_ns(), z.zone(),
                                static_cast<EnergySource>(z.source()), z.estimated(),
@@ -260,8 +289,12 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     const auto& w = msg.workload_energy(i);
     WorkloadEnergy we{w.start_ns(), w.end_ns(), {}, w.cpu_seconds(), w.energy_joules(),
                       w.carbon_gco2e(), w.estimated()};
-    if (!from_pb(w.workload(), we.workload)) {
-      return invalid("workload_energy[" + std::to_string(i) + "]: unknown workload kind");
+    const std::string where = "workload_energy[" + std::to_string(i) + "]: ";
+    if (!from_pb(w.workload(), we.workload)) return invalid(where + "unknown workload kind");
+    if (const auto e = interval_error(w.start_ns(), w.end_ns()); !e.empty()) return invalid(where + e);
+    if (!valid_quantity(w.energy_joules()) || !valid_quantity(w.cpu_seconds()) ||
+        !valid_quantity(w.carbon_gco2e())) {
+      return invalid(where + "energy_joules, cpu_seconds and carbon_gco2e must be finite and >= 0");
     }
     out.workload_energy.push_back(std::move(we));
   }

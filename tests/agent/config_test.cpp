@@ -51,6 +51,8 @@ TEST(Config, RefusesBadInputWithTheKeyAtFault) {
   expect_error("sensor: {ringbuf_bytes: 5000}", "power of two");
   expect_error("sensor: {enabled: maybe}", "'sensor.enabled' has the wrong type");
   expect_error("power: {pue: 0.5}", "'power.pue' must be within");
+  expect_error("power: {pue: .nan}", "'power.pue' must be within");
+  expect_error("power: {grid_intensity_gco2e_per_kwh: .inf}", "must be within");
   expect_error("power: {source: nvml}", "'power.source'");
   expect_error("power: {idle_watts: 200, max_watts: 100}", "max_watts");
   expect_error("site: [a, b]", "'site' has the wrong type");

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <cmath>
+
 namespace vigie::protocol {
 namespace {
 
@@ -90,6 +92,53 @@ TEST(Codec, RefusesBatchWithoutIdentity) {
   b = sample_batch();
   b.host.clear();
   EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+}
+
+TEST(Codec, KeepsTextThatIsNotUtf8) {
+  // `exec -a $'\xff\xfe' ...` must not make the whole batch unreadable.
+  Batch in = sample_batch();
+  auto& exec = std::get<ProcessExec>(in.events[0].body);
+  exec.argv = {"\xff\xfe", "caf\xe9"};
+  exec.command_line = "\xff\xfe caf\xe9";
+  exec.image = "/tmp/\x80";
+  in.events[0].user = "\xc3";
+  Batch out;
+  const DecodeResult r = decode_batch(encode_batch(in), out);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(in, out);
+}
+
+TEST(Codec, RefusesUnusableEnergy) {
+  Batch out;
+  for (double bad : {std::nan(""), double(INFINITY), -1.0}) {
+    Batch b = sample_batch();
+    b.zone_energy[0].energy_joules = bad;
+    EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid) << bad;
+    b = sample_batch();
+    b.workload_energy[0].carbon_gco2e = bad;
+    EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid) << bad;
+  }
+  Batch b = sample_batch();
+  b.zone_energy[0].start_ns = 10;
+  b.zone_energy[0].end_ns = 5;
+  const DecodeResult r = decode_batch(encode_batch(b), out);
+  EXPECT_EQ(r.error, DecodeError::kInvalid);
+  EXPECT_NE(r.message.find("start_ns after end_ns"), std::string::npos) << r.message;
+}
+
+TEST(Codec, RefusesIntegersStoresCannotHold) {
+  Batch out;
+  Batch b = sample_batch();
+  b.sequence = uint64_t{1} << 63;
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  b = sample_batch();
+  b.events[0].time_ns = UINT64_MAX;
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+}
+
+TEST(Codec, RefusesDataAfterTheFrame) {
+  Batch out;
+  EXPECT_FALSE(decode_batch(encode_batch(sample_batch()) + "trailing", out).ok());
 }
 
 TEST(EventKinds, NamesRoundTrip) {

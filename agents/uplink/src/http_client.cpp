@@ -37,7 +37,7 @@ bool Endpoint::parse(const std::string& url, Endpoint& out, std::string& error) 
   } else {
     host = rest;
   }
-  if (host.empty() || port.empty() ||
+  if (host.empty() || port.empty() || port.size() > 5 ||
       port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
     error = "expected http://HOST:PORT, got '" + url + "'";
     return false;

@@ -107,6 +107,12 @@ bool Uplink::pending_empty_locked() const {
          pending_.workload_energy.empty();
 }
 
+void Uplink::count_lost_locked(const protocol::Batch& batch) {
+  stats_.events_dropped_total += batch.events.size();
+  stats_.alerts_dropped_total += batch.alerts.size();
+  stats_.energy_records_dropped_total += batch.zone_energy.size() + batch.workload_energy.size();
+}
+
 void Uplink::seal_locked() {
   if (pending_empty_locked()) return;
   protocol::Batch batch = std::move(pending_);
@@ -119,16 +125,18 @@ void Uplink::seal_locked() {
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count());
   if (status_) batch.status = status_();
-  if (queue_.size() >= std::max<std::size_t>(options_.max_queue_batches, 2)) {
-    // Keep the batch in flight (front); drop the oldest one behind it.
-    const auto victim = queue_.begin() + 1;
-    ++stats_.batches_dropped_total;
-    stats_.events_dropped_total += victim->events.size();
-    spdlog::warn("uplink queue full ({} batches): dropped batch {} with {} events",
-                 queue_.size(), victim->sequence, victim->events.size());
-    queue_.erase(victim);
-  }
+  queue_events_ += batch.events.size();
   queue_.push_back(std::move(batch));
+  while (queue_.size() > 1 && (queue_.size() > std::max<std::size_t>(options_.max_queue_batches, 1) ||
+                               queue_events_ > options_.max_queue_events)) {
+    const protocol::Batch& oldest = queue_.front();
+    ++stats_.batches_dropped_total;
+    count_lost_locked(oldest);
+    spdlog::warn("uplink queue full ({} batches, {} events): dropped batch {} with {} events",
+                 queue_.size(), queue_events_, oldest.sequence, oldest.events.size());
+    queue_events_ -= oldest.events.size();
+    queue_.pop_front();
+  }
 }
 
 void Uplink::run() {
@@ -136,7 +144,6 @@ void Uplink::run() {
   std::unique_lock lk(mutex_);
   auto next_seal = Clock::now() + options_.flush_interval;
   unsigned attempt = 0;
-  uint64_t encoded_sequence = 0;
   std::string body;
   for (;;) {
     const auto now = Clock::now();
@@ -144,19 +151,24 @@ void Uplink::run() {
       seal_locked();
       next_seal = now + options_.flush_interval;
     }
-    if (stopping_ && (queue_.empty() || now >= stop_deadline_)) break;
-    if (queue_.empty()) {
-      wake_.wait_until(lk, next_seal);
-      continue;
-    }
-    const protocol::Batch& front = queue_.front();
-    const uint64_t sequence = front.sequence;
-    const std::size_t events = front.events.size();
-    if (encoded_sequence != sequence) {
-      body = protocol::encode_batch(front);
-      encoded_sequence = sequence;
+    if (stopping_ && ((!in_flight_ && queue_.empty()) || now >= stop_deadline_)) break;
+    if (!in_flight_) {
+      if (queue_.empty()) {
+        wake_.wait_until(lk, next_seal);
+        continue;
+      }
+      // The sender owns the batch from here: encoding happens unlocked, so
+      // the sensor thread is never held up by zstd.
+      in_flight_ = std::move(queue_.front());
+      queue_.pop_front();
+      queue_events_ -= in_flight_->events.size();
       attempt = 0;
+      lk.unlock();
+      body = protocol::encode_batch(*in_flight_);
+      lk.lock();
     }
+    const uint64_t sequence = in_flight_->sequence;
+    const std::size_t events = in_flight_->events.size();
     lk.unlock();
     HttpRequest request{"POST",
                         "/api/v1/ingest",
@@ -169,16 +181,16 @@ void Uplink::run() {
     lk.lock();
     if (outcome == Outcome::kDelivered) {
       ++stats_.batches_sent_total;
-      queue_.pop_front();
+      in_flight_.reset();
       continue;
     }
     ++stats_.send_failures_total;
     if (outcome == Outcome::kRejected) {
       ++stats_.batches_rejected_total;
-      stats_.events_dropped_total += events;
+      count_lost_locked(*in_flight_);
       spdlog::error("collector rejected batch {} ({} events) with HTTP {}: {}", sequence, events,
                     response.status, response.body);
-      queue_.pop_front();
+      in_flight_.reset();
       continue;
     }
     const auto delay =
@@ -205,20 +217,26 @@ void Uplink::stop(milliseconds grace) {
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
   std::lock_guard lk(mutex_);
+  if (in_flight_) queue_.push_front(std::move(*in_flight_));
+  in_flight_.reset();
   if (!queue_.empty()) {
     std::size_t events = 0;
-    for (const auto& b : queue_) events += b.events.size();
+    for (const auto& b : queue_) {
+      events += b.events.size();
+      count_lost_locked(b);
+    }
     spdlog::warn("stopping with {} undelivered batches ({} events)", queue_.size(), events);
     stats_.batches_dropped_total += queue_.size();
-    stats_.events_dropped_total += events;
     queue_.clear();
+    queue_events_ = 0;
   }
 }
 
 UplinkStats Uplink::stats() const {
   std::lock_guard lk(mutex_);
   UplinkStats s = stats_;
-  s.queue_batches = queue_.size();
+  s.queue_batches = queue_.size() + (in_flight_ ? 1 : 0);
+  s.queue_events = queue_events_ + (in_flight_ ? in_flight_->events.size() : 0);
   s.pending_events = pending_.events.size();
   return s;
 }

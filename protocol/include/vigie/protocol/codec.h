@@ -35,8 +35,11 @@ struct DecodeResult {
   bool ok() const { return error == DecodeError::kNone; }
 };
 
-// Decompresses and parses `body` into `out`. Validation: agent_id, host
-// non-empty, sequence >= 1, every event has a body. On error `out` is
+// Decompresses and parses `body` (one zstd frame, nothing after it) into
+// `out`. Validation: agent_id and host non-empty; sequence in [1, 2^63);
+// times below 2^63 ns; every event has a body; energy intervals have
+// start_ns <= end_ns; joules, CPU seconds and grams are finite and >= 0.
+// Text fields may hold any bytes (not only UTF-8). On error `out` is
 // unspecified and the result says why.
 DecodeResult decode_batch(std::string_view body, Batch& out,
                           std::size_t max_decoded_bytes = kMaxDecodedBatchBytes);

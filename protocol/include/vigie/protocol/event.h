@@ -141,7 +141,7 @@ struct Alert {
 struct AgentStatus {
   uint64_t ringbuf_drops_total = 0;    // events the kernel could not reserve
   uint64_t events_total = 0;           // events decoded since start
-  uint64_t uplink_dropped_total = 0;   // batches given up (non-retryable 4xx)
+  uint64_t uplink_dropped_total = 0;   // events given up: rejected (4xx) or queue overflow
   std::string rule_pack_version;
 
   bool operator==(const AgentStatus&) const = default;

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -59,7 +60,11 @@ struct UplinkOptions {
   std::string sequence_state_path;   // see SequenceAllocator; empty = time based
   std::chrono::milliseconds flush_interval{1000};   // seal a batch at least this often
   std::size_t max_batch_events = 5000;              // seal early when reached
-  std::size_t max_queue_batches = 600;              // sealed batches waiting to be sent
+  // Sealed batches waiting to be sent are bounded by count and by events
+  // (memory while the collector is unreachable); beyond either, the oldest
+  // waiting batch is dropped and counted.
+  std::size_t max_queue_batches = 600;
+  std::size_t max_queue_events = 100000;
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{30000};
@@ -69,10 +74,14 @@ struct UplinkOptions {
 struct UplinkStats {
   uint64_t batches_sent_total = 0;
   uint64_t batches_rejected_total = 0;   // non-retryable 4xx: dropped, counted
-  uint64_t batches_dropped_total = 0;    // queue full: oldest dropped, counted
-  uint64_t events_dropped_total = 0;     // events inside dropped/rejected batches
+  uint64_t batches_dropped_total = 0;    // queue full, or undelivered at stop
+  // What dropped and rejected batches held.
+  uint64_t events_dropped_total = 0;
+  uint64_t alerts_dropped_total = 0;
+  uint64_t energy_records_dropped_total = 0;  // zone and workload energy records
   uint64_t send_failures_total = 0;      // every failed attempt, retried or not
   std::size_t queue_batches = 0;         // sealed batches waiting, incl. the one in flight
+  std::size_t queue_events = 0;          // events in those batches
   std::size_t pending_events = 0;        // events not yet sealed into a batch
 };
 
@@ -100,6 +109,7 @@ class Uplink {
   void run();
   void seal_locked();
   bool pending_empty_locked() const;
+  void count_lost_locked(const protocol::Batch& batch);
 
   UplinkOptions options_;
   std::function<protocol::AgentStatus()> status_;
@@ -108,7 +118,9 @@ class Uplink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   protocol::Batch pending_;
-  std::deque<protocol::Batch> queue_;
+  std::deque<protocol::Batch> queue_;       // sealed, waiting
+  std::optional<protocol::Batch> in_flight_;  // taken by the sender thread
+  std::size_t queue_events_ = 0;            // events in queue_
   UplinkStats stats_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};

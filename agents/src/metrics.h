@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vigie/protocol/event.h"
+#include "vigie/uplink/uplink.h"
 
 namespace vigie::agent {
 
@@ -28,11 +29,10 @@ class AgentMetrics {
   // the exported counter is advanced by the increase since the last call.
   void set_ringbuf_drops(protocol::EventKind kind, uint64_t total);
   void set_decode_errors(uint64_t total);
-  void set_uplink(uint64_t sent_total, uint64_t rejected_total, uint64_t dropped_batches_total,
-                  uint64_t dropped_events_total, uint64_t failures_total,
-                  std::size_t queue_batches);
+  void set_uplink(const uplink::UplinkStats& stats);
   // One sampling interval: energy counters per zone, power gauges per zone
-  // and per workload (gauges of workloads that disappeared are removed).
+  // and per workload. A workload's series are removed once it is gone (a
+  // node runs thousands of jobs; finished ones must not grow /metrics).
   void record_energy(const std::vector<protocol::ZoneEnergy>& zones,
                      const std::vector<protocol::WorkloadEnergy>& workloads);
   void set_sensor_up(bool up);
@@ -50,8 +50,11 @@ class AgentMetrics {
   prometheus::Counter& uplink_rejected_;
   prometheus::Counter& uplink_dropped_batches_;
   prometheus::Counter& uplink_dropped_events_;
+  prometheus::Counter& uplink_dropped_alerts_;
+  prometheus::Counter& uplink_dropped_energy_;
   prometheus::Counter& uplink_failures_;
   prometheus::Gauge& uplink_queue_;
+  prometheus::Gauge& uplink_queue_events_;
   prometheus::Family<prometheus::Counter>& node_energy_;
   prometheus::Family<prometheus::Gauge>& node_power_;
   prometheus::Family<prometheus::Counter>& workload_energy_;
@@ -59,7 +62,13 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& workload_carbon_;
   prometheus::Gauge& sensor_up_;
   prometheus::Gauge& rules_loaded_;
-  std::map<std::string, prometheus::Gauge*> live_workload_power_;
+  // Series of the workloads seen in the last interval, by label set.
+  struct WorkloadSeries {
+    prometheus::Gauge* power;
+    prometheus::Counter* energy;
+    prometheus::Counter* carbon;
+  };
+  std::map<prometheus::Labels, WorkloadSeries> live_workloads_;
 };
 
 }  // namespace vigie::agent
