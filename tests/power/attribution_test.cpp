@@ -43,18 +43,57 @@ TEST(PowerAttribution, SplitsActiveByCpuShareAndKeepsIdleApart) {
   EXPECT_DOUBLE_EQ(find(out, "host")->cpu_usec, 2.5e5);
   EXPECT_DOUBLE_EQ(find(out, "unattributed")->energy_joules, 100);
   EXPECT_EQ(find(out, "unattributed")->workload.kind, WorkloadKind::kUnattributed);
+}
 
-  auto charged = attribute({300, 1, 100, 1e6, IdlePolicy::kAllocatedCores},
-                           {{job("1"), 5e5}, {job("2"), 2.5e5}});
-  EXPECT_DOUBLE_EQ(find(charged, "1")->energy_joules, 150);
-  EXPECT_DOUBLE_EQ(find(charged, "host")->energy_joules, 75);
-  EXPECT_EQ(find(charged, "unattributed"), nullptr);
+TEST(PowerAttribution, AllocatedCoresChargesIdleToJobsByTheirCpusets) {
+  // Same interval on 8 CPUs: job 1 holds 4 cores, job 2 holds 2 (and uses no
+  // CPU this interval), job 3's cpuset is unknown; a unit's "allocation" is ignored.
+  protocol::Workload unit;
+  unit.kind = WorkloadKind::kSystemdUnit;
+  unit.id = "sshd.service";
+  const std::vector<WorkloadCpuDelta> workloads = {
+      {job("1"), 5e5, 4}, {job("2"), 0, 2}, {job("3"), 2.5e5, 0}, {unit, 0, 8}};
+  auto out = attribute({300, 1, 100, 1e6, IdlePolicy::kAllocatedCores, 8}, workloads);
+  EXPECT_DOUBLE_EQ(find(out, "1")->energy_joules, 100 + 50);
+  EXPECT_DOUBLE_EQ(find(out, "2")->energy_joules, 25);
+  EXPECT_DOUBLE_EQ(find(out, "2")->cpu_usec, 0);
+  EXPECT_DOUBLE_EQ(find(out, "3")->energy_joules, 50);
+  EXPECT_DOUBLE_EQ(find(out, "host")->energy_joules, 50);  // active share only
+  EXPECT_EQ(find(out, "sshd.service"), nullptr);
+  EXPECT_DOUBLE_EQ(find(out, "unattributed")->energy_joules, 25);  // 2 free cores
+  EXPECT_DOUBLE_EQ(total(out), 300);
+
+  // The policy off, the node's CPU count unknown, or no cpuset known: idle stays unattributed.
+  for (const AttributionInput& in :
+       {AttributionInput{300, 1, 100, 1e6, IdlePolicy::kUnattributed, 8},
+        AttributionInput{300, 1, 100, 1e6, IdlePolicy::kAllocatedCores, 0}}) {
+    out = attribute(in, workloads);
+    EXPECT_DOUBLE_EQ(find(out, "1")->energy_joules, 100);
+    EXPECT_EQ(find(out, "2"), nullptr);
+    EXPECT_DOUBLE_EQ(find(out, "unattributed")->energy_joules, 100);
+  }
+  out = attribute({300, 1, 100, 1e6, IdlePolicy::kAllocatedCores, 8},
+                  {{job("1"), 5e5}, {job("2"), 2.5e5}});
+  EXPECT_DOUBLE_EQ(find(out, "1")->energy_joules, 100);
+  EXPECT_DOUBLE_EQ(find(out, "unattributed")->energy_joules, 100);
+
+  // Oversubscribed cores (allocations above the node's): shares over their sum.
+  out = attribute({300, 1, 100, 1e6, IdlePolicy::kAllocatedCores, 4},
+                  {{job("1"), 5e5, 4}, {job("2"), 2.5e5, 4}});
+  EXPECT_DOUBLE_EQ(find(out, "1")->energy_joules, 150);
+  EXPECT_DOUBLE_EQ(find(out, "2")->energy_joules, 100);
+  EXPECT_EQ(find(out, "unattributed"), nullptr);
+
+  // No CPU time at all: active energy unattributed, idle still charged by cores.
+  out = attribute({250, 1, 100, 0, IdlePolicy::kAllocatedCores, 2}, {{job("1"), 0, 1}});
+  EXPECT_DOUBLE_EQ(find(out, "1")->energy_joules, 50);
+  EXPECT_DOUBLE_EQ(find(out, "unattributed")->energy_joules, 200);
 }
 
 TEST(PowerAttribution, EdgeCases) {
-  // No CPU time at all: everything unattributed, whatever the policy.
+  // No CPU time and no allocation: everything unattributed, whatever the policy.
   for (auto policy : {IdlePolicy::kUnattributed, IdlePolicy::kAllocatedCores}) {
-    auto out = attribute({250, 1, 100, 0, policy}, {{job("1"), 0}});
+    auto out = attribute({250, 1, 100, 0, policy, 8}, {{job("1"), 0}});
     ASSERT_EQ(out.size(), 1u);
     EXPECT_DOUBLE_EQ(find(out, "unattributed")->energy_joules, 250);
   }
@@ -94,12 +133,16 @@ TEST(PowerAttribution, ConservationPropertyOverRandomIntervals) {
     in.idle_watts = unit(rng) * 400;
     in.node_busy_usec = unit(rng) < 0.05 ? 0 : unit(rng) * 64e6;
     in.idle_policy = unit(rng) < 0.5 ? IdlePolicy::kUnattributed : IdlePolicy::kAllocatedCores;
+    in.node_cpus = unit(rng) < 0.1 ? 0 : 1 + static_cast<uint32_t>(unit(rng) * 256);
     std::vector<WorkloadCpuDelta> workloads;
     int n = static_cast<int>(unit(rng) * 40);
     for (int i = 0; i < n; ++i) {
       double r = unit(rng);
       double usec = r < 0.05 ? -unit(rng) * 1e6 : r < 0.1 ? 0 : unit(rng) * in.node_busy_usec / 4;
-      workloads.push_back({job(std::to_string(i)), usec});
+      // Allocations unknown, within the node, or oversubscribing it.
+      double a = unit(rng);
+      auto cpus = a < 0.2 ? 0 : static_cast<uint32_t>(unit(rng) * (a < 0.6 ? 8 : 64));
+      workloads.push_back({job(std::to_string(i)), usec, cpus});
     }
     auto out = attribute(in, workloads);
     double sum = 0;
@@ -107,7 +150,7 @@ TEST(PowerAttribution, ConservationPropertyOverRandomIntervals) {
       ASSERT_GE(a.energy_joules, 0) << interval;
       ASSERT_GE(a.cpu_usec, 0) << interval;
       if (a.workload.kind == WorkloadKind::kSlurmJob) {
-        ASSERT_GT(a.cpu_usec, 0) << interval;
+        ASSERT_TRUE(a.cpu_usec > 0 || a.energy_joules > 0) << interval;
       }
       sum += a.energy_joules;
     }

@@ -23,6 +23,10 @@ TEST(PowerProcStat, ParsesTheAggregateLine) {
   ASSERT_TRUE(before);
   EXPECT_EQ(before->busy_ticks, 1000u + 20 + 300 + 10 + 20);  // steal and guest not added
   EXPECT_EQ(before->idle_ticks, 5100u);
+  EXPECT_EQ(before->cpus, 1u);
+  EXPECT_EQ(parse_proc_stat("cpu  1 2 3 4 5 6 7\ncpu0 1\ncpu1 1\ncpu17 1\nintr 1 cpu2\n")->cpus,
+            3u);
+  EXPECT_EQ(parse_proc_stat("cpu  1 2 3 4 5 6 7")->cpus, 0u);
   EXPECT_TRUE(parse_proc_stat("intr 1 2\ncpu  1 2 3 4 5 6 7\n"));
   EXPECT_FALSE(parse_proc_stat(""));
   EXPECT_FALSE(parse_proc_stat("cpu  1 2 3\n"));
@@ -41,7 +45,9 @@ TEST(PowerProcStat, ReadsAProcRootAndTicksToUsec) {
   ASSERT_TRUE(t);
   EXPECT_EQ(t->idle_ticks, 5200u);
   EXPECT_DOUBLE_EQ(ticks_to_usec(3), 3e6 / static_cast<double>(::sysconf(_SC_CLK_TCK)));
-  EXPECT_TRUE(read_proc_stat("/proc"));
+  auto real = read_proc_stat("/proc");
+  ASSERT_TRUE(real);
+  EXPECT_EQ(real->cpus, static_cast<uint32_t>(::sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
 TEST(PowerEstimate, FakeProcStatPairGivesTheExpectedJoules) {

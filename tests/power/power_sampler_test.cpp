@@ -22,8 +22,11 @@ class PowerSamplerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  void stat(uint64_t busy, uint64_t idle) {
-    std::ofstream(root_ + "/proc/stat") << "cpu  " << busy << " 0 0 " << idle << " 0 0 0 0 0 0\n";
+  void stat(uint64_t busy, uint64_t idle, int cpus = 0) {
+    std::ofstream out(root_ + "/proc/stat");
+    out << "cpu  " << busy << " 0 0 " << idle << " 0 0 0 0 0 0\n";
+    for (int i = 0; i < cpus; ++i) out << "cpu" << i << " 0 0 0 0 0 0 0 0 0 0\n";
+    out << "intr 0\n";
   }
   void job(const std::string& id, uint64_t usage_usec) {
     std::string dir = root_ + "/cg/system.slice/slurmstepd.scope/job_" + id;
@@ -33,9 +36,10 @@ class PowerSamplerTest : public ::testing::Test {
   void remove_job(const std::string& id) {
     fs::remove_all(root_ + "/cg/system.slice/slurmstepd.scope/job_" + id);
   }
-  PowerSampler sampler() {
+  PowerSampler sampler(IdlePolicy idle_policy = IdlePolicy::kUnattributed) {
     PowerSamplerOptions options;
     options.proc_root = root_ + "/proc";
+    options.idle_policy = idle_policy;
     workload::Resolver resolver({workload::CgroupLayout::kV2, root_ + "/cg", {}},
                                 {.proc_root = options.proc_root});
     return PowerSampler(options, nullptr, std::move(resolver));
@@ -108,6 +112,26 @@ TEST_F(PowerSamplerTest, EstimateAttributedToJobsThatComeAndGo) {
   EXPECT_EQ(find(*r, "2"), nullptr);  // no CPU time, no energy: left out
   expect_conserved(*r);
   EXPECT_EQ(s.stats().samples, 2u);
+}
+
+TEST_F(PowerSamplerTest, AllocatedCoresChargeIdleByTheJobsCpusets) {
+  stat(200, 800, 4);
+  job("1", 0);
+  std::ofstream(root_ + "/cg/system.slice/slurmstepd.scope/job_1/cpuset.cpus.effective") << "0-1\n";
+  job("2", 0);  // cpuset unknown
+  auto s = sampler(IdlePolicy::kAllocatedCores);
+  EXPECT_FALSE(s.sample());
+  stat(600, 900, 4);
+  job("1", 1'000'000);
+  job("2", 1'000'000);
+  auto r = s.sample();
+  ASSERT_TRUE(r);
+  const double dt = r->interval_seconds;
+  const double active_per_job = 160 * dt * 1e6 / ticks_to_usec(400);
+  EXPECT_NEAR(find(*r, "1")->energy.energy_joules, active_per_job + 100 * dt * 2 / 4, 1e-9);
+  EXPECT_NEAR(find(*r, "2")->energy.energy_joules, active_per_job, 1e-9);
+  EXPECT_NEAR(find(*r, "unattributed")->energy.energy_joules, 100 * dt / 2, 1e-9);
+  expect_conserved(*r);
 }
 
 TEST_F(PowerSamplerTest, UnreadableProcStatSkipsTheTickAndIsCounted) {

@@ -89,6 +89,40 @@ TEST(WorkloadClassify, RealWorldPaths) {
   }
 }
 
+// Slurm's names outside the places slurmd creates them (a user's delegated
+// cgroup v2 subtree, a container, another slice) must not pose as a job.
+TEST(WorkloadClassify, SlurmLayoutsOnlyAtTheHierarchyRoot) {
+  const Case cases[] = {
+      {"/user.slice/user-1000.slice/user@1000.service/slurmstepd.scope/job_123",
+       WorkloadKind::kSystemdUnit, "slurmstepd.scope", "1000"},
+      {"/user.slice/user-1000.slice/user@1000.service/system.slice/slurmstepd.scope/job_123/step_0",
+       WorkloadKind::kSystemdUnit, "slurmstepd.scope", "1000"},
+      {"/user.slice/user-1000.slice/user@1000.service/app.slice/n1_slurmstepd.scope/job_9",
+       WorkloadKind::kSystemdUnit, "n1_slurmstepd.scope", "1000"},
+      {"/user.slice/user-1000.slice/user@1000.service/slurm/uid_0/job_1/step_0",
+       WorkloadKind::kSystemdUnit, "user@1000.service", "1000"},
+      {"/user.slice/user-1000.slice/session-3.scope/slurm_n1/uid_2000/job_5",
+       WorkloadKind::kSystemdUnit, "session-3.scope", "1000"},
+      {"/system.slice/docker-" + kHex + ".scope/system.slice/slurmstepd.scope/job_1",
+       WorkloadKind::kContainer, kHex, ""},
+      {"/machine.slice/slurmstepd.scope/job_1", WorkloadKind::kSystemdUnit, "slurmstepd.scope", ""},
+      {"/slurmstepd.scope/job_1", WorkloadKind::kSystemdUnit, "slurmstepd.scope", ""},
+      {"/system.slice/x.service/slurmstepd.scope/job_1", WorkloadKind::kSystemdUnit,
+       "slurmstepd.scope", ""},
+      {"/system.slice/_slurmstepd.scope/job_1", WorkloadKind::kSystemdUnit, "_slurmstepd.scope",
+       ""},
+      {"/foo/slurm/uid_1/job_2", WorkloadKind::kHost, "host", ""},
+      {"/slurm_/uid_1/job_2", WorkloadKind::kHost, "host", ""},
+      {"/system.slice/slurm/uid_1/job_2", WorkloadKind::kHost, "host", ""},
+  };
+  for (const auto& c : cases) {
+    auto w = classify(c.path);
+    EXPECT_EQ(w.kind, c.kind) << c.path;
+    EXPECT_EQ(w.id, c.id) << c.path;
+    EXPECT_EQ(w.user, c.user) << c.path;
+  }
+}
+
 TEST(WorkloadClassify, SurvivesHostileInput) {
   EXPECT_EQ(classify(std::string(100000, '/')).kind, WorkloadKind::kHost);
   EXPECT_EQ(classify("/slurm/uid_99999999999999999999999/job_1").kind, WorkloadKind::kHost);

@@ -32,6 +32,24 @@ class SlurmLikeJob {
                       "/system.slice/slurmstepd.scope/job_" + std::string(kJob) + "/step_0");
     if (auto it = mounts.v1.find("cpuacct"); it != mounts.v1.end())
       v1_step_ = make(it->second, "/slurm/uid_0/job_" + std::string(kJob) + "/step_0");
+    if (auto it = mounts.v1.find("cpuset"); it != mounts.v1.end() && !v1_step_.empty()) {
+      // As task/cgroup does: v1 cpusets start empty, each level takes its
+      // parent's CPUs and memory nodes, the job its allocation (CPU 0).
+      std::string rel = "/slurm/uid_0/job_" + std::string(kJob);
+      std::string dir = make(it->second, rel);
+      for (std::string parent = it->second, level = parent; level != dir; parent = level) {
+        level = dir.substr(0, dir.find('/', level.size() + 1));
+        for (const char* file : {"/cpuset.mems", "/cpuset.cpus"}) {
+          std::ifstream in(parent + file);
+          std::string value;
+          std::getline(in, value);
+          std::ofstream(level + file) << value << std::endl;
+        }
+      }
+      std::ofstream cpus(dir + "/cpuset.cpus");
+      cpus << "0" << std::endl;
+      if (cpus.good()) v1_cpuset_job_ = dir;
+    }
     pid_ = ::fork();
     if (pid_ == 0) {
       volatile uint64_t x = 0;
@@ -57,6 +75,7 @@ class SlurmLikeJob {
   pid_t pid() const { return pid_; }
   const std::string& v2_step() const { return v2_step_; }
   const std::string& v1_step() const { return v1_step_; }
+  const std::string& v1_cpuset_job() const { return v1_cpuset_job_; }
 
  private:
   std::string make(const std::string& root, const std::string& rel) {
@@ -72,7 +91,7 @@ class SlurmLikeJob {
   }
 
   std::vector<std::string> created_;
-  std::string v2_step_, v1_step_;
+  std::string v2_step_, v1_step_, v1_cpuset_job_;
   pid_t pid_ = -1;
 };
 
@@ -128,6 +147,9 @@ TEST(WorkloadRealCgroup, SlurmLikeJobIsResolvedAndItsCpuTimeGrows) {
   const WorkloadCpu* after = find_job(second);
   ASSERT_NE(after, nullptr);
   EXPECT_GT(after->cpu_usec, before_usec + 10'000) << "the child burnt < 10 ms in 500 ms";
+  if (!job.v1_cpuset_job().empty()) {
+    EXPECT_EQ(after->allocated_cpus, 1u) << job.v1_cpuset_job();
+  }
   int jobs = 0;
   for (const auto& w : second.workloads) jobs += w.workload.id == kJob;
   EXPECT_EQ(jobs, 1) << "job counted once across hierarchies and steps";

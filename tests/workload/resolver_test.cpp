@@ -193,6 +193,83 @@ TEST_F(WorkloadFakeTree, ScanHybridPrefersCpuacctAndAddsWhatOnlyV2Has) {
   EXPECT_EQ(find(scan, WorkloadKind::kSystemdUnit, "sshd.service")->cpu_usec, 77u);
 }
 
+TEST_F(WorkloadFakeTree, V2JobOwnerIsReadOncePerJobCgroupAndForgottenWithTheJob) {
+  const std::string job = "/v2/system.slice/slurmstepd.scope/job_77";
+  cgroup_v2(job, 5000);
+  write(job + "/step_0/cgroup.procs", "1234\n");
+  process(1234, 65534, "0::/system.slice/slurmstepd.scope/job_77/step_0\n");
+  cgroup_v2("/v2/system.slice/slurmstepd.scope/job_78", 100);  // no process yet: root's
+  Resolver r({CgroupLayout::kV2, path("/v2"), {}}, options());
+
+  auto scan = r.scan_cpu();
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->workload.user, name_of(65534));
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "78")->workload.user, name_of(0));
+  EXPECT_EQ(r.cached_job_owners(), 1u);  // only a user's process settles the owner
+
+  // The next scans use the cached owner: the process is no longer read.
+  fs::remove(path("/proc/1234/status"));
+  write("/v2/system.slice/slurmstepd.scope/job_78/cgroup.procs", "4321\n");
+  process(4321, 1000, "0::/system.slice/slurmstepd.scope/job_78\n");
+  scan = r.scan_cpu();
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->workload.user, name_of(65534));
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "78")->workload.user, name_of(1000));
+  EXPECT_EQ(r.cached_job_owners(), 2u);
+  auto resolved = r.resolve(ino(job + "/step_0"), 1234);
+  EXPECT_EQ(resolved.user, name_of(65534));
+
+  // A new job at the same path (another inode) is read again.
+  fs::create_directories(path("/v2/next"));
+  cgroup_v2("/v2/next", 10);
+  write("/v2/next/cgroup.procs", "4321\n");
+  fs::remove_all(path(job));
+  fs::rename(path("/v2/next"), path(job));
+  scan = r.scan_cpu();
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->workload.user, name_of(1000));
+
+  // Jobs that vanished are forgotten at the next scan.
+  fs::remove_all(path(job));
+  scan = r.scan_cpu();
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77"), nullptr);
+  EXPECT_EQ(r.cached_job_owners(), 1u);
+  fs::remove_all(path("/v2/system.slice/slurmstepd.scope/job_78"));
+  r.scan_cpu();
+  EXPECT_EQ(r.cached_job_owners(), 0u);
+}
+
+TEST_F(WorkloadFakeTree, ScanReportsTheCpusOfEachJobsCpuset) {
+  const std::string jobs = "/v2/system.slice/slurmstepd.scope";
+  cgroup_v2(jobs + "/job_1", 10);
+  write(jobs + "/job_1/cpuset.cpus.effective", "0-3,8,10-11\n");
+  cgroup_v2(jobs + "/job_2", 10);  // cpuset controller not enabled: no file
+  cgroup_v2(jobs + "/job_3", 10);
+  write(jobs + "/job_3/cpuset.cpus.effective", "3-1\n");  // malformed
+  cgroup_v2(jobs + "/job_4", 10);
+  write(jobs + "/job_4/cpuset.cpus.effective", "\n");
+  cgroup_v2(jobs + "/job_5", 10);
+  write(jobs + "/job_5/cpuset.cpus.effective", "0-18446744073709551615\n");
+  cgroup_v2("/v2/system.slice/sshd.service", 10);
+  write("/v2/system.slice/sshd.service/cpuset.cpus.effective", "0-1\n");  // not a job
+  cgroup_v1("/h/cpuacct/slurm/uid_0/job_9", 1000);
+  write("/h/cpuset/slurm/uid_0/job_9/cpuset.cpus", "2,5\n");
+  cgroup_v1("/h/cpuacct/slurm/uid_0/job_10", 1000);
+  Resolver r({CgroupLayout::kHybrid,
+              path("/v2"),
+              {{"cpuacct", path("/h/cpuacct")}, {"cpuset", path("/h/cpuset")}}},
+             options());
+  auto scan = r.scan_cpu();
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "1")->allocated_cpus, 7u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "2")->allocated_cpus, 0u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "3")->allocated_cpus, 0u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "4")->allocated_cpus, 0u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "5")->allocated_cpus, 0u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSystemdUnit, "sshd.service")->allocated_cpus, 0u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "9")->allocated_cpus, 2u);
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "10")->allocated_cpus, 0u);
+
+  Resolver no_cpuset({CgroupLayout::kV1, "", {{"cpuacct", path("/h/cpuacct")}}}, options());
+  EXPECT_EQ(find(no_cpuset.scan_cpu(), WorkloadKind::kSlurmJob, "9")->allocated_cpus, 0u);
+}
+
 TEST_F(WorkloadFakeTree, MissingHierarchiesAreErrorsNotCrashes) {
   Resolver r({CgroupLayout::kHybrid, path("/nope"), {{"cpuacct", path("/nope2")}}}, options());
   EXPECT_EQ(r.scan_cpu().errors, 2u);

@@ -38,19 +38,27 @@ std::vector<Attribution> attribute(const AttributionInput& input,
   const double host_usec = std::max(0.0, sane(input.node_busy_usec) - workload_usec);
   const double total_usec = workload_usec + host_usec;
 
-  // Energy per CPU µs: active energy, plus idle energy when it is charged to workloads.
-  const bool idle_charged = input.idle_policy == IdlePolicy::kAllocatedCores && total_usec > 0;
-  const double shared = total_usec > 0 ? active + (idle_charged ? idle : 0) : 0;
-  const double unattributed = energy - shared;
+  // Idle energy per allocated CPU: the jobs' cores out of the node's, over
+  // their sum when cores are oversubscribed.
+  auto allocated_cpus = [](const WorkloadCpuDelta& w) {
+    return w.workload.kind == protocol::WorkloadKind::kSlurmJob ? w.allocated_cpus : 0.0;
+  };
+  double allocated = 0;
+  if (input.idle_policy == IdlePolicy::kAllocatedCores && input.node_cpus > 0)
+    for (const auto& w : workloads) allocated += allocated_cpus(w);
+  const double charged_fraction = std::min(1.0, allocated / std::max(1u, input.node_cpus));
+  const double idle_per_cpu = allocated > 0 ? idle * charged_fraction / allocated : 0;
+  const double unattributed = (total_usec > 0 ? 0 : active) + idle * (1 - charged_fraction);
 
   std::vector<Attribution> out;
   out.reserve(workloads.size() + 2);
-  auto add = [&](const protocol::Workload& w, double usec) {
-    double joules = total_usec > 0 ? shared * (usec / total_usec) : 0;
+  auto add = [&](const protocol::Workload& w, double usec, double idle_joules) {
+    double joules = (total_usec > 0 ? active * (usec / total_usec) : 0) + idle_joules;
     if (usec > 0 || joules > 0) out.push_back({w, usec, joules});
   };
-  for (const auto& w : workloads) add(w.workload, sane(w.cpu_usec));
-  add(named(protocol::WorkloadKind::kHost, "host"), host_usec);
+  for (const auto& w : workloads)
+    add(w.workload, sane(w.cpu_usec), idle_per_cpu * allocated_cpus(w));
+  add(named(protocol::WorkloadKind::kHost, "host"), host_usec, 0);
   if (unattributed > 0)
     out.push_back({named(protocol::WorkloadKind::kUnattributed, "unattributed"), 0, unattributed});
   return out;

@@ -55,7 +55,7 @@ std::vector<WorkloadCpuDelta> PowerSampler::workload_deltas(std::vector<workload
                        ? static_cast<double>(w.cpu_usec - last->second)
                        : std::min(static_cast<double>(w.cpu_usec), node_busy_usec);
     next[std::move(key)] = w.cpu_usec;
-    deltas.push_back({std::move(w.workload), delta});
+    deltas.push_back({std::move(w.workload), delta, w.allocated_cpus});
   }
   last_workload_usec_ = std::move(next);
   return deltas;
@@ -118,8 +118,12 @@ std::optional<PowerSample> PowerSampler::sample() {
   const double busy_usec = cpu->busy_ticks >= last_cpu_->busy_ticks
                                ? ticks_to_usec(cpu->busy_ticks - last_cpu_->busy_ticks)
                                : 0;
-  AttributionInput input{s.node_energy_joules, dt, options_.model.idle_watts, busy_usec,
-                         options_.idle_policy};
+  AttributionInput input{.node_energy_joules = s.node_energy_joules,
+                         .interval_seconds = dt,
+                         .idle_watts = options_.model.idle_watts,
+                         .node_busy_usec = busy_usec,
+                         .idle_policy = options_.idle_policy,
+                         .node_cpus = cpu->cpus};
   for (auto& a : attribute(input, workload_deltas(std::move(scan.workloads), busy_usec))) {
     protocol::WorkloadEnergy e{s.start_ns,
                                s.end_ns,

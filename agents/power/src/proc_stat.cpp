@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -10,6 +11,12 @@
 namespace vigie::power {
 
 std::optional<CpuTimes> parse_proc_stat(std::string_view text) {
+  uint32_t cpus = 0;
+  for (std::string_view rest = text; !rest.empty();) {
+    auto line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    if (line.size() > 3 && line.starts_with("cpu") && line[3] >= '0' && line[3] <= '9') ++cpus;
+  }
   if (!text.starts_with("cpu ")) {
     size_t pos = text.find("\ncpu ");
     if (pos == std::string_view::npos) return std::nullopt;
@@ -27,20 +34,24 @@ std::optional<CpuTimes> parse_proc_stat(std::string_view text) {
     if (ec != std::errc()) return std::nullopt;
     p = next;
   }
-  return CpuTimes{v[0] + v[1] + v[2] + v[5] + v[6], v[3] + v[4]};
+  return CpuTimes{v[0] + v[1] + v[2] + v[5] + v[6], v[3] + v[4], cpus};
 }
 
 std::optional<CpuTimes> read_proc_stat(const std::string& proc_root) {
   int fd = ::open((proc_root + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
-  // The aggregate line comes first; 4 KiB holds it whatever the CPU count.
-  char buf[4096];
-  ssize_t n;
-  do n = ::read(fd, buf, sizeof buf);
-  while (n < 0 && errno == EINTR);
+  // The aggregate line, then one line per CPU, then intr (long with many IRQs)
+  // and a few more: the kernel renders it whole anyway; at most 1 MiB.
+  std::string text;
+  char buf[16384];
+  while (text.size() < (1 << 20)) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
   ::close(fd);
-  if (n <= 0) return std::nullopt;
-  return parse_proc_stat(std::string_view(buf, static_cast<size_t>(n)));
+  return parse_proc_stat(text);
 }
 
 double ticks_to_usec(uint64_t ticks) {

@@ -65,10 +65,14 @@ bool is_unit(std::string_view component) {
   return false;
 }
 
-bool is_slurm_v1_root(std::string_view c) { return c == "slurm" || c.starts_with("slurm_"); }
+// "<name>" or "<node>_<name>" with a non-empty node name (multiple-slurmd nodes).
+bool is_slurm_v1_root(std::string_view c) {
+  return c == "slurm" || (c.starts_with("slurm_") && c.size() > 6);
+}
 
 bool is_slurmstepd_scope(std::string_view c) {
-  return c == "slurmstepd.scope" || c.ends_with("_slurmstepd.scope");
+  constexpr std::string_view kScope = "_slurmstepd.scope";
+  return c == kScope.substr(1) || (c.ends_with(kScope) && c.size() > kScope.size());
 }
 
 }  // namespace
@@ -79,24 +83,24 @@ Workload classify(std::string_view cgroup_path) {
                                                                     : std::string(cgroup_path);
   auto parts = components(cgroup_path);
 
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    if (is_slurm_v1_root(parts[i]) && i + 2 < parts.size()) {
-      auto uid = number_between(parts[i + 1], "uid_");
-      auto job = number_between(parts[i + 2], "job_");
-      if (!uid.empty() && !job.empty()) {
-        w.kind = WorkloadKind::kSlurmJob;
-        w.id = std::string(job);
-        w.user = std::string(uid);
-        return w;
-      }
+  // Anchored at the hierarchy root: below it, a user's delegated subtree
+  // (user@<U>.service on v2) could mimic these names to pose as another job.
+  if (parts.size() >= 3 && is_slurm_v1_root(parts[0])) {
+    auto uid = number_between(parts[1], "uid_");
+    auto job = number_between(parts[2], "job_");
+    if (!uid.empty() && !job.empty()) {
+      w.kind = WorkloadKind::kSlurmJob;
+      w.id = std::string(job);
+      w.user = std::string(uid);
+      return w;
     }
-    if (is_slurmstepd_scope(parts[i])) {
-      auto job = number_between(parts[i + 1], "job_");
-      if (!job.empty()) {
-        w.kind = WorkloadKind::kSlurmJob;
-        w.id = std::string(job);
-        return w;
-      }
+  }
+  if (parts.size() >= 3 && parts[0] == "system.slice" && is_slurmstepd_scope(parts[1])) {
+    auto job = number_between(parts[2], "job_");
+    if (!job.empty()) {
+      w.kind = WorkloadKind::kSlurmJob;
+      w.id = std::string(job);
+      return w;
     }
   }
 

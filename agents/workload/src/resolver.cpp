@@ -23,6 +23,8 @@ using protocol::WorkloadKind;
 constexpr int kMaxDepth = 32;
 constexpr size_t kMaxIndexEntries = 1 << 20;
 constexpr size_t kMaxUserNames = 1 << 16;
+constexpr size_t kMaxJobOwners = 1 << 16;
+constexpr uint64_t kMaxCpus = 1 << 20;
 
 std::string join(const std::string& root, std::string_view rel) {
   return rel == "/" ? root : root + std::string(rel);
@@ -76,8 +78,8 @@ std::optional<uint32_t> process_uid(const std::string& proc_root, uint64_t pid) 
 }
 
 // Owner of a Slurm cgroup/v2 job: slurmstepd creates job_<J> as root, so take
-// the uid of a non-root process in the job, else of any process in it, else
-// the directory's owner.
+// the uid of a non-root process in the job, else of any process in it (the
+// caller falls back to the directory's owner).
 std::optional<uint32_t> job_owner(const std::string& job_dir, const std::string& proc_root,
                                   int depth = 0) {
   std::optional<uint32_t> any;
@@ -99,10 +101,24 @@ std::optional<uint32_t> job_owner(const std::string& job_dir, const std::string&
       if (uid && (!any || *uid != 0)) any = uid;
     });
   }
-  if (any || depth > 0) return any;
-  struct stat st {};
-  if (::stat(job_dir.c_str(), &st) == 0) return st.st_uid;
-  return std::nullopt;
+  return any;
+}
+
+// Counts the CPUs of a cpuset(7) list ("0-3,8,10-11"; empty: none); nullopt when malformed.
+std::optional<uint32_t> count_cpu_list(std::string_view list) {
+  while (!list.empty() && (list.back() == '\n' || list.back() == ' ')) list.remove_suffix(1);
+  uint64_t count = 0;
+  while (!list.empty()) {
+    auto item = list.substr(0, list.find(','));
+    list.remove_prefix(std::min(list.size(), item.size() + 1));
+    size_t dash = item.find('-');
+    auto first = detail::parse_u64(item.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : detail::parse_u64(item.substr(dash + 1));
+    if (!first || !last || *last < *first || *last - *first >= kMaxCpus) return std::nullopt;
+    count += *last - *first + 1;
+    if (count > kMaxCpus) return std::nullopt;
+  }
+  return static_cast<uint32_t>(count);
 }
 
 }  // namespace
@@ -139,9 +155,40 @@ void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_
   if (pos == std::string::npos) pos = w.cgroup_path.rfind(job);
   if (pos == std::string::npos) return;
   std::string job_dir = hierarchy_root + w.cgroup_path.substr(0, pos + job.size());
-  auto uid = job_owner(job_dir, options_.proc_root);
-  if (!uid && pid != 0) uid = process_uid(options_.proc_root, pid);
+  std::optional<uint32_t> uid;
+  struct stat st {};
+  if (::stat(job_dir.c_str(), &st) != 0) {
+    if (pid != 0) uid = process_uid(options_.proc_root, pid);
+  } else if (auto it = job_owners_.find(job_dir);
+             it != job_owners_.end() && it->second.inode == st.st_ino) {
+    it->second.scan = scans_;
+    uid = it->second.uid;
+  } else {
+    uid = job_owner(job_dir, options_.proc_root);
+    // Only a user's process settles it: until one runs, the job may hold just
+    // slurmstepd (root), and the directory is root's. A job re-created at the
+    // same path has another inode and is read again.
+    if (uid && *uid != 0) {
+      if (job_owners_.size() >= kMaxJobOwners) job_owners_.clear();
+      job_owners_.insert_or_assign(job_dir, JobOwner{st.st_ino, *uid, scans_});
+    }
+    if (!uid) uid = st.st_uid;
+  }
   if (uid) w.user = user_name(*uid);
+}
+
+uint32_t Resolver::allocated_cpus(const std::string& root, const std::string& rel, bool v2) const {
+  std::string file;
+  if (v2) {
+    file = join(root, rel) + "/cpuset.cpus.effective";
+  } else if (auto cpuset = mounts_.v1.find("cpuset"); cpuset != mounts_.v1.end()) {
+    file = join(cpuset->second, rel) + "/cpuset.cpus";
+  } else {
+    return 0;
+  }
+  auto text = detail::read_file(file, 1 << 16);
+  auto count = text ? count_cpu_list(*text) : std::nullopt;
+  return count.value_or(0);
 }
 
 void Resolver::rebuild_index() {
@@ -272,7 +319,8 @@ uint64_t Resolver::scan_dir(const std::string& root, const std::string& rel, boo
     uint64_t nested = children();
     scan.workloads.push_back({std::move(w), *usage - std::min(nested, *usage)});
   } else {
-    scan.workloads.push_back({std::move(w), *usage});
+    uint32_t cpus = w.kind == WorkloadKind::kSlurmJob ? allocated_cpus(root, rel, v2) : 0;
+    scan.workloads.push_back({std::move(w), *usage, cpus});
   }
   return *usage;
 }
@@ -288,17 +336,21 @@ void Resolver::scan_hierarchy(const std::string& root, bool v2, CpuScan& scan) {
 }
 
 CpuScan Resolver::scan_cpu() {
+  ++scans_;
   CpuScan scan;
   if (auto cpuacct = mounts_.v1.find("cpuacct"); cpuacct != mounts_.v1.end())
     scan_hierarchy(cpuacct->second, false, scan);
-  if (mounts_.v2_root.empty()) return scan;
-  CpuScan v2;
-  scan_hierarchy(mounts_.v2_root, true, v2);
-  std::set<std::pair<WorkloadKind, std::string>> seen;
-  for (const auto& w : scan.workloads) seen.emplace(w.workload.kind, w.workload.id);
-  for (auto& w : v2.workloads)
-    if (!seen.contains({w.workload.kind, w.workload.id})) scan.workloads.push_back(std::move(w));
-  scan.errors += v2.errors;
+  if (!mounts_.v2_root.empty()) {
+    CpuScan v2;
+    scan_hierarchy(mounts_.v2_root, true, v2);
+    std::set<std::pair<WorkloadKind, std::string>> seen;
+    for (const auto& w : scan.workloads) seen.emplace(w.workload.kind, w.workload.id);
+    for (auto& w : v2.workloads)
+      if (!seen.contains({w.workload.kind, w.workload.id})) scan.workloads.push_back(std::move(w));
+    scan.errors += v2.errors;
+  }
+  // Jobs this scan did not meet have ended (or their cgroup went unreadable: read again later).
+  std::erase_if(job_owners_, [&](const auto& entry) { return entry.second.scan != scans_; });
   return scan;
 }
 

@@ -11,9 +11,12 @@ namespace vigie::power {
 enum class IdlePolicy {
   // Idle energy goes to one kUnattributed entry (default).
   kUnattributed,
-  // Idle energy is charged to the workloads. Without allocation data from the
-  // scheduler yet, it is split like the active energy, by CPU share (host
-  // included); with no CPU time at all it stays unattributed.
+  // Idle energy is charged to Slurm jobs by the cores allocated to them (HPC
+  // exclusive allocation): a job gets idle x allocated_cpus / node_cpus, over
+  // the sum of the jobs' allocations instead when it exceeds node_cpus
+  // (oversubscribed cores). The idle energy of unallocated cores stays
+  // unattributed, as does all of it when no job's cpuset is known
+  // (allocated_cpus 0: the cpuset controller is off) or node_cpus is 0.
   kAllocatedCores,
 };
 
@@ -22,7 +25,8 @@ bool parse_idle_policy(std::string_view text, IdlePolicy& policy);
 
 struct WorkloadCpuDelta {
   protocol::Workload workload;
-  double cpu_usec = 0;  // CPU time used in the interval; negative or non-finite counts as 0
+  double cpu_usec = 0;          // CPU time used in the interval; negative or non-finite counts as 0
+  uint32_t allocated_cpus = 0;  // Slurm jobs: CPUs in the job's cpuset (0: unknown); else ignored
 };
 
 struct AttributionInput {
@@ -31,6 +35,7 @@ struct AttributionInput {
   double idle_watts = 0;      // node idle power
   double node_busy_usec = 0;  // busy CPU time of the whole node (/proc/stat)
   IdlePolicy idle_policy = IdlePolicy::kUnattributed;
+  uint32_t node_cpus = 0;  // online CPUs of the node (/proc/stat cpu<N> lines); 0: unknown
 };
 
 struct Attribution {
@@ -44,7 +49,8 @@ struct Attribution {
 // max(node_busy_usec, sum of workloads), the remainder node_busy_usec - sum
 // being the host's (processes outside any workload). Active energy with no CPU
 // time at all (e.g. uncore or DRAM activity) stays unattributed. Idle energy
-// follows `idle_policy`. Entries with neither CPU time nor energy are left out.
+// follows `idle_policy` (a job may then get energy without CPU time). Entries
+// with neither CPU time nor energy are left out.
 // Invariant: the energies of the result sum to E (to rounding).
 std::vector<Attribution> attribute(const AttributionInput& input,
                                    const std::vector<WorkloadCpuDelta>& workloads);

@@ -9,9 +9,12 @@ namespace vigie::workload {
 
 // Classifies a cgroup path relative to its hierarchy's mount, e.g.
 // "/slurm/uid_1000/job_42/step_0". Pure: reads no file. First match wins:
-//  1. Slurm job (kSlurmJob, id = job id):
+//  1. Slurm job (kSlurmJob, id = job id), only at these places under the root:
 //     v1 (task/cgroup, cgroup/v1 plugin): /slurm[_<node>]/uid_<U>/job_<J>[/step_<S>...]
-//     v2 (cgroup/v2 plugin): /…/[<node>_]slurmstepd.scope/job_<J>[/step_<S>[/user/task_<T>]]
+//     v2 (cgroup/v2 plugin):
+//       /system.slice/[<node>_]slurmstepd.scope/job_<J>[/step_<S>[/user/task_<T>]]
+//     The same names anywhere else (e.g. made by a user in their delegated
+//     user@<U>.service subtree) are not a job: rules 2-4 apply.
 //  2. container (kContainer, id = 64 hex digits): a component docker-<id>.scope,
 //     libpod-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope, or a bare <id>
 //     (/docker/<id>, /kubepods/…/pod<uid>/<id>); the outermost one.

@@ -22,6 +22,10 @@ struct ResolverOptions {
 struct WorkloadCpu {
   protocol::Workload workload;  // cgroup_path: the cgroup measured (a Slurm job's job_<J> dir)
   uint64_t cpu_usec = 0;
+  // Slurm jobs: the CPUs of the job's cpuset (cgroup2 cpuset.cpus.effective,
+  // absent unless the cpuset controller is enabled there; v1: cpuset.cpus at
+  // the same path in the cpuset hierarchy). 0 when unknown, and for other workloads.
+  uint32_t allocated_cpus = 0;
 };
 
 struct CpuScan {
@@ -57,10 +61,13 @@ class Resolver {
   // that of the workloads nested in it; slices and the root are not counted
   // (their remainder is the host's, from /proc/stat). On a hybrid layout the v1
   // cpuacct hierarchy is preferred and cgroup2 adds the workloads v1 lacks.
+  // The owner of a cgroup/v2 job is read from its processes once per job
+  // cgroup (path and inode) and kept while the job shows up in the scans.
   CpuScan scan_cpu();
 
   const CgroupMounts& mounts() const { return mounts_; }
   const ResolverStats& stats() const { return stats_; }
+  size_t cached_job_owners() const { return job_owners_.size(); }
 
  private:
   void rebuild_index();
@@ -70,6 +77,13 @@ class Resolver {
   uint64_t scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
                     CpuScan& scan);
   std::string user_name(uint32_t uid);
+  uint32_t allocated_cpus(const std::string& root, const std::string& rel, bool v2) const;
+
+  struct JobOwner {
+    uint64_t inode = 0;  // of the job_<J> directory: a new job at the same path differs
+    uint32_t uid = 0;
+    uint64_t scan = 0;  // the last scan_cpu() that met the job
+  };
 
   CgroupMounts mounts_;
   ResolverOptions options_;
@@ -77,6 +91,8 @@ class Resolver {
   std::unordered_map<uint64_t, std::string> index_;         // cgroup2 id -> path
   std::unordered_map<uint64_t, protocol::Workload> cache_;  // cgroup2 id -> workload
   std::unordered_map<uint32_t, std::string> user_names_;    // uid -> name
+  std::unordered_map<std::string, JobOwner> job_owners_;    // v2 job_<J> dir -> owner
+  uint64_t scans_ = 0;
   std::chrono::steady_clock::time_point last_rebuild_{};
   bool indexed_ = false;
 };
