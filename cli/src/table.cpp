@@ -1,6 +1,7 @@
 #include "table.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace vigie::cli {
 namespace {
@@ -22,19 +23,42 @@ std::string prefix(const std::string& text, std::size_t count) {
   return text;
 }
 
-// Control characters (from command lines) would break the layout or the terminal.
-std::string printable(std::string text) {
-  std::replace_if(
-      text.begin(), text.end(),
-      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }, ' ');
-  return text;
+// Command lines, images and user names come from monitored machines: their
+// control characters (C0, DEL and UTF-8-encoded C1) are shown escaped, never
+// sent to the operator's terminal, where they could rewrite the screen or the
+// window title.
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  char escaped[8];
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (c == 0x1b) {
+      out += "\\e";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    } else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", next);
+      out += escaped;
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 void Table::add(std::vector<std::string> row) {
   for (auto& cell : row) {
-    cell = printable(std::move(cell));
+    cell = printable(cell);
     if (width(cell) > kMaxCell) cell = prefix(cell, kMaxCell - 1) + "…";
   }
   rows_.push_back(std::move(row));

@@ -11,7 +11,9 @@ class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
 
-  // Cells longer than kMaxCell code points are cut with "…" (--json has them whole).
+  // Control characters are escaped (ESC as \e, tab, newline, others as \xNN,
+  // C1 as \u00NN); cells longer than kMaxCell code points are then cut with
+  // "…" (--json has them whole).
   void add(std::vector<std::string> row);
   // Prints the header and rows, columns two spaces apart; `empty` when there are no rows.
   void print(std::ostream& out, const std::string& empty) const;

@@ -113,25 +113,35 @@ Config load_config(const std::string& path) {
           scalar<std::string>(path, dashboard["vendor_dir"], "dashboard.vendor_dir");
   }
   if (const auto limits = root["limits"]) {
-    check_keys(path, limits, "limits.", {"body_bytes", "header_bytes"});
+    check_keys(path, limits, "limits.", {"body_bytes", "header_bytes", "max_connections"});
     if (limits["body_bytes"])
       config.body_limit_bytes =
           scalar<std::size_t>(path, limits["body_bytes"], "limits.body_bytes");
     if (limits["header_bytes"])
       config.header_limit_bytes =
           scalar<std::size_t>(path, limits["header_bytes"], "limits.header_bytes");
-    if (config.body_limit_bytes == 0 || config.header_limit_bytes < 1024)
-      fail(path, limits, "limits.body_bytes must be > 0 and limits.header_bytes >= 1024");
+    if (limits["max_connections"])
+      config.max_connections =
+          scalar<std::size_t>(path, limits["max_connections"], "limits.max_connections");
+    if (config.body_limit_bytes == 0 || config.header_limit_bytes < 1024 ||
+        config.max_connections == 0)
+      fail(path, limits,
+           "limits.body_bytes and limits.max_connections must be > 0 and limits.header_bytes "
+           ">= 1024");
   }
   if (const auto timeouts = root["timeouts"]) {
-    check_keys(path, timeouts, "timeouts.", {"read_seconds", "idle_seconds"});
+    check_keys(path, timeouts, "timeouts.", {"header_seconds", "read_seconds", "idle_seconds"});
+    if (timeouts["header_seconds"])
+      config.header_timeout = std::chrono::seconds(
+          scalar<unsigned>(path, timeouts["header_seconds"], "timeouts.header_seconds"));
     if (timeouts["read_seconds"])
       config.read_timeout = std::chrono::seconds(
           scalar<unsigned>(path, timeouts["read_seconds"], "timeouts.read_seconds"));
     if (timeouts["idle_seconds"])
       config.idle_timeout = std::chrono::seconds(
           scalar<unsigned>(path, timeouts["idle_seconds"], "timeouts.idle_seconds"));
-    if (config.read_timeout.count() == 0 || config.idle_timeout.count() == 0)
+    if (config.header_timeout.count() == 0 || config.read_timeout.count() == 0 ||
+        config.idle_timeout.count() == 0)
       fail(path, timeouts, "timeouts must be > 0 seconds");
   }
   if (root["threads"]) {
@@ -142,7 +152,7 @@ Config load_config(const std::string& path) {
   if (const auto tokens = root["agent_tokens"]) {
     if (!tokens.IsSequence()) fail(path, tokens, "agent_tokens must be a list");
     for (const auto& entry : tokens) {
-      check_keys(path, entry, "agent_tokens[].", {"sha256", "site", "host"});
+      check_keys(path, entry, "agent_tokens[].", {"sha256", "site", "host", "any_host"});
       AgentToken token;
       if (!entry["sha256"] ||
           !parse_hex_digest(scalar<std::string>(path, entry["sha256"], "sha256"), token.sha256))
@@ -150,6 +160,11 @@ Config load_config(const std::string& path) {
              "agent_tokens[].sha256 must be 64 hex digits (sha256 of the token, see --hash-token)");
       if (entry["site"]) token.site = scalar<std::string>(path, entry["site"], "site");
       if (entry["host"]) token.host = scalar<std::string>(path, entry["host"], "host");
+      if (entry["any_host"]) token.any_host = scalar<bool>(path, entry["any_host"], "any_host");
+      if (token.host.empty() != token.any_host)
+        fail(path, entry,
+             "agent_tokens[] entries need a host (the node the token writes for) or, for labs "
+             "only, any_host: true; not both");
       config.agent_tokens.push_back(std::move(token));
     }
   }

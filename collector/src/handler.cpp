@@ -241,6 +241,8 @@ int status_for(Rejection reason) {
       return 415;
     case Rejection::kStorage:
       return 500;
+    case Rejection::kTooManyConnections:
+      return 503;
     case Rejection::kBadQuery:
     case Rejection::kMalformedHttp:
     case Rejection::kNotZstd:
@@ -250,6 +252,23 @@ int status_for(Rejection reason) {
       break;
   }
   return 400;
+}
+
+// The agent token an Authorization header value carries, or nullptr with
+// `refusal` set.
+const AgentToken* authenticate(const std::vector<AgentToken>& tokens,
+                               std::string_view authorization, std::string& refusal) {
+  constexpr std::string_view kBearer = "bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    refusal = "missing bearer token (Authorization: Bearer <agent token>)";
+    return nullptr;
+  }
+  const AgentToken* token = find_agent_token(tokens, authorization.substr(kBearer.size()));
+  if (token == nullptr) refusal = "unknown agent token";
+  return token;
 }
 
 std::string_view route_of(std::string_view path) {
@@ -283,6 +302,8 @@ Response Handler::reject(Rejection reason, std::string_view target, std::string_
   } else if (reason == Rejection::kHeaderTooLarge) {
     message = "request headers exceed the limit of " + std::to_string(config_.header_limit_bytes) +
               " bytes";
+  } else if (reason == Rejection::kTooManyConnections) {
+    message = "too many connections; retry later";
   } else {
     message = "malformed HTTP request: " + std::string(detail);
   }
@@ -296,6 +317,19 @@ Response Handler::rejection(Rejection reason, std::string message) {
   Response response = error(status_for(reason), std::move(message));
   if (reason == Rejection::kUnauthorized)
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  if (reason == Rejection::kTooManyConnections) response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+std::optional<Response> Handler::refuse_before_body(const Request& request) {
+  const std::string_view target = request.target;
+  const std::string_view route_name = route_of(target.substr(0, target.find('?')));
+  if (route_name != "/api/v1/ingest" || request.method != "POST") return std::nullopt;
+  std::string refusal;
+  if (authenticate(config_.agent_tokens, request.authorization, refusal) != nullptr)
+    return std::nullopt;
+  Response response = rejection(Rejection::kUnauthorized, std::move(refusal));
+  metrics_.request(route_name, response.status, 0);
   return response;
 }
 
@@ -397,18 +431,9 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
 }
 
 Response Handler::ingest(const Request& request) {
-  std::string_view authorization = request.authorization;
-  constexpr std::string_view kBearer = "bearer ";
-  if (authorization.size() <= kBearer.size() ||
-      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char a, char b) {
-        return a == std::tolower(static_cast<unsigned char>(b));
-      })) {
-    return rejection(Rejection::kUnauthorized,
-                     "missing bearer token (Authorization: Bearer <agent token>)");
-  }
-  const AgentToken* token =
-      find_agent_token(config_.agent_tokens, authorization.substr(kBearer.size()));
-  if (token == nullptr) return rejection(Rejection::kUnauthorized, "unknown agent token");
+  std::string refusal;
+  const AgentToken* token = authenticate(config_.agent_tokens, request.authorization, refusal);
+  if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
 
   if (media_type(request.content_type) != protocol::kContentType ||
       media_type(request.content_encoding) != protocol::kContentEncoding) {
@@ -416,6 +441,7 @@ Response Handler::ingest(const Request& request) {
                      "expected Content-Type: " + std::string(protocol::kContentType) +
                          " and Content-Encoding: " + std::string(protocol::kContentEncoding));
   }
+  // The server's parser enforces this limit too; the handler is also driven without it.
   if (request.body.size() > config_.body_limit_bytes) {
     return rejection(Rejection::kTooLarge, "request body exceeds the limit of " +
                                                std::to_string(config_.body_limit_bytes) + " bytes");
@@ -428,7 +454,7 @@ Response Handler::ingest(const Request& request) {
   // The codec gives every event the batch's site and host, so checking the
   // batch's is enough to keep an agent to its own node.
   if ((!token->site.empty() && batch.site != token->site) ||
-      (!token->host.empty() && batch.host != token->host)) {
+      (!token->any_host && batch.host != token->host)) {
     return rejection(Rejection::kForbidden, "this token may not write for site '" + batch.site +
                                                 "' host '" + batch.host + "'");
   }

@@ -11,11 +11,13 @@ namespace vigie::collector {
 
 namespace {
 constexpr std::array kRejections = {
-    Rejection::kUnauthorized,   Rejection::kForbidden,        Rejection::kTooLarge,
-    Rejection::kHeaderTooLarge, Rejection::kUnsupportedMedia, Rejection::kNotZstd,
-    Rejection::kCorrupt,        Rejection::kDecodedTooLarge,  Rejection::kBadProtobuf,
-    Rejection::kInvalid,        Rejection::kStorage,          Rejection::kMalformedHttp,
-    Rejection::kBadQuery,
+    Rejection::kUnauthorized,     Rejection::kForbidden,
+    Rejection::kTooLarge,         Rejection::kHeaderTooLarge,
+    Rejection::kUnsupportedMedia, Rejection::kNotZstd,
+    Rejection::kCorrupt,          Rejection::kDecodedTooLarge,
+    Rejection::kBadProtobuf,      Rejection::kInvalid,
+    Rejection::kStorage,          Rejection::kMalformedHttp,
+    Rejection::kBadQuery,         Rejection::kTooManyConnections,
 };
 }  // namespace
 
@@ -47,6 +49,8 @@ std::string_view to_string(Rejection reason) {
       return "malformed_http";
     case Rejection::kBadQuery:
       return "bad_query";
+    case Rejection::kTooManyConnections:
+      return "too_many_connections";
   }
   return "unknown";
 }

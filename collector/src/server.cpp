@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,16 +23,38 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-// After refusing an oversized body, read and discard what the client is
-// still sending (bounded) before closing, so that it sees the 413 instead of
-// a connection reset.
+// After refusing an oversized body or an unauthenticated ingest, read and
+// discard (never buffer) what the client is still sending, bounded, before
+// closing, so that it sees the 413 or 401 instead of a connection reset.
 constexpr std::size_t kMaxDrainBytes = 64u << 20;
 constexpr auto kDrainTimeout = std::chrono::seconds(10);
+// What the first read of a keep-alive connection's next request asks for.
+constexpr std::size_t kFirstReadBytes = 4096;
+
+using Message = http::response<http::string_body>;
+
+Message to_message(Response response, bool keep_alive, unsigned version) {
+  Message message(static_cast<http::status>(response.status), version);
+  message.set(http::field::server, "vigie-collector");
+  message.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) message.set(name, value);
+  message.body() = std::move(response.body);
+  message.keep_alive(keep_alive);
+  message.prepare_payload();
+  return message;
+}
+
+// Open connections, shared by the listener and its sessions.
+using ConnectionCount = std::atomic<std::size_t>;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const Config& config, Handler& handler)
-      : stream_(std::move(socket)), config_(config), handler_(handler) {}
+  Session(tcp::socket&& socket, const Config& config, Handler& handler,
+          std::shared_ptr<ConnectionCount> open)
+      : stream_(std::move(socket)), config_(config), handler_(handler), open_(std::move(open)) {}
+  ~Session() { --*open_; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void run() {
     net::dispatch(stream_.get_executor(),
@@ -39,18 +62,47 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Between keep-alive requests: up to idle_timeout for the next one's first
+  // bytes; its headers then get header_timeout like a new connection's.
+  void do_wait_next() {
+    if (buffer_.size() > 0) return do_read_header();  // pipelined
+    stream_.expires_after(config_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) return self->do_close();
+                              self->do_read_header();
+                            });
+  }
+
   void do_read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(config_.header_limit_bytes));
     parser_->body_limit(config_.body_limit_bytes);
-    stream_.expires_after(config_.idle_timeout);
+    stream_.expires_after(config_.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::on_read_header, shared_from_this()));
   }
 
+  static Request request_of(const http::request<http::string_body>& message) {
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.authorization = std::string(message[http::field::authorization]);
+    request.content_type = std::string(message[http::field::content_type]);
+    request.content_encoding = std::string(message[http::field::content_encoding]);
+    return request;
+  }
+
   void on_read_header(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
+    // Authenticate before reading a body: a client without a token must not
+    // make the collector buffer up to body_limit_bytes or wait read_timeout.
+    if (auto refusal = handler_.refuse_before_body(request_of(parser_->get()))) {
+      draining_ = true;
+      return send(std::move(*refusal), false, parser_->get().version());
+    }
     stream_.expires_after(config_.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
@@ -59,12 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     auto& message = parser_->get();
-    Request request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    request.authorization = std::string(message[http::field::authorization]);
-    request.content_type = std::string(message[http::field::content_type]);
-    request.content_encoding = std::string(message[http::field::content_encoding]);
+    Request request = request_of(message);
     request.body = std::move(message.body());
     Response response;
     try {
@@ -94,21 +141,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send(Response response, bool keep_alive, unsigned version) {
-    auto message = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(response.status), version);
-    message->set(http::field::server, "vigie-collector");
-    message->set(http::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers) message->set(name, value);
-    message->body() = std::move(response.body);
-    message->keep_alive(keep_alive);
-    message->prepare_payload();
+    auto message = std::make_shared<Message>(to_message(std::move(response), keep_alive, version));
     stream_.expires_after(config_.read_timeout);
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
                         if (ec) return self->do_close();
                         if (!message->keep_alive())
                           return self->draining_ ? self->do_drain() : self->do_close();
-                        self->do_read_header();
+                        self->do_wait_next();
                       });
   }
 
@@ -139,6 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const Config& config_;
   Handler& handler_;
+  std::shared_ptr<ConnectionCount> open_;
   bool draining_ = false;
   std::size_t drained_ = 0;
   std::array<char, 64 * 1024> discard_{};
@@ -187,8 +228,24 @@ class Listener : public std::enable_shared_from_this<Listener> {
       });
       return;
     }
-    std::make_shared<Session>(std::move(socket), config_, handler_)->run();
+    if (open_->load() >= config_.max_connections) {
+      refuse(std::move(socket));
+    } else {
+      ++*open_;
+      std::make_shared<Session>(std::move(socket), config_, handler_, open_)->run();
+    }
     do_accept();
+  }
+
+  // A 503 written without waiting (it fits in a new connection's send
+  // buffer; if not, the client just sees the close), then close.
+  void refuse(tcp::socket socket) {
+    Message message = to_message(handler_.reject(Rejection::kTooManyConnections, {}), false, 11);
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    http::write(socket, message, ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   net::io_context& ioc_;
@@ -196,6 +253,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::steady_timer retry_;
   const Config& config_;
   Handler& handler_;
+  std::shared_ptr<ConnectionCount> open_ = std::make_shared<ConnectionCount>(0);
 };
 
 }  // namespace

@@ -3,10 +3,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
+#include <vector>
 
 #include "vigie/collector/json.h"
 
@@ -15,30 +17,32 @@ namespace {
 
 using protocol::Batch;
 
-// Schema migrations; entry i takes version i to i + 1.
+// Schema migrations; entry i takes version i to i + 1. Batches and agents
+// are keyed by host too: agent ids are chosen by agents, hosts are bound to
+// their tokens. `event` and `tags` are CBOR (see encode_event).
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE batches (
   agent_id TEXT NOT NULL, sequence INTEGER NOT NULL,
   site TEXT NOT NULL, host TEXT NOT NULL, sent_ns INTEGER NOT NULL, received_ns INTEGER NOT NULL,
-  PRIMARY KEY (agent_id, sequence)) WITHOUT ROWID;
+  PRIMARY KEY (host, agent_id, sequence)) WITHOUT ROWID;
 CREATE TABLE events (
   id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, time_ns INTEGER NOT NULL,
   site TEXT NOT NULL, host TEXT NOT NULL, kind TEXT NOT NULL,
   pid INTEGER NOT NULL, ppid INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
   user TEXT NOT NULL, cgroup_id INTEGER NOT NULL,
   workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL, workload_user TEXT NOT NULL,
-  image TEXT NOT NULL, command_line TEXT NOT NULL, event TEXT NOT NULL);
+  image TEXT NOT NULL, command_line TEXT NOT NULL, event BLOB NOT NULL);
 CREATE INDEX events_time ON events (time_ns);
 CREATE INDEX events_host_time ON events (host, time_ns);
 CREATE INDEX events_kind_time ON events (kind, time_ns);
 CREATE TABLE alerts (
   id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, time_ns INTEGER NOT NULL,
-  rule_id TEXT NOT NULL, rule_title TEXT NOT NULL, level TEXT NOT NULL, tags TEXT NOT NULL,
+  rule_id TEXT NOT NULL, rule_title TEXT NOT NULL, level TEXT NOT NULL, tags BLOB NOT NULL,
   site TEXT NOT NULL, host TEXT NOT NULL, agent_id TEXT NOT NULL,
   pid INTEGER NOT NULL, user TEXT NOT NULL, image TEXT NOT NULL, command_line TEXT NOT NULL,
   workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL, workload_user TEXT NOT NULL,
-  event TEXT NOT NULL);
+  event BLOB NOT NULL);
 CREATE INDEX alerts_time ON alerts (time_ns);
 CREATE INDEX alerts_host_time ON alerts (host, time_ns);
 CREATE TABLE zone_energy (
@@ -56,10 +60,11 @@ CREATE TABLE workload_energy (
 CREATE INDEX workload_energy_end ON workload_energy (end_ns);
 CREATE INDEX workload_energy_host_end ON workload_energy (host, end_ns);
 CREATE TABLE agent_status (
-  agent_id TEXT PRIMARY KEY, site TEXT NOT NULL, host TEXT NOT NULL,
+  agent_id TEXT NOT NULL, site TEXT NOT NULL, host TEXT NOT NULL,
   last_seen_ns INTEGER NOT NULL, last_sequence INTEGER NOT NULL, sent_ns INTEGER NOT NULL,
   ringbuf_drops_total INTEGER NOT NULL, events_total INTEGER NOT NULL,
-  uplink_dropped_total INTEGER NOT NULL, rule_pack_version TEXT NOT NULL);
+  uplink_dropped_total INTEGER NOT NULL, rule_pack_version TEXT NOT NULL,
+  PRIMARY KEY (host, agent_id)) WITHOUT ROWID;
 )sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
@@ -110,6 +115,12 @@ class Statement {
   int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
   uint64_t unsigned_integer(int column) const { return static_cast<uint64_t>(integer(column)); }
   double real(int column) const { return sqlite3_column_double(stmt_, column); }
+  std::vector<std::uint8_t> blob(int column) const {
+    const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, column));
+    return data ? std::vector<std::uint8_t>(
+                      data, data + static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                : std::vector<std::uint8_t>();
+  }
   std::string text(int column) const {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
@@ -127,6 +138,9 @@ class Statement {
     check(sqlite3_bind_text(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
   }
   void bind_one(int i, const char* value) { bind_one(i, std::string_view(value)); }
+  void bind_one(int i, const std::vector<std::uint8_t>& value) {
+    check(sqlite3_bind_blob(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
+  }
   void bind_one(int i, double value) { check(sqlite3_bind_double(stmt_, i, value)); }
   void bind_one(int i, bool value) { check(sqlite3_bind_int(stmt_, i, value ? 1 : 0)); }
   template <typename T>
@@ -148,10 +162,21 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
-// Agents send arbitrary bytes in command lines; invalid UTF-8 is replaced
-// (U+FFFD) rather than failing the batch.
-std::string dump(const nlohmann::json& json) {
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+// An event as stored: the CBOR of to_json(event). nlohmann's CBOR keeps text
+// strings byte for byte, so command lines that are not UTF-8 come back as
+// they were sent (JSON text could not hold them).
+std::vector<std::uint8_t> encode_event(const protocol::Event& event) {
+  return nlohmann::json::to_cbor(to_json(event));
+}
+
+// The inverse of encode_event; throws StoreError naming `what` when corrupt.
+protocol::Event decode_event(const std::vector<std::uint8_t>& cbor, const std::string& what) {
+  protocol::Event event;
+  std::string error = "not CBOR";
+  const auto json = nlohmann::json::from_cbor(cbor, true, false);
+  if (json.is_discarded() || !event_from_json(json, event, error))
+    throw StoreError(what + " is corrupt in the database: " + error);
+  return event;
 }
 
 std::string host_filter(const std::string& host, const char* column = "host") {
@@ -199,16 +224,16 @@ class SqliteStore::Statements {
             "INSERT INTO agent_status (agent_id, site, host, last_seen_ns, last_sequence, sent_ns, "
             "ringbuf_drops_total, events_total, uplink_dropped_total, rule_pack_version) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-            "ON CONFLICT (agent_id) DO UPDATE SET site = excluded.site, host = excluded.host, "
+            "ON CONFLICT (host, agent_id) DO UPDATE SET site = excluded.site, "
             "last_sequence = excluded.last_sequence, sent_ns = excluded.sent_ns, "
             "ringbuf_drops_total = excluded.ringbuf_drops_total, events_total = "
             "excluded.events_total, "
             "uplink_dropped_total = excluded.uplink_dropped_total, "
             "rule_pack_version = excluded.rule_pack_version "
             "WHERE excluded.last_sequence > agent_status.last_sequence"),
-        touch_agent(
-            db,
-            "UPDATE agent_status SET last_seen_ns = MAX(last_seen_ns, ?2) WHERE agent_id = ?1") {}
+        touch_agent(db,
+                    "UPDATE agent_status SET last_seen_ns = MAX(last_seen_ns, ?2) "
+                    "WHERE host = ?3 AND agent_id = ?1") {}
 
   Statement& cached(const std::string& sql) {
     auto it = queries_.find(sql);
@@ -313,17 +338,17 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
               protocol::to_string(event.kind()), event.pid, event.ppid, event.uid, event.gid,
               event.user, to_db(event.cgroup_id), protocol::to_string(event.workload.kind),
               event.workload.id, event.workload.user, event_image(event), event_command_line(event),
-              dump(to_json(event)))
+              encode_event(event))
         .run();
   }
   for (const auto& alert : batch.alerts) {
     const auto& event = alert.event;
     s.insert_alert
         .bind(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
-              alert.level, dump(nlohmann::json(alert.tags)), event.site, event.host, batch.agent_id,
-              event.pid, event.user, event_image(event), event_command_line(event),
+              alert.level, nlohmann::json::to_cbor(alert.tags), event.site, event.host,
+              batch.agent_id, event.pid, event.user, event_image(event), event_command_line(event),
               protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
-              dump(to_json(event)))
+              encode_event(event))
         .run();
   }
   for (const auto& zone : batch.zone_energy) {
@@ -348,7 +373,7 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
             to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
             to_db(status.uplink_dropped_total), status.rule_pack_version)
       .run();
-  s.touch_agent.bind(batch.agent_id, to_db(received_ns)).run();
+  s.touch_agent.bind(batch.agent_id, to_db(received_ns), batch.host).run();
 }
 
 std::vector<StoredAlert> SqliteStore::alerts(const AlertQuery& query) {
@@ -367,13 +392,10 @@ std::vector<StoredAlert> SqliteStore::alerts(const AlertQuery& query) {
     stored.alert.rule_id = statement.text(3);
     stored.alert.rule_title = statement.text(4);
     stored.alert.level = statement.text(5);
-    std::string error;
-    const auto tags = nlohmann::json::parse(statement.text(6), nullptr, false);
-    const auto event = nlohmann::json::parse(statement.text(7), nullptr, false);
-    if (!tags.is_array() || !event_from_json(event, stored.alert.event, error)) {
-      throw StoreError("alert " + std::to_string(stored.id) +
-                       " is corrupt in the database: " + error);
-    }
+    const std::string what = "alert " + std::to_string(stored.id);
+    const auto tags = nlohmann::json::from_cbor(statement.blob(6), true, false);
+    if (!tags.is_array()) throw StoreError(what + " is corrupt in the database: tags");
+    stored.alert.event = decode_event(statement.blob(7), what);
     for (const auto& tag : tags)
       stored.alert.tags.push_back(tag.is_string() ? tag.get<std::string>() : tag.dump());
     out.push_back(std::move(stored));
@@ -392,15 +414,8 @@ std::vector<protocol::Event> SqliteStore::events(const EventQuery& query) {
   auto& statement = statements_->cached(sql);
   statement.bind(to_db_bound(query.since_ns), query.limit, query.host, kind);
   std::vector<protocol::Event> out;
-  while (statement.step()) {
-    protocol::Event event;
-    std::string error;
-    if (!event_from_json(nlohmann::json::parse(statement.text(1), nullptr, false), event, error)) {
-      throw StoreError("event " + std::to_string(statement.integer(0)) +
-                       " is corrupt in the database: " + error);
-    }
-    out.push_back(std::move(event));
-  }
+  while (statement.step())
+    out.push_back(decode_event(statement.blob(1), "event " + std::to_string(statement.integer(0))));
   return out;
 }
 
@@ -528,7 +543,7 @@ std::vector<AgentRecord> SqliteStore::agents() {
   auto& statement = statements_->cached(
       "SELECT agent_id, site, host, last_seen_ns, last_sequence, sent_ns, ringbuf_drops_total, "
       "events_total, "
-      "uplink_dropped_total, rule_pack_version FROM agent_status ORDER BY agent_id");
+      "uplink_dropped_total, rule_pack_version FROM agent_status ORDER BY agent_id, host");
   std::vector<AgentRecord> out;
   for (statement.bind(); statement.step();) {
     AgentRecord agent;

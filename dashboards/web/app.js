@@ -5,6 +5,7 @@
 
 const ALERTS_EVERY_MS = 2000;
 const ENERGY_EVERY_MS = 5000;
+const FETCH_TIMEOUT_MS = 10000;
 const LEVELS = ["critical", "high", "medium", "low", "informational"];
 
 const $ = (id) => document.getElementById(id);
@@ -63,7 +64,7 @@ function reportStatus(what, error) {
 }
 
 async function getJson(path) {
-  const response = await fetch(path, { cache: "no-store" });
+  const response = await fetch(path, { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new Error((body && body.error) || `HTTP ${response.status}`);
   return body;
@@ -71,8 +72,10 @@ async function getJson(path) {
 
 // ---- alerts ----------------------------------------------------------------
 
-const seenAlerts = new Set();
-let firstAlertPoll = true;
+// Ids in the table after the previous poll (null before the first one): the
+// rows not among them are highlighted as new. Only what is shown is kept, so
+// a tab left open for weeks does not grow.
+let shownAlerts = null;
 
 // What the process did: its command line, or for a connection, where to.
 function alertWhat(a) {
@@ -96,8 +99,7 @@ function alertRow(a) {
     el("td", {}, workloadText(a.workload), a.workload && a.workload.user && a.workload.kind === "slurm_job"
       ? ` (${a.workload.user})` : null),
     el("td", { class: "cmd", title: a.image }, alertWhat(a)));
-  if (!firstAlertPoll && !seenAlerts.has(a.id)) row.classList.add("fresh");
-  seenAlerts.add(a.id);
+  if (shownAlerts && !shownAlerts.has(a.id)) row.classList.add("fresh");
   return row;
 }
 
@@ -105,7 +107,7 @@ async function pollAlerts() {
   try {
     const body = await getJson("/api/v1/alerts?limit=100");
     replaceRows($("alerts").tBodies[0], body.alerts.map(alertRow), "alerts-empty");
-    firstAlertPoll = false;
+    shownAlerts = new Set(body.alerts.map((a) => a.id));
     reportStatus("alerts", null);
   } catch (error) {
     reportStatus("alerts", error.message);
@@ -202,7 +204,12 @@ window.addEventListener("resize", () => {
   if (chart) chart.setSize({ width: Math.max(300, $("chart").clientWidth), height: 240 });
 });
 
-pollAlerts();
-pollEnergy();
-setInterval(pollAlerts, ALERTS_EVERY_MS);
-setInterval(pollEnergy, ENERGY_EVERY_MS);
+// The next poll starts `ms` after the previous one finished, never while it
+// is still in flight (a slow collector must not pile requests up).
+function pollEvery(ms, poll) {
+  const loop = () => poll().finally(() => setTimeout(loop, ms));
+  loop();
+}
+
+pollEvery(ALERTS_EVERY_MS, pollAlerts);
+pollEvery(ENERGY_EVERY_MS, pollEnergy);

@@ -130,6 +130,41 @@ TEST_F(VigieCliTest, UsesVigieCollectorFromTheEnvironment) {
   EXPECT_NE(result.output.find("agent-node1"), std::string::npos) << result.output;
 }
 
+TEST_F(VigieCliTest, EscapesControlCharactersFromMonitoredMachines) {
+  // A command line that would retitle the operator's terminal window, and
+  // bytes that are not UTF-8.
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  auto batch = sample_batch(1, "node3", now - 60 * kSecondNs);
+  auto& exec = std::get<protocol::ProcessExec>(batch.events[0].body);
+  exec.argv = {"printf", "\x1b]0;pwned\x07", "\xff\xfe"};
+  exec.command_line =
+      "printf \x1b]0;pwned\x07\tx\x7f \xc2\x9b"
+      "2J \xff\xfe";
+  batch.alerts[0].event = batch.events[0];
+  ASSERT_EQ(store_.store_batch(batch, now).status, StoreOutcome::Status::kStored);
+
+  for (const char* command : {" alerts --host node3", " events --host node3 --kind process_exec"}) {
+    const auto result = run(collector_ + command);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(
+        result.output.find("printf \\e]0;pwned\\x07\\tx\\x7f \\u009b2J \xef\xbf\xbd\xef\xbf\xbd"),
+        std::string::npos)
+        << command << "\n"
+        << result.output;
+    for (const char control : {'\x1b', '\x07', '\x7f', '\t'})
+      EXPECT_EQ(result.output.find(control), std::string::npos) << command << int(control);
+  }
+  // --json is escaped by JSON itself.
+  const auto json = run(collector_ + " --json events --host node3 --kind process_exec");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_NE(json.output.find(R"(\u001b]0;pwned\u0007)"), std::string::npos) << json.output;
+  EXPECT_EQ(nlohmann::json::parse(json.output).at("events").at(0).at("argv").at(2),
+            "\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 TEST_F(VigieCliTest, FailsClearly) {
   const auto unreachable = run("--collector http://127.0.0.1:1 alerts");
   EXPECT_EQ(unreachable.exit_code, 2);

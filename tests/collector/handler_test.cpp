@@ -18,13 +18,16 @@ using testing::kBaseNs;
 using testing::sample_batch;
 
 constexpr const char* kToken = "agent-secret-node1";
+constexpr const char* kNode2Token = "agent-secret-node2";
 constexpr const char* kOpenToken = "agent-secret-any-host";
 
 class CollectorHandlerTest : public ::testing::Test {
  protected:
   CollectorHandlerTest() : store_((dir_.path() / "collector.db").string()) {
     config_.body_limit_bytes = 64 * 1024;
-    config_.agent_tokens = {{sha256(kToken), "site-a", "node1"}, {sha256(kOpenToken), "", ""}};
+    config_.agent_tokens = {{sha256(kToken), "site-a", "node1"},
+                            {sha256(kNode2Token), "site-a", "node2"},
+                            {sha256(kOpenToken), "", "", true}};
     config_.dashboard_dir = (dir_.path() / "web").string();
     std::filesystem::create_directories(dir_.path() / "web" / "css");
     std::ofstream(dir_.path() / "web" / "index.html") << "<!doctype html><title>Vigie</title>";
@@ -98,10 +101,74 @@ TEST_F(CollectorHandlerTest, AHostBoundTokenCannotWriteForAnotherHost) {
   const auto other = handler_->handle(ingest(protocol::encode_batch(sample_batch(1, "node2"))));
   EXPECT_EQ(other.status, 403);
   EXPECT_TRUE(store_.events({}).empty());
-  // An unbound token may.
+  // An any_host token may.
   EXPECT_EQ(
       handler_->handle(ingest(protocol::encode_batch(sample_batch(1, "node2")), kOpenToken)).status,
       200);
+  // A token whose host is empty is bound to no host at all, not to every one.
+  config_.agent_tokens = {{sha256(kToken), "", ""}};
+  Handler unbound(config_, store_, metrics_);
+  EXPECT_EQ(unbound.handle(ingest(protocol::encode_batch(sample_batch(2, "node2")))).status, 403);
+}
+
+TEST_F(CollectorHandlerTest, TwoHostsMaySendTheSameAgentIdAndSequence) {
+  auto node1 = sample_batch(5, "node1");
+  auto node2 = sample_batch(5, "node2");
+  node1.agent_id = node2.agent_id = "vigie-agent";
+  const auto first = handler_->handle(ingest(protocol::encode_batch(node1), kToken));
+  const auto second = handler_->handle(ingest(protocol::encode_batch(node2), kNode2Token));
+  EXPECT_EQ(json::parse(first.body), json({{"status", "stored"}})) << first.body;
+  EXPECT_EQ(json::parse(second.body), json({{"status", "stored"}})) << second.body;
+  EXPECT_EQ(store_.events({}).size(), 6u);
+  EXPECT_EQ(json::parse(get("/api/v1/agents").body).at("agents").size(), 2u);
+}
+
+TEST_F(CollectorHandlerTest, RefusesAnIngestWithoutATokenBeforeItsBody) {
+  Request headers = ingest("", "");
+  const auto missing = handler_->refuse_before_body(headers);
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_EQ(missing->status, 401);
+  headers.authorization = "Bearer not-a-token";
+  ASSERT_TRUE(handler_->refuse_before_body(headers).has_value());
+  EXPECT_FALSE(handler_->refuse_before_body(ingest("", kToken)).has_value());
+  EXPECT_FALSE(handler_->refuse_before_body({"GET", "/api/v1/alerts", "", "", "", ""}).has_value());
+  const auto metrics = get("/metrics").body;
+  EXPECT_NE(metrics.find(R"(vigie_collector_rejections_total{reason="unauthorized"} 2)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(
+      metrics.find(R"(vigie_collector_http_requests_total{code="401",path="/api/v1/ingest"} 2)"),
+      std::string::npos)
+      << metrics;
+}
+
+TEST_F(CollectorHandlerTest, ServesTextThatIsNotUtf8WithReplacementCharacters) {
+  // A user may exec with argv $'\xff\xfe'; the agent sends the bytes as they are.
+  auto batch = sample_batch(1);
+  auto& exec = std::get<protocol::ProcessExec>(batch.events[0].body);
+  exec.argv = {"/tmp/x", "\xff\xfe"};
+  exec.command_line = "/tmp/x \xff\xfe";
+  exec.image = "/tmp/\xff";
+  batch.events[0].user = "\xfe";
+  batch.alerts[0].event = batch.events[0];
+  batch.alerts[0].tags = {"\xff"};
+  const auto stored = handler_->handle(ingest(protocol::encode_batch(batch)));
+  ASSERT_EQ(stored.status, 200) << stored.body;
+
+  const auto events = get("/api/v1/events?kind=process_exec");
+  ASSERT_EQ(events.status, 200) << events.body;
+  const auto event = json::parse(events.body).at("events").at(0);
+  EXPECT_EQ(event.at("argv"), json({"/tmp/x", "\uFFFD\uFFFD"}));
+  EXPECT_EQ(event.at("command_line"), "/tmp/x \uFFFD\uFFFD");
+  EXPECT_EQ(event.at("user"), "\uFFFD");
+
+  const auto alerts = get("/api/v1/alerts");
+  ASSERT_EQ(alerts.status, 200) << alerts.body;
+  const auto alert = json::parse(alerts.body).at("alerts").at(0);
+  EXPECT_EQ(alert.at("command_line"), "/tmp/x \uFFFD\uFFFD");
+  EXPECT_EQ(alert.at("image"), "/tmp/\uFFFD");
+  EXPECT_EQ(alert.at("event").at("argv").at(1), "\uFFFD\uFFFD");
+  EXPECT_EQ(alert.at("tags"), json({"\uFFFD"}));
 }
 
 TEST_F(CollectorHandlerTest, RefusesGarbageWithTheDecodersMessage) {
@@ -256,8 +323,35 @@ TEST(CollectorConfigTest, LoadsAndValidatesYaml) {
   EXPECT_NE(error_for("listen:\n  port: 70000\n").find("listen.port"), std::string::npos);
   EXPECT_NE(error_for("agent_tokens:\n  - sha256: abc\n").find("64 hex digits"), std::string::npos);
   EXPECT_NE(error_for("threads: 0\n").find("threads"), std::string::npos);
+  EXPECT_NE(error_for("agent_tokens:\n  - sha256: " + digest + "\n").find("need a host"),
+            std::string::npos);
+  EXPECT_NE(error_for("agent_tokens:\n  - sha256: " + digest + "\n    any_host: false\n")
+                .find("need a host"),
+            std::string::npos);
+  EXPECT_NE(
+      error_for("agent_tokens:\n  - sha256: " + digest + "\n    host: node1\n    any_host: true\n")
+          .find("not both"),
+      std::string::npos);
+  EXPECT_NE(error_for("limits:\n  max_connections: 0\n").find("max_connections"),
+            std::string::npos);
+  EXPECT_NE(error_for("timeouts:\n  header_seconds: 0\n").find("timeouts"), std::string::npos);
   EXPECT_NE(error_for("listen: [\n").find(path), std::string::npos);
   EXPECT_THROW(load_config((dir.path() / "missing.yaml").string()), std::runtime_error);
+}
+
+TEST(CollectorConfigTest, ReadsConnectionLimitsAndUnboundTokens) {
+  testing::TempDir dir;
+  const auto path = (dir.path() / "collector.yaml").string();
+  std::ofstream(path) << "limits:\n  max_connections: 8\ntimeouts:\n  header_seconds: 2\n"
+                         "agent_tokens:\n  - sha256: "
+                      << to_hex(sha256("lab")) << "\n    any_host: true\n";
+  const Config config = load_config(path);
+  EXPECT_EQ(config.max_connections, 8u);
+  EXPECT_EQ(config.header_timeout, std::chrono::seconds(2));
+  ASSERT_EQ(config.agent_tokens.size(), 1u);
+  EXPECT_TRUE(config.agent_tokens[0].any_host);
+  EXPECT_EQ(default_config().max_connections, 1024u);
+  EXPECT_EQ(default_config().header_timeout, std::chrono::seconds(10));
 }
 
 TEST(CollectorConfig, ShippedExampleParses) {

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "sample_batch.h"
 #include "vigie/collector/handler.h"
@@ -30,7 +32,7 @@ class CollectorServerTest : public ::testing::Test {
     config_.port = 0;
     config_.threads = 2;
     config_.body_limit_bytes = 1 << 20;
-    config_.agent_tokens = {{sha256(kToken), "", ""}};
+    config_.agent_tokens = {{sha256(kToken), "", "", true}};
     handler_ = std::make_unique<Handler>(config_, store_, metrics_);
     server_ = std::make_unique<Server>(config_, *handler_);
     server_->start();
@@ -49,10 +51,22 @@ class CollectorServerTest : public ::testing::Test {
     return uplink::send(endpoint_, request, std::chrono::seconds(20));
   }
 
-  uplink::HttpResponse get(const std::string& target) {
+  uplink::HttpResponse get(const std::string& target, uint16_t port = 0) {
+    uplink::Endpoint endpoint = endpoint_;
+    if (port != 0) endpoint.port = std::to_string(port);
     uplink::HttpRequest request;
     request.target = target;
-    return uplink::send(endpoint_, request);
+    return uplink::send(endpoint, request);
+  }
+
+  // Another server over the same handler, with `change` applied to its configuration.
+  template <typename Change>
+  std::unique_ptr<Server> another_server(Change change) {
+    Config config = config_;
+    change(config);
+    auto server = std::make_unique<Server>(config, *handler_);
+    server->start();
+    return server;
   }
 
   testing::TempDir dir_;
@@ -131,8 +145,8 @@ TEST_F(CollectorServerTest, ServesConcurrentAgents) {
   EXPECT_EQ(json::parse(get("/api/v1/events?limit=1000").body).at("events").size(), 60u);
 }
 
-// Sends `raw` bytes on a fresh connection and returns all the server answers.
-std::string exchange_raw(uint16_t port, const std::string& raw) {
+// A connection to 127.0.0.1:`port` whose reads give up after 5 s; -1 on failure.
+int connect_raw(uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -140,14 +154,116 @@ std::string exchange_raw(uint16_t port, const std::string& raw) {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      write(fd, raw.data(), raw.size()) == static_cast<ssize_t>(raw.size())) {
-    char buffer[4096];
-    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) answer.append(buffer, n);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return -1;
   }
+  return fd;
+}
+
+// Everything the server sends on `fd` until it closes (`closed`) or a read
+// times out; closes `fd`.
+std::string read_all(int fd, bool* closed = nullptr) {
+  std::string answer;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) answer.append(buffer, n);
+  if (closed != nullptr) *closed = n == 0;
   close(fd);
   return answer;
+}
+
+bool send_raw(int fd, const std::string& raw) {
+  return fd >= 0 && write(fd, raw.data(), raw.size()) == static_cast<ssize_t>(raw.size());
+}
+
+// Sends `raw` bytes on a fresh connection and returns all the server answers.
+std::string exchange_raw(uint16_t port, const std::string& raw) {
+  const int fd = connect_raw(port);
+  if (!send_raw(fd, raw)) {
+    if (fd >= 0) close(fd);
+    return {};
+  }
+  return read_all(fd);
+}
+
+TEST_F(CollectorServerTest, RefusesAnUnauthenticatedIngestBeforeItsBody) {
+  // 10 MiB is within this server's body limit: only the token check stops it.
+  const auto server = another_server([](Config& c) { c.body_limit_bytes = 16u << 20; });
+  for (const std::string authorization : {"", "Authorization: Bearer wrong-token\r\n"}) {
+    const int fd = connect_raw(server->port());
+    ASSERT_TRUE(send_raw(fd, "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n" + authorization +
+                                 "Content-Type: application/x-protobuf\r\n"
+                                 "Content-Encoding: zstd\r\nContent-Length: 10485760\r\n\r\n"));
+    // Not a byte of the body is sent, yet the answer comes and the server closes.
+    bool closed = false;
+    const std::string answer = read_all(fd, &closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << authorization << answer;
+    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+    EXPECT_TRUE(closed);
+  }
+  // An agent with a token is still served on that server.
+  uplink::HttpRequest request;
+  request.method = "POST";
+  request.target = "/api/v1/ingest";
+  request.headers = {{"Authorization", std::string("Bearer ") + kToken},
+                     {"Content-Type", "application/x-protobuf"},
+                     {"Content-Encoding", "zstd"}};
+  request.body = protocol::encode_batch(sample_batch(1));
+  uplink::Endpoint endpoint = endpoint_;
+  endpoint.port = std::to_string(server->port());
+  EXPECT_EQ(uplink::send(endpoint, request).status, 200);
+}
+
+TEST_F(CollectorServerTest, DropsAClientWhoseHeadersTakeTooLong) {
+  const auto server = another_server([](Config& c) { c.header_timeout = std::chrono::seconds(1); });
+  const auto start = std::chrono::steady_clock::now();
+  const int slow = connect_raw(server->port());
+  ASSERT_TRUE(send_raw(slow, "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n"));
+  // A keep-alive client whose next request stalls half-way gets the same.
+  const int stalled = connect_raw(server->port());
+  ASSERT_TRUE(send_raw(stalled,
+                       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n"));
+  // Meanwhile another client is served.
+  EXPECT_EQ(get("/api/v1/agents", server->port()).status, 200);
+
+  bool closed = false;
+  EXPECT_EQ(read_all(slow, &closed), "");
+  EXPECT_TRUE(closed) << "still open after the header timeout";
+  const std::string answers = read_all(stalled, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(answers.rfind("HTTP/1.1 200", 0), 0u) << answers;
+  EXPECT_EQ(answers.find("HTTP/1.1", 1), std::string::npos) << answers;
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(900));
+  EXPECT_LT(elapsed, std::chrono::seconds(4));
+}
+
+TEST_F(CollectorServerTest, AnswersConnectionsOverTheCapWith503) {
+  const auto server = another_server([](Config& c) { c.max_connections = 2; });
+  const int first = connect_raw(server->port());
+  const int second = connect_raw(server->port());
+  bool closed = false;
+  const std::string answer = read_all(connect_raw(server->port()), &closed);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("too many connections"), std::string::npos) << answer;
+  EXPECT_TRUE(closed);
+
+  // Slots free up once the server sees its clients go.
+  close(first);
+  close(second);
+  uplink::HttpResponse metrics;
+  for (int i = 0; i < 100 && metrics.status != 200; ++i) {
+    metrics = get("/metrics", server->port());
+    if (metrics.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(metrics.status, 200);
+  const std::string line = R"(vigie_collector_rejections_total{reason="too_many_connections"} )";
+  const auto at = metrics.body.find(line);
+  ASSERT_NE(at, std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body[at + line.size()], '0') << metrics.body;
 }
 
 TEST_F(CollectorServerTest, AnswersMalformedHttpWithA4xx) {

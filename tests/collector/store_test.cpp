@@ -70,6 +70,38 @@ TEST_F(SqliteStoreTest, ADuplicateIsStoredOnce) {
   EXPECT_EQ(store.events({}).size(), 6u);
 }
 
+TEST_F(SqliteStoreTest, AnAgentIdOnAnotherHostIsAnotherAgent) {
+  // Agents choose their ids; a host must not suppress another's batches by
+  // reusing its agent id and sequence numbers.
+  SqliteStore store(db_path());
+  auto first = sample_batch(7, "node1");
+  auto second = sample_batch(7, "node2");
+  first.agent_id = second.agent_id = "agent";
+  ASSERT_EQ(store.store_batch(first, kBaseNs).status, Status::kStored);
+  EXPECT_EQ(store.store_batch(second, kBaseNs).status, Status::kStored);
+  EXPECT_EQ(store.store_batch(second, kBaseNs).status, Status::kDuplicate);
+  EXPECT_EQ(store.events({}).size(), 6u);
+  const auto agents = store.agents();
+  ASSERT_EQ(agents.size(), 2u);
+  EXPECT_EQ(agents[0].host, "node1");
+  EXPECT_EQ(agents[1].host, "node2");
+}
+
+TEST_F(SqliteStoreTest, KeepsTextThatIsNotUtf8ByteForByte) {
+  SqliteStore store(db_path());
+  auto batch = sample_batch(1);
+  auto& exec = std::get<protocol::ProcessExec>(batch.events[0].body);
+  exec.argv = {"/tmp/x", "\xff\xfe"};
+  exec.command_line = "/tmp/x \xff\xfe";
+  exec.image = "/tmp/\xc3";
+  batch.events[0].user = "\xff";
+  batch.alerts[0].event = batch.events[0];
+  batch.alerts[0].tags.push_back("\xfe");
+  ASSERT_EQ(store.store_batch(batch, kBaseNs).status, Status::kStored);
+  EXPECT_EQ(store.events({}).at(2), batch.events[0]);
+  EXPECT_EQ(store.alerts({}).at(0).alert, batch.alerts[0]);
+}
+
 TEST_F(SqliteStoreTest, QueriesFilterByKindHostSinceAndLimit) {
   SqliteStore store(db_path());
   ASSERT_EQ(store.store_batch(sample_batch(1, "node1", kBaseNs), kBaseNs).status, Status::kStored);

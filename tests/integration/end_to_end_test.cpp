@@ -119,15 +119,8 @@ class SlurmJobCgroups {
     if (fs::exists(root / "unified" / "cgroup.procs")) add(root / "unified" / v2_rel, uid);
   }
   ~SlurmJobCgroups() {
-    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-      // Walk back up to the first directory we created.
-      for (fs::path p = *it; p.filename().string().rfind("uid_", 0) == 0 ||
-                             p.filename().string().rfind("job_", 0) == 0 ||
-                             p.filename() == "step_0";
-           p = p.parent_path()) {
-        ::rmdir(p.c_str());
-      }
-    }
+    // Deepest first; the processes that were inside have exited by now.
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) ::rmdir(it->c_str());
   }
   // Called in the child between fork and exec.
   void enter() const {
@@ -143,6 +136,9 @@ class SlurmJobCgroups {
 
  private:
   void add(const fs::path& dir, uint32_t uid) {
+    std::vector<fs::path> missing;  // the directories this test creates, outermost first
+    for (fs::path p = dir; !fs::exists(p); p = p.parent_path()) missing.insert(missing.begin(), p);
+    created_.insert(created_.end(), missing.begin(), missing.end());
     fs::create_directories(dir);
     // slurmstepd hands the job's cgroups to the job's user.
     ::chown(dir.parent_path().c_str(), uid, uid);
@@ -150,6 +146,7 @@ class SlurmJobCgroups {
     dirs_.push_back(dir);
   }
   std::vector<fs::path> dirs_;
+  std::vector<fs::path> created_;
 };
 
 class EndToEnd : public ::testing::Test {

@@ -20,11 +20,14 @@ Sha256Digest sha256(std::string_view data);
 std::string to_hex(const Sha256Digest& digest);
 
 // One agent token, stored hashed (DESIGN "Security model": secrets are stored
-// hashed). An empty site/host means the token is not bound to one.
+// hashed). A token writes only for its host (DESIGN: "Agent tokens are scoped
+// to one site and host") unless any_host says otherwise (labs); an empty
+// site means any site.
 struct AgentToken {
   Sha256Digest sha256{};
   std::string site;
   std::string host;
+  bool any_host = false;
 };
 
 struct Config {
@@ -36,7 +39,9 @@ struct Config {
   std::vector<AgentToken> agent_tokens;
   std::size_t body_limit_bytes = 16u << 20;    // larger requests get 413
   std::size_t header_limit_bytes = 16u << 10;  // larger headers get 431
-  std::chrono::seconds read_timeout{30};       // per request, headers and body
+  std::size_t max_connections = 1024;          // more get 503 and are closed
+  std::chrono::seconds header_timeout{10};     // to read a request's headers
+  std::chrono::seconds read_timeout{30};       // to read a request's body
   std::chrono::seconds idle_timeout{60};       // between keep-alive requests
   unsigned threads = 4;                        // io_context pool size
 };

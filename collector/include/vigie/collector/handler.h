@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,7 +34,8 @@ struct Response {
 
 // Routes (errors are {"error": "<message>"} with the status shown):
 //   POST /api/v1/ingest   vigie.v1 batch, Bearer agent token; 200 {"status":"stored"|"duplicate"};
-//                         401, 403, 413, 415, 400 (decoder message), 500 (storage, retryable)
+//                         401, 403, 413, 415, 400 (decoder message), 500 (storage, retryable);
+//                         duplicates are recognised by (host, agent_id, sequence)
 //   GET  /api/v1/alerts   ?since=<ns>&host=&limit=          → {"alerts":[…]} newest first
 //   GET  /api/v1/events   ?kind=&host=&since=<ns>&limit=    → {"events":[…]} newest first
 //   GET  /api/v1/energy   ?since=<ns>&until=<ns>&host=      → energy report (default: last 5 min)
@@ -49,8 +51,15 @@ class Handler {
 
   Response handle(const Request& request);
 
-  // For refusals the server detects while parsing (kTooLarge,
-  // kHeaderTooLarge, kMalformedHttp with the parser's `detail`): the
+  // For the server, once a request's headers are read and before its body
+  // is (`request.body` is ignored): the 401 for an ingest request without a
+  // known agent token, counted like any other, so that an unauthenticated
+  // client cannot make the collector read a body. Nothing when the request
+  // may go on; handle() checks the token again.
+  std::optional<Response> refuse_before_body(const Request& request);
+
+  // For refusals the server detects on its own (kTooLarge, kHeaderTooLarge,
+  // kTooManyConnections, kMalformedHttp with the parser's `detail`): the
   // response, counted like any other. `target` may be empty when unknown.
   Response reject(Rejection reason, std::string_view target, std::string_view detail = {});
 

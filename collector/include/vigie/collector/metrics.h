@@ -28,9 +28,10 @@ enum class Rejection : uint8_t {
   kDecodedTooLarge,
   kBadProtobuf,
   kInvalid,
-  kStorage,        // 500: the store failed; the agent retries
-  kMalformedHttp,  // 400: not parseable as HTTP/1.1 (any path)
-  kBadQuery,       // 400: bad query parameters on a GET endpoint
+  kStorage,             // 500: the store failed; the agent retries
+  kMalformedHttp,       // 400: not parseable as HTTP/1.1 (any path)
+  kBadQuery,            // 400: bad query parameters on a GET endpoint
+  kTooManyConnections,  // 503: limits.max_connections reached; the connection is closed
 };
 std::string_view to_string(Rejection reason);
 

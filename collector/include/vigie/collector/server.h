@@ -1,6 +1,7 @@
 // The collector's HTTP/1.1 server (Boost.Beast, after its advanced server
 // example): a session per connection, bounded headers, body and time per
-// request, keep-alive, requests answered by a Handler.
+// request, ingest tokens checked before any body is read, a cap on open
+// connections, keep-alive, requests answered by a Handler.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,8 @@ namespace vigie::collector {
 
 class Server {
  public:
-  // Uses config.listen_address, port, body/header limits, timeouts, threads.
+  // Uses config.listen_address, port, body/header limits, max_connections,
+  // timeouts, threads.
   // `handler` must outlive the server.
   Server(const Config& config, Handler& handler);
   ~Server();  // stops

@@ -23,7 +23,7 @@ class StoreError : public std::runtime_error {
 struct StoreOutcome {
   enum class Status : uint8_t {
     kStored,     // committed durably, every row of the batch written
-    kDuplicate,  // (agent_id, sequence) already held; nothing written
+    kDuplicate,  // (host, agent_id, sequence) already held; nothing written
     kFailed,     // nothing written; `error` says why; the agent should retry
   };
   Status status = Status::kFailed;
@@ -103,7 +103,7 @@ struct EnergyReport {
   std::vector<PowerPoint> series;          // by host, then time
 };
 
-// Latest status of one agent.
+// Latest status of one agent (an agent is its host and agent id).
 struct AgentRecord {
   std::string agent_id;
   std::string site;
@@ -121,15 +121,17 @@ class Store {
   virtual ~Store() = default;
 
   // Writes the whole batch in one transaction, or nothing. A batch whose
-  // (agent_id, sequence) is already held is a duplicate and writes nothing.
-  // Returns only once the data is durable.
+  // (host, agent_id, sequence) is already held is a duplicate and writes
+  // nothing: agent ids are chosen by agents, hosts are bound to their tokens,
+  // so one host's agent cannot suppress another's batches. Text is stored
+  // byte for byte, UTF-8 or not. Returns only once the data is durable.
   virtual StoreOutcome store_batch(const protocol::Batch& batch, uint64_t received_ns) = 0;
 
   // Newest first (event time, then arrival).
   virtual std::vector<StoredAlert> alerts(const AlertQuery& query) = 0;
   virtual std::vector<protocol::Event> events(const EventQuery& query) = 0;
   virtual EnergyReport energy(const EnergyQuery& query) = 0;
-  // By agent id.
+  // By agent id, then host.
   virtual std::vector<AgentRecord> agents() = 0;
 };
 
