@@ -15,7 +15,7 @@ build_packages=(
   googletest libgtest-dev libgmock-dev
   util-linux procps ca-certificates curl
 )
-test_packages=(iproute2 chromium)
+test_packages=(iproute2 chromium libclang-rt-14-dev)
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${test_packages[@]}")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Vigie with its tests, and runs the whole
-# suite with ctest. Needs root: sensor and integration tests load real eBPF
-# programs, create cgroups and mount namespaces. Extra arguments go to ctest.
+# suite with ctest, then every libFuzzer target for a fixed number of runs
+# (tests/fuzz/run.sh, a clang build in build/fuzz). Needs root: sensor and
+# integration tests load real eBPF programs, create cgroups and mount
+# namespaces. Extra arguments go to the first ctest; VIGIE_SKIP_FUZZ=1 skips fuzzing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -12,5 +14,7 @@ fi
 
 "$root/deploy/install-deps.sh" --test
 VIGIE_STRICT=1 BUILD_DIR="$root/build/test" "$root/deploy/build.sh" -DVIGIE_BUILD_TESTS=ON
-cd "$root/build/test"
-ctest --output-on-failure --timeout 600 "$@"
+(cd "$root/build/test" && ctest --output-on-failure --timeout 600 "$@")
+if [[ "${VIGIE_SKIP_FUZZ:-0}" != 1 ]]; then
+  "$root/tests/fuzz/run.sh"
+fi

@@ -66,15 +66,6 @@ void to_pb(const Event& in, pb::Event* out) {
   }
 }
 
-std::string join_argv(const std::vector<std::string>& argv) {
-  std::string line;
-  for (const auto& arg : argv) {
-    if (!line.empty()) line += ' ';
-    line += arg;
-  }
-  return line;
-}
-
 // Fills `out` from `in`; batch-level site/host are copied into each event.
 bool from_pb(const pb::Event& in, const std::string& site, const std::string& host, Event& out,
              std::string& why) {
@@ -102,7 +93,7 @@ bool from_pb(const pb::Event& in, const std::string& site, const std::string& ho
       exec.image = e.image();
       exec.argv.assign(e.argv().begin(), e.argv().end());
       exec.argv_truncated = e.argv_truncated();
-      exec.command_line = join_argv(exec.argv);
+      exec.command_line = join_command_line(exec.argv);
       exec.parent_image = e.parent_image();
       exec.parent_command_line = e.parent_command_line();
       out.body = std::move(exec);

@@ -23,6 +23,15 @@ bool parse_name(const std::array<std::string_view, N>& names, std::string_view t
 
 }  // namespace
 
+std::string join_command_line(const std::vector<std::string>& argv) {
+  std::string line;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (i != 0) line += ' ';
+    line += argv[i];
+  }
+  return line;
+}
+
 std::string_view to_string(WorkloadKind kind) {
   return kWorkloadKindNames.at(static_cast<std::size_t>(kind));
 }

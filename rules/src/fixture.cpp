@@ -104,10 +104,7 @@ class EventReader {
       }
     }
     if (auto* exec = std::get_if<protocol::ProcessExec>(&event_.body); exec && !has_command_line) {
-      for (const std::string& arg : exec->argv) {
-        if (!exec->command_line.empty()) exec->command_line += ' ';
-        exec->command_line += arg;
-      }
+      exec->command_line = protocol::join_command_line(exec->argv);
     }
     if (auto* connect = std::get_if<protocol::NetworkConnect>(&event_.body); connect && !has_ipv6) {
       connect->ipv6 = connect->destination_ip.find(':') != std::string::npos;

@@ -24,6 +24,33 @@ constexpr std::array<std::string_view, 5> kStatuses = {"stable", "test", "experi
                                                        "deprecated", "unsupported"};
 
 // Missing nodes (yaml-cpp "zombies") throw on Mark(): they take the fallback.
+// 1-based first line of each YAML document in `text`: a document begins at
+// the first content line, and again after each `---` marker that follows
+// content. Comments and blank lines are not content.
+std::vector<int> document_start_lines(std::string_view text) {
+  std::vector<int> starts;
+  bool in_document = false;  // content seen since the last marker
+  int line = 0;
+  for (std::size_t pos = 0; pos <= text.size();) {
+    const std::size_t end = std::min(text.find('\n', pos), text.size());
+    const std::string_view l = text.substr(pos, end - pos);
+    ++line;
+    pos = end + 1;
+    const bool marker = l.substr(0, 3) == "---" && (l.size() == 3 || l[3] == ' ' ||
+                                                    l[3] == '\t' || l[3] == '\r' || l[3] == '#');
+    const std::size_t first = l.find_first_not_of(" \t\r");
+    const bool content = !marker && first != std::string_view::npos && l[first] != '#';
+    if (marker) {
+      in_document = false;
+    } else if (content && !in_document) {
+      starts.push_back(line);
+      in_document = true;
+    }
+    if (end == text.size()) break;
+  }
+  return starts;
+}
+
 int line_of(const YAML::Node& node, int fallback) {
   if (!node.IsDefined()) return fallback;
   const YAML::Mark mark = node.Mark();
@@ -186,26 +213,29 @@ class EngineBuilder {
   }
 
   void add_text(std::string_view text, const std::string& file) {
-    std::vector<YAML::Node> documents;
-    try {
-      documents = YAML::LoadAll(std::string(text));
-    } catch (const YAML::Exception& e) {
-      ++total_;
-      diagnose(file, e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg);
-      return;
-    }
-    if (documents.size() > 1) {
-      total_ += static_cast<int>(documents.size());
-      diagnose(file, line_of(documents[1], 0),
+    // Documents are told apart here, not with YAML::LoadAll: Debian 12's
+    // yaml-cpp 0.7 loops forever in LoadAll on some inputs (a lone ","),
+    // growing memory (jbeder/yaml-cpp#1040, found by tests/fuzz).
+    const std::vector<int> starts = document_start_lines(text);
+    if (starts.size() > 1) {
+      total_ += static_cast<int>(starts.size());
+      diagnose(file, starts[1],
                "multi-document rule files (Sigma rule collections) are not supported");
       return;
     }
     ++total_;
-    if (documents.empty() || documents[0].IsNull()) {
+    YAML::Node document;
+    try {
+      document = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      diagnose(file, e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg);
+      return;
+    }
+    if (document.IsNull()) {
       diagnose(file, 0, "file holds no rule");
       return;
     }
-    add_rule(documents[0], file);
+    add_rule(document, file);
   }
 
   LoadResult finish() {

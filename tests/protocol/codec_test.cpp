@@ -108,6 +108,19 @@ TEST(Codec, KeepsTextThatIsNotUtf8) {
   EXPECT_EQ(in, out);
 }
 
+TEST(Codec, CommandLineKeepsAnEmptyArgvZero) {
+  // execve with argv[0] == "" is legal: the collector must rebuild the same
+  // CommandLine the agent's rules saw.
+  Batch in = sample_batch();
+  auto& exec = std::get<ProcessExec>(in.events[0].body);
+  exec.argv = {"", "sh", "-c", "id"};
+  exec.command_line = join_command_line(exec.argv);
+  EXPECT_EQ(exec.command_line, " sh -c id");
+  Batch out;
+  ASSERT_TRUE(decode_batch(encode_batch(in), out).ok());
+  EXPECT_EQ(std::get<ProcessExec>(out.events[0].body).command_line, " sh -c id");
+}
+
 TEST(Codec, RefusesUnusableEnergy) {
   Batch out;
   for (double bad : {std::nan(""), double(INFINITY), -1.0}) {

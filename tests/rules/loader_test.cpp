@@ -59,6 +59,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRule{"NotAMap", "- just\n- a list\n", 1, "a rule must be a YAML map"},
         BadRule{"Empty", "", 0, "file holds no rule"},
         BadRule{"MultiDocument", kHeader + "---\n" + kHeader, 5, "multi-document rule files"},
+        BadRule{"LoneComma", ",", 0, "file holds no rule"},
         BadRule{"MissingId", "title: t\nlevel: high\n" + kExecLogsource, 1, "missing 'id'"},
         BadRule{"MissingTitle", "id: x\nlevel: high\n", 1, "missing 'title'"},
         BadRule{"MissingLevel", "title: t\nid: x\n", 1, "missing 'level'"},

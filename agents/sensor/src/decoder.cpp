@@ -29,7 +29,8 @@ T load(std::span<const uint8_t> record) {
 }
 
 void fill_common(const sensor_header& h, int64_t boot_to_wall_ns, protocol::Event& event) {
-  event.time_ns = static_cast<uint64_t>(static_cast<int64_t>(h.time_boot_ns) + boot_to_wall_ns);
+  // Unsigned: wraps instead of overflowing on a nonsensical kernel time.
+  event.time_ns = h.time_boot_ns + static_cast<uint64_t>(boot_to_wall_ns);
   event.pid = h.pid;
   event.ppid = h.ppid;
   event.uid = h.uid;
@@ -62,10 +63,7 @@ DecodeError decode_exec(std::span<const uint8_t> record, protocol::Event& event)
     exec.argv.emplace_back(args.substr(0, end));
     args.remove_prefix(end == std::string_view::npos ? args.size() : end + 1);
   }
-  for (size_t i = 0; i < exec.argv.size(); ++i) {
-    if (i != 0) exec.command_line += ' ';
-    exec.command_line += exec.argv[i];
-  }
+  exec.command_line = protocol::join_command_line(exec.argv);
   event.body = std::move(exec);
   return DecodeError::kNone;
 }

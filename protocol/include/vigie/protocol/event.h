@@ -42,6 +42,10 @@ inline constexpr int kEventKindCount = 3;
 std::string_view to_string(EventKind kind);  // "process_exec", "process_exit", "network_connect"
 bool parse_event_kind(std::string_view text, EventKind& kind);
 
+// argv joined by single spaces, every argument kept (an empty argv[0] gives a
+// leading space): the one definition of CommandLine for sensor, codec, rules.
+std::string join_command_line(const std::vector<std::string>& argv);
+
 struct ProcessExec {
   std::string image;                 // absolute path of the executed file
   std::vector<std::string> argv;     // bounded by the sensor (see argv_truncated)
