@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -92,7 +93,12 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
   uo.site = config.site;
   uo.host = config.host;
   uo.flush_interval = std::chrono::milliseconds(config.flush_interval_ms);
-  if (!config.state_dir.empty()) uo.sequence_state_path = config.state_dir + "/uplink.seq";
+  if (!config.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.state_dir, ec);
+    if (ec) throw std::runtime_error("state_dir " + config.state_dir + ": " + ec.message());
+    uo.sequence_state_path = config.state_dir + "/uplink.seq";
+  }
   uplink = std::make_unique<uplink::Uplink>(uo, [this] {
     protocol::AgentStatus s;
     s.ringbuf_drops_total = ringbuf_drops_total.load();

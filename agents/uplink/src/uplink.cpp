@@ -145,6 +145,7 @@ void Uplink::run() {
   auto next_seal = Clock::now() + options_.flush_interval;
   unsigned attempt = 0;
   std::string body;
+  auto next_rejection_log = Clock::time_point{};
   for (;;) {
     const auto now = Clock::now();
     if (stopping_ || now >= next_seal) {
@@ -188,8 +189,14 @@ void Uplink::run() {
     if (outcome == Outcome::kRejected) {
       ++stats_.batches_rejected_total;
       count_lost_locked(*in_flight_);
-      spdlog::error("collector rejected batch {} ({} events) with HTTP {}: {}", sequence, events,
-                    response.status, response.body);
+      // A wrong token rejects every batch: say it once a minute, with the count.
+      const auto now = Clock::now();
+      if (now >= next_rejection_log) {
+        spdlog::error("collector rejected batch {} ({} events) with HTTP {}: {} ({} rejected so far)",
+                      sequence, events, response.status, response.body,
+                      stats_.batches_rejected_total);
+        next_rejection_log = now + std::chrono::minutes(1);
+      }
       in_flight_.reset();
       continue;
     }
