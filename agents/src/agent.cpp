@@ -139,6 +139,7 @@ void Agent::Impl::publish_health() {
       metrics.set_ringbuf_drops(kind, sensor->ringbuf_drops(kind));
     }
     metrics.set_decode_errors(sensor->decode_errors());
+    metrics.set_process_table_evictions(sensor->process_table_evictions());
     ringbuf_drops_total = sensor->ringbuf_drops_total();
     events_total = sensor->events_total();
   }
@@ -179,6 +180,7 @@ void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {
     }
     if (std::chrono::steady_clock::now() >= next_health) {
       publish_health();
+      metrics.set_workload_read_errors(resolver.stats().read_errors);
       next_health += 1s;
     }
   }
@@ -190,7 +192,9 @@ void Agent::Impl::run_power(const std::atomic<bool>& stop) {
   const auto interval = std::chrono::milliseconds(config.power.interval_ms);
   auto next = std::chrono::steady_clock::now();
   while (!stop) {
-    if (auto sample = power->sample()) {
+    auto sample = power->sample();
+    metrics.set_power(power->stats());
+    if (sample) {
       std::vector<protocol::ZoneEnergy> zones;
       std::vector<protocol::WorkloadEnergy> workloads;
       for (auto& z : sample->zones) zones.push_back(std::move(z.energy));

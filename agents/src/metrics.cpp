@@ -100,6 +100,29 @@ AgentMetrics::AgentMetrics()
                            .Name("vigie_workload_carbon_grams_total")
                            .Help("Operational carbon attributed to each workload, gCO2e")
                            .Register(*registry_)),
+      process_table_evictions_(BuildCounter()
+                                   .Name("vigie_sensor_process_table_evictions_total")
+                                   .Help("Processes evicted from the full process table (their "
+                                         "children lose parent image and command line)")
+                                   .Register(*registry_)
+                                   .Add({})),
+      workload_read_errors_(BuildCounter()
+                                .Name("vigie_workload_read_errors_total")
+                                .Help("Unreadable or malformed cgroup and /proc files while "
+                                      "resolving workloads")
+                                .Register(*registry_)
+                                .Add({})),
+      power_read_errors_(BuildCounter()
+                             .Name("vigie_power_read_errors_total")
+                             .Help("Power inputs that could not be read, by input; the "
+                                   "interval's energy is carried to the next sample or lost "
+                                   "for that workload")
+                             .Register(*registry_)),
+      rapl_wraps_(BuildCounter()
+                      .Name("vigie_power_rapl_wraps_total")
+                      .Help("RAPL energy counter wrap-arounds handled")
+                      .Register(*registry_)
+                      .Add({})),
       sensor_up_(BuildGauge()
                      .Name("vigie_sensor_up")
                      .Help("1 when the eBPF sensor is loaded and attached")
@@ -185,6 +208,21 @@ void AgentMetrics::record_energy(const std::vector<protocol::ZoneEnergy>& zones,
     it->second.carbon->Increment(sum.grams);
     if (sum.seconds > 0) it->second.power->Set(sum.joules / sum.seconds);
   }
+}
+
+void AgentMetrics::set_process_table_evictions(uint64_t total) {
+  advance(process_table_evictions_, total);
+}
+
+void AgentMetrics::set_workload_read_errors(uint64_t total) {
+  advance(workload_read_errors_, total);
+}
+
+void AgentMetrics::set_power(const power::PowerSamplerStats& stats) {
+  advance(power_read_errors_.Add({{"input", "proc_stat"}}), stats.proc_stat_errors);
+  advance(power_read_errors_.Add({{"input", "rapl"}}), stats.rapl_read_errors);
+  advance(power_read_errors_.Add({{"input", "cgroup"}}), stats.cgroup_errors);
+  advance(rapl_wraps_, stats.rapl_wraps);
 }
 
 void AgentMetrics::set_sensor_up(bool up) { sensor_up_.Set(up ? 1 : 0); }

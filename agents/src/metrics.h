@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vigie/power/power_sampler.h"
 #include "vigie/protocol/event.h"
 #include "vigie/uplink/uplink.h"
 
@@ -35,6 +36,10 @@ class AgentMetrics {
   // node runs thousands of jobs; finished ones must not grow /metrics).
   void record_energy(const std::vector<protocol::ZoneEnergy>& zones,
                      const std::vector<protocol::WorkloadEnergy>& workloads);
+  // Reading problems that cost data, as cumulative totals kept elsewhere.
+  void set_process_table_evictions(uint64_t total);
+  void set_workload_read_errors(uint64_t total);
+  void set_power(const power::PowerSamplerStats& stats);
   void set_sensor_up(bool up);
   void set_rules_loaded(std::size_t rules);
 
@@ -60,6 +65,10 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& workload_energy_;
   prometheus::Family<prometheus::Gauge>& workload_power_;
   prometheus::Family<prometheus::Counter>& workload_carbon_;
+  prometheus::Counter& process_table_evictions_;
+  prometheus::Counter& workload_read_errors_;
+  prometheus::Family<prometheus::Counter>& power_read_errors_;
+  prometheus::Counter& rapl_wraps_;
   prometheus::Gauge& sensor_up_;
   prometheus::Gauge& rules_loaded_;
   // Series of the workloads seen in the last interval, by label set.

@@ -54,5 +54,17 @@ TEST(AgentMetrics, UplinkCountersFollowTheUplink) {
   EXPECT_NE(text.find("vigie_uplink_queue_events 7"), std::string::npos) << text;
 }
 
+TEST(AgentMetrics, PowerReadErrorsAreExported) {
+  AgentMetrics m;
+  power::PowerSamplerStats stats;
+  stats.rapl_read_errors = 2;
+  stats.rapl_wraps = 1;
+  m.set_power(stats);
+  const std::string text = exposition(m);
+  EXPECT_NE(text.find("vigie_power_read_errors_total{input=\"rapl\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("vigie_power_rapl_wraps_total 1"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace vigie::agent
