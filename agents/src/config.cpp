@@ -93,8 +93,8 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
                        {{"url", str(c.collector_url, "collector.url")},
                         {"token", str(c.token, "collector.token")},
                         {"token_file", str(c.token_file, "collector.token_file")},
-                        {"flush_interval_ms", number(c.flush_interval_ms,
-                                                     "collector.flush_interval_ms", 10, 60000)}});
+                        {"flush_interval_ms",
+                         number(c.flush_interval_ms, "collector.flush_interval_ms", 10, 60000)}});
         }},
        {"metrics",
         [&](const YAML::Node& n) {
@@ -107,31 +107,30 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
        {"sensor",
         [&](const YAML::Node& n) {
           auto& s = c.sensor;
-          for_each_key(n, "sensor.",
-                       {{"enabled", flag(s.enabled, "sensor.enabled")},
-                        {"ringbuf_bytes",
-                         number(s.ringbuf_bytes, "sensor.ringbuf_bytes", 4096, 1u << 30)},
-                        {"process_exec", flag(s.process_exec, "sensor.process_exec")},
-                        {"process_exit", flag(s.process_exit, "sensor.process_exit")},
-                        {"network_connect", flag(s.network_connect, "sensor.network_connect")}});
+          for_each_key(
+              n, "sensor.",
+              {{"enabled", flag(s.enabled, "sensor.enabled")},
+               {"ringbuf_bytes", number(s.ringbuf_bytes, "sensor.ringbuf_bytes", 4096, 1u << 30)},
+               {"process_exec", flag(s.process_exec, "sensor.process_exec")},
+               {"process_exit", flag(s.process_exit, "sensor.process_exit")},
+               {"network_connect", flag(s.network_connect, "sensor.network_connect")}});
           if (s.ringbuf_bytes & (s.ringbuf_bytes - 1)) {
             fail(n, "'sensor.ringbuf_bytes' must be a power of two");
           }
         }},
        {"power", [&](const YAML::Node& n) {
           auto& p = c.power;
-          for_each_key(
-              n, "power.",
-              {{"enabled", flag(p.enabled, "power.enabled")},
-               {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
-               {"source", str(p.source, "power.source")},
-               {"idle_watts", number(p.idle_watts, "power.idle_watts", 0, 1e5)},
-               {"max_watts", number(p.max_watts, "power.max_watts", 0, 1e5)},
-               {"idle_policy", str(p.idle_policy, "power.idle_policy")},
-               {"grid_intensity_gco2e_per_kwh",
-                number(p.grid_intensity_gco2e_per_kwh, "power.grid_intensity_gco2e_per_kwh", 0,
-                       5000)},
-               {"pue", number(p.pue, "power.pue", 1, 10)}});
+          for_each_key(n, "power.",
+                       {{"enabled", flag(p.enabled, "power.enabled")},
+                        {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
+                        {"source", str(p.source, "power.source")},
+                        {"idle_watts", number(p.idle_watts, "power.idle_watts", 0, 1e5)},
+                        {"max_watts", number(p.max_watts, "power.max_watts", 0, 1e5)},
+                        {"idle_policy", str(p.idle_policy, "power.idle_policy")},
+                        {"grid_intensity_gco2e_per_kwh",
+                         number(p.grid_intensity_gco2e_per_kwh,
+                                "power.grid_intensity_gco2e_per_kwh", 0, 5000)},
+                        {"pue", number(p.pue, "power.pue", 1, 10)}});
           if (p.source != "auto" && p.source != "rapl" && p.source != "estimate") {
             fail(n, "'power.source' must be auto, rapl or estimate");
           }
@@ -170,7 +169,8 @@ Config load_config(const std::string& path) {
       throw std::runtime_error(path + ": cannot read an agent token from " + c.token_file);
     }
   }
-  if (c.token.empty()) throw std::runtime_error(path + ": collector.token or token_file is required");
+  if (c.token.empty())
+    throw std::runtime_error(path + ": collector.token or token_file is required");
   return c;
 }
 

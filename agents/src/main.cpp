@@ -1,7 +1,7 @@
 // vigie-agent: the node agent (eBPF sensor, power, edge rules, uplink).
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 

@@ -1,6 +1,5 @@
 #include "metrics.h"
 
-
 namespace vigie::agent {
 namespace {
 

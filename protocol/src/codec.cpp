@@ -24,8 +24,7 @@ void to_pb(const Workload& in, pb::Workload* out) {
 }
 
 bool from_pb(const pb::Workload& in, Workload& out) {
-  if (!pb::WorkloadKind_IsValid(in.kind()) ||
-      in.kind() > pb::WORKLOAD_KIND_UNATTRIBUTED) {
+  if (!pb::WorkloadKind_IsValid(in.kind()) || in.kind() > pb::WORKLOAD_KIND_UNATTRIBUTED) {
     return false;
   }
   out.kind = static_cast<WorkloadKind>(in.kind());
@@ -114,9 +113,8 @@ bool from_pb(const pb::Event& in, const std::string& site, const std::string& ho
         why = "unknown transport";
         return false;
       }
-      out.body = NetworkConnect{static_cast<Transport>(e.transport()), e.ipv6(),
-                                e.destination_ip(), static_cast<uint16_t>(e.destination_port()),
-                                e.image()};
+      out.body = NetworkConnect{static_cast<Transport>(e.transport()), e.ipv6(), e.destination_ip(),
+                                static_cast<uint16_t>(e.destination_port()), e.image()};
       return true;
     }
     case pb::Event::BODY_NOT_SET:
@@ -146,9 +144,7 @@ void to_pb(const WorkloadEnergy& in, pb::WorkloadEnergy* out) {
   out->set_estimated(in.estimated);
 }
 
-DecodeResult invalid(std::string message) {
-  return {DecodeError::kInvalid, std::move(message)};
-}
+DecodeResult invalid(std::string message) { return {DecodeError::kInvalid, std::move(message)}; }
 
 // A joule, second or gram figure: finite and not negative.
 bool valid_quantity(double v) { return std::isfinite(v) && v >= 0; }
@@ -226,7 +222,8 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
       ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
       ret = ZSTD_decompressStream(dctx.get(), &o, &in);
       if (ZSTD_isError(ret)) {
-        return {DecodeError::kCorrupt, std::string("corrupt zstd frame: ") + ZSTD_getErrorName(ret)};
+        return {DecodeError::kCorrupt,
+                std::string("corrupt zstd frame: ") + ZSTD_getErrorName(ret)};
       }
       raw.append(chunk.data(), o.pos);
       if (raw.size() > max_decoded_bytes) {
@@ -268,7 +265,8 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     if (z.source() != pb::ENERGY_SOURCE_RAPL && z.source() != pb::ENERGY_SOURCE_ESTIMATE) {
       return invalid(where + "unknown source");
     }
-    if (const auto e = interval_error(z.start_ns(), z.end_ns()); !e.empty()) return invalid(where + e);
+    if (const auto e = interval_error(z.start_ns(), z.end_ns()); !e.empty())
+      return invalid(where + e);
     if (!valid_quantity(z.energy_joules())) {
       return invalid(where + "energy_joules must be finite and >= 0");
     }
@@ -278,11 +276,12 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
   }
   for (int i = 0; i < msg.workload_energy_size(); ++i) {
     const auto& w = msg.workload_energy(i);
-    WorkloadEnergy we{w.start_ns(), w.end_ns(), {}, w.cpu_seconds(), w.energy_joules(),
-                      w.carbon_gco2e(), w.estimated()};
+    WorkloadEnergy we{w.start_ns(),      w.end_ns(),       {},           w.cpu_seconds(),
+                      w.energy_joules(), w.carbon_gco2e(), w.estimated()};
     const std::string where = "workload_energy[" + std::to_string(i) + "]: ";
     if (!from_pb(w.workload(), we.workload)) return invalid(where + "unknown workload kind");
-    if (const auto e = interval_error(w.start_ns(), w.end_ns()); !e.empty()) return invalid(where + e);
+    if (const auto e = interval_error(w.start_ns(), w.end_ns()); !e.empty())
+      return invalid(where + e);
     if (!valid_quantity(w.energy_joules()) || !valid_quantity(w.cpu_seconds()) ||
         !valid_quantity(w.carbon_gco2e())) {
       return invalid(where + "energy_joules, cpu_seconds and carbon_gco2e must be finite and >= 0");

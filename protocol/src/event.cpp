@@ -5,8 +5,8 @@
 namespace vigie::protocol {
 namespace {
 
-constexpr std::array<std::string_view, 5> kWorkloadKindNames = {
-    "host", "slurm_job", "systemd_unit", "container", "unattributed"};
+constexpr std::array<std::string_view, 5> kWorkloadKindNames = {"host", "slurm_job", "systemd_unit",
+                                                                "container", "unattributed"};
 constexpr std::array<std::string_view, kEventKindCount> kEventKindNames = {
     "process_exec", "process_exit", "network_connect"};
 

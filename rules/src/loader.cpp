@@ -36,8 +36,8 @@ std::vector<int> document_start_lines(std::string_view text) {
     const std::string_view l = text.substr(pos, end - pos);
     ++line;
     pos = end + 1;
-    const bool marker = l.substr(0, 3) == "---" && (l.size() == 3 || l[3] == ' ' ||
-                                                    l[3] == '\t' || l[3] == '\r' || l[3] == '#');
+    const bool marker = l.substr(0, 3) == "---" && (l.size() == 3 || l[3] == ' ' || l[3] == '\t' ||
+                                                    l[3] == '\r' || l[3] == '#');
     const std::size_t first = l.find_first_not_of(" \t\r");
     const bool content = !marker && first != std::string_view::npos && l[first] != '#';
     if (marker) {

@@ -29,8 +29,8 @@ TEST(Config, ShippedExampleParses) {
 }
 
 TEST(Config, ResolvesRelativePathsAgainstTheFile) {
-  const Config c = parse_config("collector: {token_file: t}\nrules: {path: packs/starter}\n",
-                                "/etc/vigie");
+  const Config c =
+      parse_config("collector: {token_file: t}\nrules: {path: packs/starter}\n", "/etc/vigie");
   EXPECT_EQ(c.token_file, "/etc/vigie/t");
   EXPECT_EQ(c.rules_path, "/etc/vigie/packs/starter");
 }
@@ -61,8 +61,8 @@ TEST(Config, RefusesBadInputWithTheKeyAtFault) {
 }
 
 TEST(Config, LoadReadsTokenFileAndFillsHost) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("vigie-agent-config-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vigie-agent-config-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "agent.token") << "s3cret\n";
   std::ofstream(dir / "agent.yaml") << "collector: {token_file: agent.token}\n";

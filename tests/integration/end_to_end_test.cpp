@@ -104,10 +104,10 @@ class SlurmJobCgroups {
  public:
   SlurmJobCgroups(uint32_t uid, uint32_t job_id) {
     const fs::path root = "/sys/fs/cgroup";
-    const std::string v1_rel = "slurm/uid_" + std::to_string(uid) + "/job_" +
-                               std::to_string(job_id) + "/step_0";
-    const std::string v2_rel = "system.slice/slurmstepd.scope/job_" + std::to_string(job_id) +
-                               "/step_0";
+    const std::string v1_rel =
+        "slurm/uid_" + std::to_string(uid) + "/job_" + std::to_string(job_id) + "/step_0";
+    const std::string v2_rel =
+        "system.slice/slurmstepd.scope/job_" + std::to_string(job_id) + "/step_0";
     if (fs::exists(root / "cgroup.controllers")) {  // pure cgroup v2
       add(root / v2_rel, uid);
       return;
@@ -167,11 +167,11 @@ class EndToEnd : public ::testing::Test {
     write_file(dir_ / "collector.yaml",
                "listen:\n  address: 127.0.0.1\n  port: " + std::to_string(port_) +
                    "\ndatabase: " + (dir_ / "collector.db").string() +
-                   "\nagent_tokens:\n  - sha256: " + token_sha256 + "\n    host: " + kHost +
-                   "\n");
+                   "\nagent_tokens:\n  - sha256: " + token_sha256 + "\n    host: " + kHost + "\n");
     write_file(dir_ / "agent.yaml",
-               std::string("site: e2e-site\nhost: ") + kHost + "\ncollector:\n  url: http://127.0.0.1:" +
-                   std::to_string(port_) + "\n  token_file: agent.token\n  flush_interval_ms: 200\n" +
+               std::string("site: e2e-site\nhost: ") + kHost +
+                   "\ncollector:\n  url: http://127.0.0.1:" + std::to_string(port_) +
+                   "\n  token_file: agent.token\n  flush_interval_ms: 200\n" +
                    "metrics:\n  listen: 127.0.0.1:" + std::to_string(free_port()) +
                    "\nstate_dir: " + dir_.string() + "\nrules:\n  path: " + VIGIE_SOURCE_DIR +
                    "/rules/packs/starter\n");
@@ -194,7 +194,8 @@ class EndToEnd : public ::testing::Test {
                  }) != nullptr;
         },
         30s))
-        << "agent log:\n" << read_file(dir_ / "agent.log") << "\ncollector log:\n"
+        << "agent log:\n"
+        << read_file(dir_ / "agent.log") << "\ncollector log:\n"
         << read_file(dir_ / "collector.log");
   }
 
@@ -202,7 +203,8 @@ class EndToEnd : public ::testing::Test {
     stop(agent_pid_);
     stop(collector_pid_);
     if (HasFailure()) {
-      std::cerr << "---- agent log\n" << read_file(dir_ / "agent.log") << "---- collector log\n"
+      std::cerr << "---- agent log\n"
+                << read_file(dir_ / "agent.log") << "---- collector log\n"
                 << read_file(dir_ / "collector.log");
     }
     std::error_code ec;
@@ -294,8 +296,7 @@ TEST_F(EndToEnd, MinerInSlurmJobRaisesAlertWithFullContext) {
   }
   ASSERT_GT(pid, 0);
   std::unique_ptr<json> alert;
-  const bool found =
-      eventually([&] { return (alert = find_alert(pid, "Miner")) != nullptr; }, 15s);
+  const bool found = eventually([&] { return (alert = find_alert(pid, "Miner")) != nullptr; }, 15s);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   ASSERT_TRUE(found) << "no alert for the miner (pid " << pid << ")";
@@ -379,8 +380,9 @@ TEST_F(EndToEnd, DashboardShowsLiveAlertAndPowerInABrowser) {
   const std::string screenshot = std::string(VIGIE_BINARY_DIR) + "/dashboard-e2e.png";
   const std::string cmd =
       std::string(fs::exists("/sys/class/powercap/intel-rapl") ? "" : "EXPECT_ESTIMATED=1 ") +
-      "node " + VIGIE_SOURCE_DIR + "/tests/dashboards/dashboard_check.mjs http://127.0.0.1:" +
-      std::to_string(port_) + "/ " + screenshot + " 'Mining Pool|127.0.0.1:3333/tcp' " + kHost + " 2>&1";
+      "node " + VIGIE_SOURCE_DIR +
+      "/tests/dashboards/dashboard_check.mjs http://127.0.0.1:" + std::to_string(port_) + "/ " +
+      screenshot + " 'Mining Pool|127.0.0.1:3333/tcp' " + kHost + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string output;

@@ -26,8 +26,9 @@ Batch sample_batch() {
   exec.user = "alice";
   exec.cgroup_id = 777;
   exec.workload = {WorkloadKind::kSlurmJob, "4242", "alice", "/slurm/uid_1000/job_4242/step_0"};
-  exec.body = ProcessExec{"/tmp/xmrig", {"/tmp/xmrig", "-o", "pool:3333"}, true,
-                          "/tmp/xmrig -o pool:3333", "/bin/bash", "-bash"};
+  exec.body = ProcessExec{"/tmp/xmrig", {"/tmp/xmrig", "-o", "pool:3333"},
+                          true,         "/tmp/xmrig -o pool:3333",
+                          "/bin/bash",  "-bash"};
   b.events.push_back(exec);
   Event conn = exec;
   conn.body = NetworkConnect{Transport::kUdp, true, "::1", 3333, "/tmp/xmrig"};

@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 TEST(RulesSigmaHq, EveryLinuxRuleLoadsOrIsRefusedWithADiagnostic) {
   const fs::path corpus =
       fs::path(VIGIE_SOURCE_DIR) / ".." / "shared" / "corpus" / "sigmahq" / "linux";
-  ASSERT_TRUE(fs::is_directory(corpus)) << "no SigmaHQ corpus at " << corpus
-                                        << " (shared/ must sit beside the checkout)";
+  ASSERT_TRUE(fs::is_directory(corpus))
+      << "no SigmaHQ corpus at " << corpus << " (shared/ must sit beside the checkout)";
 
   std::map<std::string, int> files;  // rule file -> diagnostics about it
   for (const auto& entry : fs::recursive_directory_iterator(corpus)) {

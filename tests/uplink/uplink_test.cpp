@@ -136,15 +136,16 @@ TEST(Classify, FollowsRemoteWriteRules) {
 TEST(Backoff, GrowsAndIsCapped) {
   for (unsigned attempt = 0; attempt < 40; ++attempt) {
     const auto d = backoff_delay(attempt, 100ms, 5000ms, UINT64_MAX);
-    EXPECT_LE(d, std::min<std::chrono::milliseconds>(5000ms, 100ms * (1ull << std::min(attempt, 20u))));
+    EXPECT_LE(
+        d, std::min<std::chrono::milliseconds>(5000ms, 100ms * (1ull << std::min(attempt, 20u))));
   }
   EXPECT_EQ(backoff_delay(3, 100ms, 5000ms, 800), 800ms);  // cap 800: max random
   EXPECT_EQ(backoff_delay(0, 100ms, 5000ms, 0), 0ms);
 }
 
 TEST(SequenceAllocator, KeepsIncreasingAcrossRestarts) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("vigie-seq-" + std::to_string(::getpid()));
+  const auto path =
+      std::filesystem::temp_directory_path() / ("vigie-seq-" + std::to_string(::getpid()));
   std::filesystem::remove(path);
   uint64_t last = 0;
   {
@@ -161,8 +162,8 @@ TEST(SequenceAllocator, KeepsIncreasingAcrossRestarts) {
 }
 
 TEST(SequenceAllocator, RefusesCorruptState) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("vigie-seq-bad-" + std::to_string(::getpid()));
+  const auto path =
+      std::filesystem::temp_directory_path() / ("vigie-seq-bad-" + std::to_string(::getpid()));
   std::ofstream(path) << "not-a-number";
   EXPECT_THROW(SequenceAllocator(path.string()), std::runtime_error);
   std::filesystem::remove(path);

@@ -95,14 +95,13 @@ HttpResponse send(const Endpoint& endpoint, const HttpRequest& request,
     stream.async_connect(tcp::endpoint(address, static_cast<uint16_t>(std::stoul(endpoint.port))),
                          on_connect);
   } else {
-    resolver.async_resolve(endpoint.host, endpoint.port,
-                           [&](beast::error_code ec, const tcp::resolver::results_type& results) {
-                             if (ec) return fail("resolve", ec);
-                             stream.async_connect(results,
-                                                  [&](beast::error_code ec, const tcp::endpoint&) {
-                                                    on_connect(ec);
-                                                  });
-                           });
+    resolver.async_resolve(
+        endpoint.host, endpoint.port,
+        [&](beast::error_code ec, const tcp::resolver::results_type& results) {
+          if (ec) return fail("resolve", ec);
+          stream.async_connect(results,
+                               [&](beast::error_code ec, const tcp::endpoint&) { on_connect(ec); });
+        });
   }
   ioc.run();
   beast::error_code ignored;

@@ -1,14 +1,13 @@
 #include "vigie/uplink/uplink.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <random>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 #include "vigie/protocol/codec.h"
 
@@ -127,8 +126,9 @@ void Uplink::seal_locked() {
   if (status_) batch.status = status_();
   queue_events_ += batch.events.size();
   queue_.push_back(std::move(batch));
-  while (queue_.size() > 1 && (queue_.size() > std::max<std::size_t>(options_.max_queue_batches, 1) ||
-                               queue_events_ > options_.max_queue_events)) {
+  while (queue_.size() > 1 &&
+         (queue_.size() > std::max<std::size_t>(options_.max_queue_batches, 1) ||
+          queue_events_ > options_.max_queue_events)) {
     const protocol::Batch& oldest = queue_.front();
     ++stats_.batches_dropped_total;
     count_lost_locked(oldest);
@@ -192,9 +192,9 @@ void Uplink::run() {
       // A wrong token rejects every batch: say it once a minute, with the count.
       const auto now = Clock::now();
       if (now >= next_rejection_log) {
-        spdlog::error("collector rejected batch {} ({} events) with HTTP {}: {} ({} rejected so far)",
-                      sequence, events, response.status, response.body,
-                      stats_.batches_rejected_total);
+        spdlog::error(
+            "collector rejected batch {} ({} events) with HTTP {}: {} ({} rejected so far)",
+            sequence, events, response.status, response.body, stats_.batches_rejected_total);
         next_rejection_log = now + std::chrono::minutes(1);
       }
       in_flight_.reset();

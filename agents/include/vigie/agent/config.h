@@ -8,8 +8,8 @@
 namespace vigie::agent {
 
 struct SensorConfig {
-  bool enabled = true;                 // false: energy only
-  uint32_t ringbuf_bytes = 8u << 20;   // power of two
+  bool enabled = true;                // false: energy only
+  uint32_t ringbuf_bytes = 8u << 20;  // power of two
   bool process_exec = true;
   bool process_exit = true;
   bool network_connect = true;
@@ -18,7 +18,7 @@ struct SensorConfig {
 struct PowerConfig {
   bool enabled = true;
   uint32_t interval_ms = 1000;
-  std::string source = "auto";         // auto | rapl | estimate
+  std::string source = "auto";  // auto | rapl | estimate
   // Node power at idle and at full CPU load: the linear model of the estimate
   // where no RAPL exists, and with RAPL the idle share set apart from the
   // active energy that is split by CPU time (see vigie/power).
@@ -30,11 +30,11 @@ struct PowerConfig {
 };
 
 struct Config {
-  std::string agent_id;                // default: host
+  std::string agent_id;  // default: host
   std::string site = "local";
-  std::string host;                    // default: gethostname()
+  std::string host;  // default: gethostname()
   std::string collector_url = "http://127.0.0.1:9800";
-  std::string token;                   // agent token, or read from token_file
+  std::string token;  // agent token, or read from token_file
   std::string token_file;
   uint32_t flush_interval_ms = 1000;
   std::string metrics_listen = "127.0.0.1:9810";  // empty: no /metrics

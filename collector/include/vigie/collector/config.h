@@ -50,8 +50,9 @@ struct Config {
 // dashboards/ tree this binary was built from.
 Config default_config();
 
-// Reads a YAML file over default_config() (see deploy/config/vigie-collector.yaml). Throws std::runtime_error
-// with the file name and the offending key on any error; unknown keys are errors.
+// Reads a YAML file over default_config() (see deploy/config/vigie-collector.yaml). Throws
+// std::runtime_error with the file name and the offending key on any error; unknown keys are
+// errors.
 Config load_config(const std::string& path);
 
 // Who a bearer token belongs to. Compares digests in constant time.

@@ -22,11 +22,11 @@ std::string encode_batch(const Batch& batch, int level = 3);
 
 enum class DecodeError : uint8_t {
   kNone = 0,
-  kNotZstd,          // the body is not a zstd frame
-  kTooLarge,         // decompressed size exceeds max_decoded_bytes
-  kCorrupt,          // the zstd frame is damaged
-  kBadProtobuf,      // the payload is not a vigie.v1.Batch
-  kInvalid,          // well-formed but violates the schema's rules (see message)
+  kNotZstd,      // the body is not a zstd frame
+  kTooLarge,     // decompressed size exceeds max_decoded_bytes
+  kCorrupt,      // the zstd frame is damaged
+  kBadProtobuf,  // the payload is not a vigie.v1.Batch
+  kInvalid,      // well-formed but violates the schema's rules (see message)
 };
 
 struct DecodeResult {

@@ -25,9 +25,9 @@ bool parse_workload_kind(std::string_view text, WorkloadKind& kind);
 
 struct Workload {
   WorkloadKind kind = WorkloadKind::kHost;
-  std::string id = "host";   // job id, unit name, container id, "host" or "unattributed"
-  std::string user;          // job owner for Slurm jobs, empty otherwise
-  std::string cgroup_path;   // relative to the cgroup mount, e.g. "/slurm/uid_0/job_42/step_0"
+  std::string id = "host";  // job id, unit name, container id, "host" or "unattributed"
+  std::string user;         // job owner for Slurm jobs, empty otherwise
+  std::string cgroup_path;  // relative to the cgroup mount, e.g. "/slurm/uid_0/job_42/step_0"
 
   bool operator==(const Workload&) const = default;
 };
@@ -47,12 +47,12 @@ bool parse_event_kind(std::string_view text, EventKind& kind);
 std::string join_command_line(const std::vector<std::string>& argv);
 
 struct ProcessExec {
-  std::string image;                 // absolute path of the executed file
-  std::vector<std::string> argv;     // bounded by the sensor (see argv_truncated)
-  bool argv_truncated = false;       // true when the kernel side cut argv
-  std::string command_line;          // argv joined by single spaces
-  std::string parent_image;          // from the process table; empty if unknown
-  std::string parent_command_line;   // from the process table; empty if unknown
+  std::string image;                // absolute path of the executed file
+  std::vector<std::string> argv;    // bounded by the sensor (see argv_truncated)
+  bool argv_truncated = false;      // true when the kernel side cut argv
+  std::string command_line;         // argv joined by single spaces
+  std::string parent_image;         // from the process table; empty if unknown
+  std::string parent_command_line;  // from the process table; empty if unknown
 
   bool operator==(const ProcessExec&) const = default;
 };
@@ -71,9 +71,9 @@ std::string_view to_string(Transport transport);  // "tcp", "udp"
 struct NetworkConnect {
   Transport transport = Transport::kTcp;
   bool ipv6 = false;
-  std::string destination_ip;    // textual form, "127.0.0.1" or "::1"
+  std::string destination_ip;  // textual form, "127.0.0.1" or "::1"
   uint16_t destination_port = 0;
-  std::string image;             // of the connecting process, from the process table
+  std::string image;  // of the connecting process, from the process table
 
   bool operator==(const NetworkConnect&) const = default;
 };
@@ -81,15 +81,15 @@ struct NetworkConnect {
 // One security event. Fields common to every kind live here; kind-specific
 // ones in `body`.
 struct Event {
-  uint64_t time_ns = 0;   // wall clock, ns since the Unix epoch (UTC)
+  uint64_t time_ns = 0;  // wall clock, ns since the Unix epoch (UTC)
   std::string site;
   std::string host;
-  uint32_t pid = 0;       // tgid, as user space knows it
+  uint32_t pid = 0;  // tgid, as user space knows it
   uint32_t ppid = 0;
   uint32_t uid = 0;
   uint32_t gid = 0;
-  std::string user;       // name for uid, or the number when unknown
-  uint64_t cgroup_id = 0; // cgroup v2 id as bpf_get_current_cgroup_id() returns it
+  std::string user;        // name for uid, or the number when unknown
+  uint64_t cgroup_id = 0;  // cgroup v2 id as bpf_get_current_cgroup_id() returns it
   Workload workload;
   std::variant<ProcessExec, ProcessExit, NetworkConnect> body;
 
@@ -105,9 +105,9 @@ std::string_view to_string(EnergySource source);  // "rapl", "estimate"
 struct ZoneEnergy {
   uint64_t start_ns = 0;  // interval, wall clock ns since epoch
   uint64_t end_ns = 0;
-  std::string zone;       // "package-0", "core", "dram", or "node" for the estimate
+  std::string zone;  // "package-0", "core", "dram", or "node" for the estimate
   EnergySource source = EnergySource::kRapl;
-  bool estimated = false; // true whenever source is kEstimate
+  bool estimated = false;  // true whenever source is kEstimate
   double energy_joules = 0;
   // False for zones measured inside another one (RAPL core and uncore are
   // part of their package; psys overlaps everything): node energy is the sum
@@ -122,9 +122,9 @@ struct WorkloadEnergy {
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
   Workload workload;
-  double cpu_seconds = 0;      // CPU time the workload used in the interval
+  double cpu_seconds = 0;  // CPU time the workload used in the interval
   double energy_joules = 0;
-  double carbon_gco2e = 0;     // energy x PUE x grid intensity
+  double carbon_gco2e = 0;  // energy x PUE x grid intensity
   bool estimated = false;
 
   bool operator==(const WorkloadEnergy&) const = default;
@@ -132,20 +132,20 @@ struct WorkloadEnergy {
 
 // A detection raised by a rule on one event.
 struct Alert {
-  std::string rule_id;     // Sigma rule `id`
+  std::string rule_id;  // Sigma rule `id`
   std::string rule_title;
-  std::string level;       // Sigma level: informational, low, medium, high, critical
+  std::string level;  // Sigma level: informational, low, medium, high, critical
   std::vector<std::string> tags;
-  Event event;             // the event that matched
+  Event event;  // the event that matched
 
   bool operator==(const Alert&) const = default;
 };
 
 // The agent's own health, sent with every batch.
 struct AgentStatus {
-  uint64_t ringbuf_drops_total = 0;    // events the kernel could not reserve
-  uint64_t events_total = 0;           // events decoded since start
-  uint64_t uplink_dropped_total = 0;   // events given up: rejected (4xx) or queue overflow
+  uint64_t ringbuf_drops_total = 0;   // events the kernel could not reserve
+  uint64_t events_total = 0;          // events decoded since start
+  uint64_t uplink_dropped_total = 0;  // events given up: rejected (4xx) or queue overflow
   std::string rule_pack_version;
 
   bool operator==(const AgentStatus&) const = default;

@@ -20,16 +20,16 @@ struct Endpoint {
 };
 
 struct HttpRequest {
-  std::string method = "GET";      // GET, POST
-  std::string target = "/";        // path and query, e.g. "/api/v1/alerts?limit=10"
+  std::string method = "GET";  // GET, POST
+  std::string target = "/";    // path and query, e.g. "/api/v1/alerts?limit=10"
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   std::string body;
 };
 
 struct HttpResponse {
-  int status = 0;          // HTTP status; 0 when the request never got an answer
+  int status = 0;  // HTTP status; 0 when the request never got an answer
   std::string body;
-  std::string error;       // transport error (connect refused, timeout…) when status == 0
+  std::string error;  // transport error (connect refused, timeout…) when status == 0
   bool ok() const { return status >= 200 && status < 300; }
 };
 

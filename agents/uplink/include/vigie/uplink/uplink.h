@@ -53,13 +53,13 @@ class SequenceAllocator {
 
 struct UplinkOptions {
   Endpoint endpoint;
-  std::string token;                 // sent as "Authorization: Bearer <token>"
+  std::string token;  // sent as "Authorization: Bearer <token>"
   std::string agent_id;
   std::string site;
   std::string host;
-  std::string sequence_state_path;   // see SequenceAllocator; empty = time based
-  std::chrono::milliseconds flush_interval{1000};   // seal a batch at least this often
-  std::size_t max_batch_events = 5000;              // seal early when reached
+  std::string sequence_state_path;                 // see SequenceAllocator; empty = time based
+  std::chrono::milliseconds flush_interval{1000};  // seal a batch at least this often
+  std::size_t max_batch_events = 5000;             // seal early when reached
   // Sealed batches waiting to be sent are bounded by count and by events
   // (memory while the collector is unreachable); beyond either, the oldest
   // waiting batch is dropped and counted.
@@ -73,16 +73,16 @@ struct UplinkOptions {
 // Counters exported by the agent as Prometheus metrics.
 struct UplinkStats {
   uint64_t batches_sent_total = 0;
-  uint64_t batches_rejected_total = 0;   // non-retryable 4xx: dropped, counted
-  uint64_t batches_dropped_total = 0;    // queue full, or undelivered at stop
+  uint64_t batches_rejected_total = 0;  // non-retryable 4xx: dropped, counted
+  uint64_t batches_dropped_total = 0;   // queue full, or undelivered at stop
   // What dropped and rejected batches held.
   uint64_t events_dropped_total = 0;
   uint64_t alerts_dropped_total = 0;
   uint64_t energy_records_dropped_total = 0;  // zone and workload energy records
-  uint64_t send_failures_total = 0;      // every failed attempt, retried or not
-  std::size_t queue_batches = 0;         // sealed batches waiting, incl. the one in flight
-  std::size_t queue_events = 0;          // events in those batches
-  std::size_t pending_events = 0;        // events not yet sealed into a batch
+  uint64_t send_failures_total = 0;           // every failed attempt, retried or not
+  std::size_t queue_batches = 0;              // sealed batches waiting, incl. the one in flight
+  std::size_t queue_events = 0;               // events in those batches
+  std::size_t pending_events = 0;             // events not yet sealed into a batch
 };
 
 // Thread-safe: add_*() from any thread; a background thread seals and sends.
@@ -118,9 +118,9 @@ class Uplink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   protocol::Batch pending_;
-  std::deque<protocol::Batch> queue_;       // sealed, waiting
+  std::deque<protocol::Batch> queue_;         // sealed, waiting
   std::optional<protocol::Batch> in_flight_;  // taken by the sender thread
-  std::size_t queue_events_ = 0;            // events in queue_
+  std::size_t queue_events_ = 0;              // events in queue_
   UplinkStats stats_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
