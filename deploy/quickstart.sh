@@ -51,7 +51,7 @@ YAML
 
 pids=()
 stop() {
-  trap - INT TERM
+  trap - INT TERM HUP
   echo
   echo "quickstart: stopping"
   # The agent first, so that its last batch still reaches the collector.
@@ -61,7 +61,12 @@ stop() {
   done
   exit 0
 }
-trap stop INT TERM
+trap stop INT TERM HUP  # HUP: the terminal closed; the daemons have sessions of their own
+
+if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+  echo "quickstart: something already answers on 127.0.0.1:$port (another Vigie?); stop it or set VIGIE_PORT" >&2
+  exit 1
+fi
 
 # Own sessions: Ctrl-C reaches this script only, which stops the agent first.
 setsid "$bin/collector/vigie-collector" --config "$state/vigie-collector.yaml" &

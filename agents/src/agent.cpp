@@ -154,8 +154,12 @@ void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {
   auto sink = [&](protocol::Event&& event) {
     event.site = config.site;
     event.host = config.host;
+    const auto kind = event.kind();
+    // An exec may follow a move to the job's cgroup; an exit frees the pid.
+    if (kind == protocol::EventKind::kProcessExec) resolver.forget(event.pid);
     event.workload = resolver.resolve(event.cgroup_id, event.pid);
-    metrics.count_event(event.kind());
+    if (kind == protocol::EventKind::kProcessExit) resolver.forget(event.pid);
+    metrics.count_event(kind);
     alerts.clear();
     engine->evaluate(event, alerts);
     for (auto& alert : alerts) {

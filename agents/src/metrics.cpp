@@ -131,7 +131,12 @@ AgentMetrics::AgentMetrics()
                         .Name("vigie_rules_loaded")
                         .Help("Sigma rules loaded at the edge")
                         .Register(*registry_)
-                        .Add({})) {}
+                        .Add({})) {
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    const auto kind = static_cast<protocol::EventKind>(k);
+    events_by_kind_[k] = &events_.Add({{"kind", std::string(protocol::to_string(kind))}});
+  }
+}
 
 void AgentMetrics::advance(prometheus::Counter& counter, uint64_t total) {
   const double now = static_cast<double>(total);
@@ -139,7 +144,7 @@ void AgentMetrics::advance(prometheus::Counter& counter, uint64_t total) {
 }
 
 void AgentMetrics::count_event(protocol::EventKind kind) {
-  events_.Add({{"kind", std::string(protocol::to_string(kind))}}).Increment();
+  events_by_kind_[static_cast<std::size_t>(kind)]->Increment();
 }
 
 void AgentMetrics::count_alert(const protocol::Alert& alert) {

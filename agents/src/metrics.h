@@ -7,6 +7,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,8 @@ class AgentMetrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& events_;
+  // Per-event counters resolved once: Family::Add hashes a label map each call.
+  std::array<prometheus::Counter*, protocol::kEventKindCount> events_by_kind_{};
   prometheus::Family<prometheus::Counter>& alerts_;
   prometheus::Family<prometheus::Counter>& ringbuf_drops_;
   prometheus::Counter& decode_errors_;

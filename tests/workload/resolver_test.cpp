@@ -143,6 +143,25 @@ TEST_F(WorkloadFakeTree, HybridFallsBackToProcCgroupPreferringCpuacct) {
   EXPECT_EQ(v1.resolve(0, 555).id, "9");
 }
 
+TEST_F(WorkloadFakeTree, ProcAnswersAreKeptPerPidUntilForgotten) {
+  fs::create_directories(path("/h/unified"));
+  fs::create_directories(path("/h/cpuacct/slurm/uid_1000/job_9/step_0"));
+  CgroupMounts mounts{CgroupLayout::kHybrid, path("/h/unified"), {{"cpuacct", path("/h/cpuacct")}}};
+  process(555, 1000, "2:cpuacct:/slurm/uid_1000/job_9/step_0\n0::/\n");
+  Resolver r(mounts, options());
+  const auto root_id = ino("/h/unified");
+  EXPECT_EQ(r.resolve(root_id, 555).id, "9");
+  // The process exits: /proc/555 is gone, its exit event still names its job.
+  fs::remove_all(path("/proc/555"));
+  EXPECT_EQ(r.resolve(root_id, 555).id, "9");
+  EXPECT_EQ(r.stats().proc_fallbacks, 1u);
+  EXPECT_EQ(r.stats().pid_cache_hits, 1u);
+  // After forget(), pid 555 is a new process (here, outside any job).
+  r.forget(555);
+  process(555, 0, "2:cpuacct:/\n0::/\n");
+  EXPECT_EQ(r.resolve(root_id, 555).kind, WorkloadKind::kHost);
+}
+
 TEST_F(WorkloadFakeTree, ScanV2CountsEachWorkloadOnce) {
   cgroup_v2("/v2/system.slice", 100000);
   cgroup_v2("/v2/system.slice/slurmstepd.scope", 6000);

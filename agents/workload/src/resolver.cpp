@@ -24,6 +24,7 @@ constexpr int kMaxDepth = 32;
 constexpr size_t kMaxIndexEntries = 1 << 20;
 constexpr size_t kMaxUserNames = 1 << 16;
 constexpr size_t kMaxJobOwners = 1 << 16;
+constexpr size_t kMaxPidEntries = 1 << 16;
 constexpr uint64_t kMaxCpus = 1 << 20;
 
 std::string join(const std::string& root, std::string_view rel) {
@@ -241,7 +242,19 @@ Workload Resolver::resolve(uint64_t cgroup_id, uint32_t pid) {
       v2_path = it->second;
     }
   }
-  return from_proc(pid, std::move(v2_path));
+  if (pid != 0) {
+    if (auto p = by_pid_.find(pid); p != by_pid_.end()) {
+      ++stats_.pid_cache_hits;
+      return p->second;
+    }
+  }
+  Workload w = from_proc(pid, std::move(v2_path));
+  if (pid != 0) {
+    // Bounded: a missed forget() (a lost exit event) must not grow it forever.
+    if (by_pid_.size() >= kMaxPidEntries) by_pid_.clear();
+    by_pid_.emplace(pid, w);
+  }
+  return w;
 }
 
 Workload Resolver::from_proc(uint32_t pid, std::string v2_path) {

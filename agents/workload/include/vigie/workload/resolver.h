@@ -37,6 +37,7 @@ struct ResolverStats {
   uint64_t cache_hits = 0;      // resolve() answered from the cgroup id cache
   uint64_t index_rebuilds = 0;  // walks of the cgroup2 hierarchy
   uint64_t proc_fallbacks = 0;  // resolve() answered from /proc/<pid>/cgroup
+  uint64_t pid_cache_hits = 0;  // resolve() answered from an earlier /proc read
   uint64_t read_errors = 0;     // unreadable or malformed cgroup / proc files
 };
 
@@ -52,7 +53,14 @@ class Resolver {
   // with the job only in v1 controllers): /proc/<pid>/cgroup, preferring the
   // cpuacct hierarchy, then memory, then any other. Never fails: kHost when
   // nothing is known. Slurm users are names (getpwuid_r), or the uid in decimal.
+  // A /proc answer is kept per pid until forget(pid): a process's later events
+  // (connects, its exit, when /proc/<pid> is already gone) cost no read.
   protocol::Workload resolve(uint64_t cgroup_id, uint32_t pid);
+
+  // Drops what resolve() remembers of `pid`: call it at exec (the process may
+  // have moved to its job's cgroup since its last event) and after its exit
+  // (the pid will be reused).
+  void forget(uint32_t pid) { by_pid_.erase(pid); }
 
   // Lists the workloads that exist now with their cumulative CPU time (µs):
   // cgroup2 cpu.stat usage_usec, v1 cpuacct.usage (ns / 1000). Each workload
@@ -88,10 +96,11 @@ class Resolver {
   CgroupMounts mounts_;
   ResolverOptions options_;
   ResolverStats stats_;
-  std::unordered_map<uint64_t, std::string> index_;         // cgroup2 id -> path
-  std::unordered_map<uint64_t, protocol::Workload> cache_;  // cgroup2 id -> workload
-  std::unordered_map<uint32_t, std::string> user_names_;    // uid -> name
-  std::unordered_map<std::string, JobOwner> job_owners_;    // v2 job_<J> dir -> owner
+  std::unordered_map<uint64_t, std::string> index_;          // cgroup2 id -> path
+  std::unordered_map<uint64_t, protocol::Workload> cache_;   // cgroup2 id -> workload
+  std::unordered_map<uint32_t, protocol::Workload> by_pid_;  // /proc answers, see forget()
+  std::unordered_map<uint32_t, std::string> user_names_;     // uid -> name
+  std::unordered_map<std::string, JobOwner> job_owners_;     // v2 job_<J> dir -> owner
   uint64_t scans_ = 0;
   std::chrono::steady_clock::time_point last_rebuild_{};
   bool indexed_ = false;
