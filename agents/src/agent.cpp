@@ -71,6 +71,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
   if (config.sensor.enabled) {
     sensor::SensorOptions options;
     options.ringbuf_bytes = config.sensor.ringbuf_bytes;
+    options.wakeup_bytes = config.sensor.wakeup_bytes;
     options.process_exec = config.sensor.process_exec;
     options.process_exit = config.sensor.process_exit;
     options.network_connect = config.sensor.network_connect;

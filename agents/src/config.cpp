@@ -111,11 +111,15 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
               n, "sensor.",
               {{"enabled", flag(s.enabled, "sensor.enabled")},
                {"ringbuf_bytes", number(s.ringbuf_bytes, "sensor.ringbuf_bytes", 4096, 1u << 30)},
+               {"wakeup_bytes", number(s.wakeup_bytes, "sensor.wakeup_bytes", 0, 1u << 30)},
                {"process_exec", flag(s.process_exec, "sensor.process_exec")},
                {"process_exit", flag(s.process_exit, "sensor.process_exit")},
                {"network_connect", flag(s.network_connect, "sensor.network_connect")}});
           if (s.ringbuf_bytes & (s.ringbuf_bytes - 1)) {
             fail(n, "'sensor.ringbuf_bytes' must be a power of two");
+          }
+          if (s.wakeup_bytes >= s.ringbuf_bytes) {
+            fail(n, "'sensor.wakeup_bytes' must be below 'sensor.ringbuf_bytes'");
           }
         }},
        {"power", [&](const YAML::Node& n) {

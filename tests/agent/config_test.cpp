@@ -49,6 +49,7 @@ TEST(Config, RefusesBadInputWithTheKeyAtFault) {
   expect_error("colector: {url: x}", "unknown key 'colector'");
   expect_error("sensor: {ringbuff_bytes: 4096}", "unknown key 'sensor.ringbuff_bytes'");
   expect_error("sensor: {ringbuf_bytes: 5000}", "power of two");
+  expect_error("sensor: {ringbuf_bytes: 65536, wakeup_bytes: 65536}", "wakeup_bytes");
   expect_error("sensor: {enabled: maybe}", "'sensor.enabled' has the wrong type");
   expect_error("power: {pue: 0.5}", "'power.pue' must be within");
   expect_error("power: {pue: .nan}", "'power.pue' must be within");

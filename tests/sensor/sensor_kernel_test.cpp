@@ -209,6 +209,27 @@ TEST(SensorKernelTest, CgroupIdIsTheUnifiedCgroupOfTheProcess) {
   EXPECT_EQ(exec->cgroup_id, own_id);
 }
 
+TEST(SensorKernelTest, BatchedWakeupsStillDeliverEveryRecordAtTheTimeout) {
+  SensorOptions options;
+  options.wakeup_bytes = 1u << 20;  // far more than the few records below
+  auto sensor = open_sensor(options);
+  ASSERT_NE(sensor, nullptr);
+  Collector collector(*sensor);
+  pid_t child = spawn({"/bin/echo", "batched-wakeup"});
+  collector.watch(child);
+  reap(child);
+  // No epoll wake-up comes below the threshold: each poll drains at its timeout.
+  auto exec = collector.wait_for(of(child, EventKind::kProcessExec));
+  ASSERT_TRUE(exec.has_value());
+  EXPECT_EQ(exec->pid, static_cast<uint32_t>(child));
+  EXPECT_TRUE(collector.wait_for(of(child, EventKind::kProcessExit)).has_value());
+
+  std::string error;
+  options.wakeup_bytes = options.ringbuf_bytes;
+  EXPECT_EQ(Sensor::open(options, error), nullptr);
+  EXPECT_NE(error.find("wakeup_bytes"), std::string::npos) << error;
+}
+
 TEST(SensorKernelTest, LongArgvIsTruncated) {
   auto sensor = open_sensor({});
   ASSERT_NE(sensor, nullptr);

@@ -22,6 +22,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // agent does not observe its own activity (feedback loops). 0 disables.
 const volatile __u32 self_tgid = 0;
 
+// Set by the loader: wake the reader only once this many bytes wait in the
+// ring buffer (0: after every record). The reader also drains the ring at
+// each poll timeout, so a quiet node's events wait at most that long, and a
+// busy one costs one wake-up per batch of records instead of per record.
+const volatile __u64 wakeup_bytes = 0;
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 8 << 20);  // resized by the loader before load
@@ -47,6 +53,12 @@ struct {
 static __always_inline void count_drop(__u32 kind) {
   __u64* n = bpf_map_lookup_elem(&drops, &kind);
   if (n) __sync_fetch_and_add(n, 1);
+}
+
+static __always_inline __u64 wakeup_flag(void) {
+  if (wakeup_bytes == 0) return 0;
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                        : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline bool is_self(void) {
@@ -105,7 +117,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec* ctx) {
 
   __u64 size = offsetof(struct sensor_exec, data) + off + filename_len;
   if (size > sizeof(*e)) return 0;
-  if (bpf_ringbuf_output(&events, e, size, 0) != 0) count_drop(kind);
+  if (bpf_ringbuf_output(&events, e, size, wakeup_flag()) != 0) count_drop(kind);
   return 0;
 }
 
@@ -125,7 +137,7 @@ int handle_exit(void* ctx) {
   fill_header(&e->hdr, kind, task);
   e->exit_code = BPF_CORE_READ(task, exit_code);
   e->reserved = 0;
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, wakeup_flag());
   return 0;
 }
 
@@ -193,6 +205,6 @@ int handle_connect(struct trace_event_raw_sys_enter* ctx) {
   e->transport = transport;
   e->reserved[0] = e->reserved[1] = e->reserved[2] = 0;
   __builtin_memcpy(e->addr, addr, sizeof(addr));
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, wakeup_flag());
   return 0;
 }

@@ -172,6 +172,11 @@ std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& 
             "), got " + std::to_string(bytes);
     return nullptr;
   }
+  if (options.wakeup_bytes >= bytes) {
+    error = "wakeup_bytes (" + std::to_string(options.wakeup_bytes) +
+            ") must be below ringbuf_bytes (" + std::to_string(bytes) + ")";
+    return nullptr;
+  }
   if (::access(kBtfPath, R_OK) != 0) {
     error = std::string("kernel BTF unavailable at ") + kBtfPath + " (" + std::strerror(errno) +
             "): CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y";
@@ -204,6 +209,7 @@ std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& 
   }
   sensor_bpf* skel = impl->skel;
   skel->rodata->self_tgid = options.exclude_self ? static_cast<uint32_t>(::getpid()) : 0;
+  skel->rodata->wakeup_bytes = options.wakeup_bytes;
   int err = bpf_map__set_max_entries(skel->maps.events, bytes);
   struct ProgramChoice {
     bpf_program* program;
@@ -264,6 +270,9 @@ int Sensor::poll(int timeout_ms, const std::function<void(protocol::Event&&)>& s
   impl_->sink = &sink;
   impl_->delivered = 0;
   int rc = ring_buffer__poll(impl_->ring, timeout_ms);
+  // With wakeup_bytes set, records below the threshold raise no epoll event:
+  // take them now that the wait is over.
+  if (rc == 0) rc = ring_buffer__consume(impl_->ring);
   impl_->sink = nullptr;
   return rc < 0 ? rc : impl_->delivered;
 }

@@ -10,6 +10,9 @@ namespace vigie::agent {
 struct SensorConfig {
   bool enabled = true;                // false: energy only
   uint32_t ringbuf_bytes = 8u << 20;  // power of two
+  // Wake the agent once this much waits in the ring buffer, else every 100 ms
+  // (fewer context switches under exec storms); below ringbuf_bytes, 0 = per record.
+  uint32_t wakeup_bytes = 64u << 10;
   bool process_exec = true;
   bool process_exit = true;
   bool network_connect = true;

@@ -16,6 +16,10 @@ namespace vigie::sensor {
 
 struct SensorOptions {
   uint32_t ringbuf_bytes = 8u << 20;  // ring-buffer size: a power of two, >= the page size
+  // Wake the reader only once this many bytes wait in the ring buffer (0:
+  // after every record); poll() drains the rest when its timeout ends, so
+  // events wait at most that timeout. Must be below ringbuf_bytes.
+  uint32_t wakeup_bytes = 0;
   // Per-kind enable; a disabled program is neither loaded nor attached.
   bool process_exec = true;
   bool process_exit = true;
