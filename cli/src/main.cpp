@@ -8,6 +8,7 @@
 #include <string>
 
 #include "table.h"
+#include "vigie/protocol/event.h"
 #include "vigie/uplink/http_client.h"
 
 namespace {
@@ -23,12 +24,6 @@ struct Options {
   bool json = false;
   unsigned timeout_s = 10;
 };
-
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // "90s", "10m", "2h", "7d" → ns. Returns nothing when malformed.
 std::optional<uint64_t> parse_duration_ns(const std::string& text) {
@@ -144,7 +139,7 @@ std::string since_param(const std::string& since) {
               << "'\n";
     std::exit(kExitError);
   }
-  const uint64_t now = now_ns();
+  const uint64_t now = vigie::protocol::wall_clock_ns();
   return std::to_string(*duration > now ? 0 : now - *duration);
 }
 

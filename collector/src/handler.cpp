@@ -30,12 +30,6 @@ Response error(int status, std::string message) {
   return json_response(status, {{"error", std::move(message)}});
 }
 
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -405,7 +399,7 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
     }
     if (route_name == "/api/v1/energy") {
       EnergyQuery energy_query;
-      const uint64_t now = now_ns();
+      const uint64_t now = protocol::wall_clock_ns();
       const uint64_t window = std::chrono::nanoseconds(kDefaultEnergyWindow).count();
       if (auto e = query.parse(query_text, {"since", "until", "host"}))
         return rejection(Rejection::kBadQuery, *e);
@@ -458,7 +452,7 @@ Response Handler::ingest(const Request& request) {
     return rejection(Rejection::kForbidden, "this token may not write for site '" + batch.site +
                                                 "' host '" + batch.host + "'");
   }
-  const StoreOutcome outcome = store_.store_batch(batch, now_ns());
+  const StoreOutcome outcome = store_.store_batch(batch, protocol::wall_clock_ns());
   switch (outcome.status) {
     case StoreOutcome::Status::kStored:
       metrics_.stored(batch.events.size(), batch.alerts.size());

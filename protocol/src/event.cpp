@@ -1,6 +1,7 @@
 #include "vigie/protocol/event.h"
 
 #include <array>
+#include <chrono>
 
 namespace vigie::protocol {
 namespace {
@@ -22,6 +23,12 @@ bool parse_name(const std::array<std::string_view, N>& names, std::string_view t
 }
 
 }  // namespace
+
+uint64_t wall_clock_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
 
 std::string join_command_line(const std::vector<std::string>& argv) {
   std::string line;

@@ -7,8 +7,6 @@
 #include <fstream>
 #include <string>
 
-#include "vigie/sensor/user_cache.h"
-
 namespace vigie::sensor {
 namespace {
 
@@ -109,14 +107,6 @@ TEST(ProcessTableTest, SeedsFromRealProc) {
   EXPECT_EQ(self->ppid, static_cast<uint32_t>(::getppid()));
   EXPECT_NE(self->command_line.find("sensor_test"), std::string::npos) << self->command_line;
   ASSERT_NE(table.find(1), nullptr);
-}
-
-TEST(UserCacheTest, ResolvesNamesAndFallsBackToNumber) {
-  UserCache users(2);
-  EXPECT_EQ(users.name(0), "root");
-  EXPECT_EQ(users.name(3999999999u), "3999999999");
-  EXPECT_EQ(users.name(0), "root");  // cached, then cleared at the bound
-  EXPECT_EQ(users.name(3999999998u), "3999999998");
 }
 
 }  // namespace

@@ -7,12 +7,6 @@
 namespace vigie::power {
 namespace {
 
-uint64_t wall_clock_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 std::string counter_key(const protocol::Workload& w) {
   std::string key(protocol::to_string(w.kind));
   key += '\0';
@@ -67,7 +61,7 @@ std::optional<PowerSample> PowerSampler::sample() {
     ++stats_.proc_stat_errors;
     return std::nullopt;
   }
-  const uint64_t wall_ns = wall_clock_ns();
+  const uint64_t wall_ns = protocol::wall_clock_ns();
   const auto steady = std::chrono::steady_clock::now();
   RaplReading rapl;
   if (rapl_) {

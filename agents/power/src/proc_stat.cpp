@@ -1,12 +1,12 @@
 #include "vigie/power/proc_stat.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
+
+#include "vigie/workload/procfs.h"
 
 namespace vigie::power {
 
@@ -38,20 +38,11 @@ std::optional<CpuTimes> parse_proc_stat(std::string_view text) {
 }
 
 std::optional<CpuTimes> read_proc_stat(const std::string& proc_root) {
-  int fd = ::open((proc_root + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  // The aggregate line, then one line per CPU, then intr (long with many IRQs)
-  // and a few more: the kernel renders it whole anyway; at most 1 MiB.
-  std::string text;
-  char buf[16384];
-  while (text.size() < (1 << 20)) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return parse_proc_stat(text);
+  // The aggregate line, one line per CPU, then intr (long with many IRQs)
+  // and a few more; at most 1 MiB.
+  auto text = workload::read_file(proc_root + "/stat", 1 << 20);
+  if (!text) return std::nullopt;
+  return parse_proc_stat(*text);
 }
 
 double ticks_to_usec(uint64_t ticks) {

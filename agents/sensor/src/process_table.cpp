@@ -8,25 +8,10 @@
 #include <charconv>
 #include <memory>
 
+#include "vigie/workload/procfs.h"
+
 namespace vigie::sensor {
 namespace {
-
-// Reads at most `max` bytes of a small procfs file; nullopt when it cannot be opened.
-std::optional<std::string> read_file(const std::string& path, size_t max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string data(max, '\0');
-  size_t used = 0;
-  while (used < max) {
-    ssize_t n = ::read(fd, data.data() + used, max - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    used += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  data.resize(used);
-  return data;
-}
 
 bool parse_pid(std::string_view text, uint32_t& pid) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
@@ -42,7 +27,7 @@ std::optional<ProcessInfo> ProcessTable::read_proc(const std::string& proc_root,
   const std::string dir = proc_root + "/" + std::to_string(pid);
   // stat: "pid (comm) state ppid ..."; comm may hold spaces and ')', so parse
   // after the last ')'.
-  auto stat = read_file(dir + "/stat", 1024);
+  auto stat = workload::read_file(dir + "/stat", 1024);
   if (!stat) return std::nullopt;
   size_t close = stat->rfind(')');
   if (close == std::string::npos || close + 4 > stat->size()) return std::nullopt;
@@ -55,7 +40,7 @@ std::optional<ProcessInfo> ProcessTable::read_proc(const std::string& proc_root,
   ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof(exe));
   if (n > 0) info.image.assign(exe, static_cast<size_t>(n));
 
-  if (auto cmdline = read_file(dir + "/cmdline", kCommandLineMaxBytes)) {
+  if (auto cmdline = workload::read_file(dir + "/cmdline", kCommandLineMaxBytes)) {
     while (!cmdline->empty() && cmdline->back() == '\0') cmdline->pop_back();
     for (char& c : *cmdline) {
       if (c == '\0') c = ' ';

@@ -16,7 +16,7 @@
 #include "sensor_events.h"
 #include "vigie/sensor/decoder.h"
 #include "vigie/sensor/process_table.h"
-#include "vigie/sensor/user_cache.h"
+#include "vigie/workload/user_cache.h"
 
 namespace vigie::sensor {
 namespace {
@@ -149,7 +149,7 @@ struct Sensor::Impl {
   ring_buffer* ring = nullptr;
   int possible_cpus = 1;
   ProcessTable processes;
-  UserCache users;
+  workload::UserCache users;
   int64_t boot_to_wall_ns = 0;
   const std::function<void(protocol::Event&&)>* sink = nullptr;
   int delivered = 0;

@@ -34,9 +34,7 @@ milliseconds backoff_delay(unsigned attempt, milliseconds initial, milliseconds 
 SequenceAllocator::SequenceAllocator(std::string state_path, uint64_t block)
     : state_path_(std::move(state_path)), block_(std::max<uint64_t>(block, 1)) {
   if (state_path_.empty()) {
-    next_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
+    next_ = protocol::wall_clock_ns() / 1000;  // microseconds
     reserved_end_ = UINT64_MAX;
     return;
   }
@@ -120,9 +118,7 @@ void Uplink::seal_locked() {
   batch.site = options_.site;
   batch.host = options_.host;
   batch.sequence = sequences_.next();
-  batch.sent_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
+  batch.sent_ns = protocol::wall_clock_ns();
   if (status_) batch.status = status_();
   queue_events_ += batch.events.size();
   queue_.push_back(std::move(batch));

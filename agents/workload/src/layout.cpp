@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "fs.h"
+#include "vigie/workload/procfs.h"
 
 namespace vigie::workload {
 namespace {
@@ -108,7 +108,7 @@ CgroupMounts detect_layout(const std::string& cgroup_root, const std::string& pr
   }
   mounts.layout = layout_of(mounts);
   if (mounts.layout != CgroupLayout::kNone) return mounts;
-  auto mountinfo = detail::read_file(proc_root + "/self/mountinfo");
+  auto mountinfo = read_file(proc_root + "/self/mountinfo");
   return mountinfo ? parse_mountinfo(*mountinfo) : mounts;
 }
 

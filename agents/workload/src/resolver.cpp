@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +9,8 @@
 #include <set>
 #include <utility>
 
-#include "fs.h"
 #include "vigie/workload/classify.h"
+#include "vigie/workload/procfs.h"
 
 namespace vigie::workload {
 namespace {
@@ -22,7 +21,6 @@ using protocol::WorkloadKind;
 // Bounds on untrusted trees: cgroup2 allows 2^31 levels in theory; real ones have < 16.
 constexpr int kMaxDepth = 32;
 constexpr size_t kMaxIndexEntries = 1 << 20;
-constexpr size_t kMaxUserNames = 1 << 16;
 constexpr size_t kMaxJobOwners = 1 << 16;
 constexpr size_t kMaxPidEntries = 1 << 16;
 constexpr uint64_t kMaxCpus = 1 << 20;
@@ -53,28 +51,28 @@ bool for_each_subdir(const std::string& dir, Fn&& fn) {
 
 std::optional<uint64_t> read_usage_usec(const std::string& dir, bool v2) {
   if (!v2) {
-    auto text = detail::read_file(dir + "/cpuacct.usage", 64);
-    auto ns = text ? detail::parse_u64(*text) : std::nullopt;
+    auto text = read_file(dir + "/cpuacct.usage", 64);
+    auto ns = text ? parse_u64(*text) : std::nullopt;
     return ns ? std::optional<uint64_t>(*ns / 1000) : std::nullopt;
   }
-  auto text = detail::read_file(dir + "/cpu.stat", 4096);
+  auto text = read_file(dir + "/cpu.stat", 4096);
   if (!text) return std::nullopt;
   std::string_view s = *text;
   constexpr std::string_view kKey = "usage_usec ";
   size_t pos = s.starts_with(kKey) ? 0 : s.find("\nusage_usec ");
   if (pos == std::string_view::npos) return std::nullopt;
   s.remove_prefix(pos + (pos == 0 ? 0 : 1) + kKey.size());
-  return detail::parse_u64(s.substr(0, s.find('\n')));
+  return parse_u64(s.substr(0, s.find('\n')));
 }
 
 std::optional<uint32_t> process_uid(const std::string& proc_root, uint64_t pid) {
-  auto status = detail::read_file(proc_root + "/" + std::to_string(pid) + "/status", 16384);
+  auto status = read_file(proc_root + "/" + std::to_string(pid) + "/status", 16384);
   if (!status) return std::nullopt;
   size_t pos = status->find("\nUid:");
   if (pos == std::string::npos) return std::nullopt;
   std::string_view rest = std::string_view(*status).substr(pos + 5);
   rest = rest.substr(0, rest.find_first_of("\t\n", rest.find_first_not_of(" \t")));
-  auto uid = detail::parse_u64(rest);
+  auto uid = parse_u64(rest);
   return uid && *uid <= UINT32_MAX ? std::optional<uint32_t>(*uid) : std::nullopt;
 }
 
@@ -84,12 +82,12 @@ std::optional<uint32_t> process_uid(const std::string& proc_root, uint64_t pid) 
 std::optional<uint32_t> job_owner(const std::string& job_dir, const std::string& proc_root,
                                   int depth = 0) {
   std::optional<uint32_t> any;
-  if (auto procs = detail::read_file(job_dir + "/cgroup.procs", 1 << 16)) {
+  if (auto procs = read_file(job_dir + "/cgroup.procs", 1 << 16)) {
     std::string_view s = *procs;
     while (!s.empty()) {
       auto line = s.substr(0, s.find('\n'));
       s.remove_prefix(std::min(s.size(), line.size() + 1));
-      auto pid = detail::parse_u64(line);
+      auto pid = parse_u64(line);
       auto uid = pid ? process_uid(proc_root, *pid) : std::nullopt;
       if (uid && *uid != 0) return uid;
       if (uid && !any) any = uid;
@@ -113,8 +111,8 @@ std::optional<uint32_t> count_cpu_list(std::string_view list) {
     auto item = list.substr(0, list.find(','));
     list.remove_prefix(std::min(list.size(), item.size() + 1));
     size_t dash = item.find('-');
-    auto first = detail::parse_u64(item.substr(0, dash));
-    auto last = dash == std::string_view::npos ? first : detail::parse_u64(item.substr(dash + 1));
+    auto first = parse_u64(item.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : parse_u64(item.substr(dash + 1));
     if (!first || !last || *last < *first || *last - *first >= kMaxCpus) return std::nullopt;
     count += *last - *first + 1;
     if (count > kMaxCpus) return std::nullopt;
@@ -127,27 +125,10 @@ std::optional<uint32_t> count_cpu_list(std::string_view list) {
 Resolver::Resolver(CgroupMounts mounts, ResolverOptions options)
     : mounts_(std::move(mounts)), options_(std::move(options)) {}
 
-std::string Resolver::user_name(uint32_t uid) {
-  if (auto it = user_names_.find(uid); it != user_names_.end()) return it->second;
-  std::string name = std::to_string(uid);
-  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::string buf(size > 0 ? static_cast<size_t>(size) : 16384, '\0');
-  passwd pw{};
-  passwd* result = nullptr;
-  int rc;
-  while ((rc = ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &result)) == ERANGE &&
-         buf.size() < (1 << 20))
-    buf.resize(buf.size() * 2);
-  if (rc == 0 && result) name = pw.pw_name;
-  if (user_names_.size() >= kMaxUserNames) user_names_.clear();
-  user_names_.emplace(uid, name);
-  return name;
-}
-
 void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_t pid) {
   if (!w.user.empty()) {
-    if (auto uid = detail::parse_u64(w.user); uid && *uid <= UINT32_MAX)
-      w.user = user_name(static_cast<uint32_t>(*uid));
+    if (auto uid = parse_u64(w.user); uid && *uid <= UINT32_MAX)
+      w.user = users_.name(static_cast<uint32_t>(*uid));
     return;
   }
   if (w.kind != WorkloadKind::kSlurmJob) return;
@@ -175,7 +156,7 @@ void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_
     }
     if (!uid) uid = st.st_uid;
   }
-  if (uid) w.user = user_name(*uid);
+  if (uid) w.user = users_.name(*uid);
 }
 
 uint32_t Resolver::allocated_cpus(const std::string& root, const std::string& rel, bool v2) const {
@@ -187,7 +168,7 @@ uint32_t Resolver::allocated_cpus(const std::string& root, const std::string& re
   } else {
     return 0;
   }
-  auto text = detail::read_file(file, 1 << 16);
+  auto text = read_file(file, 1 << 16);
   auto count = text ? count_cpu_list(*text) : std::nullopt;
   return count.value_or(0);
 }
@@ -260,8 +241,7 @@ Workload Resolver::resolve(uint64_t cgroup_id, uint32_t pid) {
 Workload Resolver::from_proc(uint32_t pid, std::string v2_path) {
   Workload host = classify(v2_path.empty() ? "/" : v2_path);
   if (pid == 0) return host;
-  auto text =
-      detail::read_file(options_.proc_root + "/" + std::to_string(pid) + "/cgroup", 1 << 16);
+  auto text = read_file(options_.proc_root + "/" + std::to_string(pid) + "/cgroup", 1 << 16);
   if (!text) {
     ++stats_.read_errors;  // usually a process that already exited
     return host;

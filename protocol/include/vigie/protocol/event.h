@@ -42,15 +42,24 @@ inline constexpr int kEventKindCount = 3;
 std::string_view to_string(EventKind kind);  // "process_exec", "process_exit", "network_connect"
 bool parse_event_kind(std::string_view text, EventKind& kind);
 
+// The wall clock in ns since the Unix epoch (UTC): the time base of every
+// time_ns, start_ns and end_ns in this model.
+uint64_t wall_clock_ns();
+
 // argv joined by single spaces, every argument kept (an empty argv[0] gives a
 // leading space): the one definition of CommandLine for sensor, codec, rules.
 std::string join_command_line(const std::vector<std::string>& argv);
 
 struct ProcessExec {
-  std::string image;                // absolute path of the executed file
-  std::vector<std::string> argv;    // bounded by the sensor (see argv_truncated)
-  bool argv_truncated = false;      // true when the kernel side cut argv
-  std::string command_line;         // argv joined by single spaces
+  std::string image;              // absolute path of the executed file
+  std::vector<std::string> argv;  // bounded by the sensor (see argv_truncated)
+  bool argv_truncated = false;    // true when the kernel side cut argv
+  std::string
+      command_line;  // The wall clock in ns since the Unix epoch (UTC): the time base of every
+  // time_ns, start_ns and end_ns in this model.
+  uint64_t wall_clock_ns();
+
+  // argv joined by single spaces
   std::string parent_image;         // from the process table; empty if unknown
   std::string parent_command_line;  // from the process table; empty if unknown
 

@@ -9,6 +9,7 @@
 
 #include "vigie/protocol/event.h"
 #include "vigie/workload/layout.h"
+#include "vigie/workload/user_cache.h"
 
 namespace vigie::workload {
 
@@ -84,7 +85,6 @@ class Resolver {
   void scan_hierarchy(const std::string& root, bool v2, CpuScan& scan);
   uint64_t scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
                     CpuScan& scan);
-  std::string user_name(uint32_t uid);
   uint32_t allocated_cpus(const std::string& root, const std::string& rel, bool v2) const;
 
   struct JobOwner {
@@ -99,8 +99,8 @@ class Resolver {
   std::unordered_map<uint64_t, std::string> index_;          // cgroup2 id -> path
   std::unordered_map<uint64_t, protocol::Workload> cache_;   // cgroup2 id -> workload
   std::unordered_map<uint32_t, protocol::Workload> by_pid_;  // /proc answers, see forget()
-  std::unordered_map<uint32_t, std::string> user_names_;     // uid -> name
-  std::unordered_map<std::string, JobOwner> job_owners_;     // v2 job_<J> dir -> owner
+  UserCache users_{1 << 16};
+  std::unordered_map<std::string, JobOwner> job_owners_;  // v2 job_<J> dir -> owner
   uint64_t scans_ = 0;
   std::chrono::steady_clock::time_point last_rebuild_{};
   bool indexed_ = false;

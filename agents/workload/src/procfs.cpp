@@ -1,4 +1,4 @@
-#include "fs.h"
+#include "vigie/workload/procfs.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <charconv>
 
-namespace vigie::workload::detail {
+namespace vigie::workload {
 
 std::optional<std::string> read_file(const std::string& path, size_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -37,4 +37,4 @@ std::optional<uint64_t> parse_u64(std::string_view text) {
   return value;
 }
 
-}  // namespace vigie::workload::detail
+}  // namespace vigie::workload

@@ -1,4 +1,4 @@
-#include "vigie/sensor/user_cache.h"
+#include "vigie/workload/user_cache.h"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <vector>
 
-namespace vigie::sensor {
+namespace vigie::workload {
 
 const std::string& UserCache::name(uint32_t uid) {
   if (auto it = names_.find(uid); it != names_.end()) return it->second;
@@ -27,4 +27,4 @@ const std::string& UserCache::name(uint32_t uid) {
   return names_.emplace(uid, std::move(name)).first->second;
 }
 
-}  // namespace vigie::sensor
+}  // namespace vigie::workload

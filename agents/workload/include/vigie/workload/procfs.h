@@ -1,4 +1,5 @@
-// Small, bounded readers for kernel pseudo-files (sysfs, cgroupfs, procfs).
+// Small, bounded readers for kernel pseudo-files (sysfs, cgroupfs, procfs),
+// shared by the agent components that read them (workload, sensor, power).
 #pragma once
 
 #include <cstdint>
@@ -6,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace vigie::workload::detail {
+namespace vigie::workload {
 
 // Whole file, at most `max_bytes`; nullopt when it cannot be opened or read.
 std::optional<std::string> read_file(const std::string& path, size_t max_bytes = 1 << 20);
@@ -14,4 +15,4 @@ std::optional<std::string> read_file(const std::string& path, size_t max_bytes =
 // Parses a decimal unsigned integer that fills `text` (surrounding whitespace allowed).
 std::optional<uint64_t> parse_u64(std::string_view text);
 
-}  // namespace vigie::workload::detail
+}  // namespace vigie::workload

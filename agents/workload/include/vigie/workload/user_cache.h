@@ -7,7 +7,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace vigie::sensor {
+namespace vigie::workload {
 
 // Bounded: the cache is emptied when it reaches max_entries. Not thread-safe.
 class UserCache {
@@ -22,4 +22,4 @@ class UserCache {
   std::unordered_map<uint32_t, std::string> names_;
 };
 
-}  // namespace vigie::sensor
+}  // namespace vigie::workload
