@@ -12,10 +12,11 @@ build_packages=(
   protobuf-compiler libprotobuf-dev libzstd-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libssl-dev libsqlite3-dev
+  libre2-dev libhyperscan-dev libfreeipmi-dev libipmimonitoring-dev
   googletest libgtest-dev libgmock-dev
   util-linux procps ca-certificates curl
 )
-test_packages=(iproute2 chromium libclang-rt-14-dev)
+test_packages=(iproute2 chromium libclang-rt-14-dev libbenchmark-dev libbpf-tools)
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${test_packages[@]}")

@@ -1,5 +1,51 @@
 #include "vigie/collector/json.h"
 
+// JSON forms of the event bodies, one key per struct field (same names). They
+// live in the types' namespace so that nlohmann finds them by ADL.
+namespace vigie::protocol {
+
+void to_json(nlohmann::json& out, Transport transport) { out = to_string(transport); }
+void from_json(const nlohmann::json& in, Transport& transport) {
+  const auto text = in.get<std::string>();
+  if (text != "tcp" && text != "udp") {
+    throw nlohmann::json::other_error::create(501, "unknown transport '" + text + "'", &in);
+  }
+  transport = text == "udp" ? Transport::kUdp : Transport::kTcp;
+}
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Ancestor, pid, start_ns, image, command_line)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessExec, image, argv, argv_truncated,
+                                                command_line, parent_image, parent_command_line,
+                                                cwd, sha256, exec_errno, ancestry)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessExit, exit_code, signal, image, cpu_user_ns,
+                                                cpu_system_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessFork, child_pid, child_start_ns, image)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NetworkFlow, transport, ipv6, destination_ip,
+                                                destination_port, image, source_ip, source_port)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FileOpen, path, flags, write, create, truncate,
+                                                image, result)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PrivilegeChange, syscall, old_uid, old_euid,
+                                                old_gid, old_egid, new_uid, new_euid, new_gid,
+                                                new_egid, old_cap_effective, new_cap_effective,
+                                                old_cap_permitted, new_cap_permitted, image, result)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Ptrace, request, target_pid, target_uid,
+                                                target_image, image, result)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FilelessExec, image, argv, command_line, memfd)
+
+// connect, accept and listen share NetworkFlow's form.
+template <typename Flow>
+requires std::is_base_of_v<NetworkFlow, Flow>
+void to_json(nlohmann::json& out, const Flow& flow) {
+  to_json(out, static_cast<const NetworkFlow&>(flow));
+}
+template <typename Flow>
+requires std::is_base_of_v<NetworkFlow, Flow>
+void from_json(const nlohmann::json& in, Flow& flow) {
+  from_json(in, static_cast<NetworkFlow&>(flow));
+}
+
+}  // namespace vigie::protocol
+
 namespace vigie::collector {
 namespace {
 
@@ -17,6 +63,18 @@ bool read(const json& object, const char* key, T& out, std::string& error) {
   } catch (const json::exception&) {
     error = std::string("field '") + key + "' has the wrong type";
     return false;
+  }
+}
+
+// Event::body of the kind at variant index I, read from the flattened object.
+template <std::size_t I = 0>
+void body_from_json(const json& in, protocol::EventKind kind, Event& event) {
+  if constexpr (I < std::variant_size_v<decltype(Event::body)>) {
+    if (static_cast<std::size_t>(kind) == I) {
+      event.body = in.get<std::variant_alternative_t<I, decltype(Event::body)>>();
+      return;
+    }
+    body_from_json<I + 1>(in, kind, event);
   }
 }
 
@@ -41,27 +99,15 @@ json to_json(const Event& event) {
       {"gid", event.gid},
       {"user", event.user},
       {"cgroup_id", event.cgroup_id},
+      {"process_start_ns", event.process_start_ns},
       {"workload", to_json_short(event.workload)},
   };
-  out["workload"]["cgroup_path"] = event.workload.cgroup_path;
-  if (const auto* exec = std::get_if<protocol::ProcessExec>(&event.body)) {
-    out["image"] = exec->image;
-    out["argv"] = exec->argv;
-    out["argv_truncated"] = exec->argv_truncated;
-    out["command_line"] = exec->command_line;
-    out["parent_image"] = exec->parent_image;
-    out["parent_command_line"] = exec->parent_command_line;
-  } else if (const auto* exit = std::get_if<protocol::ProcessExit>(&event.body)) {
-    out["exit_code"] = exit->exit_code;
-    out["signal"] = exit->signal;
-    out["image"] = exit->image;
-  } else if (const auto* connect = std::get_if<protocol::NetworkConnect>(&event.body)) {
-    out["transport"] = protocol::to_string(connect->transport);
-    out["ipv6"] = connect->ipv6;
-    out["destination_ip"] = connect->destination_ip;
-    out["destination_port"] = connect->destination_port;
-    out["image"] = connect->image;
-  }
+  auto& workload = out["workload"];
+  workload["cgroup_path"] = event.workload.cgroup_path;
+  workload["account"] = event.workload.account;
+  workload["step"] = event.workload.step;
+  workload["pod_uid"] = event.workload.pod_uid;
+  std::visit([&out](const auto& body) { out.update(json(body)); }, event.body);
   return out;
 }
 
@@ -82,72 +128,40 @@ bool event_from_json(const json& in, Event& event, std::string& error) {
       !read(in, "host", event.host, error) || !read(in, "pid", event.pid, error) ||
       !read(in, "ppid", event.ppid, error) || !read(in, "uid", event.uid, error) ||
       !read(in, "gid", event.gid, error) || !read(in, "user", event.user, error) ||
-      !read(in, "cgroup_id", event.cgroup_id, error)) {
+      !read(in, "cgroup_id", event.cgroup_id, error) ||
+      !read(in, "process_start_ns", event.process_start_ns, error)) {
     return false;
   }
   if (const auto it = in.find("workload"); it != in.end() && it->is_object()) {
+    auto& w = event.workload;
     std::string workload_kind;
-    if (!read(*it, "kind", workload_kind, error) || !read(*it, "id", event.workload.id, error) ||
-        !read(*it, "user", event.workload.user, error) ||
-        !read(*it, "cgroup_path", event.workload.cgroup_path, error)) {
+    if (!read(*it, "kind", workload_kind, error) || !read(*it, "id", w.id, error) ||
+        !read(*it, "user", w.user, error) || !read(*it, "cgroup_path", w.cgroup_path, error) ||
+        !read(*it, "account", w.account, error) || !read(*it, "step", w.step, error) ||
+        !read(*it, "pod_uid", w.pod_uid, error)) {
       return false;
     }
-    if (!protocol::parse_workload_kind(workload_kind, event.workload.kind)) {
+    if (!protocol::parse_workload_kind(workload_kind, w.kind)) {
       error = "unknown workload kind '" + workload_kind + "'";
       return false;
     }
   }
-  switch (kind) {
-    case protocol::EventKind::kProcessExec: {
-      protocol::ProcessExec exec;
-      if (!read(in, "image", exec.image, error) || !read(in, "argv", exec.argv, error) ||
-          !read(in, "argv_truncated", exec.argv_truncated, error) ||
-          !read(in, "command_line", exec.command_line, error) ||
-          !read(in, "parent_image", exec.parent_image, error) ||
-          !read(in, "parent_command_line", exec.parent_command_line, error)) {
-        return false;
-      }
-      event.body = std::move(exec);
-      return true;
-    }
-    case protocol::EventKind::kProcessExit: {
-      protocol::ProcessExit exit;
-      if (!read(in, "exit_code", exit.exit_code, error) ||
-          !read(in, "signal", exit.signal, error) || !read(in, "image", exit.image, error)) {
-        return false;
-      }
-      event.body = std::move(exit);
-      return true;
-    }
-    case protocol::EventKind::kNetworkConnect: {
-      protocol::NetworkConnect connect;
-      std::string transport = "tcp";
-      if (!read(in, "transport", transport, error) || !read(in, "ipv6", connect.ipv6, error) ||
-          !read(in, "destination_ip", connect.destination_ip, error) ||
-          !read(in, "destination_port", connect.destination_port, error) ||
-          !read(in, "image", connect.image, error)) {
-        return false;
-      }
-      if (transport != "tcp" && transport != "udp") {
-        error = "unknown transport '" + transport + "'";
-        return false;
-      }
-      connect.transport =
-          transport == "udp" ? protocol::Transport::kUdp : protocol::Transport::kTcp;
-      event.body = std::move(connect);
-      return true;
-    }
+  try {
+    body_from_json(in, kind, event);
+  } catch (const json::exception& e) {
+    error = std::string(kind_text) + ": " + e.what();
+    return false;
   }
-  error = "unhandled event kind";
-  return false;
+  return true;
 }
 
-const std::string& event_image(const Event& event) {
-  return std::visit([](const auto& body) -> const std::string& { return body.image; }, event.body);
-}
+const std::string& event_image(const Event& event) { return protocol::image_of(event); }
 
 const std::string& event_command_line(const Event& event) {
   if (const auto* exec = std::get_if<protocol::ProcessExec>(&event.body)) return exec->command_line;
+  if (const auto* fileless = std::get_if<protocol::FilelessExec>(&event.body)) {
+    return fileless->command_line;
+  }
   return kEmpty;
 }
 
@@ -227,7 +241,11 @@ json to_json(const AgentRecord& agent) {
           {"ringbuf_drops_total", agent.status.ringbuf_drops_total},
           {"events_total", agent.status.events_total},
           {"uplink_dropped_total", agent.status.uplink_dropped_total},
-          {"rule_pack_version", agent.status.rule_pack_version}};
+          {"rule_pack_version", agent.status.rule_pack_version},
+          {"drops_by_source", agent.status.drops_by_source},
+          {"ringbuf_size_bytes", agent.status.ringbuf_size_bytes},
+          {"ringbuf_used_bytes", agent.status.ringbuf_used_bytes},
+          {"kinds_off", agent.status.kinds_off}};
 }
 
 }  // namespace vigie::collector

@@ -66,6 +66,18 @@ CREATE TABLE agent_status (
   uplink_dropped_total INTEGER NOT NULL, rule_pack_version TEXT NOT NULL,
   PRIMARY KEY (host, agent_id)) WITHOUT ROWID;
 )sql",
+    // 2: the workload energy breakdown and Slurm account; the agent's health
+    // details (CBOR: drops_by_source, ringbuf_size_bytes, ringbuf_used_bytes, kinds_off).
+    R"sql(
+ALTER TABLE workload_energy ADD COLUMN workload_account TEXT NOT NULL DEFAULT '';
+ALTER TABLE workload_energy ADD COLUMN cpu_joules REAL NOT NULL DEFAULT 0;
+ALTER TABLE workload_energy ADD COLUMN dram_joules REAL NOT NULL DEFAULT 0;
+ALTER TABLE workload_energy ADD COLUMN gpu_joules REAL NOT NULL DEFAULT 0;
+ALTER TABLE workload_energy ADD COLUMN idle_joules REAL NOT NULL DEFAULT 0;
+ALTER TABLE workload_energy ADD COLUMN embodied_gco2e REAL NOT NULL DEFAULT 0;
+CREATE INDEX workload_energy_workload ON workload_energy (workload_kind, workload_id);
+ALTER TABLE agent_status ADD COLUMN health BLOB;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -218,18 +230,20 @@ class SqliteStore::Statements {
             db,
             "INSERT INTO workload_energy (agent_id, site, host, start_ns, end_ns, workload_kind, "
             "workload_id, workload_user, cgroup_path, cpu_seconds, energy_joules, carbon_gco2e, "
-            "estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            "estimated, workload_account, cpu_joules, dram_joules, gpu_joules, idle_joules, "
+            "embodied_gco2e) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+            "?15, ?16, ?17, ?18, ?19)"),
         upsert_agent(
             db,
             "INSERT INTO agent_status (agent_id, site, host, last_seen_ns, last_sequence, sent_ns, "
-            "ringbuf_drops_total, events_total, uplink_dropped_total, rule_pack_version) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+            "ringbuf_drops_total, events_total, uplink_dropped_total, rule_pack_version, health) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
             "ON CONFLICT (host, agent_id) DO UPDATE SET site = excluded.site, "
             "last_sequence = excluded.last_sequence, sent_ns = excluded.sent_ns, "
             "ringbuf_drops_total = excluded.ringbuf_drops_total, events_total = "
             "excluded.events_total, "
             "uplink_dropped_total = excluded.uplink_dropped_total, "
-            "rule_pack_version = excluded.rule_pack_version "
+            "rule_pack_version = excluded.rule_pack_version, health = excluded.health "
             "WHERE excluded.last_sequence > agent_status.last_sequence"),
         touch_agent(db,
                     "UPDATE agent_status SET last_seen_ns = MAX(last_seen_ns, ?2) "
@@ -364,14 +378,20 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
         .bind(batch.agent_id, batch.site, batch.host, to_db(energy.start_ns), to_db(energy.end_ns),
               protocol::to_string(energy.workload.kind), energy.workload.id, energy.workload.user,
               energy.workload.cgroup_path, energy.cpu_seconds, energy.energy_joules,
-              energy.carbon_gco2e, energy.estimated)
+              energy.carbon_gco2e, energy.estimated, energy.workload.account, energy.cpu_joules,
+              energy.dram_joules, energy.gpu_joules, energy.idle_joules, energy.embodied_gco2e)
         .run();
   }
   const auto& status = batch.status;
   s.upsert_agent
-      .bind(batch.agent_id, batch.site, batch.host, to_db(received_ns), to_db(batch.sequence),
-            to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
-            to_db(status.uplink_dropped_total), status.rule_pack_version)
+      .bind(
+          batch.agent_id, batch.site, batch.host, to_db(received_ns), to_db(batch.sequence),
+          to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
+          to_db(status.uplink_dropped_total), status.rule_pack_version,
+          nlohmann::json::to_cbor(nlohmann::json{{"drops_by_source", status.drops_by_source},
+                                                 {"ringbuf_size_bytes", status.ringbuf_size_bytes},
+                                                 {"ringbuf_used_bytes", status.ringbuf_used_bytes},
+                                                 {"kinds_off", status.kinds_off}}))
       .run();
   s.touch_agent.bind(batch.agent_id, to_db(received_ns), batch.host).run();
 }
@@ -543,7 +563,7 @@ std::vector<AgentRecord> SqliteStore::agents() {
   auto& statement = statements_->cached(
       "SELECT agent_id, site, host, last_seen_ns, last_sequence, sent_ns, ringbuf_drops_total, "
       "events_total, "
-      "uplink_dropped_total, rule_pack_version FROM agent_status ORDER BY agent_id, host");
+      "uplink_dropped_total, rule_pack_version, health FROM agent_status ORDER BY agent_id, host");
   std::vector<AgentRecord> out;
   for (statement.bind(); statement.step();) {
     AgentRecord agent;
@@ -557,6 +577,19 @@ std::vector<AgentRecord> SqliteStore::agents() {
     agent.status.events_total = statement.unsigned_integer(7);
     agent.status.uplink_dropped_total = statement.unsigned_integer(8);
     agent.status.rule_pack_version = statement.text(9);
+    if (const auto health = statement.blob(10); !health.empty()) {
+      const auto json = nlohmann::json::from_cbor(health, true, false);
+      try {
+        if (!json.is_object()) throw std::invalid_argument("not a CBOR map");
+        agent.status.drops_by_source =
+            json.value("drops_by_source", std::map<std::string, uint64_t>{});
+        agent.status.ringbuf_size_bytes = json.value("ringbuf_size_bytes", uint64_t{0});
+        agent.status.ringbuf_used_bytes = json.value("ringbuf_used_bytes", uint64_t{0});
+        agent.status.kinds_off = json.value("kinds_off", std::vector<std::string>{});
+      } catch (const std::exception& e) {
+        throw StoreError("agent " + agent.agent_id + ": corrupt health record: " + e.what());
+      }
+    }
     out.push_back(std::move(agent));
   }
   return out;

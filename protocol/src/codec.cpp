@@ -21,18 +21,131 @@ void to_pb(const Workload& in, pb::Workload* out) {
   out->set_id(in.id);
   out->set_user(in.user);
   out->set_cgroup_path(in.cgroup_path);
+  out->set_account(in.account);
+  out->set_step(in.step);
+  out->set_pod_uid(in.pod_uid);
 }
 
 bool from_pb(const pb::Workload& in, Workload& out) {
-  if (!pb::WorkloadKind_IsValid(in.kind()) || in.kind() > pb::WORKLOAD_KIND_UNATTRIBUTED) {
-    return false;
-  }
+  if (!pb::WorkloadKind_IsValid(in.kind()) || in.kind() >= kWorkloadKindCount) return false;
   out.kind = static_cast<WorkloadKind>(in.kind());
   out.id = in.id();
   out.user = in.user();
   out.cgroup_path = in.cgroup_path();
+  out.account = in.account();
+  out.step = in.step();
+  out.pod_uid = in.pod_uid();
   return true;
 }
+
+void to_pb(const NetworkFlow& in, pb::NetworkFlow* out) {
+  out->set_transport(static_cast<pb::Transport>(in.transport));
+  out->set_ipv6(in.ipv6);
+  out->set_destination_ip(in.destination_ip);
+  out->set_destination_port(in.destination_port);
+  out->set_image(in.image);
+  out->set_source_ip(in.source_ip);
+  out->set_source_port(in.source_port);
+}
+
+bool from_pb(const pb::NetworkFlow& in, NetworkFlow& out, std::string& why) {
+  if (in.destination_port() > 65535 || in.source_port() > 65535) {
+    why = "port out of range";
+    return false;
+  }
+  if (in.transport() != pb::TRANSPORT_TCP && in.transport() != pb::TRANSPORT_UDP) {
+    why = "unknown transport";
+    return false;
+  }
+  out = {static_cast<Transport>(in.transport()),       in.ipv6(),  in.destination_ip(),
+         static_cast<uint16_t>(in.destination_port()), in.image(), in.source_ip(),
+         static_cast<uint16_t>(in.source_port())};
+  return true;
+}
+
+// Encodes the body of one event kind; overloaded per struct, chosen by std::visit.
+struct BodyEncoder {
+  pb::Event* out;
+
+  void operator()(const ProcessExec& in) const {
+    auto* e = out->mutable_process_exec();
+    e->set_image(in.image);
+    for (const auto& arg : in.argv) e->add_argv(arg);
+    e->set_argv_truncated(in.argv_truncated);
+    e->set_parent_image(in.parent_image);
+    e->set_parent_command_line(in.parent_command_line);
+    e->set_cwd(in.cwd);
+    e->set_sha256(in.sha256);
+    e->set_exec_errno(in.exec_errno);
+    for (const auto& ancestor : in.ancestry) {
+      auto* a = e->add_ancestry();
+      a->set_pid(ancestor.pid);
+      a->set_start_ns(ancestor.start_ns);
+      a->set_image(ancestor.image);
+      a->set_command_line(ancestor.command_line);
+    }
+  }
+  void operator()(const ProcessExit& in) const {
+    auto* e = out->mutable_process_exit();
+    e->set_exit_code(in.exit_code);
+    e->set_signal(in.signal);
+    e->set_image(in.image);
+    e->set_cpu_user_ns(in.cpu_user_ns);
+    e->set_cpu_system_ns(in.cpu_system_ns);
+  }
+  void operator()(const ProcessFork& in) const {
+    auto* e = out->mutable_process_fork();
+    e->set_child_pid(in.child_pid);
+    e->set_child_start_ns(in.child_start_ns);
+    e->set_image(in.image);
+  }
+  void operator()(const NetworkConnect& in) const { to_pb(in, out->mutable_network_connect()); }
+  void operator()(const NetworkAccept& in) const { to_pb(in, out->mutable_network_accept()); }
+  void operator()(const NetworkListen& in) const { to_pb(in, out->mutable_network_listen()); }
+  void operator()(const FileOpen& in) const {
+    auto* e = out->mutable_file_open();
+    e->set_path(in.path);
+    e->set_flags(in.flags);
+    e->set_write(in.write);
+    e->set_create(in.create);
+    e->set_truncate(in.truncate);
+    e->set_image(in.image);
+    e->set_result(in.result);
+  }
+  void operator()(const PrivilegeChange& in) const {
+    auto* e = out->mutable_privilege_change();
+    e->set_syscall(in.syscall);
+    e->set_old_uid(in.old_uid);
+    e->set_old_euid(in.old_euid);
+    e->set_old_gid(in.old_gid);
+    e->set_old_egid(in.old_egid);
+    e->set_new_uid(in.new_uid);
+    e->set_new_euid(in.new_euid);
+    e->set_new_gid(in.new_gid);
+    e->set_new_egid(in.new_egid);
+    e->set_old_cap_effective(in.old_cap_effective);
+    e->set_new_cap_effective(in.new_cap_effective);
+    e->set_old_cap_permitted(in.old_cap_permitted);
+    e->set_new_cap_permitted(in.new_cap_permitted);
+    e->set_image(in.image);
+    e->set_result(in.result);
+  }
+  void operator()(const Ptrace& in) const {
+    auto* e = out->mutable_ptrace();
+    e->set_request(in.request);
+    e->set_target_pid(in.target_pid);
+    e->set_target_uid(in.target_uid);
+    e->set_target_image(in.target_image);
+    e->set_image(in.image);
+    e->set_result(in.result);
+  }
+  void operator()(const FilelessExec& in) const {
+    auto* e = out->mutable_fileless_exec();
+    e->set_image(in.image);
+    for (const auto& arg : in.argv) e->add_argv(arg);
+    e->set_memfd(in.memfd);
+  }
+};
 
 void to_pb(const Event& in, pb::Event* out) {
   out->set_time_ns(in.time_ns);
@@ -42,34 +155,128 @@ void to_pb(const Event& in, pb::Event* out) {
   out->set_gid(in.gid);
   out->set_user(in.user);
   out->set_cgroup_id(in.cgroup_id);
+  out->set_process_start_ns(in.process_start_ns);
   to_pb(in.workload, out->mutable_workload());
-  if (const auto* exec = std::get_if<ProcessExec>(&in.body)) {
-    auto* e = out->mutable_process_exec();
-    e->set_image(exec->image);
-    for (const auto& arg : exec->argv) e->add_argv(arg);
-    e->set_argv_truncated(exec->argv_truncated);
-    e->set_parent_image(exec->parent_image);
-    e->set_parent_command_line(exec->parent_command_line);
-  } else if (const auto* exit = std::get_if<ProcessExit>(&in.body)) {
-    auto* e = out->mutable_process_exit();
-    e->set_exit_code(exit->exit_code);
-    e->set_signal(exit->signal);
-    e->set_image(exit->image);
-  } else if (const auto* conn = std::get_if<NetworkConnect>(&in.body)) {
-    auto* e = out->mutable_network_connect();
-    e->set_transport(static_cast<pb::Transport>(conn->transport));
-    e->set_ipv6(conn->ipv6);
-    e->set_destination_ip(conn->destination_ip);
-    e->set_destination_port(conn->destination_port);
-    e->set_image(conn->image);
+  std::visit(BodyEncoder{out}, in.body);
+}
+
+// Decodes the body of `in` into `out.body`; false with `why` on invalid input.
+bool body_from_pb(const pb::Event& in, Event& out, std::string& why) {
+  switch (in.body_case()) {
+    case pb::Event::kProcessExec: {
+      const auto& e = in.process_exec();
+      ProcessExec exec;
+      exec.image = e.image();
+      exec.argv.assign(e.argv().begin(), e.argv().end());
+      exec.argv_truncated = e.argv_truncated();
+      exec.command_line = join_command_line(exec.argv);
+      exec.parent_image = e.parent_image();
+      exec.parent_command_line = e.parent_command_line();
+      exec.cwd = e.cwd();
+      exec.sha256 = e.sha256();
+      exec.exec_errno = e.exec_errno();
+      for (const auto& a : e.ancestry()) {
+        if (a.start_ns() > kMaxStoredInteger) {
+          why = "ancestry start_ns out of range";
+          return false;
+        }
+        exec.ancestry.push_back({a.pid(), a.start_ns(), a.image(), a.command_line()});
+      }
+      out.body = std::move(exec);
+      return true;
+    }
+    case pb::Event::kProcessExit: {
+      const auto& e = in.process_exit();
+      if (e.cpu_user_ns() > kMaxStoredInteger || e.cpu_system_ns() > kMaxStoredInteger) {
+        why = "cpu time out of range";
+        return false;
+      }
+      out.body =
+          ProcessExit{e.exit_code(), e.signal(), e.image(), e.cpu_user_ns(), e.cpu_system_ns()};
+      return true;
+    }
+    case pb::Event::kProcessFork: {
+      const auto& e = in.process_fork();
+      if (e.child_start_ns() > kMaxStoredInteger) {
+        why = "child_start_ns out of range";
+        return false;
+      }
+      out.body = ProcessFork{e.child_pid(), e.child_start_ns(), e.image()};
+      return true;
+    }
+    case pb::Event::kNetworkConnect: {
+      NetworkConnect flow;
+      if (!from_pb(in.network_connect(), flow, why)) return false;
+      out.body = std::move(flow);
+      return true;
+    }
+    case pb::Event::kNetworkAccept: {
+      NetworkAccept flow;
+      if (!from_pb(in.network_accept(), flow, why)) return false;
+      out.body = std::move(flow);
+      return true;
+    }
+    case pb::Event::kNetworkListen: {
+      NetworkListen flow;
+      if (!from_pb(in.network_listen(), flow, why)) return false;
+      out.body = std::move(flow);
+      return true;
+    }
+    case pb::Event::kFileOpen: {
+      const auto& e = in.file_open();
+      out.body =
+          FileOpen{e.path(), e.flags(), e.write(), e.create(), e.truncate(), e.image(), e.result()};
+      return true;
+    }
+    case pb::Event::kPrivilegeChange: {
+      const auto& e = in.privilege_change();
+      PrivilegeChange change;
+      change.syscall = e.syscall();
+      change.old_uid = e.old_uid();
+      change.old_euid = e.old_euid();
+      change.old_gid = e.old_gid();
+      change.old_egid = e.old_egid();
+      change.new_uid = e.new_uid();
+      change.new_euid = e.new_euid();
+      change.new_gid = e.new_gid();
+      change.new_egid = e.new_egid();
+      change.old_cap_effective = e.old_cap_effective();
+      change.new_cap_effective = e.new_cap_effective();
+      change.old_cap_permitted = e.old_cap_permitted();
+      change.new_cap_permitted = e.new_cap_permitted();
+      change.image = e.image();
+      change.result = e.result();
+      out.body = std::move(change);
+      return true;
+    }
+    case pb::Event::kPtrace: {
+      const auto& e = in.ptrace();
+      out.body = Ptrace{e.request(),      e.target_pid(), e.target_uid(),
+                        e.target_image(), e.image(),      e.result()};
+      return true;
+    }
+    case pb::Event::kFilelessExec: {
+      const auto& e = in.fileless_exec();
+      FilelessExec fileless;
+      fileless.image = e.image();
+      fileless.argv.assign(e.argv().begin(), e.argv().end());
+      fileless.command_line = join_command_line(fileless.argv);
+      fileless.memfd = e.memfd();
+      out.body = std::move(fileless);
+      return true;
+    }
+    case pb::Event::BODY_NOT_SET:
+      break;
   }
+  why = "event without a body";
+  return false;
 }
 
 // Fills `out` from `in`; batch-level site/host are copied into each event.
 bool from_pb(const pb::Event& in, const std::string& site, const std::string& host, Event& out,
              std::string& why) {
-  if (in.time_ns() > kMaxStoredInteger) {
-    why = "time_ns out of range";
+  if (in.time_ns() > kMaxStoredInteger || in.process_start_ns() > kMaxStoredInteger) {
+    why = "time_ns or process_start_ns out of range";
     return false;
   }
   out.time_ns = in.time_ns();
@@ -81,47 +288,12 @@ bool from_pb(const pb::Event& in, const std::string& site, const std::string& ho
   out.gid = in.gid();
   out.user = in.user();
   out.cgroup_id = in.cgroup_id();
+  out.process_start_ns = in.process_start_ns();
   if (!from_pb(in.workload(), out.workload)) {
     why = "unknown workload kind";
     return false;
   }
-  switch (in.body_case()) {
-    case pb::Event::kProcessExec: {
-      const auto& e = in.process_exec();
-      ProcessExec exec;
-      exec.image = e.image();
-      exec.argv.assign(e.argv().begin(), e.argv().end());
-      exec.argv_truncated = e.argv_truncated();
-      exec.command_line = join_command_line(exec.argv);
-      exec.parent_image = e.parent_image();
-      exec.parent_command_line = e.parent_command_line();
-      out.body = std::move(exec);
-      return true;
-    }
-    case pb::Event::kProcessExit: {
-      const auto& e = in.process_exit();
-      out.body = ProcessExit{e.exit_code(), e.signal(), e.image()};
-      return true;
-    }
-    case pb::Event::kNetworkConnect: {
-      const auto& e = in.network_connect();
-      if (e.destination_port() > 65535) {
-        why = "destination_port out of range";
-        return false;
-      }
-      if (e.transport() != pb::TRANSPORT_TCP && e.transport() != pb::TRANSPORT_UDP) {
-        why = "unknown transport";
-        return false;
-      }
-      out.body = NetworkConnect{static_cast<Transport>(e.transport()), e.ipv6(), e.destination_ip(),
-                                static_cast<uint16_t>(e.destination_port()), e.image()};
-      return true;
-    }
-    case pb::Event::BODY_NOT_SET:
-      break;
-  }
-  why = "event without a body";
-  return false;
+  return body_from_pb(in, out, why);
 }
 
 void to_pb(const ZoneEnergy& in, pb::ZoneEnergy* out) {
@@ -142,6 +314,11 @@ void to_pb(const WorkloadEnergy& in, pb::WorkloadEnergy* out) {
   out->set_energy_joules(in.energy_joules);
   out->set_carbon_gco2e(in.carbon_gco2e);
   out->set_estimated(in.estimated);
+  out->set_cpu_joules(in.cpu_joules);
+  out->set_dram_joules(in.dram_joules);
+  out->set_gpu_joules(in.gpu_joules);
+  out->set_idle_joules(in.idle_joules);
+  out->set_embodied_gco2e(in.embodied_gco2e);
 }
 
 DecodeResult invalid(std::string message) { return {DecodeError::kInvalid, std::move(message)}; }
@@ -181,6 +358,18 @@ std::string encode_batch(const Batch& batch, int level) {
   st->set_events_total(batch.status.events_total);
   st->set_uplink_dropped_total(batch.status.uplink_dropped_total);
   st->set_rule_pack_version(batch.status.rule_pack_version);
+  for (const auto& [source, count] : batch.status.drops_by_source) {
+    (*st->mutable_drops_by_source())[source] = count;
+  }
+  st->set_ringbuf_size_bytes(batch.status.ringbuf_size_bytes);
+  st->set_ringbuf_used_bytes(batch.status.ringbuf_used_bytes);
+  for (const auto& kind : batch.status.kinds_off) st->add_kinds_off(kind);
+  for (const auto& end : batch.workload_ends) {
+    auto* out = msg.add_workload_ends();
+    out->set_start_ns(end.start_ns);
+    out->set_end_ns(end.end_ns);
+    to_pb(end.workload, out->mutable_workload());
+  }
 
   const std::string raw = msg.SerializeAsString();
   std::string out(ZSTD_compressBound(raw.size()), '\0');
@@ -262,9 +451,7 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
   for (int i = 0; i < msg.zone_energy_size(); ++i) {
     const auto& z = msg.zone_energy(i);
     const std::string where = "zone_energy[" + std::to_string(i) + "]: ";
-    if (z.source() != pb::ENERGY_SOURCE_RAPL && z.source() != pb::ENERGY_SOURCE_ESTIMATE) {
-      return invalid(where + "unknown source");
-    }
+    if (!pb::EnergySource_IsValid(z.source())) return invalid(where + "unknown source");
     if (const auto e = interval_error(z.start_ns(), z.end_ns()); !e.empty())
       return invalid(where + e);
     if (!valid_quantity(z.energy_joules())) {
@@ -276,15 +463,19 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
   }
   for (int i = 0; i < msg.workload_energy_size(); ++i) {
     const auto& w = msg.workload_energy(i);
-    WorkloadEnergy we{w.start_ns(),      w.end_ns(),       {},           w.cpu_seconds(),
-                      w.energy_joules(), w.carbon_gco2e(), w.estimated()};
+    WorkloadEnergy we{w.start_ns(),    w.end_ns(),        {},
+                      w.cpu_seconds(), w.energy_joules(), w.carbon_gco2e(),
+                      w.estimated(),   w.cpu_joules(),    w.dram_joules(),
+                      w.gpu_joules(),  w.idle_joules(),   w.embodied_gco2e()};
     const std::string where = "workload_energy[" + std::to_string(i) + "]: ";
     if (!from_pb(w.workload(), we.workload)) return invalid(where + "unknown workload kind");
     if (const auto e = interval_error(w.start_ns(), w.end_ns()); !e.empty())
       return invalid(where + e);
-    if (!valid_quantity(w.energy_joules()) || !valid_quantity(w.cpu_seconds()) ||
-        !valid_quantity(w.carbon_gco2e())) {
-      return invalid(where + "energy_joules, cpu_seconds and carbon_gco2e must be finite and >= 0");
+    for (const double v : {w.energy_joules(), w.cpu_seconds(), w.carbon_gco2e(), w.cpu_joules(),
+                           w.dram_joules(), w.gpu_joules(), w.idle_joules(), w.embodied_gco2e()}) {
+      if (!valid_quantity(v)) {
+        return invalid(where + "energies, cpu_seconds and carbon must be finite and >= 0");
+      }
     }
     out.workload_energy.push_back(std::move(we));
   }
@@ -298,8 +489,24 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     out.alerts.push_back(std::move(alert));
   }
   const auto& st = msg.status();
-  out.status = {st.ringbuf_drops_total(), st.events_total(), st.uplink_dropped_total(),
-                st.rule_pack_version()};
+  out.status.ringbuf_drops_total = st.ringbuf_drops_total();
+  out.status.events_total = st.events_total();
+  out.status.uplink_dropped_total = st.uplink_dropped_total();
+  out.status.rule_pack_version = st.rule_pack_version();
+  out.status.drops_by_source.insert(st.drops_by_source().begin(), st.drops_by_source().end());
+  out.status.ringbuf_size_bytes = st.ringbuf_size_bytes();
+  out.status.ringbuf_used_bytes = st.ringbuf_used_bytes();
+  out.status.kinds_off.assign(st.kinds_off().begin(), st.kinds_off().end());
+  for (int i = 0; i < msg.workload_ends_size(); ++i) {
+    const auto& w = msg.workload_ends(i);
+    const std::string where = "workload_ends[" + std::to_string(i) + "]: ";
+    WorkloadEnd end{w.start_ns(), w.end_ns(), {}};
+    if (!from_pb(w.workload(), end.workload)) return invalid(where + "unknown workload kind");
+    if (const auto e = interval_error(w.start_ns(), w.end_ns()); !e.empty()) {
+      return invalid(where + e);
+    }
+    out.workload_ends.push_back(std::move(end));
+  }
   return {};
 }
 

@@ -6,10 +6,12 @@
 namespace vigie::protocol {
 namespace {
 
-constexpr std::array<std::string_view, 5> kWorkloadKindNames = {"host", "slurm_job", "systemd_unit",
-                                                                "container", "unattributed"};
+constexpr std::array<std::string_view, kWorkloadKindCount> kWorkloadKindNames = {
+    "host", "slurm_job", "systemd_unit", "container", "unattributed", "kubernetes_pod"};
 constexpr std::array<std::string_view, kEventKindCount> kEventKindNames = {
-    "process_exec", "process_exit", "network_connect"};
+    "process_exec",   "process_exit", "network_connect",  "process_fork", "network_accept",
+    "network_listen", "file_open",    "privilege_change", "ptrace",       "fileless_exec"};
+constexpr std::array<std::string_view, 4> kEnergySourceNames = {"rapl", "estimate", "nvml", "ipmi"};
 
 template <typename Enum, std::size_t N>
 bool parse_name(const std::array<std::string_view, N>& names, std::string_view text, Enum& out) {
@@ -55,7 +57,14 @@ std::string_view to_string(Transport transport) {
   return transport == Transport::kTcp ? "tcp" : "udp";
 }
 std::string_view to_string(EnergySource source) {
-  return source == EnergySource::kRapl ? "rapl" : "estimate";
+  return kEnergySourceNames.at(static_cast<std::size_t>(source));
+}
+bool parse_energy_source(std::string_view text, EnergySource& source) {
+  return parse_name(kEnergySourceNames, text, source);
+}
+
+const std::string& image_of(const Event& event) {
+  return std::visit([](const auto& body) -> const std::string& { return body.image; }, event.body);
 }
 
 }  // namespace vigie::protocol

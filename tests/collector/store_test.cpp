@@ -56,6 +56,34 @@ TEST_F(SqliteStoreTest, StoresABatchAndReadsItBack) {
   EXPECT_EQ(agents[0].status, batch.status);
 }
 
+TEST_F(SqliteStoreTest, EveryEventKindSurvivesTheRoundTrip) {
+  SqliteStore store(db_path());
+  auto batch = sample_batch(1);
+  batch.events.clear();
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    batch.events.push_back(testing::sample_event(kBaseNs + static_cast<uint64_t>(k) * kSecondNs,
+                                                 "node1", static_cast<protocol::EventKind>(k)));
+    batch.events.back().process_start_ns = kBaseNs - 1000 + static_cast<uint64_t>(k);
+    batch.events.back().workload.account = "physics";
+    batch.events.back().workload.step = "batch";
+  }
+  ASSERT_EQ(store.store_batch(batch, kBaseNs + 20 * kSecondNs).status, Status::kStored);
+
+  const auto events = store.events({.limit = 1000});
+  ASSERT_EQ(events.size(), batch.events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& sent = batch.events[batch.events.size() - 1 - i];  // newest first
+    EXPECT_EQ(events[i].kind(), sent.kind()) << i;
+    EXPECT_EQ(events[i], sent) << protocol::to_string(sent.kind());
+  }
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    const auto kind = static_cast<protocol::EventKind>(k);
+    const auto one = store.events({.kind = kind});
+    ASSERT_EQ(one.size(), 1u) << protocol::to_string(kind);
+    EXPECT_EQ(one[0].kind(), kind);
+  }
+}
+
 TEST_F(SqliteStoreTest, ADuplicateIsStoredOnce) {
   SqliteStore store(db_path());
   ASSERT_EQ(store.store_batch(sample_batch(7), kBaseNs).status, Status::kStored);

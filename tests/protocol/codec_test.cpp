@@ -25,22 +25,52 @@ Batch sample_batch() {
   exec.gid = 1000;
   exec.user = "alice";
   exec.cgroup_id = 777;
-  exec.workload = {WorkloadKind::kSlurmJob, "4242", "alice", "/slurm/uid_1000/job_4242/step_0"};
-  exec.body = ProcessExec{"/tmp/xmrig", {"/tmp/xmrig", "-o", "pool:3333"},
-                          true,         "/tmp/xmrig -o pool:3333",
-                          "/bin/bash",  "-bash"};
+  exec.process_start_ns = 1'699'999'999'000'000'000;
+  exec.workload = {WorkloadKind::kSlurmJob,
+                   "4242",
+                   "alice",
+                   "/slurm/uid_1000/job_4242/step_0",
+                   "physics",
+                   "0",
+                   ""};
+  exec.body = ProcessExec{"/tmp/xmrig",
+                          {"/tmp/xmrig", "-o", "pool:3333"},
+                          true,
+                          "/tmp/xmrig -o pool:3333",
+                          "/bin/bash",
+                          "-bash",
+                          "/home/alice",
+                          std::string(64, 'a'),
+                          0,
+                          {{900, 5, "/bin/bash", "-bash"}, {1, 1, "/sbin/init", "/sbin/init"}}};
   b.events.push_back(exec);
-  Event conn = exec;
-  conn.body = NetworkConnect{Transport::kUdp, true, "::1", 3333, "/tmp/xmrig"};
-  b.events.push_back(conn);
-  Event exit = exec;
-  exit.body = ProcessExit{0, 9, "/tmp/xmrig"};
-  b.events.push_back(exit);
+  auto with_body = [&](auto body) {
+    Event e = exec;
+    e.body = std::move(body);
+    b.events.push_back(e);
+  };
+  with_body(NetworkConnect{Transport::kUdp, true, "::1", 3333, "/tmp/xmrig", "::1", 40000});
+  with_body(ProcessExit{0, 9, "/tmp/xmrig", 123, 456});
+  with_body(ProcessFork{1235, 77, "/tmp/xmrig"});
+  with_body(NetworkAccept{Transport::kTcp, false, "10.0.0.1", 22, "/usr/sbin/sshd", "10.0.0.2", 5});
+  with_body(NetworkListen{Transport::kTcp, false, "", 0, "/tmp/nc", "0.0.0.0", 4444});
+  with_body(FileOpen{"/etc/shadow", 0101, true, true, false, "/usr/bin/vi", -13});
+  with_body(PrivilegeChange{"capset", 1000, 1000, 1000, 1000, 0, 0, 0, 0, 0, 1 << 21, 0, 1 << 21,
+                            "/tmp/x", 0});
+  with_body(Ptrace{16, 1, 0, "/sbin/init", "/usr/bin/gdb", -1});
+  with_body(FilelessExec{"/memfd:x (deleted)", {"x"}, "x", true});
   b.zone_energy.push_back({1, 2, "node", EnergySource::kEstimate, true, 12.5, true});
   b.zone_energy.push_back({1, 2, "package-0/core", EnergySource::kRapl, false, 3.5, false});
-  b.workload_energy.push_back({1, 2, exec.workload, 0.5, 10.0, 0.1, true});
+  b.zone_energy.push_back({1, 2, "gpu-0", EnergySource::kNvml, false, 300.0, true});
+  b.zone_energy.push_back({1, 2, "node", EnergySource::kIpmi, false, 500.0, false});
+  b.workload_energy.push_back({1, 2, exec.workload, 0.5, 10.0, 0.1, true, 6, 1, 2, 1, 0.01});
   b.alerts.push_back({"rule-1", "Miner", "high", {"attack.t1496"}, exec});
   b.status = {3, 100, 1, "starter-1"};
+  b.status.drops_by_source = {{"ringbuf.process_exec", 3}, {"process_table.evicted", 2}};
+  b.status.ringbuf_size_bytes = 8 << 20;
+  b.status.ringbuf_used_bytes = 4096;
+  b.status.kinds_off = {"ptrace"};
+  b.workload_ends.push_back({1, 2, exec.workload});
   return b;
 }
 
@@ -50,6 +80,25 @@ TEST(Codec, RoundTripKeepsEveryField) {
   const DecodeResult r = decode_batch(encode_batch(in), out);
   ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(in, out);
+}
+
+TEST(Codec, EveryEventKindIsInTheSample) {
+  std::vector<bool> seen(kEventKindCount, false);
+  for (const auto& e : sample_batch().events) seen[static_cast<int>(e.kind())] = true;
+  for (int i = 0; i < kEventKindCount; ++i) EXPECT_TRUE(seen[i]) << i;
+}
+
+TEST(Codec, RefusesOutOfRangePortsAndTimes) {
+  Batch b = sample_batch();
+  Batch out;
+  b.events[0].process_start_ns = uint64_t{1} << 63;
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  b = sample_batch();
+  b.workload_ends[0].start_ns = 3;  // after end_ns
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  b = sample_batch();
+  b.workload_energy[0].gpu_joules = -1;
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
 }
 
 TEST(Codec, RefusesNonZstd) {
@@ -162,7 +211,19 @@ TEST(EventKinds, NamesRoundTrip) {
     EXPECT_EQ(static_cast<int>(parsed), i);
   }
   EventKind k;
-  EXPECT_FALSE(parse_event_kind("process_fork", k));
+  EXPECT_FALSE(parse_event_kind("process_spawn", k));
+  EXPECT_EQ(to_string(EventKind::kFilelessExec), "fileless_exec");
+  for (int i = 0; i < kWorkloadKindCount; ++i) {
+    WorkloadKind parsed;
+    ASSERT_TRUE(parse_workload_kind(to_string(static_cast<WorkloadKind>(i)), parsed));
+    EXPECT_EQ(static_cast<int>(parsed), i);
+  }
+  for (const auto source :
+       {EnergySource::kRapl, EnergySource::kEstimate, EnergySource::kNvml, EnergySource::kIpmi}) {
+    EnergySource parsed;
+    ASSERT_TRUE(parse_energy_source(to_string(source), parsed));
+    EXPECT_EQ(parsed, source);
+  }
   WorkloadKind w;
   ASSERT_TRUE(parse_workload_kind("slurm_job", w));
   EXPECT_EQ(w, WorkloadKind::kSlurmJob);

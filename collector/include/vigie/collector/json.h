@@ -10,11 +10,13 @@
 namespace vigie::collector {
 
 // {"kind","time_ns","site","host","pid","ppid","uid","gid","user","cgroup_id",
-//  "workload":{"kind","id","user","cgroup_path"}, + per kind:
-//  process_exec:
-//  "image","argv","argv_truncated","command_line","parent_image","parent_command_line"
-//  process_exit: "exit_code","signal","image"
-//  network_connect: "transport","ipv6","destination_ip","destination_port","image"}
+//  "process_start_ns","workload":{"kind","id","user","cgroup_path","account","step","pod_uid"},
+//  + the fields of the kind's struct in protocol/event.h, flattened, under the same names, e.g.
+//  process_exec: "image","argv","argv_truncated","command_line","parent_image",
+//    "parent_command_line","cwd","sha256","exec_errno",
+//    "ancestry":[{"pid","start_ns","image","command_line"}]
+//  network_connect|accept|listen: "transport" ("tcp"|"udp"),"ipv6","destination_ip",
+//    "destination_port","image","source_ip","source_port"}
 nlohmann::json to_json(const protocol::Event& event);
 
 // The inverse of to_json(Event). Returns false with `error` set when `json`
@@ -39,12 +41,14 @@ nlohmann::json to_json(const StoredAlert& alert);
 nlohmann::json to_json(const EnergyReport& report);
 
 // {"agent_id","site","host","last_seen_ns","last_sequence","sent_ns",
-//  "ringbuf_drops_total","events_total","uplink_dropped_total","rule_pack_version"}
+//  "ringbuf_drops_total","events_total","uplink_dropped_total","rule_pack_version",
+//  "drops_by_source":{"<source>":count},"ringbuf_size_bytes","ringbuf_used_bytes",
+//  "kinds_off":["<event kind>"]}
 nlohmann::json to_json(const AgentRecord& agent);
 
 // The image of an event whatever its kind ("" when the kind carries none).
 const std::string& event_image(const protocol::Event& event);
-// The command line of a process_exec event, "" for other kinds.
+// The command line of a process_exec or fileless_exec event, "" for other kinds.
 const std::string& event_command_line(const protocol::Event& event);
 
 }  // namespace vigie::collector

@@ -30,7 +30,7 @@ class SqliteStore final : public Store {
   EnergyReport energy(const EnergyQuery& query) override;
   std::vector<AgentRecord> agents() override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   class Statements;
