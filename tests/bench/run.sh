@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds Vigie optimised (build/bench) and runs every benchmark: the Google
-# Benchmark executables of tests/bench/*.cmake, then the scripted storms
-# (tests/bench/*_storm*.sh and the like). Each prints its figures as ratios
+# Builds Vigie optimised (build/bench) and runs every benchmark: the
+# executables named *_bench that tests/bench/*.cmake declare (Google Benchmark
+# or self-timed), then the scripts tests/bench/*.sh (given the build directory
+# as VIGIE_BINARY_DIR). Each prints its figures as ratios
 # against a baseline measured in the same run; nothing here asserts on time.
 #   tests/bench/run.sh              all of them
 #   tests/bench/run.sh rules power  only those whose name contains a word given
@@ -24,7 +25,7 @@ filters=("$@")
 
 export VIGIE_BINARY_DIR="$build_dir"
 status=0
-for bench in "$build_dir"/tests/bench/*; do
+for bench in "$build_dir"/tests/bench/*_bench; do
   [[ -f "$bench" && -x "$bench" ]] || continue
   name=$(basename "$bench")
   ((${#filters[@]})) && ! wanted "$name" "${filters[@]}" && continue
