@@ -39,9 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const auto* exec = std::get_if<protocol::ProcessExec>(&event.body)) {
     sensor_exec fixed;
     std::memcpy(&fixed, data, offsetof(sensor_exec, data));
-    check(size == offsetof(sensor_exec, data) + fixed.args_len + fixed.filename_len,
+    check(size == offsetof(sensor_exec, data) + fixed.args_len + fixed.filename_len +
+                      fixed.cwd_len + fixed.exe_name_len,
           "exec record size disagrees with its lengths");
     check(exec->image.size() == fixed.filename_len, "image length differs from filename_len");
+    check(exec->cwd.size() == fixed.cwd_len, "cwd length differs from cwd_len");
     check(exec->argv.size() <= SENSOR_ARGV_MAX_ARGS, "more than SENSOR_ARGV_MAX_ARGS arguments");
     std::string joined;
     for (size_t i = 0; i < exec->argv.size(); ++i) {
@@ -55,6 +57,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(exit->signal >= 0 && exit->signal <= 127, "signal outside 0..127");
   } else if (const auto* connect = std::get_if<protocol::NetworkConnect>(&event.body)) {
     check(!connect->destination_ip.empty(), "connect without a destination ip");
+  } else if (const auto* listen = std::get_if<protocol::NetworkListen>(&event.body)) {
+    check(listen->destination_ip.empty() && !listen->source_ip.empty(),
+          "listen must have a source and no destination");
+  } else if (const auto* open = std::get_if<protocol::FileOpen>(&event.body)) {
+    check(open->path.size() < SENSOR_OPEN_PATH_MAX_BYTES, "file_open path beyond its bound");
+    check(open->result <= 0, "file_open result is 0 or -errno");
+  } else if (const auto* change = std::get_if<protocol::PrivilegeChange>(&event.body)) {
+    check(!change->syscall.empty(), "privilege_change without a syscall name");
+  }
+  // The fileless variant of the same record agrees with its exec.
+  protocol::Event exec_event, fileless;
+  bool found = false;
+  check(sensor::decode_record(record, boot_to_wall_ns, exec_event, &fileless, &found) ==
+            sensor::DecodeError::kNone,
+        "decoding with a fileless output changed the verdict");
+  if (found) {
+    const auto& body = std::get<protocol::FilelessExec>(fileless.body);
+    check(body.argv == std::get<protocol::ProcessExec>(exec_event.body).argv,
+          "fileless argv differs from its exec");
+    check(fileless.pid == exec_event.pid, "fileless pid differs from its exec");
   }
   return 0;
 }

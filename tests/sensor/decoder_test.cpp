@@ -177,7 +177,7 @@ TEST(DecoderTest, RejectsMalformedFixedSizeRecords) {
   EXPECT_EQ(decode_record(h, 0, event), DecodeError::kTooShort);
   EXPECT_EQ(decode_record(std::span(h).first(sizeof(sensor_header) - 1), 0, event),
             DecodeError::kTooShort);
-  EXPECT_EQ(decode_record(bytes_of(header(7)), 0, event), DecodeError::kUnknownKind);
+  EXPECT_EQ(decode_record(bytes_of(header(42)), 0, event), DecodeError::kUnknownKind);
 
   sensor_exit exit{};
   exit.hdr = header(SENSOR_EVENT_PROCESS_EXIT);

@@ -459,8 +459,8 @@ TEST(SensorKernelTest, ExcludesOwnProcess) {
 TEST(SensorKernelTest, CountsRingBufferDrops) {
   SensorOptions options;
   options.ringbuf_bytes = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));  // the minimum
-  options.process_exit = false;
-  options.network_connect = false;
+  options.kinds = {};
+  options.enable(EventKind::kProcessExec, true);
   auto sensor = open_sensor(options);
   ASSERT_NE(sensor, nullptr);
   Collector collector(*sensor);

@@ -17,19 +17,35 @@ enum class DecodeError : uint8_t {
   kBadLength,     // a length field disagrees with the record size or its bound
   kBadFamily,     // connect record with neither AF_INET nor AF_INET6
   kBadTransport,  // connect record with an unknown transport
+  kBadSyscall,    // privilege_change record with an unknown syscall
 };
 std::string_view to_string(DecodeError error);
 
 // Decodes one record. On success fills time_ns (boot time + boot_to_wall_ns),
-// pid, ppid, uid, gid, cgroup_id and the kernel-side body fields: for exec the
-// image, argv (at most SENSOR_ARGV_MAX_ARGS, argv_truncated set when the kernel
-// or this bound cut it) and command_line (argv joined by single spaces); for
-// exit exit_code and signal; for connect transport, ipv6, destination ip/port.
-// Leaves site, host, workload, user and the process-table fields (parent
-// image/command line, exit/connect image) to the caller. On error `event` is
-// unspecified.
+// process_start_ns (likewise, 0 when the kernel gave none), pid, ppid, uid,
+// gid, cgroup_id and the kernel-side body fields of every kind:
+// - exec: image, argv (at most SENSOR_ARGV_MAX_ARGS, argv_truncated set when
+//   the kernel or this bound cut it), command_line (argv joined by single
+//   spaces), cwd, exec_errno (failed execs: image is the path asked for);
+// - exit: exit_code, signal, cpu_user_ns, cpu_system_ns;
+// - fork: child_pid, child_start_ns;
+// - connect/accept/listen: transport, ipv6, destination and source ip/port
+//   (connect: source only when already bound; listen: source only);
+// - file_open: path (as passed, cut at 255 bytes), flags, write/create/
+//   truncate, result (0 or -errno);
+// - privilege_change: syscall name, old and new ids and capability sets, result;
+// - ptrace: request, target_pid, result.
+// Leaves site, host, workload, user and the process-table fields (images,
+// parent, ancestry, sha256, ptrace target_uid/image) to the caller.
+// An exec of a memfd or deleted file also fills `*fileless` when non-null
+// (a FilelessExec with the same common fields); `*fileless_found` says so.
+// On error `event` is unspecified.
 DecodeError decode_record(std::span<const uint8_t> record, int64_t boot_to_wall_ns,
-                          protocol::Event& event);
+                          protocol::Event& event, protocol::Event* fileless = nullptr,
+                          bool* fileless_found = nullptr);
+
+// The name of a sensor_priv_syscall ("setuid", ..., "capset"), "" if unknown.
+std::string_view privilege_syscall_name(uint32_t syscall);
 
 // CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns: added to a bpf_ktime_get_boot_ns()
 // stamp it gives wall-clock ns since the Unix epoch. Re-read it periodically

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Exec and connect storms timed with no agent, with vigie-agent (full sensor +
+# starter rules) and with libbpf-tools' execsnoop (the floor of what tracing
+# execs costs); prints the slowdowns as ratios against the no-agent runs of
+# the same invocation, and the agent's peak RSS. Root; usage:
+#   tests/bench/sensor_storm.sh BUILD_DIR [EXECS=20000] [CONNECTS=20000] [ROUNDS=3]
+set -euo pipefail
+build=${1:-${VIGIE_BINARY_DIR:?usage: $0 BUILD_DIR [EXECS] [CONNECTS] [ROUNDS]}}
+execs=${2:-20000}
+connects=${3:-20000}
+rounds=${4:-3}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+storm=$build/tests/bench/sensor_storm
+agent=$build/agents/vigie-agent
+execsnoop=/usr/sbin/execsnoop
+for f in "$storm" "$agent" "$execsnoop"; do
+  [[ -x $f ]] || { echo "missing $f (build the targets sensor_storm and vigie-agent; apt-get install libbpf-tools)" >&2; exit 1; }
+done
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/agent.yaml" <<YAML
+site: bench
+state_dir: $work/state
+collector: {url: "http://127.0.0.1:9", token: bench}
+metrics: {listen: "127.0.0.1:19810"}
+rules: {path: $src/rules/packs/starter}
+power: {enabled: false}
+log_level: warn
+YAML
+
+# best of `rounds` runs of one storm (least noise on a shared machine)
+best() {
+  local b="" t
+  for ((r = 0; r < rounds; r++)); do
+    t=$("$storm" "$1" "$2")
+    if [[ -z $b ]] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t<b)}'; then b=$t; fi
+  done
+  echo "$b"
+}
+
+declare -A t
+t[exec,none]=$(best exec "$execs"); t[connect,none]=$(best connect "$connects")
+
+"$agent" --config "$work/agent.yaml" > "$work/agent.log" 2>&1 &
+agent_pid=$!
+sleep 3
+t[exec,agent]=$(best exec "$execs"); t[connect,agent]=$(best connect "$connects")
+rss_kib=$(awk '/VmHWM/{print $2}' /proc/$agent_pid/status)
+curl -s http://127.0.0.1:19810/metrics | grep -E '^vigie_sensor_(ringbuf_drops_total|events_total)' \
+  | awk '$2 != 0' > "$work/metrics" || true
+kill $agent_pid; wait $agent_pid 2>/dev/null || true
+
+"$execsnoop" > /dev/null 2>&1 &
+snoop_pid=$!
+sleep 3
+t[exec,execsnoop]=$(best exec "$execs")
+kill $snoop_pid; wait $snoop_pid 2>/dev/null || true
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
+echo "exec storm ($execs fork+exec of /bin/true, best of $rounds):"
+echo "  no agent     ${t[exec,none]} s"
+echo "  vigie-agent  ${t[exec,agent]} s  x$(ratio "${t[exec,agent]}" "${t[exec,none]}")"
+echo "  execsnoop    ${t[exec,execsnoop]} s  x$(ratio "${t[exec,execsnoop]}" "${t[exec,none]}")"
+awk -v a="${t[exec,agent]}" -v s="${t[exec,execsnoop]}" -v n="${t[exec,none]}" \
+  'BEGIN{ if (s > n) printf "  vigie-agent overhead / execsnoop overhead: %.2f\n", (a-n)/(s-n);
+          else print "  execsnoop overhead below noise: no overhead ratio" }'
+echo "connect storm ($connects connect+accept on 127.0.0.1, best of $rounds):"
+echo "  no agent     ${t[connect,none]} s"
+echo "  vigie-agent  ${t[connect,agent]} s  x$(ratio "${t[connect,agent]}" "${t[connect,none]}")"
+echo "vigie-agent peak RSS: $((rss_kib / 1024)) MiB"
+echo "vigie-agent sensor counters (non-zero):"
+sed 's/^/  /' "$work/metrics"
