@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "vigie/sensor/sensor.h"
 #include "vigie/uplink/uplink.h"
 #include "vigie/workload/layout.h"
+#include "vigie/workload/procfs.h"
 #include "vigie/workload/resolver.h"
 
 namespace vigie::agent {
@@ -35,6 +37,11 @@ struct Agent::Impl {
   std::atomic<uint64_t> ringbuf_drops_total{0};
   std::atomic<uint64_t> events_total{0};
   std::atomic<uint64_t> uplink_events_dropped_total{0};
+  // Sensor health for AgentStatus, published by the pipeline thread.
+  std::mutex status_mutex;
+  std::map<std::string, uint64_t> drops_by_source;
+  std::vector<std::string> kinds_off;
+  uint64_t ringbuf_size_bytes = 0;
 
   explicit Impl(Config c);
   void open_power();
@@ -72,15 +79,38 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     sensor::SensorOptions options;
     options.ringbuf_bytes = config.sensor.ringbuf_bytes;
     options.wakeup_bytes = config.sensor.wakeup_bytes;
-    options.process_exec = config.sensor.process_exec;
-    options.process_exit = config.sensor.process_exit;
-    options.network_connect = config.sensor.network_connect;
+    const SensorConfig& sc = config.sensor;
+    using K = protocol::EventKind;
+    for (auto [kind, on] : {std::pair{K::kProcessExec, sc.process_exec},
+                            {K::kProcessExit, sc.process_exit},
+                            {K::kNetworkConnect, sc.network_connect},
+                            {K::kProcessFork, sc.process_fork},
+                            {K::kNetworkAccept, sc.network_accept},
+                            {K::kNetworkListen, sc.network_listen},
+                            {K::kFileOpen, sc.file_open},
+                            {K::kPrivilegeChange, sc.privilege_change},
+                            {K::kPtrace, sc.ptrace},
+                            {K::kFilelessExec, sc.fileless_exec}}) {
+      options.enable(kind, on);
+    }
+    if (!sc.watched_paths.empty()) options.watched_paths = sc.watched_paths;
+    options.hash_images = sc.hash_images;
+    options.hash_cache_entries = sc.hash_cache_entries;
+    options.ancestry_depth = sc.ancestry_depth;
+    options.process_table_max_entries = sc.process_table_entries;
     options.proc_root = config.proc_root;
     std::string error;
     sensor = sensor::Sensor::open(options, error);
     if (!sensor) spdlog::warn("eBPF sensor unavailable, running energy only: {}", error);
   }
   metrics.set_sensor_up(sensor != nullptr);
+  if (sensor) {
+    for (const auto& status : sensor->kinds()) metrics.set_kind_up(status.kind, status.up);
+  } else {
+    for (int k = 0; k < protocol::kEventKindCount; ++k) {
+      metrics.set_kind_up(static_cast<protocol::EventKind>(k), false);
+    }
+  }
 
   if (config.power.enabled) open_power();
 
@@ -106,6 +136,12 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     s.events_total = events_total.load();
     s.uplink_dropped_total = uplink_events_dropped_total.load();
     s.rule_pack_version = engine->pack_version();
+    {
+      std::lock_guard lock(status_mutex);
+      s.drops_by_source = drops_by_source;
+      s.kinds_off = kinds_off;
+      s.ringbuf_size_bytes = ringbuf_size_bytes;
+    }
     return s;
   });
 }
@@ -114,22 +150,66 @@ void Agent::Impl::open_power() {
   const PowerConfig& pc = config.power;
   power::PowerSamplerOptions options;
   options.proc_root = config.proc_root;
-  options.model = {pc.idle_watts, pc.max_watts};
-  options.carbon = {pc.pue, pc.grid_intensity_gco2e_per_kwh};
+  options.estimate.idle_watts = pc.idle_watts;
+  options.carbon.pue = pc.pue;
+  options.carbon.grid_intensity_gco2e_per_kwh = pc.grid_intensity_gco2e_per_kwh;
+  options.carbon.embodied_kgco2e = pc.embodied_kgco2e;
+  options.carbon.lifetime_years = pc.lifetime_years;
+  if (!pc.grid_intensity_csv.empty()) {
+    options.carbon.grid_intensity_series = std::make_shared<const power::TimeSeries>(
+        power::TimeSeries::load_csv(pc.grid_intensity_csv, "gco2e_per_kwh"));
+  }
+  if (!pc.pue_csv.empty()) {
+    options.carbon.pue_series =
+        std::make_shared<const power::TimeSeries>(power::TimeSeries::load_csv(pc.pue_csv, "pue"));
+  }
   if (!power::parse_idle_policy(pc.idle_policy, options.idle_policy)) {
     throw std::runtime_error("power.idle_policy: unknown policy " + pc.idle_policy);
   }
-  std::unique_ptr<power::RaplSource> rapl;
+  power::PowerSources sources;
+  std::string why;
   if (pc.source != "estimate") {
-    std::string why;
-    rapl = power::RaplSource::open(why);
-    if (!rapl && pc.source == "rapl") throw std::runtime_error("power.source is rapl: " + why);
-    if (!rapl) {
-      spdlog::warn("{}; power is ESTIMATED from CPU utilisation ({} W idle, {} W at full load)",
-                   why, pc.idle_watts, pc.max_watts);
-    }
+    sources.rapl = power::RaplSource::open(why);
+    if (!sources.rapl && pc.source == "rapl")
+      throw std::runtime_error("power.source is rapl: " + why);
+    if (!sources.rapl) spdlog::warn("{}", why);
   }
-  power = std::make_unique<power::PowerSampler>(std::move(options), std::move(rapl),
+  if (pc.ipmi) {
+    if (auto transport = power::open_freeipmi_inband(why))
+      sources.wall = std::make_unique<power::DcmiWallSource>(std::move(transport));
+    else
+      spdlog::warn("power.ipmi is on: {}", why);
+  }
+  if (pc.nvml) {
+    sources.nvml = power::NvmlSource::open(why, pc.nvml_library);
+    if (!sources.nvml) spdlog::info("GPU energy off: {}", why);
+  }
+  // Green Algorithms' P_c: configured, from the TDP table, else the linear model's slope.
+  std::string model = pc.cpu_model;
+  if (model == "auto") {
+    model = power::parse_cpu_model_name(
+        workload::read_file(config.proc_root + "/cpuinfo", 1 << 22).value_or(""));
+  }
+  auto cpus = power::read_proc_stat(config.proc_root);
+  const uint32_t ncpus = cpus && cpus->cpus > 0 ? cpus->cpus : 1;
+  std::string basis;
+  if (pc.core_watts > 0) {
+    options.estimate.core_watts = pc.core_watts;
+    basis = "power.core_watts";
+  } else if (auto entry = power::lookup_cpu_power(model)) {
+    options.estimate.core_watts = entry->core_watts();
+    basis = "TDP table: " + std::string(entry->model);
+  } else {
+    options.estimate.core_watts = (pc.max_watts - pc.idle_watts) / ncpus;
+    basis = "(max_watts - idle_watts) / CPUs; CPU model '" + model + "' not in the TDP table";
+  }
+  if (!sources.rapl && !sources.wall) {
+    spdlog::warn(
+        "power is ESTIMATED (Green Algorithms model): {} W idle + {:.2f} W per busy core "
+        "({}) + {} W/GB of memory",
+        pc.idle_watts, options.estimate.core_watts, basis, power::kMemoryWattsPerGb);
+  }
+  power = std::make_unique<power::PowerSampler>(std::move(options), std::move(sources),
                                                 workload::Resolver(mounts, {config.proc_root}));
 }
 
@@ -141,8 +221,29 @@ void Agent::Impl::publish_health() {
     }
     metrics.set_decode_errors(sensor->decode_errors());
     metrics.set_process_table_evictions(sensor->process_table_evictions());
+    metrics.set_sensor_health(sensor->process_table_size(), sensor->pending_full(),
+                              sensor->image_hash_failures());
     ringbuf_drops_total = sensor->ringbuf_drops_total();
     events_total = sensor->events_total();
+    std::map<std::string, uint64_t> drops;
+    for (int k = 0; k < protocol::kEventKindCount; ++k) {
+      const auto kind = static_cast<protocol::EventKind>(k);
+      drops["ringbuf." + std::string(protocol::to_string(kind))] = sensor->ringbuf_drops(kind);
+    }
+    drops["process_table.evicted"] = sensor->process_table_evictions();
+    drops["sensor.pending_full"] = sensor->pending_full();
+    drops["sensor.decode_errors"] = sensor->decode_errors();
+    std::lock_guard lock(status_mutex);
+    drops_by_source = std::move(drops);
+    kinds_off = sensor->kinds_off();
+    ringbuf_size_bytes = sensor->ringbuf_size_bytes();
+  } else {
+    std::lock_guard lock(status_mutex);
+    if (kinds_off.empty()) {
+      for (int k = 0; k < protocol::kEventKindCount; ++k) {
+        kinds_off.emplace_back(protocol::to_string(static_cast<protocol::EventKind>(k)));
+      }
+    }
   }
   const uplink::UplinkStats u = uplink->stats();
   metrics.set_uplink(u);
@@ -206,6 +307,7 @@ void Agent::Impl::run_power(const std::atomic<bool>& stop) {
       for (auto& w : sample->workloads) workloads.push_back(std::move(w.energy));
       metrics.record_energy(zones, workloads);
       uplink->add_energy(std::move(zones), std::move(workloads));
+      if (!sample->ended.empty()) uplink->add_workload_ends(std::move(sample->ended));
     }
     next += interval;
     while (!stop && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(100ms);

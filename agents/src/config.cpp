@@ -114,7 +114,40 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
                {"wakeup_bytes", number(s.wakeup_bytes, "sensor.wakeup_bytes", 0, 1u << 30)},
                {"process_exec", flag(s.process_exec, "sensor.process_exec")},
                {"process_exit", flag(s.process_exit, "sensor.process_exit")},
-               {"network_connect", flag(s.network_connect, "sensor.network_connect")}});
+               {"network_connect", flag(s.network_connect, "sensor.network_connect")},
+               {"process_fork", flag(s.process_fork, "sensor.process_fork")},
+               {"network_accept", flag(s.network_accept, "sensor.network_accept")},
+               {"network_listen", flag(s.network_listen, "sensor.network_listen")},
+               {"file_open", flag(s.file_open, "sensor.file_open")},
+               {"privilege_change", flag(s.privilege_change, "sensor.privilege_change")},
+               {"ptrace", flag(s.ptrace, "sensor.ptrace")},
+               {"fileless_exec", flag(s.fileless_exec, "sensor.fileless_exec")},
+               {"watched_paths",
+                [&](const YAML::Node& list) {
+                  if (!list.IsSequence()) fail(list, "'sensor.watched_paths' must be a list");
+                  if (list.size() > 32) fail(list, "'sensor.watched_paths' holds at most 32");
+                  s.watched_paths.clear();
+                  for (const auto& item : list) {
+                    auto path = as<std::string>(item, "sensor.watched_paths");
+                    std::string_view p = path;
+                    if (p.rfind("w:", 0) == 0) p.remove_prefix(2);
+                    if (p.rfind("*/", 0) == 0) {
+                      p.remove_prefix(2);
+                    } else if (p.empty() || p.front() != '/') {
+                      fail(item, "'sensor.watched_paths' entries are /prefix or */suffix");
+                    }
+                    if (p.empty() || p.size() >= 64) {
+                      fail(item, "'sensor.watched_paths' entries have 1 to 63 bytes");
+                    }
+                    s.watched_paths.push_back(std::move(path));
+                  }
+                }},
+               {"hash_images", flag(s.hash_images, "sensor.hash_images")},
+               {"hash_cache_entries",
+                number(s.hash_cache_entries, "sensor.hash_cache_entries", 1, 1 << 20)},
+               {"ancestry_depth", number(s.ancestry_depth, "sensor.ancestry_depth", 0, 64)},
+               {"process_table_entries",
+                number(s.process_table_entries, "sensor.process_table_entries", 1024, 1 << 22)}});
           if (s.ringbuf_bytes & (s.ringbuf_bytes - 1)) {
             fail(n, "'sensor.ringbuf_bytes' must be a power of two");
           }
@@ -124,17 +157,27 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
         }},
        {"power", [&](const YAML::Node& n) {
           auto& p = c.power;
-          for_each_key(n, "power.",
-                       {{"enabled", flag(p.enabled, "power.enabled")},
-                        {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
-                        {"source", str(p.source, "power.source")},
-                        {"idle_watts", number(p.idle_watts, "power.idle_watts", 0, 1e5)},
-                        {"max_watts", number(p.max_watts, "power.max_watts", 0, 1e5)},
-                        {"idle_policy", str(p.idle_policy, "power.idle_policy")},
-                        {"grid_intensity_gco2e_per_kwh",
-                         number(p.grid_intensity_gco2e_per_kwh,
-                                "power.grid_intensity_gco2e_per_kwh", 0, 5000)},
-                        {"pue", number(p.pue, "power.pue", 1, 10)}});
+          for_each_key(
+              n, "power.",
+              {{"enabled", flag(p.enabled, "power.enabled")},
+               {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
+               {"source", str(p.source, "power.source")},
+               {"idle_watts", number(p.idle_watts, "power.idle_watts", 0, 1e5)},
+               {"max_watts", number(p.max_watts, "power.max_watts", 0, 1e5)},
+               {"idle_policy", str(p.idle_policy, "power.idle_policy")},
+               {"grid_intensity_gco2e_per_kwh",
+                number(p.grid_intensity_gco2e_per_kwh, "power.grid_intensity_gco2e_per_kwh", 0,
+                       5000)},
+               {"pue", number(p.pue, "power.pue", 1, 10)},
+               {"core_watts", number(p.core_watts, "power.core_watts", 0, 1000)},
+               {"cpu_model", str(p.cpu_model, "power.cpu_model")},
+               {"nvml", flag(p.nvml, "power.nvml")},
+               {"nvml_library", str(p.nvml_library, "power.nvml_library")},
+               {"ipmi", flag(p.ipmi, "power.ipmi")},
+               {"grid_intensity_csv", str(p.grid_intensity_csv, "power.grid_intensity_csv")},
+               {"pue_csv", str(p.pue_csv, "power.pue_csv")},
+               {"embodied_kgco2e", number(p.embodied_kgco2e, "power.embodied_kgco2e", 0, 1e6)},
+               {"lifetime_years", number(p.lifetime_years, "power.lifetime_years", 0.1, 50)}});
           if (p.source != "auto" && p.source != "rapl" && p.source != "estimate") {
             fail(n, "'power.source' must be auto, rapl or estimate");
           }
@@ -147,6 +190,8 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
         }}});
   c.token_file = resolve(c.token_file, base_dir);
   c.rules_path = resolve(c.rules_path, base_dir);
+  c.power.grid_intensity_csv = resolve(c.power.grid_intensity_csv, base_dir);
+  c.power.pue_csv = resolve(c.power.pue_csv, base_dir);
   return c;
 }
 

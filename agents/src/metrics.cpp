@@ -127,6 +127,28 @@ AgentMetrics::AgentMetrics()
                      .Help("1 when the eBPF sensor is loaded and attached")
                      .Register(*registry_)
                      .Add({})),
+      kind_up_(BuildGauge()
+                   .Name("vigie_sensor_kind_up")
+                   .Help("1 when the kind's eBPF programs run, 0 when disabled or refused by "
+                         "the kernel")
+                   .Register(*registry_)),
+      process_table_size_(BuildGauge()
+                              .Name("vigie_sensor_process_table_entries")
+                              .Help("Processes held by the sensor's process table")
+                              .Register(*registry_)
+                              .Add({})),
+      pending_full_(BuildCounter()
+                        .Name("vigie_sensor_pending_full_total")
+                        .Help("Syscalls not reported because the kernel's pending-state map was "
+                              "full (failed exec, file open, privilege change, ptrace)")
+                        .Register(*registry_)
+                        .Add({})),
+      hash_failures_(BuildCounter()
+                         .Name("vigie_sensor_image_hash_failures_total")
+                         .Help("Executed images that could not be hashed (gone, unreadable or "
+                               "too large)")
+                         .Register(*registry_)
+                         .Add({})),
       rules_loaded_(BuildGauge()
                         .Name("vigie_rules_loaded")
                         .Help("Sigma rules loaded at the edge")
@@ -226,10 +248,29 @@ void AgentMetrics::set_power(const power::PowerSamplerStats& stats) {
   advance(power_read_errors_.Add({{"input", "proc_stat"}}), stats.proc_stat_errors);
   advance(power_read_errors_.Add({{"input", "rapl"}}), stats.rapl_read_errors);
   advance(power_read_errors_.Add({{"input", "cgroup"}}), stats.cgroup_errors);
+  advance(power_read_errors_.Add({{"input", "meminfo"}}), stats.meminfo_errors);
+  advance(power_read_errors_.Add({{"input", "nvml"}}), stats.nvml_errors);
+  advance(power_read_errors_.Add({{"input", "ipmi"}}), stats.ipmi_errors);
+  // A wall reading below RAPL + GPUs (parts scaled down) and a carbon series
+  // with no value for the interval (static factor used) are inputs not taken as read.
+  advance(power_read_errors_.Add({{"input", "ipmi_below_components"}}),
+          stats.wall_below_components);
+  advance(power_read_errors_.Add({{"input", "carbon_series"}}), stats.carbon_series_misses);
   advance(rapl_wraps_, stats.rapl_wraps);
 }
 
 void AgentMetrics::set_sensor_up(bool up) { sensor_up_.Set(up ? 1 : 0); }
+
+void AgentMetrics::set_kind_up(protocol::EventKind kind, bool up) {
+  kind_up_.Add({{"kind", std::string(protocol::to_string(kind))}}).Set(up ? 1 : 0);
+}
+
+void AgentMetrics::set_sensor_health(std::size_t process_table_size, uint64_t pending_full,
+                                     uint64_t hash_failures) {
+  process_table_size_.Set(static_cast<double>(process_table_size));
+  advance(pending_full_, pending_full);
+  advance(hash_failures_, hash_failures);
+}
 void AgentMetrics::set_rules_loaded(std::size_t rules) {
   rules_loaded_.Set(static_cast<double>(rules));
 }

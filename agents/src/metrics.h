@@ -42,6 +42,13 @@ class AgentMetrics {
   void set_workload_read_errors(uint64_t total);
   void set_power(const power::PowerSamplerStats& stats);
   void set_sensor_up(bool up);
+  // vigie_sensor_kind_up{kind}: 1 when the kind's programs run, 0 when
+  // disabled or refused by the kernel (the sensor logs why once).
+  void set_kind_up(protocol::EventKind kind, bool up);
+  // Process table size (gauge), sys_enter states lost to a full pending map
+  // and execs whose image could not be hashed (cumulative totals).
+  void set_sensor_health(std::size_t process_table_size, uint64_t pending_full,
+                         uint64_t hash_failures);
   void set_rules_loaded(std::size_t rules);
 
  private:
@@ -73,6 +80,10 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& power_read_errors_;
   prometheus::Counter& rapl_wraps_;
   prometheus::Gauge& sensor_up_;
+  prometheus::Family<prometheus::Gauge>& kind_up_;
+  prometheus::Gauge& process_table_size_;
+  prometheus::Counter& pending_full_;
+  prometheus::Counter& hash_failures_;
   prometheus::Gauge& rules_loaded_;
   // Series of the workloads seen in the last interval, by label set.
   struct WorkloadSeries {

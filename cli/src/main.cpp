@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "job_command.h"
+#include "rules_command.h"
 #include "table.h"
 #include "vigie/protocol/event.h"
 #include "vigie/uplink/http_client.h"
@@ -260,7 +262,12 @@ int main(int argc, char** argv) {
   energy_cmd->add_option("--since", since, "window: the last DURATION (default 5m)");
 
   auto* agents = app.add_subcommand("agents", "agents and when they were last heard from");
+  std::string job_id;
+  auto* job_cmd = vigie::cli::add_job_command(app, job_id);
+  int rules_exit = 0;
+  auto* rules_cmd = vigie::cli::add_rules_command(app, rules_exit);
   CLI11_PARSE(app, argc, argv);
+  if (rules_cmd->parsed()) return rules_exit;
 
   json body;
   void (*print)(const json&) = nullptr;
@@ -282,6 +289,9 @@ int main(int argc, char** argv) {
   } else if (agents->parsed()) {
     body = fetch(options, "/api/v1/agents");
     print = print_agents;
+  } else if (job_cmd->parsed()) {
+    body = fetch(options, vigie::cli::job_footprint_target(job_id));
+    print = [](const json& b) { vigie::cli::print_job_footprint(b, std::cout); };
   }
   try {
     if (options.json) {

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "vigie/collector/json.h"
+#include "vigie/power/carbon.h"
 #include "vigie/protocol/codec.h"
 
 namespace vigie::collector {
@@ -265,12 +266,68 @@ const AgentToken* authenticate(const std::vector<AgentToken>& tokens,
   return token;
 }
 
+// A job's footprint: totals over its hosts, carbon = operational + embodied,
+// equivalents after Green Algorithms (see vigie/power/carbon.h for their sources).
+json footprint_json(const JobFootprint& f) {
+  HostFootprint total;
+  json hosts = json::array();
+  for (const auto& h : f.hosts) {
+    hosts.push_back({{"host", h.host},
+                     {"start_ns", h.start_ns},
+                     {"end_ns", h.end_ns},
+                     {"cpu_seconds", h.cpu_seconds},
+                     {"energy_joules", h.energy_joules},
+                     {"carbon_gco2e", h.operational_gco2e + h.embodied_gco2e},
+                     {"estimated", h.estimated}});
+    total.start_ns = total.start_ns == 0 ? h.start_ns : std::min(total.start_ns, h.start_ns);
+    total.end_ns = std::max(total.end_ns, h.end_ns);
+    total.cpu_seconds += h.cpu_seconds;
+    total.energy_joules += h.energy_joules;
+    total.cpu_joules += h.cpu_joules;
+    total.dram_joules += h.dram_joules;
+    total.gpu_joules += h.gpu_joules;
+    total.idle_joules += h.idle_joules;
+    total.operational_gco2e += h.operational_gco2e;
+    total.embodied_gco2e += h.embodied_gco2e;
+    total.estimated = total.estimated || h.estimated;
+  }
+  const double carbon = total.operational_gco2e + total.embodied_gco2e;
+  const power::Equivalents eq = power::equivalents(carbon);
+  return {{"job_id", f.job_id},
+          {"user", f.user},
+          {"account", f.account},
+          {"start_ns", total.start_ns},
+          {"end_ns", total.end_ns},
+          {"cpu_seconds", total.cpu_seconds},
+          {"energy_joules", total.energy_joules},
+          {"energy_kwh", total.energy_joules / power::kJoulesPerKwh},
+          {"breakdown_joules",
+           {{"cpu", total.cpu_joules},
+            {"dram", total.dram_joules},
+            {"gpu", total.gpu_joules},
+            {"idle", total.idle_joules}}},
+          {"carbon_gco2e", carbon},
+          {"operational_gco2e", total.operational_gco2e},
+          {"embodied_gco2e", total.embodied_gco2e},
+          {"estimated", total.estimated},
+          {"equivalents",
+           {{"car_km", eq.car_km},
+            {"tree_months", eq.tree_months},
+            {"car_gco2e_per_km", power::kCarGco2ePerKm},
+            {"tree_gco2_per_month", power::kTreeGco2PerMonth},
+            {"source", "Green Algorithms (Lannelongue et al., Adv. Sci. 2021)"}}},
+          {"hosts", std::move(hosts)}};
+}
+
 std::string_view route_of(std::string_view path) {
   if (path.empty() || path.front() != '/') return "other";
   for (std::string_view known : {"/api/v1/ingest", "/api/v1/alerts", "/api/v1/events",
                                  "/api/v1/energy", "/api/v1/agents", "/metrics"}) {
     if (path == known) return known;
   }
+  if (path.starts_with("/api/v1/jobs/") && path.ends_with("/footprint") &&
+      path.size() > std::string_view("/api/v1/jobs//footprint").size())
+    return "/api/v1/jobs/footprint";
   return path.starts_with("/api/") ? "other" : "static";
 }
 
@@ -415,6 +472,17 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
       return json_response(200, to_json(store_.energy(energy_query)));
     }
     if (auto e = query.parse(query_text, {})) return rejection(Rejection::kBadQuery, *e);
+    if (route_name == "/api/v1/jobs/footprint") {
+      constexpr std::string_view kPrefix = "/api/v1/jobs/", kSuffix = "/footprint";
+      const std::string_view id =
+          path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+      if (id.size() > 20 ||
+          !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return rejection(Rejection::kBadQuery, "a Slurm job id is 1 to 20 decimal digits");
+      auto footprint = store_.job_footprint(std::string(id));
+      if (!footprint) return error(404, "no footprint for job " + std::string(id));
+      return json_response(200, footprint_json(*footprint));
+    }
     json agents = json::array();
     for (const auto& agent : store_.agents()) agents.push_back(to_json(agent));
     return json_response(200, {{"agents", std::move(agents)}});

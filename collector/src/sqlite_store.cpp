@@ -78,6 +78,16 @@ ALTER TABLE workload_energy ADD COLUMN embodied_gco2e REAL NOT NULL DEFAULT 0;
 CREATE INDEX workload_energy_workload ON workload_energy (workload_kind, workload_id);
 ALTER TABLE agent_status ADD COLUMN health BLOB;
 )sql",
+    // 3: per-job footprints, totalled per host when the job's WorkloadEnd arrives.
+    R"sql(
+CREATE TABLE job_footprint_hosts (
+  job_id TEXT NOT NULL, host TEXT NOT NULL, user TEXT NOT NULL, account TEXT NOT NULL,
+  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, cpu_seconds REAL NOT NULL,
+  energy_joules REAL NOT NULL, cpu_joules REAL NOT NULL, dram_joules REAL NOT NULL,
+  gpu_joules REAL NOT NULL, idle_joules REAL NOT NULL, carbon_gco2e REAL NOT NULL,
+  embodied_gco2e REAL NOT NULL, estimated INTEGER NOT NULL,
+  PRIMARY KEY (job_id, host)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -245,6 +255,23 @@ class SqliteStore::Statements {
             "uplink_dropped_total = excluded.uplink_dropped_total, "
             "rule_pack_version = excluded.rule_pack_version, health = excluded.health "
             "WHERE excluded.last_sequence > agent_status.last_sequence"),
+        total_job(
+            db,
+            "INSERT INTO job_footprint_hosts (job_id, host, user, account, start_ns, end_ns, "
+            "cpu_seconds, energy_joules, cpu_joules, dram_joules, gpu_joules, idle_joules, "
+            "carbon_gco2e, embodied_gco2e, estimated) "
+            "SELECT ?1, host, MAX(workload_user), MAX(workload_account), MIN(start_ns), "
+            "MAX(end_ns), SUM(cpu_seconds), SUM(energy_joules), SUM(cpu_joules), "
+            "SUM(dram_joules), SUM(gpu_joules), SUM(idle_joules), SUM(carbon_gco2e), "
+            "SUM(embodied_gco2e), MAX(estimated) FROM workload_energy "
+            "WHERE workload_kind = 'slurm_job' AND workload_id = ?1 AND host = ?2 GROUP BY host "
+            "ON CONFLICT (job_id, host) DO UPDATE SET user = excluded.user, "
+            "account = excluded.account, start_ns = excluded.start_ns, end_ns = excluded.end_ns, "
+            "cpu_seconds = excluded.cpu_seconds, energy_joules = excluded.energy_joules, "
+            "cpu_joules = excluded.cpu_joules, dram_joules = excluded.dram_joules, "
+            "gpu_joules = excluded.gpu_joules, idle_joules = excluded.idle_joules, "
+            "carbon_gco2e = excluded.carbon_gco2e, embodied_gco2e = excluded.embodied_gco2e, "
+            "estimated = excluded.estimated"),
         touch_agent(db,
                     "UPDATE agent_status SET last_seen_ns = MAX(last_seen_ns, ?2) "
                     "WHERE host = ?3 AND agent_id = ?1") {}
@@ -263,7 +290,7 @@ class SqliteStore::Statements {
  public:
   Statement begin, commit, rollback;
   Statement insert_batch, insert_event, insert_alert, insert_zone, insert_workload;
-  Statement upsert_agent, touch_agent;
+  Statement upsert_agent, total_job, touch_agent;
 };
 
 SqliteStore::SqliteStore(const std::string& path) {
@@ -394,6 +421,41 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
                                                  {"kinds_off", status.kinds_off}}))
       .run();
   s.touch_agent.bind(batch.agent_id, to_db(received_ns), batch.host).run();
+  // After this batch's energy: a job's last records travel with or before its end.
+  for (const auto& end : batch.workload_ends) {
+    if (end.workload.kind != protocol::WorkloadKind::kSlurmJob) continue;
+    s.total_job.bind(end.workload.id, batch.host).run();
+  }
+}
+
+std::optional<JobFootprint> SqliteStore::job_footprint(const std::string& job_id) {
+  std::lock_guard lock(mutex_);
+  auto& q = statements_->cached(
+      "SELECT host, user, account, start_ns, end_ns, cpu_seconds, energy_joules, cpu_joules, "
+      "dram_joules, gpu_joules, idle_joules, carbon_gco2e, embodied_gco2e, estimated "
+      "FROM job_footprint_hosts WHERE job_id = ?1 ORDER BY host");
+  q.bind(job_id);
+  JobFootprint f;
+  f.job_id = job_id;
+  while (q.step()) {
+    HostFootprint h{q.text(0),
+                    q.unsigned_integer(3),
+                    q.unsigned_integer(4),
+                    q.real(5),
+                    q.real(6),
+                    q.real(7),
+                    q.real(8),
+                    q.real(9),
+                    q.real(10),
+                    q.real(11),
+                    q.real(12),
+                    q.integer(13) != 0};
+    if (f.user.empty()) f.user = q.text(1);
+    if (f.account.empty()) f.account = q.text(2);
+    f.hosts.push_back(std::move(h));
+  }
+  if (f.hosts.empty()) return std::nullopt;
+  return f;
 }
 
 std::vector<StoredAlert> SqliteStore::alerts(const AlertQuery& query) {

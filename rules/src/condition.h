@@ -27,6 +27,15 @@ class Condition {
     return evaluate(root_, selection);
   }
 
+  // Something every match needs, folded over the tree: `leaf(i)` gives what
+  // selection i needs (nullopt: nothing known). An `or` needs the union of its
+  // children's needs (all must be known), an `and` the need of one child, the
+  // one `better(a, b)` prefers, a `not` nothing. Used for the literal prefilter.
+  template <typename Set, typename LeafFn, typename BetterFn>
+  std::optional<Set> required(const LeafFn& leaf, const BetterFn& better) const {
+    return required<Set>(root_, leaf, better);
+  }
+
  private:
   friend class ConditionParser;
   struct Node {
@@ -56,6 +65,35 @@ class Condition {
         return false;
     }
     return false;
+  }
+
+  template <typename Set, typename LeafFn, typename BetterFn>
+  std::optional<Set> required(uint32_t index, const LeafFn& leaf, const BetterFn& better) const {
+    const Node& node = nodes_[index];
+    switch (node.op) {
+      case Node::Op::kSelection:
+        return leaf(node.first);
+      case Node::Op::kNot:
+        return std::nullopt;
+      case Node::Op::kAnd: {
+        std::optional<Set> best;
+        for (uint32_t i = 0; i < node.count; ++i) {
+          auto child = required<Set>(children_[node.first + i], leaf, better);
+          if (child && (!best || better(*child, *best))) best = std::move(child);
+        }
+        return best;
+      }
+      case Node::Op::kOr: {
+        Set all;
+        for (uint32_t i = 0; i < node.count; ++i) {
+          auto child = required<Set>(children_[node.first + i], leaf, better);
+          if (!child) return std::nullopt;
+          all.insert(all.end(), child->begin(), child->end());
+        }
+        return all;
+      }
+    }
+    return std::nullopt;
   }
 
   std::vector<Node> nodes_;

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <map>
+#include <type_traits>
+
+#include "field.h"
 
 namespace vigie::rules {
 namespace {
@@ -30,84 +34,51 @@ class EventReader {
     EventKind event_kind;
     if (!kind.IsDefined() || !kind.IsScalar() ||
         !protocol::parse_event_kind(kind.Scalar(), event_kind)) {
-      fail(kind, "event needs 'kind': process_exec, process_exit or network_connect");
+      fail(kind,
+           "event needs 'kind': process_exec, process_exit, process_fork, network_connect, "
+           "network_accept, network_listen, file_open, privilege_change, ptrace or "
+           "fileless_exec");
     }
-    switch (event_kind) {
-      case EventKind::kProcessExec:
-        event_.body = protocol::ProcessExec{};
-        break;
-      case EventKind::kProcessExit:
-        event_.body = protocol::ProcessExit{};
-        break;
-      case EventKind::kNetworkConnect:
-        event_.body = protocol::NetworkConnect{};
-        break;
-    }
+    event_.body = empty_body(event_kind);
     bool has_command_line = false, has_ipv6 = false;
     for (const auto& entry : node) {
       const std::string key = entry.first.Scalar();
       const YAML::Node& value = entry.second;
       if (key == "kind") continue;
-      if (key == "pid")
-        event_.pid = number<uint32_t>(value);
-      else if (key == "ppid")
-        event_.ppid = number<uint32_t>(value);
-      else if (key == "uid")
+      if (key == "uid")
         event_.uid = number<uint32_t>(value);
       else if (key == "gid")
         event_.gid = number<uint32_t>(value);
-      else if (key == "user")
-        event_.user = text(value);
-      else if (key == "host")
-        event_.host = text(value);
-      else if (key == "site")
-        event_.site = text(value);
+      else if (key == "time_ns")
+        event_.time_ns = number<uint64_t>(value);
       else if (key == "workload")
         read_workload(value);
-      else if (auto* exec = std::get_if<protocol::ProcessExec>(&event_.body)) {
-        if (key == "image")
-          exec->image = text(value);
-        else if (key == "argv")
-          exec->argv = list(value);
-        else if (key == "command_line") {
-          exec->command_line = text(value);
-          has_command_line = true;
-        } else if (key == "parent_image")
-          exec->parent_image = text(value);
-        else if (key == "parent_command_line")
-          exec->parent_command_line = text(value);
-        else
-          unknown(entry.first, key);
-      } else if (auto* exit = std::get_if<protocol::ProcessExit>(&event_.body)) {
-        if (key == "image")
-          exit->image = text(value);
-        else if (key == "exit_code")
-          exit->exit_code = number<int32_t>(value);
-        else if (key == "signal")
-          exit->signal = number<int32_t>(value);
-        else
-          unknown(entry.first, key);
-      } else if (auto* connect = std::get_if<protocol::NetworkConnect>(&event_.body)) {
-        if (key == "image")
-          connect->image = text(value);
-        else if (key == "destination_ip")
-          connect->destination_ip = text(value);
-        else if (key == "destination_port")
-          connect->destination_port = number<uint16_t>(value);
-        else if (key == "ipv6") {
-          connect->ipv6 = boolean(value);
-          has_ipv6 = true;
-        } else if (key == "transport")
-          connect->transport = transport(value);
-        else
-          unknown(entry.first, key);
+      else if (key == "argv")
+        set_argv(entry.first, list(value));
+      else if (key == "ancestry")
+        read_ancestry(value);
+      else {
+        has_command_line |= key == "command_line" || key == "CommandLine";
+        has_ipv6 |= key == "ipv6" || key == "network.ipv6";
+        set_field(entry.first, key, text(value));
       }
     }
-    if (auto* exec = std::get_if<protocol::ProcessExec>(&event_.body); exec && !has_command_line) {
-      exec->command_line = protocol::join_command_line(exec->argv);
+    if (!has_command_line) {
+      if (auto* exec = std::get_if<protocol::ProcessExec>(&event_.body)) {
+        exec->command_line = protocol::join_command_line(exec->argv);
+      } else if (auto* fileless = std::get_if<protocol::FilelessExec>(&event_.body)) {
+        fileless->command_line = protocol::join_command_line(fileless->argv);
+      }
     }
-    if (auto* connect = std::get_if<protocol::NetworkConnect>(&event_.body); connect && !has_ipv6) {
-      connect->ipv6 = connect->destination_ip.find(':') != std::string::npos;
+    if (!has_ipv6) {
+      std::visit(
+          [](auto& body) {
+            if constexpr (std::is_base_of_v<protocol::NetworkFlow, std::decay_t<decltype(body)>>) {
+              body.ipv6 = body.destination_ip.find(':') != std::string::npos ||
+                          body.source_ip.find(':') != std::string::npos;
+            }
+          },
+          event_.body);
     }
   }
 
@@ -137,18 +108,65 @@ class EventReader {
     return out;
   }
 
-  bool boolean(const YAML::Node& node) {
-    const std::string value = text(node);
-    if (value == "true") return true;
-    if (value == "false") return false;
-    fail(node, "expected true or false");
+  // A Sigma or Vigie field name (Image, CommandLine, job.id, ...), or one of
+  // the snake_case names of the first fixture format (image, command_line, ...).
+  void set_field(const YAML::Node& at, const std::string& key, const std::string& value) {
+    static const std::map<std::string, std::string, std::less<>> kAliases = {
+        {"pid", "ProcessId"},
+        {"ppid", "ParentProcessId"},
+        {"user", "User"},
+        {"image", "Image"},
+        {"command_line", "CommandLine"},
+        {"parent_image", "ParentImage"},
+        {"parent_command_line", "ParentCommandLine"},
+        {"cwd", "CurrentDirectory"},
+        {"destination_ip", "DestinationIp"},
+        {"destination_port", "DestinationPort"},
+        {"source_ip", "SourceIp"},
+        {"source_port", "SourcePort"},
+        {"transport", "Protocol"},
+        {"ipv6", "network.ipv6"},
+        {"exit_code", "exit.code"},
+        {"signal", "exit.signal"},
+        {"path", "TargetFilename"},
+    };
+    const auto alias = kAliases.find(key);
+    const std::string& name = alias == kAliases.end() ? key : alias->second;
+    const FieldDef def = resolve_field(event_.kind(), name);
+    if (def.set == nullptr) unknown(at, key);
+    if (!def.set(event_, value)) fail(at, "'" + value + "' is not a valid " + key);
   }
 
-  protocol::Transport transport(const YAML::Node& node) {
-    const std::string value = text(node);
-    if (value == "tcp") return protocol::Transport::kTcp;
-    if (value == "udp") return protocol::Transport::kUdp;
-    fail(node, "transport must be tcp or udp");
+  void set_argv(const YAML::Node& at, std::vector<std::string> argv) {
+    if (auto* exec = std::get_if<protocol::ProcessExec>(&event_.body)) {
+      exec->argv = std::move(argv);
+    } else if (auto* fileless = std::get_if<protocol::FilelessExec>(&event_.body)) {
+      fileless->argv = std::move(argv);
+    } else {
+      unknown(at, "argv");
+    }
+  }
+
+  void read_ancestry(const YAML::Node& node) {
+    auto* exec = std::get_if<protocol::ProcessExec>(&event_.body);
+    if (!exec) unknown(node, "ancestry");
+    if (!node.IsSequence()) fail(node, "'ancestry' must be a list of {image, command_line, pid}");
+    for (const YAML::Node& item : node) {
+      if (!item.IsMap()) fail(item, "an ancestor must be a map");
+      protocol::Ancestor ancestor;
+      for (const auto& entry : item) {
+        const std::string key = entry.first.Scalar();
+        if (key == "image")
+          ancestor.image = text(entry.second);
+        else if (key == "command_line")
+          ancestor.command_line = text(entry.second);
+        else if (key == "pid")
+          ancestor.pid = number<uint32_t>(entry.second);
+        else
+          fail(entry.first, "unknown key '" + key + "' in an ancestor");
+      }
+      exec->ancestry.push_back(std::move(ancestor));
+    }
   }
 
   std::vector<std::string> list(const YAML::Node& node) {
@@ -171,6 +189,10 @@ class EventReader {
         workload.id = text(entry.second);
       } else if (key == "user") {
         workload.user = text(entry.second);
+      } else if (key == "account") {
+        workload.account = text(entry.second);
+      } else if (key == "step") {
+        workload.step = text(entry.second);
       } else if (key == "cgroup_path") {
         workload.cgroup_path = text(entry.second);
       } else {

@@ -78,5 +78,31 @@ TEST(Config, LoadReadsTokenFileAndFillsHost) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Config, SensorSection) {
+  const Config c = parse_config(R"(
+sensor:
+  ptrace: false
+  file_open: true
+  watched_paths: [/etc/shadow, "*/.ssh/authorized_keys", "w:/etc/passwd"]
+  hash_images: true
+  hash_cache_entries: 128
+  ancestry_depth: 3
+  process_table_entries: 4096
+)",
+                                "");
+  EXPECT_FALSE(c.sensor.ptrace);
+  EXPECT_TRUE(c.sensor.file_open);
+  EXPECT_TRUE(c.sensor.process_fork);  // default
+  EXPECT_EQ(c.sensor.watched_paths,
+            (std::vector<std::string>{"/etc/shadow", "*/.ssh/authorized_keys", "w:/etc/passwd"}));
+  EXPECT_TRUE(c.sensor.hash_images);
+  EXPECT_EQ(c.sensor.hash_cache_entries, 128u);
+  EXPECT_EQ(c.sensor.ancestry_depth, 3u);
+  EXPECT_EQ(c.sensor.process_table_entries, 4096u);
+  EXPECT_THROW(parse_config("sensor: {watched_paths: [etc/shadow]}", ""), std::runtime_error);
+  EXPECT_THROW(parse_config("sensor: {watched_paths: /etc/shadow}", ""), std::runtime_error);
+  EXPECT_THROW(parse_config("sensor: {ancestry_depth: 1000}", ""), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace vigie::agent

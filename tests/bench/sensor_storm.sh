@@ -12,8 +12,9 @@ rounds=${4:-3}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 storm=$build/tests/bench/sensor_storm
 agent=$build/agents/vigie-agent
+collector=$build/collector/vigie-collector
 execsnoop=/usr/sbin/execsnoop
-for f in "$storm" "$agent" "$execsnoop"; do
+for f in "$storm" "$agent" "$collector" "$execsnoop"; do
   [[ -x $f ]] || { echo "missing $f (build the targets sensor_storm and vigie-agent; apt-get install libbpf-tools)" >&2; exit 1; }
 done
 work=$(mktemp -d)
@@ -21,7 +22,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cat > "$work/agent.yaml" <<YAML
 site: bench
 state_dir: $work/state
-collector: {url: "http://127.0.0.1:9", token: bench}
+collector: {url: "http://127.0.0.1:19800", token: bench-token}
 metrics: {listen: "127.0.0.1:19810"}
 rules: {path: $src/rules/packs/starter}
 power: {enabled: false}
@@ -38,6 +39,15 @@ best() {
   echo "$b"
 }
 
+# A real collector on loopback, so that the agent's uplink drains as in production.
+token_sha=$(printf %s bench-token | sha256sum | cut -d' ' -f1)
+cat > "$work/collector.yaml" <<YAML
+listen: {address: 127.0.0.1, port: 19800}
+database: $work/collector.db
+agent_tokens: [{sha256: $token_sha, site: bench, any_host: true}]
+YAML
+"$collector" --config "$work/collector.yaml" > "$work/collector.log" 2>&1 &
+
 declare -A t
 t[exec,none]=$(best exec "$execs"); t[connect,none]=$(best connect "$connects")
 
@@ -46,7 +56,8 @@ agent_pid=$!
 sleep 3
 t[exec,agent]=$(best exec "$execs"); t[connect,agent]=$(best connect "$connects")
 rss_kib=$(awk '/VmHWM/{print $2}' /proc/$agent_pid/status)
-curl -s http://127.0.0.1:19810/metrics | grep -E '^vigie_sensor_(ringbuf_drops_total|events_total)' \
+curl -s http://127.0.0.1:19810/metrics \
+  | grep -E '^vigie_(sensor_(ringbuf_drops_total|events_total)|uplink_(queue_events|events_dropped_total))' \
   | awk '$2 != 0' > "$work/metrics" || true
 kill $agent_pid; wait $agent_pid 2>/dev/null || true
 

@@ -3,7 +3,8 @@
 // evaluated against one event of each kind so that compiled predicates
 // (wildcards, modifiers, conditions) run too.
 // Properties: load_rules_yaml never throws and returns an engine; the counts
-// agree; Engine::evaluate never throws and only raises alerts of loaded rules.
+// agree; Engine::evaluate never throws, only raises alerts of loaded rules,
+// and agrees with evaluate_naive (the literal prefilter loses nothing).
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -49,9 +50,15 @@ std::vector<protocol::Event> make_events() {
   events.push_back(exit);
   protocol::Event connect = base_event();
   connect.workload = {protocol::WorkloadKind::kHost, "host", "", "/"};
-  connect.body =
-      protocol::NetworkConnect{protocol::Transport::kTcp, true, "2001:db8::7", 3333, "/usr/bin/nc"};
+  connect.body = protocol::NetworkConnect{
+      {protocol::Transport::kTcp, true, "2001:db8::7", 3333, "/usr/bin/nc", "2001:db8::1", 40000}};
   events.push_back(connect);
+  protocol::Event open = base_event();
+  open.body = protocol::FileOpen{"/etc/shadow", 0, false, false, false, "/usr/bin/cat", 0};
+  events.push_back(open);
+  protocol::Event ptrace = base_event();
+  ptrace.body = protocol::Ptrace{16, 7, 0, "/usr/sbin/sshd", "/usr/bin/gdb", 0};
+  events.push_back(ptrace);
   return events;
 }
 
@@ -76,14 +83,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "rules_loaded disagrees with the engine's rules");
   (void)result.summary();
 
-  std::vector<protocol::Alert> alerts;
+  std::vector<protocol::Alert> alerts, naive;
   for (const auto& event : kEvents) {
     alerts.clear();
+    naive.clear();
     try {
       result.engine->evaluate(event, alerts);
+      result.engine->evaluate_naive(event, naive);
+      (void)result.engine->explain(event);
     } catch (const std::exception& e) {
       finding(std::string("Engine::evaluate threw: ") + e.what());
     }
+    check(alerts == naive, "prefiltered evaluation disagrees with naive evaluation");
     for (const auto& alert : alerts) {
       bool known = false;
       for (const auto& info : result.engine->rules()) known |= info.id == alert.rule_id;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -50,27 +51,26 @@ TEST(PowerProcStat, ReadsAProcRootAndTicksToUsec) {
   EXPECT_EQ(real->cpus, static_cast<uint32_t>(::sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
-TEST(PowerEstimate, FakeProcStatPairGivesTheExpectedJoules) {
-  auto before = *parse_proc_stat(kBefore);
-  auto after = *parse_proc_stat(kAfter);
-  // busy +300 ticks (200 user, 10 nice, 60 system, 5 irq, 5 softirq...), idle +100.
-  const uint64_t busy = after.busy_ticks - before.busy_ticks;
-  const uint64_t idle = after.idle_ticks - before.idle_ticks;
-  ASSERT_EQ(busy, 280u);
-  ASSERT_EQ(idle, 100u);
-  const double u = 280.0 / 380.0;
-  EXPECT_DOUBLE_EQ(CpuUtilisationEstimate::utilisation(before, after), u);
-  CpuUtilisationEstimate estimate({.idle_watts = 90, .max_watts = 290});
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(before, after, 2.0), (90 + 200 * u) * 2.0);
-  // Idle: P = idle_watts; fully busy: P = max_watts.
-  CpuTimes t0{100, 100};
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(t0, CpuTimes{100, 200}, 1.0), 90.0);
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(t0, CpuTimes{300, 100}, 0.5), 145.0);
-  // No tick elapsed, counters backwards, or no time: idle power or nothing, never negative.
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(t0, t0, 1.0), 90.0);
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(after, before, 1.0), 90.0);
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(before, after, 0), 0.0);
-  EXPECT_DOUBLE_EQ(estimate.energy_joules(before, after, -1), 0.0);
+TEST(PowerEstimate, CpuAndMemoryJoules) {
+  EstimateModel m{.idle_watts = 50, .core_watts = 7.5};
+  EXPECT_DOUBLE_EQ(estimate_cpu_joules(m, 2.0, 3.0), 50 * 2.0 + 7.5 * 3.0);
+  EXPECT_DOUBLE_EQ(estimate_cpu_joules(m, -1, std::nan("")), 0.0);
+  EXPECT_DOUBLE_EQ(estimate_memory_joules(m, 10, 16 * (1ull << 30)), 16 * 0.3725 * 10);
+}
+
+TEST(PowerEstimate, TdpTableLooksUpWholeModelNames) {
+  auto gold = lookup_cpu_power("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz");
+  ASSERT_TRUE(gold);
+  EXPECT_EQ(gold->model, "Gold 6248");
+  EXPECT_DOUBLE_EQ(gold->core_watts(), 150.0 / 20);
+  EXPECT_EQ(lookup_cpu_power("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz")->model, "Gold 6248R");
+  EXPECT_EQ(lookup_cpu_power("AMD EPYC 7763 64-Core Processor")->cores, 64u);
+  EXPECT_FALSE(lookup_cpu_power("Intel(R) Xeon(R) Gold 62480 CPU"));
+  EXPECT_FALSE(lookup_cpu_power("QEMU Virtual CPU version 2.5+"));
+  EXPECT_EQ(parse_cpu_model_name("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+                                 "model name\t: AMD EPYC 7742 64-Core Processor\nflags\t: x\n"),
+            "AMD EPYC 7742 64-Core Processor");
+  EXPECT_EQ(parse_cpu_model_name("processor : 0\n"), "");
 }
 
 TEST(PowerCarbon, KnownValue) {
@@ -79,6 +79,89 @@ TEST(PowerCarbon, KnownValue) {
   EXPECT_DOUBLE_EQ(carbon_gco2e(1800, CarbonModel{.pue = 1.2, .grid_intensity_gco2e_per_kwh = 400}),
                    0.24);
   EXPECT_DOUBLE_EQ(carbon_gco2e(0, CarbonModel{}), 0.0);
+}
+
+TEST(PowerCarbon, EmbodiedAmortisedOverTheLifetimeAndEquivalents) {
+  CarbonModel m;
+  m.embodied_kgco2e = 1461;  // 1 kg a day over 4 years of 365.25 days
+  m.lifetime_years = 4;
+  EXPECT_NEAR(embodied_gco2e(m, 86400), 1000, 1e-9);
+  EXPECT_DOUBLE_EQ(embodied_gco2e(m, 0), 0);
+  m.lifetime_years = 0;
+  EXPECT_DOUBLE_EQ(embodied_gco2e(m, 86400), 0);
+  auto e = equivalents(1750);
+  EXPECT_DOUBLE_EQ(e.car_km, 10);
+  EXPECT_DOUBLE_EQ(e.tree_months, 1750 / (11000.0 / 12));
+  EXPECT_DOUBLE_EQ(equivalents(-3).car_km, 0);
+}
+
+TEST(PowerCarbon, GenericCsvSeriesIsAStepFunction) {
+  auto s = TimeSeries::parse_csv(
+      "time,gco2e_per_kwh\n"
+      "2024-03-01T01:00:00Z,80\n"
+      "1709251200,60\n"  // 2024-03-01T00:00:00Z
+      "2024-03-01T02:00:00+00:00,40.5\n",
+      "gco2e_per_kwh");
+  ASSERT_EQ(s.points().size(), 3u);
+  EXPECT_EQ(s.points()[0].time_s, 1709251200u);
+  double v = 0;
+  EXPECT_FALSE(s.at(1709251199, v));
+  ASSERT_TRUE(s.at(1709251200 + 3599, v));
+  EXPECT_DOUBLE_EQ(v, 60);
+  ASSERT_TRUE(s.at(1709251200 + 3600, v));
+  EXPECT_DOUBLE_EQ(v, 80);
+  ASSERT_TRUE(s.at(1709251200 + 7200 + 86400, v));
+  EXPECT_DOUBLE_EQ(v, 40.5);
+  EXPECT_FALSE(s.at(1709251200 + 7200 + 3 * 86400, v));  // beyond the series: stale
+
+  CarbonModel m;
+  m.grid_intensity_series = std::make_shared<TimeSeries>(s);
+  auto f = carbon_factors(m, 1709251200 + 10);
+  EXPECT_DOUBLE_EQ(f.grid_intensity_gco2e_per_kwh, 60);
+  EXPECT_FALSE(f.series_miss);
+  f = carbon_factors(m, 100);
+  EXPECT_DOUBLE_EQ(f.grid_intensity_gco2e_per_kwh, 56);  // the static fallback
+  EXPECT_TRUE(f.series_miss);
+
+  EXPECT_THROW(TimeSeries::parse_csv("when,value\n1,2\n", "value"), std::runtime_error);
+  EXPECT_THROW(TimeSeries::parse_csv("time,pue\n1,x\n", "pue"), std::runtime_error);
+  EXPECT_THROW(TimeSeries::parse_csv("time,pue\n", "pue"), std::runtime_error);
+  try {
+    TimeSeries::parse_csv("time;pue\n1;1.3\n2024-13-01T00:00;1.2\n", "pue");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("line 3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PowerCarbon, Eco2mixCsvInFrenchLegalTime) {
+  // An excerpt in the layout of RTE's eCO2mix downloads (';' separated, French
+  // local time, forecast rows without a CO2 rate).
+  auto s = TimeSeries::parse_csv(
+      "Périmètre;Nature;Date;Heures;Consommation;Taux de Co2\n"
+      "France;Données temps réel;2024-01-15;00:00;70000;32\n"
+      "France;Données temps réel;2024-07-15;14:30;45000;18\n"
+      "France;Données temps réel;2024-07-15;14:45;45000;\n",
+      "gco2e_per_kwh");
+  ASSERT_EQ(s.points().size(), 2u);
+  EXPECT_EQ(s.points()[0].time_s, 1705273200u);  // 2024-01-14T23:00:00Z (CET, UTC+1)
+  EXPECT_EQ(s.points()[1].time_s, 1721046600u);  // 2024-07-15T12:30:00Z (CEST, UTC+2)
+  // Summer time starts on the last Sunday of March at 01:00 UTC (2024-03-31).
+  EXPECT_EQ(paris_local_to_utc(2024, 3, 31, 1, 0), 1711843200u);   // 00:00Z, still CET
+  EXPECT_EQ(paris_local_to_utc(2024, 3, 31, 4, 0), 1711850400u);   // 02:00Z, CEST
+  EXPECT_EQ(paris_local_to_utc(2024, 10, 27, 4, 0), 1729998000u);  // 03:00Z, CET again
+}
+
+TEST(PowerCarbon, PueSeriesFromAFacilityFeed) {
+  std::string dir = (std::filesystem::temp_directory_path() / "vigie-pue-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  std::ofstream(dir + "/pue.csv") << "timestamp,pue\n1700000000,1.25\n1700000900,1.31\n";
+  CarbonModel m;
+  m.pue_series = std::make_shared<TimeSeries>(TimeSeries::load_csv(dir + "/pue.csv", "pue"));
+  EXPECT_THROW(TimeSeries::load_csv(dir + "/absent.csv", "pue"), std::runtime_error);
+  std::filesystem::remove_all(dir);
+  EXPECT_DOUBLE_EQ(carbon_factors(m, 1700000950).pue, 1.31);
+  EXPECT_DOUBLE_EQ(carbon_gco2e(3.6e6, carbon_factors(m, 1700000100)), 1.25 * 56);
 }
 
 }  // namespace

@@ -197,13 +197,17 @@ TEST(PowerRapl, SamplerNodeEnergyIsPackagesPlusDramNotCore) {
     zone(socket(1), "package-1", 0);
     const std::string proc = "/sys/class/fakeproc";
     put(proc + "/stat", "cpu  100 0 100 800 0 0 0 0 0 0");
+    // All memory used, none by a workload: the DRAM energy is the host's too.
+    put(proc + "/meminfo", "MemTotal: 1000 kB\nMemAvailable: 0 kB");
     std::string error;
     auto rapl = RaplSource::open(error);
     if (!rapl) return "open failed: " + error;
     PowerSamplerOptions options;
     options.proc_root = proc;
-    options.model.idle_watts = 0;  // all energy is active: the host gets it
-    PowerSampler sampler(options, std::move(rapl), workload::Resolver({}, {.proc_root = proc}));
+    options.estimate.idle_watts = 0;  // all energy is active: the host gets it
+    PowerSources sources;
+    sources.rapl = std::move(rapl);
+    PowerSampler sampler(options, std::move(sources), workload::Resolver({}, {.proc_root = proc}));
     std::string s = sampler.sample() ? "primed with a sample\n" : "primed\n";
     put(socket(0) + "/energy_uj", "40000000");  // 40 J
     put(sub(0, 0) + "/energy_uj", "30000000");  // 30 J, inside package-0
@@ -214,7 +218,7 @@ TEST(PowerRapl, SamplerNodeEnergyIsPackagesPlusDramNotCore) {
     if (!sample) return s + "no sample";
     char line[200];
     std::snprintf(line, sizeof line, "node %.6f zones %zu source %d\n", sample->node_energy_joules,
-                  sample->zones.size(), static_cast<int>(sample->source));
+                  sample->zones.size(), static_cast<int>(sampler.source()));
     s += line;
     for (const auto& w : sample->workloads) {
       std::snprintf(line, sizeof line, "%s %.6f %s\n", w.energy.workload.id.c_str(),
@@ -224,6 +228,89 @@ TEST(PowerRapl, SamplerNodeEnergyIsPackagesPlusDramNotCore) {
     return s;
   });
   EXPECT_EQ(out, "primed\nnode 65.000000 zones 4 source 0\nhost 65.000000 measured\n");
+}
+
+// AMD Zen (amd_energy / RAPL MSRs through the intel-rapl control type): a
+// package and its core zone, no dram.
+TEST(PowerRapl, AmdStyleLayoutWithoutDram) {
+  auto out = in_private_sysfs([] {
+    put(kRapl + "/enabled", "1");
+    zone(socket(0), "package-0", 0, 65532610987);
+    zone(sub(0, 0), "core", 0, 65532610987);
+    zone(socket(1), "package-1", 0, 65532610987);
+    std::string error;
+    auto rapl = RaplSource::open(error);
+    if (!rapl) return "open failed: " + error;
+    std::string s;
+    for (const auto& z : rapl->zones()) s += z.name + (z.in_node_total ? " node\n" : "\n");
+    rapl->read();
+    put(socket(0) + "/energy_uj", "2000000");
+    put(sub(0, 0) + "/energy_uj", "1500000");
+    put(socket(1) + "/energy_uj", "1000000");
+    return s + describe(rapl->read());
+  });
+  EXPECT_EQ(out,
+            "package-0 node\npackage-0/core\npackage-1 node\n"
+            "package-0 2.000000 node\npackage-0/core 1.500000\npackage-1 1.000000 node\n"
+            "errors 0 wraps 0\n");
+}
+
+// Client and some server parts expose the package counter twice: through the
+// MSR interface (intel-rapl) and through MMIO (intel-rapl-mmio). It is counted
+// once; an MMIO-only zone (psys here) is kept, and MMIO alone works.
+TEST(PowerRapl, MmioDuplicatesAreCountedOnce) {
+  const std::string mmio = "/sys/class/powercap/intel-rapl-mmio/intel-rapl-mmio:";
+  auto out = in_private_sysfs([&] {
+    put(kRapl + "/enabled", "1");
+    zone(socket(0), "package-0", 0);
+    zone(sub(0, 0), "dram", 0);
+    zone(mmio + "0", "package-0", 0);
+    zone(mmio + "0/intel-rapl-mmio:0:0", "dram", 0);
+    zone(mmio + "1", "psys", 0);
+    std::string error;
+    auto rapl = RaplSource::open(error);
+    if (!rapl) return "open failed: " + error;
+    std::string s;
+    for (const auto& z : rapl->zones()) s += z.name + " " + z.path + "\n";
+    rapl->read();
+    put(socket(0) + "/energy_uj", "3000000");
+    put(mmio + "0/energy_uj", "3000000");
+    put(mmio + "1/energy_uj", "9000000");
+    return s + describe(rapl->read());
+  });
+  EXPECT_EQ(out,
+            "package-0 /sys/class/powercap/intel-rapl/intel-rapl:0\n"
+            "package-0/dram /sys/class/powercap/intel-rapl/intel-rapl:0/intel-rapl:0:0\n"
+            "psys /sys/class/powercap/intel-rapl-mmio/intel-rapl-mmio:1\n"
+            "package-0 3.000000 node\npackage-0/dram 0.000000 node\npsys 9.000000\n"
+            "errors 0 wraps 0\n");
+  auto only_mmio = in_private_sysfs([&] {
+    zone(mmio + "0", "package-0", 0);
+    std::string error;
+    auto rapl = RaplSource::open(error);
+    return rapl ? rapl->zones()[0].name : "open failed: " + error;
+  });
+  EXPECT_EQ(only_mmio, "package-0");
+}
+
+// Since Linux 5.10 energy_uj is 0400 root: an agent without the right gets a
+// clear error naming the file and the remedy, not zeros.
+TEST(PowerRapl, UnreadableEnergyIsAClearError) {
+  auto out = in_private_sysfs([] {
+    put(kRapl + "/enabled", "1");
+    zone(socket(0), "package-0", 1000);
+    fs::permissions(socket(0) + "/energy_uj", fs::perms::owner_read);
+    // Drop root (and its CAP_DAC_OVERRIDE) in this forked child.
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+      return std::string("setresuid failed");
+    std::string error;
+    auto rapl = RaplSource::open(error);
+    return std::string(rapl ? "opened" : "null") + ": " + error;
+  });
+  EXPECT_EQ(out,
+            "null: cannot read /sys/class/powercap/intel-rapl/intel-rapl:0/energy_uj: Permission "
+            "denied (since Linux 5.10 energy_uj is readable by root only, CVE-2020-8694: run "
+            "vigie-agent as root or grant it read access to energy_uj)");
 }
 
 TEST(PowerRapl, MissingPowercapIsAClearError) {

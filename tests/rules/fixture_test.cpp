@@ -53,17 +53,52 @@ TEST(RulesFixtureEvent, ParsesNetworkConnectAndExit) {
   EXPECT_EQ(std::get<protocol::ProcessExit>(event.body).signal, 9);
 }
 
+TEST(RulesFixtureEvent, ParsesNewKindsBySigmaAndVigieFieldNames) {
+  protocol::Event event;
+  ASSERT_FALSE(
+      parse("{kind: file_open, TargetFilename: /etc/shadow, file.write: true, uid: 1000,"
+            " job.id: '42', job.user: alice, host: n1}",
+            event));
+  const auto& open = std::get<protocol::FileOpen>(event.body);
+  EXPECT_EQ(open.path, "/etc/shadow");
+  EXPECT_TRUE(open.write);
+  EXPECT_EQ(event.uid, 1000u);
+  EXPECT_EQ(event.workload.kind, protocol::WorkloadKind::kSlurmJob);
+  EXPECT_EQ(event.workload.id, "42");
+  EXPECT_EQ(event.workload.user, "alice");
+  EXPECT_EQ(event.host, "n1");
+  ASSERT_FALSE(
+      parse("{kind: ptrace, ptrace.request: 16, TargetProcessId: 7, ptrace.target_uid: 0,"
+            " TargetImage: /usr/sbin/sshd, Image: /usr/bin/gdb}",
+            event));
+  const auto& ptrace = std::get<protocol::Ptrace>(event.body);
+  EXPECT_EQ(ptrace.request, 16);
+  EXPECT_EQ(ptrace.target_pid, 7u);
+  EXPECT_EQ(ptrace.target_image, "/usr/sbin/sshd");
+  EXPECT_EQ(ptrace.image, "/usr/bin/gdb");
+  ASSERT_FALSE(parse("{kind: network_listen, source_ip: '::', source_port: 8888}", event));
+  EXPECT_TRUE(std::get<protocol::NetworkListen>(event.body).ipv6);
+  ASSERT_FALSE(
+      parse("{kind: fileless_exec, Image: '/memfd:x (deleted)', argv: [x, -y],"
+            " fileless.memfd: true}",
+            event));
+  EXPECT_EQ(std::get<protocol::FilelessExec>(event.body).command_line, "x -y");
+}
+
 TEST(RulesFixtureEvent, ErrorsNameKeyAndLine) {
   protocol::Event event;
   const std::pair<std::string, std::string> cases[] = {
       {"kind: process_exec\nimage: /x\nimgae: /y\n", "unknown key 'imgae' for a process_exec"},
       {"kind: process_exec\ndestination_port: 3\n", "unknown key 'destination_port'"},
-      {"kind: network_connect\ndestination_port: 70000\n", "'70000' is not an integer in range"},
+      {"kind: network_connect\ndestination_port: 70000\n",
+       "'70000' is not a valid destination_port"},
       {"kind: process_exec\nworkload: {kind: vm}\n", "unknown workload kind 'vm'"},
       {"kind: process_exec\nworkload: {kind: host, size: 3}\n", "unknown key 'size' in workload"},
-      {"kind: network_connect\ntransport: sctp\n", "transport must be tcp or udp"},
+      {"kind: network_connect\ntransport: sctp\n", "'sctp' is not a valid transport"},
       {"kind: process_exec\nargv: x\n", "expected a list of strings"},
       {"kind: fork\n", "event needs 'kind'"},
+      {"kind: file_open\nfile.write: maybe\n", "'maybe' is not a valid file.write"},
+      {"kind: ptrace\nargv: [a]\n", "unknown key 'argv' for a ptrace"},
       {"image: /x\n", "event needs 'kind'"},
       {"- a\n", "an event must be a map"},
   };

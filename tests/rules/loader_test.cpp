@@ -26,7 +26,8 @@ TEST(RulesLoader, LoadsMetadata) {
   EXPECT_EQ(info.status, "test");
   EXPECT_EQ(info.level, "low");
   EXPECT_EQ(info.tags, std::vector<std::string>{"attack.t1496"});
-  EXPECT_EQ(info.event_kind, protocol::EventKind::kProcessExec);
+  EXPECT_EQ(info.event_kinds, std::vector<protocol::EventKind>{protocol::EventKind::kProcessExec});
+  EXPECT_EQ(info.category, "process_creation");
   EXPECT_EQ(info.file, "test.yml");
   EXPECT_EQ(info.line, 1);
 }
@@ -58,8 +59,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadRule{"BadYaml", "title: t\nid: [unclosed\nlevel: high\n", 3, "invalid YAML"},
         BadRule{"NotAMap", "- just\n- a list\n", 1, "a rule must be a YAML map"},
         BadRule{"Empty", "", 0, "file holds no rule"},
-        BadRule{"MultiDocument", kHeader + "---\n" + kHeader, 5, "multi-document rule files"},
-        BadRule{"LoneComma", ",", 0, "file holds no rule"},
+        BadRule{"GlobalAction", "action: global\n" + kHeader, 1,
+                "action 'global' is not supported"},
+        BadRule{"LoneComma", ",", 1, "a rule must be a YAML map"},
         BadRule{"MissingId", "title: t\nlevel: high\n" + kExecLogsource, 1, "missing 'id'"},
         BadRule{"MissingTitle", "id: x\nlevel: high\n", 1, "missing 'title'"},
         BadRule{"MissingLevel", "title: t\nid: x\n", 1, "missing 'level'"},
@@ -73,8 +75,8 @@ INSTANTIATE_TEST_SUITE_P(
                 kHeader + "logsource:\n  product: windows\n  category: process_creation\n", 5,
                 "unsupported logsource: product 'windows'"},
         BadRule{"UnmappedCategory",
-                kHeader + "logsource:\n  product: linux\n  category: file_event\n", 5,
-                "unsupported logsource: category 'file_event'"},
+                kHeader + "logsource:\n  product: linux\n  category: image_load\n", 5,
+                "unsupported logsource: category 'image_load'"},
         BadRule{"UnmappedService", kHeader + "logsource:\n  product: linux\n  service: auditd\n", 6,
                 "unsupported logsource: service 'auditd'"},
         BadRule{"MissingDetection", kHeader + kExecLogsource, 1,
@@ -92,23 +94,55 @@ INSTANTIATE_TEST_SUITE_P(
         BadRule{"UnknownModifier",
                 kHeader + kExecLogsource +
                     "detection:\n  sel:\n    Image: x\n"
-                    "    CommandLine|re: 'a.*b'\n  condition: sel\n",
-                10, "unsupported modifier 're' on field 'CommandLine'"},
+                    "    CommandLine|wild: 'a.*b'\n  condition: sel\n",
+                10, "field 'CommandLine': unsupported modifier 'wild'"},
+        BadRule{"Utf16Modifier",
+                kHeader + kExecLogsource +
+                    "detection:\n  sel:\n    CommandLine|wide|base64: x\n  condition: sel\n",
+                9, "unsupported modifier 'wide' (Vigie's Linux event fields are UTF-8 text)"},
+        BadRule{"BadRegex",
+                kHeader + kExecLogsource +
+                    "detection:\n  sel:\n    CommandLine|re: '(?<=a)b'\n  condition: sel\n",
+                9, "rejected by RE2"},
+        BadRule{"BadCidr",
+                kHeader + "logsource:\n  product: linux\n  category: network_connection\n" +
+                    "detection:\n  sel:\n    DestinationIp|cidr: 10.0.0.0/33\n  condition: sel\n",
+                9, "'10.0.0.0/33' is not a CIDR range"},
+        BadRule{"UnknownIocList",
+                kHeader + "logsource:\n  product: linux\n  category: network_connection\n" +
+                    "detection:\n  sel:\n    DestinationIp|ioc: pools\n  condition: sel\n",
+                9, "no IOC list named 'pools'"},
+        BadRule{"ReFlagWithoutRe",
+                kHeader + kExecLogsource +
+                    "detection:\n  sel:\n    CommandLine|i: x\n  condition: sel\n",
+                9, "modifier 'i' applies only after 're'"},
+        BadRule{"ExistsNotBool",
+                kHeader + kExecLogsource +
+                    "detection:\n  sel:\n    CommandLine|exists: maybe\n  condition: sel\n",
+                9, "'exists' takes true or false"},
+        BadRule{"NumericNotNumber",
+                kHeader + kExecLogsource +
+                    "detection:\n  sel:\n    ProcessId|gt: many\n  condition: sel\n",
+                9, "'many' is not a number"},
+        BadRule{"FieldrefUnknown",
+                kHeader + kExecLogsource +
+                    "detection:\n  sel:\n    User|fieldref: Nope\n  condition: sel\n",
+                9, "unknown field 'Nope'"},
         BadRule{"TwoPositionModifiers",
                 kHeader + kExecLogsource +
                     "detection:\n  sel:\n"
                     "    Image|contains|endswith: x\n  condition: sel\n",
                 9, "combines contains/startswith/endswith"},
-        BadRule{"KeywordList",
+        BadRule{"KeywordMixedWithMap",
                 kHeader + kExecLogsource +
-                    "detection:\n  keywords:\n    - evil\n"
+                    "detection:\n  keywords:\n    - evil\n    - {Image: x}\n"
                     "  condition: keywords\n",
-                9, "keyword (full-text) search is not supported"},
-        BadRule{"KeywordAll",
+                10, "mixes maps and keywords"},
+        BadRule{"ModifiersWithoutField",
                 kHeader + kExecLogsource +
                     "detection:\n  keywords:\n    '|all': [a, b]\n"
                     "  condition: keywords\n",
-                9, "keyword search ('|all') is not supported"},
+                9, "modifiers without a field name ('|all')"},
         BadRule{"MapValue",
                 kHeader + kExecLogsource +
                     "detection:\n  sel:\n    Image: {a: b}\n"
@@ -126,8 +160,10 @@ INSTANTIATE_TEST_SUITE_P(
                     "detection:\n  sel:\n    Image: x\n"
                     "  timeframe: 5m\n  condition: sel\n",
                 10, "'timeframe'"},
-        BadRule{"Correlation", kHeader + "correlation:\n  type: event_count\n", 5,
-                "correlation rules are not supported"}),
+        BadRule{"CorrelationWithoutRules", kHeader + "correlation:\n  type: event_count\n", 5,
+                "correlation needs 'rules'"},
+        BadRule{"CorrelationBadType", kHeader + "correlation:\n  type: value_sum\n", 5,
+                "unsupported correlation type 'value_sum'"}),
     [](const ::testing::TestParamInfo<BadRule>& info) { return info.param.name; });
 
 TEST(RulesLoader, DuplicateIdIsRefusedOthersStillLoad) {

@@ -89,6 +89,38 @@ TEST(WorkloadClassify, RealWorldPaths) {
   }
 }
 
+TEST(WorkloadClassify, SlurmStepAndKubernetesPod) {
+  EXPECT_EQ(classify("/slurm/uid_1000/job_42/step_batch/task_0").step, "batch");
+  EXPECT_EQ(classify("/slurm/uid_1000/job_42/step_3").step, "3");
+  EXPECT_EQ(classify("/slurm/uid_1000/job_42").step, "");
+  EXPECT_EQ(classify("/system.slice/slurmstepd.scope/job_4242/step_extern/user/task_0").step,
+            "extern");
+  EXPECT_EQ(classify("/system.slice/slurmstepd.scope/job_4242/step_x.y").step, "");
+
+  const std::string uid = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  // systemd cgroup driver: the uid's dashes are underscores in the slice name.
+  auto c = classify(
+      "/kubepods.slice/kubepods-burstable.slice/"
+      "kubepods-burstable-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/"
+      "cri-containerd-" +
+      kHex + ".scope");
+  EXPECT_EQ(c.kind, WorkloadKind::kContainer);
+  EXPECT_EQ(c.id, kHex);
+  EXPECT_EQ(c.pod_uid, uid);
+  // cgroupfs driver.
+  c = classify("/kubepods/burstable/pod" + uid + "/" + kHex);
+  EXPECT_EQ(c.pod_uid, uid);
+  // The pod's own cgroup, outside its containers.
+  auto pod = classify("/kubepods.slice/kubepods-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice");
+  EXPECT_EQ(pod.kind, WorkloadKind::kKubernetesPod);
+  EXPECT_EQ(pod.id, uid);
+  EXPECT_EQ(pod.pod_uid, uid);
+  EXPECT_EQ(classify("/kubepods/besteffort/pod" + uid).kind, WorkloadKind::kKubernetesPod);
+  // Not a uuid: not a pod; docker outside Kubernetes has no pod.
+  EXPECT_EQ(classify("/kubepods/besteffort/podx").kind, WorkloadKind::kHost);
+  EXPECT_EQ(classify("/docker/" + kHex).pod_uid, "");
+}
+
 // Slurm's names outside the places slurmd creates them (a user's delegated
 // cgroup v2 subtree, a container, another slice) must not pose as a job.
 TEST(WorkloadClassify, SlurmLayoutsOnlyAtTheHierarchyRoot) {

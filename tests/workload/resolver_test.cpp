@@ -217,11 +217,15 @@ TEST_F(WorkloadFakeTree, V2JobOwnerIsReadOncePerJobCgroupAndForgottenWithTheJob)
   cgroup_v2(job, 5000);
   write(job + "/step_0/cgroup.procs", "1234\n");
   process(1234, 65534, "0::/system.slice/slurmstepd.scope/job_77/step_0\n");
+  // The account comes from the job's environment, read on the node.
+  write("/proc/1234/environ", std::string("PATH=/bin\0SLURM_JOB_ACCOUNT=chem42\0X=1", 39));
   cgroup_v2("/v2/system.slice/slurmstepd.scope/job_78", 100);  // no process yet: root's
   Resolver r({CgroupLayout::kV2, path("/v2"), {}}, options());
 
   auto scan = r.scan_cpu();
   EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->workload.user, name_of(65534));
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "77")->workload.account, "chem42");
+  EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "78")->workload.account, "");
   EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "78")->workload.user, name_of(0));
   EXPECT_EQ(r.cached_job_owners(), 1u);  // only a user's process settles the owner
 
@@ -235,6 +239,8 @@ TEST_F(WorkloadFakeTree, V2JobOwnerIsReadOncePerJobCgroupAndForgottenWithTheJob)
   EXPECT_EQ(r.cached_job_owners(), 2u);
   auto resolved = r.resolve(ino(job + "/step_0"), 1234);
   EXPECT_EQ(resolved.user, name_of(65534));
+  EXPECT_EQ(resolved.account, "chem42");  // from the cache: the process was not read again
+  EXPECT_EQ(resolved.step, "0");
 
   // A new job at the same path (another inode) is read again.
   fs::create_directories(path("/v2/next"));

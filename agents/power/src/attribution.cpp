@@ -28,39 +28,103 @@ bool parse_idle_policy(std::string_view text, IdlePolicy& policy) {
 }
 
 std::vector<Attribution> attribute(const AttributionInput& input,
-                                   const std::vector<WorkloadCpuDelta>& workloads) {
-  const double energy = sane(input.node_energy_joules);
-  const double idle = std::min(energy, sane(input.idle_watts) * sane(input.interval_seconds));
-  const double active = energy - idle;
+                                   const std::vector<WorkloadUsage>& workloads) {
+  const size_t n = workloads.size();
+  const size_t host = n, unattributed = n + 1;
+  std::vector<Attribution> all(n + 2);
+  for (size_t i = 0; i < n; ++i) {
+    all[i].workload = workloads[i].workload;
+    all[i].cpu_usec = sane(workloads[i].cpu_usec);
+  }
+  all[host].workload = named(protocol::WorkloadKind::kHost, "host");
+  all[unattributed].workload = named(protocol::WorkloadKind::kUnattributed, "unattributed");
 
-  double workload_usec = 0;
-  for (const auto& w : workloads) workload_usec += sane(w.cpu_usec);
-  const double host_usec = std::max(0.0, sane(input.node_busy_usec) - workload_usec);
-  const double total_usec = workload_usec + host_usec;
-
-  // Idle energy per allocated CPU: the jobs' cores out of the node's, over
-  // their sum when cores are oversubscribed.
-  auto allocated_cpus = [](const WorkloadCpuDelta& w) {
-    return w.workload.kind == protocol::WorkloadKind::kSlurmJob ? w.allocated_cpus : 0.0;
+  // Idle charge by allocated cores: the jobs' cores out of the node's, over
+  // their sum when cores are oversubscribed; the rest stays unattributed.
+  auto allocated_cpus = [&](size_t i) -> double {
+    return workloads[i].workload.kind == protocol::WorkloadKind::kSlurmJob
+               ? workloads[i].allocated_cpus
+               : 0;
   };
   double allocated = 0;
   if (input.idle_policy == IdlePolicy::kAllocatedCores && input.node_cpus > 0)
-    for (const auto& w : workloads) allocated += allocated_cpus(w);
-  const double charged_fraction = std::min(1.0, allocated / std::max(1u, input.node_cpus));
-  const double idle_per_cpu = allocated > 0 ? idle * charged_fraction / allocated : 0;
-  const double unattributed = (total_usec > 0 ? 0 : active) + idle * (1 - charged_fraction);
+    for (size_t i = 0; i < n; ++i) allocated += allocated_cpus(i);
+  const double charged = std::min(1.0, allocated / std::max(1u, input.node_cpus));
+  auto charge_idle = [&](Domain d, double idle) {
+    const auto k = static_cast<size_t>(d);
+    for (size_t i = 0; allocated > 0 && i < n; ++i) {
+      double share = idle * charged * allocated_cpus(i) / allocated;
+      all[i].joules[k] += share;
+      all[i].idle_joules[k] += share;
+    }
+    double rest = idle * (1 - charged);
+    all[unattributed].joules[k] += rest;
+    all[unattributed].idle_joules[k] += rest;
+  };
+
+  // kCpu
+  {
+    const size_t k = static_cast<size_t>(Domain::kCpu);
+    const double energy = sane(input.cpu_joules);
+    const double idle = std::min(energy, sane(input.idle_watts) * sane(input.interval_seconds));
+    const double active = energy - idle;
+    double workload_usec = 0;
+    for (size_t i = 0; i < n; ++i) workload_usec += all[i].cpu_usec;
+    all[host].cpu_usec = std::max(0.0, sane(input.node_busy_usec) - workload_usec);
+    const double total_usec = workload_usec + all[host].cpu_usec;
+    if (total_usec > 0) {
+      for (size_t i = 0; i <= host; ++i)
+        all[i].joules[k] += active * (all[i].cpu_usec / total_usec);
+    } else {
+      all[unattributed].joules[k] += active;
+    }
+    charge_idle(Domain::kCpu, idle);
+  }
+  // kDram
+  {
+    const size_t k = static_cast<size_t>(Domain::kDram);
+    const double energy = sane(input.dram_joules);
+    double sum = 0;
+    for (const auto& w : workloads) sum += static_cast<double>(w.memory_bytes);
+    const double host_bytes = std::max(0.0, static_cast<double>(input.used_memory_bytes) - sum);
+    const double total = std::max({static_cast<double>(input.node_memory_bytes), sum + host_bytes});
+    if (total > 0) {
+      for (size_t i = 0; i < n; ++i)
+        all[i].joules[k] += energy * static_cast<double>(workloads[i].memory_bytes) / total;
+      all[host].joules[k] += energy * host_bytes / total;
+      charge_idle(Domain::kDram, energy * (total - sum - host_bytes) / total);
+    } else {
+      charge_idle(Domain::kDram, energy);
+    }
+  }
+  // kGpu
+  {
+    const size_t k = static_cast<size_t>(Domain::kGpu);
+    for (const auto& gpu : input.gpus) {
+      const double energy = sane(gpu.energy_joules);
+      double weights = 0;
+      size_t valid = 0;
+      for (const auto& h : gpu.holders) {
+        if (h.workload != kHostHolder && h.workload >= n) continue;
+        weights += sane(h.weight);
+        ++valid;
+      }
+      if (valid == 0) {
+        all[unattributed].joules[k] += energy;
+        continue;
+      }
+      for (const auto& h : gpu.holders) {
+        if (h.workload != kHostHolder && h.workload >= n) continue;
+        size_t to = h.workload == kHostHolder ? host : h.workload;
+        all[to].joules[k] += energy * (weights > 0 ? sane(h.weight) / weights : 1.0 / valid);
+      }
+    }
+  }
 
   std::vector<Attribution> out;
-  out.reserve(workloads.size() + 2);
-  auto add = [&](const protocol::Workload& w, double usec, double idle_joules) {
-    double joules = (total_usec > 0 ? active * (usec / total_usec) : 0) + idle_joules;
-    if (usec > 0 || joules > 0) out.push_back({w, usec, joules});
-  };
-  for (const auto& w : workloads)
-    add(w.workload, sane(w.cpu_usec), idle_per_cpu * allocated_cpus(w));
-  add(named(protocol::WorkloadKind::kHost, "host"), host_usec, 0);
-  if (unattributed > 0)
-    out.push_back({named(protocol::WorkloadKind::kUnattributed, "unattributed"), 0, unattributed});
+  out.reserve(all.size());
+  for (size_t i = 0; i < all.size(); ++i)
+    if (all[i].cpu_usec > 0 || all[i].energy_joules() > 0) out.push_back(std::move(all[i]));
   return out;
 }
 

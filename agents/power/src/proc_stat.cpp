@@ -45,6 +45,30 @@ std::optional<CpuTimes> read_proc_stat(const std::string& proc_root) {
   return parse_proc_stat(*text);
 }
 
+std::optional<MemInfo> parse_meminfo(std::string_view text) {
+  std::optional<uint64_t> total, available;
+  for (std::string_view rest = text; !rest.empty();) {
+    auto line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    auto field = [&](std::string_view key, std::optional<uint64_t>& out) {
+      if (!line.starts_with(key)) return;
+      auto value = line.substr(key.size());
+      if (value.ends_with(" kB")) value.remove_suffix(3);
+      auto kib = workload::parse_u64(value);
+      if (kib && *kib <= UINT64_MAX / 1024) out = *kib * 1024;
+    };
+    field("MemTotal:", total);
+    field("MemAvailable:", available);
+  }
+  if (!total || !available) return std::nullopt;
+  return MemInfo{*total, *available};
+}
+
+std::optional<MemInfo> read_meminfo(const std::string& proc_root) {
+  auto text = workload::read_file(proc_root + "/meminfo", 1 << 16);
+  return text ? parse_meminfo(*text) : std::nullopt;
+}
+
 double ticks_to_usec(uint64_t ticks) {
   static const long hz = [] {
     long v = ::sysconf(_SC_CLK_TCK);

@@ -1,11 +1,16 @@
 #include "vigie/power/rapl_source.h"
 
-#include <powercap/powercap-rapl.h>
+#include <fcntl.h>
+#include <powercap/powercap-sysfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
+#include <set>
 
 namespace vigie::power {
 namespace {
@@ -16,8 +21,51 @@ namespace {
 constexpr double kMaxZonePowerWatts = 5000;
 // After this many implausible reads in a row the counter was reset: re-prime.
 constexpr int kImplausibleBeforeReset = 3;
+// Bounds on an untrusted sysfs tree: real nodes have <= 16 sockets and 3 subzones.
+constexpr uint32_t kMaxZones = 256;
+constexpr std::array<const char*, 2> kControlTypes = {"intel-rapl", "intel-rapl-mmio"};
+constexpr const char* kPowercap = "/sys/class/powercap/";
+
+std::string zone_dir(const std::string& control, const std::vector<uint32_t>& ids) {
+  std::string path = kPowercap + control;
+  std::string name = control;
+  for (uint32_t id : ids) {
+    name += ":" + std::to_string(id);
+    path += "/" + name;
+  }
+  return path;
+}
+
+// Why energy_uj cannot be read, or nullopt when it can.
+std::optional<std::string> unreadable(const std::string& dir) {
+  std::string file = dir + "/energy_uj";
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  char buf[32];
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    int err = errno;
+    ::close(fd);
+    if (n > 0) return std::nullopt;
+    errno = n == 0 ? EIO : err;
+  }
+  std::string why = "cannot read " + file + ": " + std::strerror(errno);
+  if (errno == EACCES || errno == EPERM)
+    why +=
+        " (since Linux 5.10 energy_uj is readable by root only, CVE-2020-8694: run vigie-agent "
+        "as root or grant it read access to energy_uj)";
+  return why;
+}
 
 }  // namespace
+
+RaplDomain rapl_domain(std::string_view name) {
+  if (name.starts_with("package-")) return RaplDomain::kPackage;
+  if (name == "core") return RaplDomain::kCore;
+  if (name == "uncore") return RaplDomain::kUncore;
+  if (name == "dram") return RaplDomain::kDram;
+  if (name == "psys") return RaplDomain::kPsys;
+  return RaplDomain::kOther;
+}
 
 uint64_t energy_delta_uj(uint64_t before_uj, uint64_t now_uj, uint64_t max_energy_range_uj) {
   if (now_uj >= before_uj) return now_uj - before_uj;
@@ -27,74 +75,84 @@ uint64_t energy_delta_uj(uint64_t before_uj, uint64_t now_uj, uint64_t max_energ
 
 struct RaplSource::Impl {
   struct Counter {
-    size_t package;  // index into packages
-    powercap_rapl_zone type;
+    const char* control;        // one of kControlTypes
+    std::vector<uint32_t> ids;  // zone path below the control type
     uint64_t max_energy_range_uj;
     std::optional<uint64_t> last_uj;
     std::chrono::steady_clock::time_point last_read{};
     int implausible = 0;
   };
-  std::vector<powercap_rapl_pkg> packages;
   std::vector<Counter> counters;  // parallel to RaplSource::zones_
-
-  ~Impl() {
-    for (auto& pkg : packages) powercap_rapl_destroy(&pkg);
-  }
 };
 
 RaplSource::RaplSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RaplSource::~RaplSource() = default;
 
 std::unique_ptr<RaplSource> RaplSource::open(std::string& error) {
-  if (!powercap_rapl_control_is_supported()) {
+  error.clear();
+  auto impl = std::make_unique<Impl>();
+  std::vector<RaplZone> zones;
+  std::set<std::string> top_names;  // top-level zone names already given by a control type
+  bool any_control = false;
+  auto add = [&](const char* control, std::vector<uint32_t> ids, std::string name) -> bool {
+    uint64_t max_uj = 0;
+    std::string dir = zone_dir(control, ids);
+    if (powercap_sysfs_zone_get_max_energy_range_uj(
+            control, ids.data(), static_cast<uint32_t>(ids.size()), &max_uj) != 0) {
+      error = "cannot read " + dir + "/max_energy_range_uj";
+      return false;
+    }
+    if (auto why = unreadable(dir)) {
+      error = *why;
+      return false;
+    }
+    RaplDomain domain = rapl_domain(ids.size() == 1 ? name : name.substr(name.rfind('/') + 1));
+    bool in_node = domain == RaplDomain::kPackage || domain == RaplDomain::kDram;
+    zones.push_back({name, dir, domain, in_node, max_uj});
+    impl->counters.push_back({control, std::move(ids), max_uj, std::nullopt});
+    return true;
+  };
+  for (const char* control : kControlTypes) {
+    if (powercap_sysfs_control_type_exists(control) != 0) continue;
+    any_control = true;
+    std::set<std::string> here;
+    for (uint32_t i = 0; i < kMaxZones; ++i) {
+      uint32_t top[1] = {i};
+      if (powercap_sysfs_zone_exists(control, top, 1) != 0) break;
+      char buf[64] = {};
+      if (powercap_sysfs_zone_get_name(control, top, 1, buf, sizeof buf) <= 0) {
+        error = "cannot read " + zone_dir(control, {i}) + "/name";
+        return nullptr;
+      }
+      std::string name = buf;
+      while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+      // The MMIO interface duplicates packages the MSR interface already gives.
+      if (top_names.contains(name)) continue;
+      here.insert(name);
+      if (!add(control, {i}, name)) return nullptr;
+      for (uint32_t j = 0; j < kMaxZones; ++j) {
+        uint32_t sub[2] = {i, j};
+        if (powercap_sysfs_zone_exists(control, sub, 2) != 0) break;
+        char sub_name[64] = {};
+        if (powercap_sysfs_zone_get_name(control, sub, 2, sub_name, sizeof sub_name) <= 0) {
+          error = "cannot read " + zone_dir(control, {i, j}) + "/name";
+          return nullptr;
+        }
+        std::string s = sub_name;
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        if (!add(control, {i, j}, name + "/" + s)) return nullptr;
+      }
+    }
+    top_names.insert(here.begin(), here.end());
+  }
+  if (!any_control) {
     error = "no RAPL: /sys/class/powercap/intel-rapl is absent";
     return nullptr;
   }
-  uint32_t instances = powercap_rapl_get_num_instances();
-  if (instances == 0) {
+  if (zones.empty()) {
     error = "no RAPL: intel-rapl has no zone";
     return nullptr;
   }
-  auto impl = std::make_unique<Impl>();
-  impl->packages.reserve(instances);  // counters point into it by index; no reallocation
-  std::vector<RaplZone> zones;
-  constexpr std::array<powercap_rapl_zone, 5> kTypes = {
-      POWERCAP_RAPL_ZONE_PACKAGE, POWERCAP_RAPL_ZONE_PSYS, POWERCAP_RAPL_ZONE_CORE,
-      POWERCAP_RAPL_ZONE_UNCORE, POWERCAP_RAPL_ZONE_DRAM};
-  for (uint32_t i = 0; i < instances; ++i) {
-    powercap_rapl_pkg pkg{};
-    if (powercap_rapl_init(i, &pkg, /*read_only=*/1) != 0) {
-      error = "RAPL instance " + std::to_string(i) + " cannot be opened";
-      continue;
-    }
-    impl->packages.push_back(pkg);
-    const powercap_rapl_pkg* p = &impl->packages.back();
-    std::string parent = "intel-rapl:" + std::to_string(i);
-    for (auto type : kTypes) {
-      if (powercap_rapl_is_zone_supported(p, type) != 1) continue;
-      char name[64] = {};
-      uint64_t max_uj = 0;
-      if (powercap_rapl_get_name(p, type, name, sizeof name) <= 0 ||
-          powercap_rapl_get_max_energy_range_uj(p, type, &max_uj) != 0) {
-        error = parent + ": a zone's name or max_energy_range_uj is unreadable";
-        continue;
-      }
-      std::string zone = name;
-      bool top = type == POWERCAP_RAPL_ZONE_PACKAGE || type == POWERCAP_RAPL_ZONE_PSYS;
-      if (top)
-        parent = zone;
-      else
-        zone = parent + "/" + zone;
-      bool in_node = type == POWERCAP_RAPL_ZONE_PACKAGE || type == POWERCAP_RAPL_ZONE_DRAM;
-      zones.push_back({zone, in_node, max_uj});
-      impl->counters.push_back({impl->packages.size() - 1, type, max_uj, std::nullopt});
-    }
-  }
-  if (zones.empty()) {
-    if (error.empty()) error = "no RAPL: no readable zone";
-    return nullptr;
-  }
-  error.clear();
   auto source = std::unique_ptr<RaplSource>(new RaplSource(std::move(impl)));
   source->zones_ = std::move(zones);
   return source;
@@ -106,7 +164,8 @@ RaplReading RaplSource::read() {
   for (size_t i = 0; i < impl_->counters.size(); ++i) {
     auto& c = impl_->counters[i];
     uint64_t now_uj = 0;
-    if (powercap_rapl_get_energy_uj(&impl_->packages[c.package], c.type, &now_uj) != 0) {
+    if (powercap_sysfs_zone_get_energy_uj(c.control, c.ids.data(),
+                                          static_cast<uint32_t>(c.ids.size()), &now_uj) != 0) {
       ++reading.errors;
       continue;
     }
@@ -123,8 +182,9 @@ RaplReading RaplSource::read() {
         continue;
       }
       if (now_uj < *c.last_uj) ++reading.wraps;
+      const auto& z = zones_[i];
       reading.zones.push_back(
-          {zones_[i].name, static_cast<double>(delta) / 1e6, zones_[i].in_node_total});
+          {z.name, static_cast<double>(delta) / 1e6, z.in_node_total, z.domain});
     }
     c.implausible = 0;
     c.last_uj = now_uj;

@@ -99,15 +99,21 @@ void Uplink::add_energy(std::vector<protocol::ZoneEnergy> zones,
   std::move(workloads.begin(), workloads.end(), std::back_inserter(pending_.workload_energy));
 }
 
+void Uplink::add_workload_ends(std::vector<protocol::WorkloadEnd> ends) {
+  std::lock_guard lk(mutex_);
+  std::move(ends.begin(), ends.end(), std::back_inserter(pending_.workload_ends));
+}
+
 bool Uplink::pending_empty_locked() const {
   return pending_.events.empty() && pending_.alerts.empty() && pending_.zone_energy.empty() &&
-         pending_.workload_energy.empty();
+         pending_.workload_energy.empty() && pending_.workload_ends.empty();
 }
 
 void Uplink::count_lost_locked(const protocol::Batch& batch) {
   stats_.events_dropped_total += batch.events.size();
   stats_.alerts_dropped_total += batch.alerts.size();
-  stats_.energy_records_dropped_total += batch.zone_energy.size() + batch.workload_energy.size();
+  stats_.energy_records_dropped_total +=
+      batch.zone_energy.size() + batch.workload_energy.size() + batch.workload_ends.size();
 }
 
 void Uplink::seal_locked() {

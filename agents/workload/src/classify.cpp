@@ -57,6 +57,41 @@ std::string_view container_id(std::string_view component) {
   return {};
 }
 
+bool is_uuid(std::string_view s, char dash) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
+    if (hyphen ? c != dash : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// The pod uid of a kubelet pod cgroup: "pod<uid>" (cgroupfs driver) or
+// "kubepods[-<qos>]-pod<uid with _ for ->.slice" (systemd driver); else empty.
+std::string pod_uid(std::string_view component) {
+  if (component.starts_with("pod") && is_uuid(component.substr(3), '-'))
+    return std::string(component.substr(3));
+  if (!component.starts_with("kubepods") || !component.ends_with(".slice")) return {};
+  size_t pos = component.rfind("-pod");
+  if (pos == std::string_view::npos) return {};
+  auto uid = component.substr(pos + 4, component.size() - pos - 4 - 6);
+  if (!is_uuid(uid, '_')) return {};
+  std::string out(uid);
+  for (auto& c : out)
+    if (c == '_') c = '-';
+  return out;
+}
+
+// "step_<S>" -> S ("0", "batch", "extern", "interactive"), else empty.
+std::string_view slurm_step(std::string_view component) {
+  if (!component.starts_with("step_") || component.size() == 5 || component.size() > 40) return {};
+  auto step = component.substr(5);
+  for (char c : step)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_')) return {};
+  return step;
+}
+
 bool is_unit(std::string_view component) {
   static constexpr std::array<std::string_view, 5> kSuffixes = {".service", ".scope", ".socket",
                                                                 ".mount", ".swap"};
@@ -92,6 +127,7 @@ Workload classify(std::string_view cgroup_path) {
       w.kind = WorkloadKind::kSlurmJob;
       w.id = std::string(job);
       w.user = std::string(uid);
+      if (parts.size() >= 4) w.step = std::string(slurm_step(parts[3]));
       return w;
     }
   }
@@ -100,17 +136,27 @@ Workload classify(std::string_view cgroup_path) {
     if (!job.empty()) {
       w.kind = WorkloadKind::kSlurmJob;
       w.id = std::string(job);
+      if (parts.size() >= 4) w.step = std::string(slurm_step(parts[3]));
       return w;
     }
   }
 
+  std::string pod;
   for (auto part : parts) {
+    if (pod.empty()) pod = pod_uid(part);
     auto id = container_id(part);
     if (!id.empty()) {
       w.kind = WorkloadKind::kContainer;
       w.id = std::string(id);
+      w.pod_uid = pod;
       return w;
     }
+  }
+  if (!pod.empty()) {
+    w.kind = WorkloadKind::kKubernetesPod;
+    w.id = pod;
+    w.pod_uid = pod;
+    return w;
   }
 
   for (size_t i = parts.size(); i-- > 0;) {

@@ -76,12 +76,17 @@ std::optional<uint32_t> process_uid(const std::string& proc_root, uint64_t pid) 
   return uid && *uid <= UINT32_MAX ? std::optional<uint32_t>(*uid) : std::nullopt;
 }
 
-// Owner of a Slurm cgroup/v2 job: slurmstepd creates job_<J> as root, so take
-// the uid of a non-root process in the job, else of any process in it (the
-// caller falls back to the directory's owner).
-std::optional<uint32_t> job_owner(const std::string& job_dir, const std::string& proc_root,
-                                  int depth = 0) {
-  std::optional<uint32_t> any;
+struct Member {
+  uint32_t uid = 0;
+  uint64_t pid = 0;
+};
+
+// A process of a Slurm job to learn its owner and account from: slurmstepd
+// creates job_<J> as root, so a non-root process in the job, else any process
+// in it (the caller falls back to the directory's owner).
+std::optional<Member> job_member(const std::string& job_dir, const std::string& proc_root,
+                                 int depth = 0) {
+  std::optional<Member> any;
   if (auto procs = read_file(job_dir + "/cgroup.procs", 1 << 16)) {
     std::string_view s = *procs;
     while (!s.empty()) {
@@ -89,18 +94,35 @@ std::optional<uint32_t> job_owner(const std::string& job_dir, const std::string&
       s.remove_prefix(std::min(s.size(), line.size() + 1));
       auto pid = parse_u64(line);
       auto uid = pid ? process_uid(proc_root, *pid) : std::nullopt;
-      if (uid && *uid != 0) return uid;
-      if (uid && !any) any = uid;
+      if (uid && *uid != 0) return Member{*uid, *pid};
+      if (uid && !any) any = Member{*uid, *pid};
     }
   }
   if (depth < 4) {
     for_each_subdir(job_dir, [&](const std::string& name) {
-      if (any && *any != 0) return;
-      auto uid = job_owner(job_dir + "/" + name, proc_root, depth + 1);
-      if (uid && (!any || *uid != 0)) any = uid;
+      if (any && any->uid != 0) return;
+      auto m = job_member(job_dir + "/" + name, proc_root, depth + 1);
+      if (m && (!any || m->uid != 0)) any = m;
     });
   }
   return any;
+}
+
+// SLURM_JOB_ACCOUNT from the environment slurmstepd gave a job's process
+// (sbatch(1) "OUTPUT ENVIRONMENT VARIABLES"): read on the node, no slurmctld query.
+std::string process_account(const std::string& proc_root, uint64_t pid) {
+  auto env = read_file(proc_root + "/" + std::to_string(pid) + "/environ", 1 << 18);
+  if (!env) return {};
+  constexpr std::string_view kKey = "SLURM_JOB_ACCOUNT=";
+  std::string_view e = *env;
+  for (size_t pos = 0; pos < e.size();) {
+    size_t end = e.find('\0', pos);
+    auto var = e.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (var.starts_with(kKey)) return std::string(var.substr(kKey.size(), 256));
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return {};
 }
 
 // Counts the CPUs of a cpuset(7) list ("0-3,8,10-11"; empty: none); nullopt when malformed.
@@ -126,33 +148,40 @@ Resolver::Resolver(CgroupMounts mounts, ResolverOptions options)
     : mounts_(std::move(mounts)), options_(std::move(options)) {}
 
 void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_t pid) {
-  if (!w.user.empty()) {
-    if (auto uid = parse_u64(w.user); uid && *uid <= UINT32_MAX)
-      w.user = users_.name(static_cast<uint32_t>(*uid));
+  std::optional<uint32_t> path_uid;
+  if (auto uid = parse_u64(w.user); uid && *uid <= UINT32_MAX)
+    path_uid = static_cast<uint32_t>(*uid);
+  if (w.kind != WorkloadKind::kSlurmJob) {
+    if (path_uid) w.user = users_.name(*path_uid);
     return;
   }
-  if (w.kind != WorkloadKind::kSlurmJob) return;
   std::string job = "/job_" + w.id;
   size_t pos = w.cgroup_path.find(job + "/");
   if (pos == std::string::npos) pos = w.cgroup_path.rfind(job);
   if (pos == std::string::npos) return;
   std::string job_dir = hierarchy_root + w.cgroup_path.substr(0, pos + job.size());
-  std::optional<uint32_t> uid;
+  std::optional<uint32_t> uid = path_uid;
   struct stat st {};
   if (::stat(job_dir.c_str(), &st) != 0) {
-    if (pid != 0) uid = process_uid(options_.proc_root, pid);
+    if (pid != 0) {
+      if (!uid) uid = process_uid(options_.proc_root, pid);
+      w.account = process_account(options_.proc_root, pid);
+    }
   } else if (auto it = job_owners_.find(job_dir);
              it != job_owners_.end() && it->second.inode == st.st_ino) {
     it->second.scan = scans_;
     uid = it->second.uid;
+    w.account = it->second.account;
   } else {
-    uid = job_owner(job_dir, options_.proc_root);
+    auto member = job_member(job_dir, options_.proc_root);
+    if (!uid && member) uid = member->uid;
     // Only a user's process settles it: until one runs, the job may hold just
     // slurmstepd (root), and the directory is root's. A job re-created at the
     // same path has another inode and is read again.
-    if (uid && *uid != 0) {
+    if (member && member->uid != 0) {
+      w.account = process_account(options_.proc_root, member->pid);
       if (job_owners_.size() >= kMaxJobOwners) job_owners_.clear();
-      job_owners_.insert_or_assign(job_dir, JobOwner{st.st_ino, *uid, scans_});
+      job_owners_.insert_or_assign(job_dir, JobOwner{st.st_ino, *uid, scans_, w.account});
     }
     if (!uid) uid = st.st_uid;
   }
@@ -288,34 +317,57 @@ Workload Resolver::from_proc(uint32_t pid, std::string v2_path) {
   return host;
 }
 
-uint64_t Resolver::scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
-                            CpuScan& scan) {
-  if (depth >= kMaxDepth) return 0;
+Resolver::Usage Resolver::scan_dir(const std::string& root, const std::string& rel, bool v2,
+                                   int depth, CpuScan& scan) {
+  if (depth >= kMaxDepth) return {};
   std::string dir = join(root, rel);
   auto children = [&] {
-    uint64_t sum = 0;
+    Usage sum;
     for_each_subdir(dir, [&](const std::string& name) {
-      sum += scan_dir(root, rel == "/" ? "/" + name : rel + "/" + name, v2, depth + 1, scan);
+      Usage u = scan_dir(root, rel == "/" ? "/" + name : rel + "/" + name, v2, depth + 1, scan);
+      sum.cpu_usec += u.cpu_usec;
+      sum.memory_bytes += u.memory_bytes;
     });
     return sum;
   };
   Workload w = classify(rel);
+  // Units and pods hold processes of their own besides nested workloads.
+  const bool container_of_others =
+      w.kind == WorkloadKind::kSystemdUnit || w.kind == WorkloadKind::kKubernetesPod;
   if (w.kind == WorkloadKind::kHost) return children();
   auto usage = read_usage_usec(dir, v2);
   if (!usage) {
     ++scan.errors;
     ++stats_.read_errors;
-    return w.kind == WorkloadKind::kSystemdUnit ? children() : 0;
+    return container_of_others ? children() : Usage{};
   }
+  Usage own{*usage, memory_bytes(root, rel, v2)};
   fill_user(w, root, 0);
-  if (w.kind == WorkloadKind::kSystemdUnit) {
-    uint64_t nested = children();
-    scan.workloads.push_back({std::move(w), *usage - std::min(nested, *usage)});
+  if (container_of_others) {
+    Usage nested = children();
+    scan.workloads.push_back({std::move(w), own.cpu_usec - std::min(nested.cpu_usec, own.cpu_usec),
+                              0,
+                              own.memory_bytes - std::min(nested.memory_bytes, own.memory_bytes)});
   } else {
     uint32_t cpus = w.kind == WorkloadKind::kSlurmJob ? allocated_cpus(root, rel, v2) : 0;
-    scan.workloads.push_back({std::move(w), *usage, cpus});
+    scan.workloads.push_back({std::move(w), own.cpu_usec, cpus, own.memory_bytes});
   }
-  return *usage;
+  return own;
+}
+
+// cgroup2 memory.current, or v1 memory.usage_in_bytes at the same path of the
+// memory hierarchy; 0 when the memory controller does not cover the cgroup.
+uint64_t Resolver::memory_bytes(const std::string& root, const std::string& rel, bool v2) const {
+  std::string file;
+  if (v2) {
+    file = join(root, rel) + "/memory.current";
+  } else if (auto memory = mounts_.v1.find("memory"); memory != mounts_.v1.end()) {
+    file = join(memory->second, rel) + "/memory.usage_in_bytes";
+  } else {
+    return 0;
+  }
+  auto text = read_file(file, 64);
+  return text ? parse_u64(*text).value_or(0) : 0;
 }
 
 void Resolver::scan_hierarchy(const std::string& root, bool v2, CpuScan& scan) {

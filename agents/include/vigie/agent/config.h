@@ -13,9 +13,25 @@ struct SensorConfig {
   // Wake the agent once this much waits in the ring buffer, else every 100 ms
   // (fewer context switches under exec storms); below ringbuf_bytes, 0 = per record.
   uint32_t wakeup_bytes = 64u << 10;
+  // Per-kind enable (DESIGN.md's event kinds); a kind off is neither loaded nor attached.
   bool process_exec = true;
   bool process_exit = true;
   bool network_connect = true;
+  bool process_fork = true;
+  bool network_accept = true;
+  bool network_listen = true;
+  bool file_open = true;
+  bool privilege_change = true;
+  bool ptrace = true;
+  bool fileless_exec = true;  // needs process_exec
+  // file_open patterns (vigie/sensor/sensor.h SensorOptions::watched_paths):
+  // "/prefix", "*/suffix", "w:" first for writes only; at most 32, each < 64 bytes.
+  // Empty in the file: the sensor's default set.
+  std::vector<std::string> watched_paths;
+  bool hash_images = false;                // sha256 of every executed image
+  uint32_t hash_cache_entries = 4096;      // (device, inode, mtime, size) -> sha256
+  uint32_t ancestry_depth = 8;             // ancestors carried by each exec, parent first
+  uint32_t process_table_entries = 65536;  // bounded; evictions are counted
 };
 
 struct PowerConfig {
@@ -30,6 +46,18 @@ struct PowerConfig {
   std::string idle_policy = "unattributed";  // unattributed | allocated_cores
   double grid_intensity_gco2e_per_kwh = 56;  // see vigie/power carbon.h for the source
   double pue = 1.4;
+  // Estimate (no RAPL, no IPMI): per-core power P_c of Green Algorithms. 0:
+  // from the TDP table for cpu_model ("auto": /proc/cpuinfo's model name),
+  // else (max_watts - idle_watts) / online CPUs.
+  double core_watts = 0;
+  std::string cpu_model = "auto";
+  bool nvml = true;                                // GPUs through NVML when the driver is there
+  std::string nvml_library = "libnvidia-ml.so.1";  // dlopen'ed at start
+  bool ipmi = false;                               // node wall power through IPMI DCMI (in-band)
+  std::string grid_intensity_csv;  // time series (generic or RTE eCO2mix CSV); empty: static
+  std::string pue_csv;             // facility meter feed (CSV time,pue); empty: static pue
+  double embodied_kgco2e = 1500;   // server manufacturing footprint
+  double lifetime_years = 4;       // amortisation period of embodied_kgco2e
 };
 
 struct Config {

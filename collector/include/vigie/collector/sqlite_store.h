@@ -29,8 +29,9 @@ class SqliteStore final : public Store {
   std::vector<protocol::Event> events(const EventQuery& query) override;
   EnergyReport energy(const EnergyQuery& query) override;
   std::vector<AgentRecord> agents() override;
+  std::optional<JobFootprint> job_footprint(const std::string& job_id) override;
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   class Statements;

@@ -103,6 +103,31 @@ struct EnergyReport {
   std::vector<PowerPoint> series;          // by host, then time
 };
 
+// A Slurm job's footprint on one host: the sum of the job's WorkloadEnergy
+// from that host, totalled when the host's agent reports the job ended.
+struct HostFootprint {
+  std::string host;
+  uint64_t start_ns = 0;  // first and last interval of the job's energy records
+  uint64_t end_ns = 0;
+  double cpu_seconds = 0;
+  double energy_joules = 0;  // = cpu + dram + gpu + idle
+  double cpu_joules = 0;
+  double dram_joules = 0;
+  double gpu_joules = 0;
+  double idle_joules = 0;
+  double operational_gco2e = 0;  // energy x PUE x grid intensity, as the agent computed it
+  double embodied_gco2e = 0;
+  bool estimated = false;
+};
+
+// A Slurm job's footprint over every host it ran on.
+struct JobFootprint {
+  std::string job_id;
+  std::string user;
+  std::string account;
+  std::vector<HostFootprint> hosts;  // by host
+};
+
 // Latest status of one agent (an agent is its host and agent id).
 struct AgentRecord {
   std::string agent_id;
@@ -133,6 +158,9 @@ class Store {
   virtual EnergyReport energy(const EnergyQuery& query) = 0;
   // By agent id, then host.
   virtual std::vector<AgentRecord> agents() = 0;
+  // The footprint of Slurm job `job_id` as totalled at its WorkloadEnd
+  // records (store_batch does it); nullopt when no host has reported it ended.
+  virtual std::optional<JobFootprint> job_footprint(const std::string& job_id) = 0;
 };
 
 }  // namespace vigie::collector

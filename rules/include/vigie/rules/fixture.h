@@ -7,15 +7,21 @@
 //   no_match:   [<event>, ...]   # none may raise it
 //
 // An <event> is a map. Keys (all optional except `kind`):
-//   kind: process_exec | process_exit | network_connect
-//   pid, ppid, uid, gid (integers); user, host, site (strings)
-//   workload: {kind: host|slurm_job|systemd_unit|container, id, user, cgroup_path}
-//   process_exec:    image, argv (list), command_line (default: argv joined by
-//                    spaces), parent_image, parent_command_line
-//   process_exit:    image, exit_code, signal
-//   network_connect: image, transport (tcp|udp, default tcp), destination_ip,
-//                    destination_port, ipv6 (default: destination_ip contains ':')
-// Unknown keys, and keys of another kind, are errors.
+//   kind: process_exec | process_exit | process_fork | network_connect |
+//         network_accept | network_listen | file_open | privilege_change |
+//         ptrace | fileless_exec
+//   uid, gid, time_ns (integers)
+//   workload: {kind: host|slurm_job|systemd_unit|container|kubernetes_pod,
+//              id, user, account, step, cgroup_path}
+//   argv (list; process_exec, fileless_exec: command_line defaults to argv
+//   joined by spaces), ancestry (process_exec: list of {image, command_line, pid})
+//   any field a rule can name on that kind (engine.h: Image, CommandLine,
+//   TargetFilename, job.id, privilege.new_euid, ...), as text
+//   and the snake_case names of the first fixture format: pid, ppid, user,
+//   image, command_line, parent_image, parent_command_line, cwd,
+//   destination_ip, destination_port, source_ip, source_port, transport
+//   (tcp|udp), ipv6 (default: an address contains ':'), exit_code, signal, path.
+// Unknown keys, keys of another kind and values that do not parse are errors.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

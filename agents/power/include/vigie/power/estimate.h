@@ -1,36 +1,54 @@
-// Node energy estimated from CPU utilisation where no energy sensor exists.
+// Node energy estimated where no energy sensor exists, by the model of Green
+// Algorithms: L. Lannelongue, J. Grealey, M. Inouye, "Green Algorithms:
+// Quantifying the Carbon Footprint of Computation", Advanced Science 8 (2021)
+// 2100707, eq. (1): E = t x (n_c x P_c x u_c + n_m x P_m) x PUE, with P_c the
+// power draw of one core (the CPU's TDP over its cores) and P_m = 0.3725 W per
+// GB of memory. Everything this model gives is flagged `estimated`.
 #pragma once
 
-#include "vigie/power/proc_stat.h"
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace vigie::power {
 
-// Linear CPU power model P(u) = idle_watts + (max_watts - idle_watts) * u, u in [0, 1]:
-// X. Fan, W.-D. Weber, L. A. Barroso, "Power provisioning for a warehouse-sized
-// computer", ISCA 2007, section 4 (the model tracks measured server power within
-// a few percent). The defaults are placeholders for a dual-socket HPC node;
-// sites set theirs from SPECpower_ssj2008 results or a wall-meter measurement.
-struct LinearPowerModel {
-  double idle_watts = 100;
-  double max_watts = 300;
+// Green Algorithms' memory power, W per GB (the paper's P_m, from Karyakin
+// and Salem, DaMoN 2017). GB here is 2^30 bytes, as memory is sized.
+inline constexpr double kMemoryWattsPerGb = 0.3725;
+inline constexpr double kBytesPerGb = 1024.0 * 1024.0 * 1024.0;
+
+struct EstimateModel {
+  double idle_watts = 0;  // node power independent of CPU use (0 in Green Algorithms)
+  double core_watts = 0;  // P_c: one core at full load, W (TDP / cores)
+  double memory_watts_per_gb = kMemoryWattsPerGb;
 };
 
-class CpuUtilisationEstimate {
- public:
-  explicit CpuUtilisationEstimate(LinearPowerModel model) : model_(model) {}
-
-  // Busy share of the non-steal CPU time between two /proc/stat readings, in
-  // [0, 1]; 0 when no tick elapsed or the counters went backwards.
-  static double utilisation(const CpuTimes& before, const CpuTimes& after);
-
-  // Joules over an interval of `interval_seconds` (<= 0 gives 0).
-  double energy_joules(const CpuTimes& before, const CpuTimes& after,
-                       double interval_seconds) const;
-
-  const LinearPowerModel& model() const { return model_; }
-
- private:
-  LinearPowerModel model_;
+struct CpuPowerEntry {
+  std::string_view model;  // a distinctive part of /proc/cpuinfo "model name"
+  double tdp_watts;        // the vendor's TDP for the whole package
+  uint32_t cores;          // physical cores of the package
+  double core_watts() const { return tdp_watts / cores; }
 };
+
+// Per-CPU-model TDP table, from the vendors' specification pages (Intel ARK,
+// ark.intel.com; AMD product pages, amd.com/en/products/processors/server/epyc),
+// the source Green Algorithms' TDP_cpu.csv also uses. The entry whose `model`
+// occurs in `model_name` as whole words wins (so "Gold 6248" does not match
+// "Gold 6248R"); nullopt when the model is not in the table.
+std::optional<CpuPowerEntry> lookup_cpu_power(std::string_view model_name);
+
+// The first "model name" of /proc/cpuinfo text ("" when absent).
+std::string parse_cpu_model_name(std::string_view cpuinfo);
+
+// CPU energy over an interval: idle_watts x interval + core_watts x busy CPU
+// seconds (n_c x u_c x t of the paper, measured as the node's busy time in
+// /proc/stat). Negative or non-finite inputs count as 0.
+double estimate_cpu_joules(const EstimateModel& model, double interval_seconds,
+                           double busy_cpu_seconds);
+
+// Memory energy over an interval: n_m (GB) x P_m x t.
+double estimate_memory_joules(const EstimateModel& model, double interval_seconds,
+                              uint64_t memory_bytes);
 
 }  // namespace vigie::power

@@ -1,5 +1,6 @@
-// Once a second: node energy per zone (RAPL, else the CPU-utilisation estimate),
-// attributed to workloads, with carbon.
+// Once a second: node energy per zone (RAPL, NVML, IPMI DCMI, else the Green
+// Algorithms estimate), attributed to workloads per domain, with carbon, and
+// the workloads that ended.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,8 @@
 #include "vigie/power/attribution.h"
 #include "vigie/power/carbon.h"
 #include "vigie/power/estimate.h"
+#include "vigie/power/ipmi_dcmi.h"
+#include "vigie/power/nvml_source.h"
 #include "vigie/power/proc_stat.h"
 #include "vigie/power/rapl_source.h"
 #include "vigie/protocol/event.h"
@@ -22,11 +25,19 @@ namespace vigie::power {
 
 struct PowerSamplerOptions {
   std::string proc_root = "/proc";
-  // The estimate's model where no RAPL exists; its idle_watts is also the idle
-  // power that attribution sets apart (for RAPL: the node's measured idle power).
-  LinearPowerModel model;
+  // The estimate where no CPU sensor exists (neither RAPL nor IPMI). Its
+  // idle_watts is also, with a sensor, the idle power set apart in the CPU
+  // domain before the active energy is split by CPU time.
+  EstimateModel estimate;
   IdlePolicy idle_policy = IdlePolicy::kUnattributed;
   CarbonModel carbon;
+};
+
+// The energy sources of a node; any may be absent.
+struct PowerSources {
+  std::unique_ptr<RaplSource> rapl;
+  std::unique_ptr<NvmlSource> nvml;
+  std::unique_ptr<DcmiWallSource> wall;  // IPMI DCMI node wall power
 };
 
 struct ZoneSample {
@@ -35,7 +46,7 @@ struct ZoneSample {
 };
 
 struct WorkloadSample {
-  protocol::WorkloadEnergy energy;  // carbon_gco2e filled
+  protocol::WorkloadEnergy energy;  // breakdown, carbon_gco2e and embodied_gco2e filled
   double power_watts = 0;
 };
 
@@ -43,53 +54,61 @@ struct PowerSample {
   uint64_t start_ns = 0;  // wall clock, ns since the epoch
   uint64_t end_ns = 0;
   double interval_seconds = 0;  // measured on the monotonic clock
-  protocol::EnergySource source = protocol::EnergySource::kRapl;
-  double node_energy_joules = 0;  // RAPL: sum of package and dram zones; estimate: "node"
+  bool estimated = false;       // CPU and DRAM energy come from the estimate
+  // IPMI wall energy when measured; else RAPL packages + dram (or the
+  // estimate) + GPUs. The workloads' energies sum to it.
+  double node_energy_joules = 0;
   double node_power_watts = 0;
-  double node_carbon_gco2e = 0;
+  double node_carbon_gco2e = 0;    // operational
+  double node_embodied_gco2e = 0;  // the interval's share of the server's embodied carbon
   std::vector<ZoneSample> zones;
-  std::vector<WorkloadSample> workloads;  // energies sum to node_energy_joules
+  std::vector<WorkloadSample> workloads;
+  std::vector<protocol::WorkloadEnd> ended;  // workloads whose cgroup went away
 };
 
 struct PowerSamplerStats {
   uint64_t samples = 0;
   uint64_t proc_stat_errors = 0;  // /proc/stat unreadable: tick skipped, energy kept for the next
+  uint64_t meminfo_errors = 0;    // /proc/meminfo unreadable: DRAM energy stays unattributed
   uint64_t rapl_read_errors = 0;
   uint64_t rapl_wraps = 0;
+  uint64_t nvml_errors = 0;
+  uint64_t ipmi_errors = 0;
+  uint64_t wall_below_components = 0;  // IPMI read less than RAPL + GPUs: components scaled down
+  uint64_t carbon_series_misses = 0;   // a grid intensity or PUE series had no value then
   uint64_t cgroup_errors = 0;  // unreadable cgroup CPU files (workload missing this interval)
 };
 
 // Not thread-safe; call sample() from one thread, about once a second.
 class PowerSampler {
  public:
-  // rapl: nullptr selects the CPU-utilisation estimate.
-  PowerSampler(PowerSamplerOptions options, std::unique_ptr<RaplSource> rapl,
-               workload::Resolver resolver);
-
-  // RAPL when present, else the estimate (`rapl_error` says why; the agent logs
-  // it once at warn); cgroups from workload::detect_layout().
-  static std::unique_ptr<PowerSampler> create(PowerSamplerOptions options, std::string& rapl_error);
+  PowerSampler(PowerSamplerOptions options, PowerSources sources, workload::Resolver resolver);
 
   // The interval since the previous call; nullopt on the first (priming) call
   // and when /proc/stat cannot be read (counted; the next call covers the gap).
   std::optional<PowerSample> sample();
 
-  protocol::EnergySource source() const {
-    return rapl_ ? protocol::EnergySource::kRapl : protocol::EnergySource::kEstimate;
-  }
+  // Where CPU energy comes from: kRapl, kIpmi, or kEstimate.
+  protocol::EnergySource source() const;
+  bool has_gpus() const { return sources_.nvml != nullptr; }
   const PowerSamplerStats& stats() const { return stats_; }
 
  private:
-  std::vector<WorkloadCpuDelta> workload_deltas(std::vector<workload::WorkloadCpu> now,
-                                                double node_busy_usec);
+  struct Live {
+    uint64_t start_ns = 0;
+    uint64_t cpu_usec = 0;
+    protocol::Workload workload;
+  };
+  std::vector<WorkloadUsage> workload_usage(std::vector<workload::WorkloadCpu> now,
+                                            double node_busy_usec, uint64_t wall_ns,
+                                            std::vector<protocol::WorkloadEnd>& ended);
 
   PowerSamplerOptions options_;
-  std::unique_ptr<RaplSource> rapl_;
+  PowerSources sources_;
   workload::Resolver resolver_;
-  CpuUtilisationEstimate estimate_;
   PowerSamplerStats stats_;
   std::optional<CpuTimes> last_cpu_;
-  std::unordered_map<std::string, uint64_t> last_workload_usec_;  // counter key -> cpu_usec
+  std::unordered_map<std::string, Live> live_;  // counter key -> workload seen in the last scan
   uint64_t last_wall_ns_ = 0;
   std::chrono::steady_clock::time_point last_steady_{};
 };

@@ -8,8 +8,20 @@
 
 namespace vigie::power {
 
+// What a zone measures, from its sysfs `name`.
+enum class RaplDomain : uint8_t {
+  kPackage,  // "package-N": a socket (cores, caches, uncore, memory controller)
+  kCore,     // "core" (PP0): inside its package
+  kUncore,   // "uncore" (PP1, client integrated GPU): inside its package
+  kDram,     // "dram": the socket's memory, outside its package
+  kPsys,     // "psys": the whole SoC platform (client parts); overlaps every other zone
+  kOther,    // a name this version does not know: reported, never summed
+};
+
 struct RaplZone {
-  std::string name;    // "package-0", "package-0/core", "package-0/dram", "psys"
+  std::string name;  // "package-0", "package-0/core", "package-0/dram", "psys"
+  std::string path;  // sysfs directory, e.g. /sys/class/powercap/intel-rapl/intel-rapl:0
+  RaplDomain domain = RaplDomain::kOther;
   bool in_node_total;  // package and dram: node energy = sum(package) + sum(dram);
                        // core and uncore lie inside the package, psys covers it
   uint64_t max_energy_range_uj;
@@ -20,6 +32,7 @@ struct RaplDelta {
   std::string zone;
   double energy_joules = 0;
   bool in_node_total = false;
+  RaplDomain domain = RaplDomain::kOther;
 };
 
 struct RaplReading {
@@ -36,13 +49,22 @@ struct RaplReading {
 // unit, <= 61 µJ). A `before` above the range means a reset counter: delta = now.
 uint64_t energy_delta_uj(uint64_t before_uj, uint64_t now_uj, uint64_t max_energy_range_uj);
 
-// All RAPL instances of the node (one per socket, plus psys where present).
+// The domain a zone's sysfs name denotes ("package-3" -> kPackage, "dram" -> kDram, ...).
+RaplDomain rapl_domain(std::string_view name);
+
+// All RAPL zones of the node: every instance (one per socket, plus psys where
+// present) and its subzones (core, uncore, dram) of the `intel-rapl` control
+// type (MSR interface), then those of `intel-rapl-mmio` (the same package
+// counters through MMIO on client and some server parts) whose name the MSR
+// interface did not already give: a package measured both ways is counted once.
 // A zone whose read fails keeps its last value, so its energy is counted at
 // the next successful read: no sample is ever dropped, wraps included.
 class RaplSource {
  public:
-  // nullptr and `error` set when RAPL is unavailable (no /sys/class/powercap/intel-rapl,
-  // as on most VMs) or no zone can be opened.
+  // nullptr and `error` set when RAPL is unavailable (no /sys/class/powercap/intel-rapl
+  // or intel-rapl-mmio, as on most VMs), no zone exists, or a zone's energy_uj cannot
+  // be read: since Linux 5.10 it is readable by root only (CVE-2020-8694), and the
+  // error names the file, the errno text and that remedy.
   static std::unique_ptr<RaplSource> open(std::string& error);
   ~RaplSource();
   RaplSource(const RaplSource&) = delete;

@@ -98,6 +98,8 @@ class Uplink {
   void add_alert(protocol::Alert alert);
   void add_energy(std::vector<protocol::ZoneEnergy> zones,
                   std::vector<protocol::WorkloadEnergy> workloads);
+  // Workloads that ended (the collector totals a Slurm job's footprint on these).
+  void add_workload_ends(std::vector<protocol::WorkloadEnd> ends);
 
   // Seals what is pending and tries to deliver everything queued for at most
   // `grace`, then stops the sender thread. Idempotent.

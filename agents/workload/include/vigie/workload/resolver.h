@@ -27,6 +27,9 @@ struct WorkloadCpu {
   // absent unless the cpuset controller is enabled there; v1: cpuset.cpus at
   // the same path in the cpuset hierarchy). 0 when unknown, and for other workloads.
   uint32_t allocated_cpus = 0;
+  // Memory charged to the cgroup (cgroup2 memory.current, v1 memory.usage_in_bytes,
+  // page cache included), bytes; 0 when the memory controller does not cover it.
+  uint64_t memory_bytes = 0;
 };
 
 struct CpuScan {
@@ -53,7 +56,8 @@ class Resolver {
   // pid: the tgid, used when the cgroup2 path says nothing (pure v1, or hybrid
   // with the job only in v1 controllers): /proc/<pid>/cgroup, preferring the
   // cpuacct hierarchy, then memory, then any other. Never fails: kHost when
-  // nothing is known. Slurm users are names (getpwuid_r), or the uid in decimal.
+  // nothing is known. Slurm users are names (getpwuid_r), or the uid in decimal;
+  // a Slurm job's account is SLURM_JOB_ACCOUNT from a job process's environment.
   // A /proc answer is kept per pid until forget(pid): a process's later events
   // (connects, its exit, when /proc/<pid> is already gone) cost no read.
   protocol::Workload resolve(uint64_t cgroup_id, uint32_t pid);
@@ -70,8 +74,11 @@ class Resolver {
   // that of the workloads nested in it; slices and the root are not counted
   // (their remainder is the host's, from /proc/stat). On a hybrid layout the v1
   // cpuacct hierarchy is preferred and cgroup2 adds the workloads v1 lacks.
-  // The owner of a cgroup/v2 job is read from its processes once per job
-  // cgroup (path and inode) and kept while the job shows up in the scans.
+  // A job's owner (cgroup/v2: from its processes; v1: uid_<U>) and account
+  // (SLURM_JOB_ACCOUNT in the environment of a user process of the job) are
+  // read once per job cgroup (path and inode) and kept while the job shows up
+  // in the scans. Units and pods count their own memory and CPU time minus
+  // those of the workloads nested in them.
   CpuScan scan_cpu();
 
   const CgroupMounts& mounts() const { return mounts_; }
@@ -83,14 +90,20 @@ class Resolver {
   protocol::Workload from_proc(uint32_t pid, std::string v2_path);
   void fill_user(protocol::Workload& workload, const std::string& hierarchy_root, uint32_t pid);
   void scan_hierarchy(const std::string& root, bool v2, CpuScan& scan);
-  uint64_t scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
-                    CpuScan& scan);
+  struct Usage {
+    uint64_t cpu_usec = 0;
+    uint64_t memory_bytes = 0;
+  };
+  Usage scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
+                 CpuScan& scan);
   uint32_t allocated_cpus(const std::string& root, const std::string& rel, bool v2) const;
+  uint64_t memory_bytes(const std::string& root, const std::string& rel, bool v2) const;
 
   struct JobOwner {
     uint64_t inode = 0;  // of the job_<J> directory: a new job at the same path differs
     uint32_t uid = 0;
-    uint64_t scan = 0;  // the last scan_cpu() that met the job
+    uint64_t scan = 0;    // the last scan_cpu() that met the job
+    std::string account;  // SLURM_JOB_ACCOUNT of its user's process; empty if unset
   };
 
   CgroupMounts mounts_;
