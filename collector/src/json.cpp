@@ -21,7 +21,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessExit, exit_code, signal, 
                                                 cpu_system_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessFork, child_pid, child_start_ns, image)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NetworkFlow, transport, ipv6, destination_ip,
-                                                destination_port, image, source_ip, source_port)
+                                                destination_port, image, source_ip, source_port,
+                                                destination_hostname)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FileOpen, path, flags, write, create, truncate,
                                                 image, result)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PrivilegeChange, syscall, old_uid, old_euid,
@@ -100,6 +101,7 @@ json to_json(const Event& event) {
       {"user", event.user},
       {"cgroup_id", event.cgroup_id},
       {"process_start_ns", event.process_start_ns},
+      {"login_uid", event.login_uid},
       {"workload", to_json_short(event.workload)},
   };
   auto& workload = out["workload"];
@@ -129,7 +131,8 @@ bool event_from_json(const json& in, Event& event, std::string& error) {
       !read(in, "ppid", event.ppid, error) || !read(in, "uid", event.uid, error) ||
       !read(in, "gid", event.gid, error) || !read(in, "user", event.user, error) ||
       !read(in, "cgroup_id", event.cgroup_id, error) ||
-      !read(in, "process_start_ns", event.process_start_ns, error)) {
+      !read(in, "process_start_ns", event.process_start_ns, error) ||
+      !read(in, "login_uid", event.login_uid, error)) {
     return false;
   }
   if (const auto it = in.find("workload"); it != in.end() && it->is_object()) {

@@ -46,6 +46,7 @@ void to_pb(const NetworkFlow& in, pb::NetworkFlow* out) {
   out->set_image(in.image);
   out->set_source_ip(in.source_ip);
   out->set_source_port(in.source_port);
+  out->set_destination_hostname(in.destination_hostname);
 }
 
 bool from_pb(const pb::NetworkFlow& in, NetworkFlow& out, std::string& why) {
@@ -57,9 +58,14 @@ bool from_pb(const pb::NetworkFlow& in, NetworkFlow& out, std::string& why) {
     why = "unknown transport";
     return false;
   }
-  out = {static_cast<Transport>(in.transport()),       in.ipv6(),  in.destination_ip(),
-         static_cast<uint16_t>(in.destination_port()), in.image(), in.source_ip(),
-         static_cast<uint16_t>(in.source_port())};
+  out = {static_cast<Transport>(in.transport()),
+         in.ipv6(),
+         in.destination_ip(),
+         static_cast<uint16_t>(in.destination_port()),
+         in.image(),
+         in.source_ip(),
+         static_cast<uint16_t>(in.source_port()),
+         in.destination_hostname()};
   return true;
 }
 
@@ -156,6 +162,7 @@ void to_pb(const Event& in, pb::Event* out) {
   out->set_user(in.user);
   out->set_cgroup_id(in.cgroup_id);
   out->set_process_start_ns(in.process_start_ns);
+  out->set_login_uid_plus_one(in.login_uid == kLoginUidUnset ? 0 : uint64_t{in.login_uid} + 1);
   to_pb(in.workload, out->mutable_workload());
   std::visit(BodyEncoder{out}, in.body);
 }
@@ -289,6 +296,12 @@ bool from_pb(const pb::Event& in, const std::string& site, const std::string& ho
   out.user = in.user();
   out.cgroup_id = in.cgroup_id();
   out.process_start_ns = in.process_start_ns();
+  if (in.login_uid_plus_one() > kLoginUidUnset) {
+    why = "login_uid out of range";
+    return false;
+  }
+  out.login_uid = in.login_uid_plus_one() == 0 ? kLoginUidUnset
+                                               : static_cast<uint32_t>(in.login_uid_plus_one() - 1);
   if (!from_pb(in.workload(), out.workload)) {
     why = "unknown workload kind";
     return false;

@@ -26,6 +26,7 @@ Batch sample_batch() {
   exec.user = "alice";
   exec.cgroup_id = 777;
   exec.process_start_ns = 1'699'999'999'000'000'000;
+  exec.login_uid = 1000;
   exec.workload = {WorkloadKind::kSlurmJob,
                    "4242",
                    "alice",
@@ -49,7 +50,11 @@ Batch sample_batch() {
     e.body = std::move(body);
     b.events.push_back(e);
   };
-  with_body(NetworkConnect{Transport::kUdp, true, "::1", 3333, "/tmp/xmrig", "::1", 40000});
+  with_body(NetworkConnect{Transport::kUdp, true, "::1", 3333, "/tmp/xmrig", "::1", 40000,
+                           "pool.example.org"});
+  Event daemon = exec;
+  daemon.login_uid = kLoginUidUnset;
+  b.events.push_back(daemon);
   with_body(ProcessExit{0, 9, "/tmp/xmrig", 123, 456});
   with_body(ProcessFork{1235, 77, "/tmp/xmrig"});
   with_body(NetworkAccept{Transport::kTcp, false, "10.0.0.1", 22, "/usr/sbin/sshd", "10.0.0.2", 5});

@@ -10,13 +10,13 @@
 namespace vigie::collector {
 
 // {"kind","time_ns","site","host","pid","ppid","uid","gid","user","cgroup_id",
-//  "process_start_ns","workload":{"kind","id","user","cgroup_path","account","step","pod_uid"},
+//  "process_start_ns","login_uid","workload":{"kind","id","user","cgroup_path","account","step","pod_uid"},
 //  + the fields of the kind's struct in protocol/event.h, flattened, under the same names, e.g.
 //  process_exec: "image","argv","argv_truncated","command_line","parent_image",
 //    "parent_command_line","cwd","sha256","exec_errno",
 //    "ancestry":[{"pid","start_ns","image","command_line"}]
 //  network_connect|accept|listen: "transport" ("tcp"|"udp"),"ipv6","destination_ip",
-//    "destination_port","image","source_ip","source_port"}
+//    "destination_port","image","source_ip","source_port","destination_hostname"}
 nlohmann::json to_json(const protocol::Event& event);
 
 // The inverse of to_json(Event). Returns false with `error` set when `json`

@@ -128,6 +128,9 @@ struct NetworkFlow {
   std::string image;  // of the process, from the process table
   std::string source_ip;
   uint16_t source_port = 0;
+  // Name the destination was looked up under (Sigma DestinationHostname); empty
+  // when unknown. The eBPF sensor does not see DNS and leaves it empty.
+  std::string destination_hostname;
 
   bool operator==(const NetworkFlow&) const = default;
 };
@@ -190,6 +193,9 @@ struct FilelessExec {
   bool operator==(const FilelessExec&) const = default;
 };
 
+// (uid_t)-1, the kernel's AUDIT_UID_UNSET: no login session.
+inline constexpr uint32_t kLoginUidUnset = 0xffffffffu;
+
 // One security event. Fields common to every kind live here; kind-specific
 // ones in `body`.
 struct Event {
@@ -207,6 +213,9 @@ struct Event {
                FileOpen, PrivilegeChange, Ptrace, FilelessExec>
       body;
   uint64_t process_start_ns = 0;  // start of `pid`, wall clock ns; 0 if unknown
+  // Audit login uid (task loginuid, /proc/PID/loginuid): the user who logged in,
+  // kept across su/sudo; kLoginUidUnset for daemons started outside a login.
+  uint32_t login_uid = kLoginUidUnset;
 
   EventKind kind() const { return static_cast<EventKind>(body.index()); }
   bool operator==(const Event&) const = default;
