@@ -158,29 +158,77 @@ void print_alerts(const json& body) {
   table.print(std::cout, "no alerts");
 }
 
+// "ip:port", IPv6 in brackets; "" when there is no address.
+std::string endpoint(const json& event, const char* ip_key, const char* port_key) {
+  const std::string ip = event.value(ip_key, "");
+  if (ip.empty()) return "";
+  return (event.value("ipv6", false) ? "[" + ip + "]" : ip) + ":" +
+         std::to_string(event.value(port_key, 0));
+}
+
+// " failed (errno N)" / " refused (-N)" style suffix; "" on success.
+std::string failure(int code, const char* word) {
+  return code == 0 ? "" : std::string(" ") + word + " (" + std::to_string(code) + ")";
+}
+
+// One line saying what happened, per event kind (the API's JSON shape).
+std::string event_detail(const json& event) {
+  const std::string kind = event.value("kind", "");
+  const std::string image = event.value("image", "");
+  if (kind == "process_exec") {
+    std::string detail = event.value("command_line", "");
+    if (event.value("argv_truncated", false)) detail += " [truncated]";
+    return detail + failure(event.value("exec_errno", 0), "failed, errno");
+  }
+  if (kind == "fileless_exec") {
+    return std::string(event.value("memfd", false) ? "memfd " : "deleted file ") + image + ": " +
+           event.value("command_line", "");
+  }
+  if (kind == "process_exit") {
+    const int signal = event.value("signal", 0);
+    return image + (signal ? " killed by signal " + std::to_string(signal)
+                           : " exit " + std::to_string(event.value("exit_code", 0)));
+  }
+  if (kind == "process_fork")
+    return image + " → pid " + std::to_string(event.value("child_pid", 0));
+  if (kind == "network_connect" || kind == "network_accept") {
+    const std::string arrow = kind == "network_connect" ? " → " : " ← ";
+    const std::string peer = kind == "network_connect"
+                                 ? endpoint(event, "destination_ip", "destination_port")
+                                 : endpoint(event, "source_ip", "source_port");
+    return image + arrow + event.value("transport", "") + " " + peer;
+  }
+  if (kind == "network_listen") {
+    return image + " listens on " + event.value("transport", "") + " " +
+           endpoint(event, "source_ip", "source_port");
+  }
+  if (kind == "file_open") {
+    return image + (event.value("write", false) ? " writes " : " reads ") +
+           event.value("path", "") + failure(event.value("result", 0), "refused");
+  }
+  if (kind == "privilege_change") {
+    return image + " " + event.value("syscall", "") + " uid " +
+           std::to_string(event.value("old_euid", 0u)) + "→" +
+           std::to_string(event.value("new_euid", 0u)) + " gid " +
+           std::to_string(event.value("old_egid", 0u)) + "→" +
+           std::to_string(event.value("new_egid", 0u)) +
+           failure(event.value("result", 0), "refused");
+  }
+  if (kind == "ptrace") {
+    return image + " ptrace(" + std::to_string(event.value("request", 0)) + ") pid " +
+           std::to_string(event.value("target_pid", 0u)) + " " + event.value("target_image", "") +
+           failure(event.value("result", 0), "refused");
+  }
+  return image;
+}
+
 void print_events(const json& body) {
   Table table({"TIME", "KIND", "HOST", "USER", "PID", "PPID", "WORKLOAD", "DETAIL"});
   for (const auto& event : body.at("events")) {
-    const std::string kind = event.value("kind", "");
-    std::string detail;
-    if (kind == "process_exec") {
-      detail = event.value("command_line", "");
-      if (event.value("argv_truncated", false)) detail += " [truncated]";
-    } else if (kind == "process_exit") {
-      const int signal = event.value("signal", 0);
-      detail = event.value("image", "") +
-               (signal ? " killed by signal " + std::to_string(signal)
-                       : " exit " + std::to_string(event.value("exit_code", 0)));
-    } else if (kind == "network_connect") {
-      const std::string ip = event.value("destination_ip", "");
-      detail = event.value("image", "") + " → " + event.value("transport", "") + " " +
-               (event.value("ipv6", false) ? "[" + ip + "]" : ip) + ":" +
-               std::to_string(event.value("destination_port", 0));
-    }
-    table.add({local_time(event.value("time_ns", 0ull)), kind, event.value("host", ""),
-               event.value("user", ""), std::to_string(event.value("pid", 0u)),
-               std::to_string(event.value("ppid", 0u)),
-               workload_text(event.value("workload", json::object())), detail});
+    table.add({local_time(event.value("time_ns", 0ull)), event.value("kind", ""),
+               event.value("host", ""), event.value("user", ""),
+               std::to_string(event.value("pid", 0u)), std::to_string(event.value("ppid", 0u)),
+               workload_text(event.value("workload", json::object())), event_detail(event)});
   }
   table.print(std::cout, "no events");
 }
@@ -250,7 +298,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* events = app.add_subcommand("events", "latest security events, newest first");
-  events->add_option("--kind", kind, "process_exec, process_exit or network_connect");
+  events->add_option("--kind", kind,
+                     "one event kind: process_exec, process_exit, process_fork, fileless_exec, "
+                     "network_connect, network_accept, network_listen, file_open, "
+                     "privilege_change, ptrace");
   events->add_option("--host", host, "only this host");
   events->add_option("--since", since, "only the last DURATION (90s, 10m, 2h, 7d)");
   events->add_option("--limit", limit, "at most this many")

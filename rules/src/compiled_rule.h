@@ -57,6 +57,7 @@ struct FieldPredicate {
   std::string field;  // as written in the rule, for explanations
   FieldAccessor accessor = nullptr;
   FieldSetter setter = nullptr;  // for synthesized examples
+  bool free_text = false;        // FieldDef::text: paths, command lines (not enums, numbers)
   Presence presence = Presence::kValues;
   bool match_all = false;  // `all`
   bool negate = false;     // `neq`

@@ -184,9 +184,10 @@ std::shared_ptr<const CorrelationRule> parse_correlation(const YAML::Node& doc,
   return rule;
 }
 
-Correlator::Correlator(std::vector<std::shared_ptr<const CorrelationRule>> rules,
-                       const Engine& engine, std::size_t max_groups)
-    : max_groups_(max_groups) {
+namespace {
+// Rule references (ids or Sigma names) of each correlation, resolved to ids.
+std::vector<std::vector<std::string>> resolve_references(
+    std::span<const std::shared_ptr<const CorrelationRule>> rules, const Engine& engine) {
   std::map<std::string, std::string, std::less<>> by_name;
   for (const RuleInfo& info : engine.rules()) {
     if (!info.name.empty()) by_name[info.name] = info.id;
@@ -194,15 +195,33 @@ Correlator::Correlator(std::vector<std::shared_ptr<const CorrelationRule>> rules
   for (const auto& rule : rules) {
     if (!rule->name.empty()) by_name[rule->name] = rule->id;
   }
-  for (auto& rule : rules) {
-    State state;
-    for (const std::string& ref : rule->rules) {
+  std::vector<std::vector<std::string>> ids(rules.size());
+  for (std::size_t r = 0; r < rules.size(); ++r) {
+    for (const std::string& ref : rules[r]->rules) {
       const auto it = by_name.find(ref);
-      state.rule_ids.push_back(it == by_name.end() ? ref : it->second);
-      if (!rule->generate) correlation_only_.insert(state.rule_ids.back());
+      ids[r].push_back(it == by_name.end() ? ref : it->second);
     }
-    state.rule = std::move(rule);
-    states_.push_back(std::move(state));
+  }
+  return ids;
+}
+}  // namespace
+
+std::set<std::string, std::less<>> correlation_only_rules(
+    std::span<const std::shared_ptr<const CorrelationRule>> rules, const Engine& engine) {
+  std::set<std::string, std::less<>> only;
+  const auto ids = resolve_references(rules, engine);
+  for (std::size_t r = 0; r < rules.size(); ++r) {
+    if (!rules[r]->generate) only.insert(ids[r].begin(), ids[r].end());
+  }
+  return only;
+}
+
+Correlator::Correlator(std::vector<std::shared_ptr<const CorrelationRule>> rules,
+                       const Engine& engine, std::size_t max_groups)
+    : correlation_only_(correlation_only_rules(rules, engine)), max_groups_(max_groups) {
+  auto ids = resolve_references(rules, engine);
+  for (std::size_t r = 0; r < rules.size(); ++r) {
+    states_.push_back(State{std::move(rules[r]), std::move(ids[r]), {}});
   }
 }
 

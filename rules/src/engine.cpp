@@ -1,5 +1,6 @@
 #include "vigie/rules/engine.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -24,11 +25,13 @@ bool equal_fold(std::string_view a, std::string_view b) {
 }
 
 // Per thread: the Hyperscan scratch (sized for the last engine used on this
-// thread) and the per-rule hit marks of the event being evaluated.
+// thread), the per-rule hit marks of the event being evaluated and the rules
+// they mark (so that evaluation and clearing cost the candidates, not every rule).
 struct ThreadScratch {
   hs_scratch_t* scratch = nullptr;
   uint64_t serial = 0;
-  std::vector<uint8_t> hit;
+  std::vector<uint8_t> hit;           // all zero between events
+  std::vector<uint32_t> candidates;   // rules marked in `hit`
   std::string buffer;                 // the scanned fields, end to end
   std::vector<uint32_t> field_begin;  // per scan field: [begin, end) in buffer
   std::vector<uint32_t> field_end;
@@ -48,14 +51,20 @@ int on_literal(unsigned int id, unsigned long long, unsigned long long to, unsig
   ThreadScratch& t = *ctx->scratch;
   const uint32_t field = kind.literal_field[id];
   if (to > t.field_end[field] || to < t.field_begin[field] + kind.literal_length[id]) return 0;
-  for (const uint32_t rule : kind.literal_rules[id]) t.hit[rule] = 1;
+  for (const uint32_t rule : kind.literal_rules[id]) {
+    if (!t.hit[rule]) {
+      t.hit[rule] = 1;
+      t.candidates.push_back(rule);
+    }
+  }
   return 0;
 }
 
-// Marks in the thread's hit array the rules of `kind` the prefilter lets
-// through and returns it; nullptr when the Hyperscan scratch could not be
-// allocated: the caller then evaluates every rule.
-const uint8_t* prefilter(const EngineImpl& impl, const KindRules& kind,
+// The rules of `kind` the prefilter lets through: marks them in the thread's
+// hit array and lists them, in rule order, in its candidates. Returns the
+// thread's scratch, whose marks the caller clears with release(); nullptr when
+// the Hyperscan scratch could not be allocated: the caller then evaluates every rule.
+ThreadScratch* prefilter(const EngineImpl& impl, const KindRules& kind,
                          const protocol::Event& event) {
   ThreadScratch& tls = vigie::rules::tls;  // one TLS lookup per event
   if (tls.serial != impl.serial) {
@@ -64,8 +73,12 @@ const uint8_t* prefilter(const EngineImpl& impl, const KindRules& kind,
     }
     tls.serial = impl.serial;
   }
-  tls.hit.resize(kind.rules.size());
-  for (std::size_t r = 0; r < kind.rules.size(); ++r) tls.hit[r] = kind.filtered[r] ^ 1;
+  if (tls.hit.size() < kind.rules.size()) tls.hit.resize(kind.rules.size());
+  tls.candidates.clear();
+  for (const uint32_t r : kind.unfiltered) {
+    tls.hit[r] = 1;
+    tls.candidates.push_back(r);
+  }
   tls.buffer.clear();
   tls.field_begin.resize(kind.scan_fields.size());
   tls.field_end.resize(kind.scan_fields.size());
@@ -80,9 +93,17 @@ const uint8_t* prefilter(const EngineImpl& impl, const KindRules& kind,
   if (!tls.buffer.empty() &&
       hs_scan(kind.database, tls.buffer.data(), static_cast<unsigned>(tls.buffer.size()), 0,
               tls.scratch, on_literal, &context) != HS_SUCCESS) {
-    std::fill(tls.hit.begin(), tls.hit.end(), 1);
+    for (uint32_t r = 0; r < kind.rules.size(); ++r) {
+      if (!tls.hit[r]) tls.candidates.push_back(r);
+      tls.hit[r] = 1;
+    }
   }
-  return tls.hit.data();
+  std::sort(tls.candidates.begin(), tls.candidates.end());
+  return &tls;
+}
+
+void release(ThreadScratch& tls) {
+  for (const uint32_t r : tls.candidates) tls.hit[r] = 0;
 }
 
 void raise(const RuleInfo& info, const protocol::Event& event, std::vector<protocol::Alert>& out) {
@@ -136,13 +157,19 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 void Engine::evaluate(const protocol::Event& event, std::vector<protocol::Alert>& out) const {
   const KindRules& kind = impl_->kinds[static_cast<std::size_t>(event.kind())];
   if (kind.rules.empty()) return;
-  const uint8_t* hit = kind.database ? prefilter(*impl_, kind, event) : nullptr;
-  if (hit == nullptr) {
+  ThreadScratch* passed = kind.database ? prefilter(*impl_, kind, event) : nullptr;
+  if (passed == nullptr) {
     evaluate_naive(event, out);
     return;
   }
-  for (std::size_t r = 0; r < kind.rules.size(); ++r) {
-    if (hit[r] && kind.rules[r].matches(event)) raise(infos_[kind.rules[r].info_index], event, out);
+  // Marks are cleared even if raise() throws (std::bad_alloc): a stale mark
+  // would keep a rule out of the next event's candidates.
+  const struct Release {
+    ThreadScratch& scratch;
+    ~Release() { release(scratch); }
+  } guard{*passed};
+  for (const uint32_t r : passed->candidates) {
+    if (kind.rules[r].matches(event)) raise(infos_[kind.rules[r].info_index], event, out);
   }
 }
 
@@ -154,7 +181,12 @@ void Engine::evaluate_naive(const protocol::Event& event, std::vector<protocol::
 
 std::vector<Explanation> Engine::explain(const protocol::Event& event) const {
   const KindRules& kind = impl_->kinds[static_cast<std::size_t>(event.kind())];
-  const uint8_t* hit = kind.database ? prefilter(*impl_, kind, event) : nullptr;
+  ThreadScratch* passed = kind.database ? prefilter(*impl_, kind, event) : nullptr;
+  std::vector<uint8_t> hit;
+  if (passed) {
+    hit.assign(passed->hit.begin(), passed->hit.begin() + kind.rules.size());
+    release(*passed);
+  }
   std::vector<Explanation> out;
   for (std::size_t r = 0; r < kind.rules.size(); ++r) {
     const CompiledRule& rule = kind.rules[r];
@@ -162,7 +194,7 @@ std::vector<Explanation> Engine::explain(const protocol::Event& event) const {
     explanation.rule_index = rule.info_index;
     explanation.matched = rule.matches(event);
     explanation.guard_failed = rule.guard != nullptr && !rule.guard(event);
-    explanation.prefilter_skipped = hit != nullptr && !hit[r];
+    explanation.prefilter_skipped = passed != nullptr && !hit[r];
     for (const Selection& selection : rule.selections) {
       Explanation::Selection traced{selection.name, selection.matches(event), {}};
       for (const auto& group : selection.any_of) {

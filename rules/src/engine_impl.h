@@ -17,6 +17,7 @@ namespace vigie::rules {
 struct Literal {
   FieldAccessor accessor = nullptr;
   std::string text;
+  bool free_text = false;  // of a free-text field (FieldDef::text)
 };
 
 struct KindRules {
@@ -29,7 +30,8 @@ struct KindRules {
   std::vector<std::vector<uint32_t>> literal_rules;  // literal id -> indices into `rules`
   std::vector<uint32_t> literal_field;               // literal id -> index into scan_fields
   std::vector<uint32_t> literal_length;              // literal id -> bytes
-  std::vector<uint8_t> filtered;  // per rule: 1 when it runs only if one of its literals hit
+  std::vector<uint8_t> filtered;     // per rule: 1 when it runs only if one of its literals hit
+  std::vector<uint32_t> unfiltered;  // rules with filtered == 0, in order: always evaluated
   std::size_t literal_count = 0;
 };
 

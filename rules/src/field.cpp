@@ -138,6 +138,13 @@ Value get_initiated(const Event& event, FieldScratch&) {
   return Value();
 }
 
+// Sysmon for Linux's LogonId is the audit login uid; absent outside a login
+// session (kLoginUidUnset, the kernel's AUDIT_UID_UNSET).
+Value get_login_uid(const Event& event, FieldScratch& scratch) {
+  if (event.login_uid == protocol::kLoginUidUnset) return Value();
+  return format(event.login_uid, scratch);
+}
+
 struct FieldEntry {
   std::string_view name;
   int kind;  // EventKind, or kAnyKind
@@ -179,6 +186,7 @@ constexpr auto flow_fields() {
       image<Flow>(),
       body<Flow, &NetworkFlow::destination_ip>("DestinationIp"),
       body<Flow, &NetworkFlow::destination_port>("DestinationPort"),
+      body<Flow, &NetworkFlow::destination_hostname>("DestinationHostname"),
       body<Flow, &NetworkFlow::source_ip>("SourceIp"),
       body<Flow, &NetworkFlow::source_port>("SourcePort"),
       body<Flow, &NetworkFlow::transport>("Protocol"),
@@ -246,6 +254,7 @@ constexpr std::array kCommonFields = {
     common<&Event::ppid>("ParentProcessId"),
     common<&Event::uid>("uid"),
     common<&Event::gid>("gid"),
+    FieldEntry{"LogonId", kAnyKind, {&get_login_uid, &set_event<&Event::login_uid>, false}},
     common<&Event::site>("site"),
     common<&Event::host>("host"),
     FieldEntry{"job.id", kAnyKind, {&get_job<&Workload::id>, &set_job<&Workload::id>, false}},

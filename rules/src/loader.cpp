@@ -349,6 +349,7 @@ class DetectionCompiler {
       predicate.field = std::string(field) + "|contains (keyword '" + name + "')";
       predicate.accessor = def.get;
       predicate.setter = def.set;
+      predicate.free_text = def.text;
       predicate.cost = 4;
       auto add = [&](const YAML::Node& item) {
         if (!item.IsScalar()) refuse(item, line, "keywords must be strings");
@@ -406,6 +407,7 @@ class DetectionCompiler {
     const FieldDef def = resolve(name, value, line);
     predicate.accessor = def.get;
     predicate.setter = def.set;
+    predicate.free_text = def.text;
     predicate.match_all = m.all;
     predicate.negate = m.neq;
 

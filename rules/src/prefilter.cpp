@@ -1,6 +1,8 @@
 // The literal prefilter: for each rule, literals one of which every match must
 // contain (derived from its condition and selections), compiled per field into
 // one Hyperscan literal database (caseless, single match per literal).
+#include <re2/filtered_re2.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -22,10 +24,48 @@ std::size_t shortest(const Literals& literals) {
   return n;
 }
 
-// Prefer the need with the longest shortest literal (fewer false hits), then the smallest.
+bool all_free_text(const Literals& literals) {
+  return std::all_of(literals.begin(), literals.end(),
+                     [](const Literal& l) { return l.free_text; });
+}
+
+// Prefer needs on free-text fields (a literal of an enumerated field, such as
+// workload.kind "slurm_job", is in most events of a batch node), then the
+// longest shortest literal (fewer false hits), then the smallest.
 bool better(const Literals& a, const Literals& b) {
+  const bool ta = all_free_text(a), tb = all_free_text(b);
+  if (ta != tb) return ta;
   const std::size_t sa = shortest(a), sb = shortest(b);
   return sa != sb ? sa > sb : a.size() < b.size();
+}
+
+// Literals one of which every match of `regex` contains: RE2's own
+// prefilter atoms (re2::FilteredRE2), used only when RE2 says the expression
+// cannot match without one of them, the expression is case-sensitive (RE2
+// folds case over Unicode, Hyperscan over ASCII) and every atom is ASCII.
+std::optional<std::vector<std::string>> regex_literals(const re2::RE2& regex) {
+  const std::string& pattern = regex.pattern();
+  for (std::size_t at = pattern.find("(?"); at != std::string::npos;
+       at = pattern.find("(?", at + 2)) {
+    const std::size_t end = pattern.find_first_of(":)", at + 2);
+    if (pattern.substr(at + 2, end - at - 2).find('i') != std::string::npos) return std::nullopt;
+  }
+  if (!regex.options().case_sensitive()) return std::nullopt;
+  re2::FilteredRE2 filter(static_cast<int>(kMinLiteralBytes));
+  int id = 0;
+  if (filter.Add(pattern, regex.options(), &id) != re2::RE2::NoError) return std::nullopt;
+  std::vector<std::string> atoms;
+  filter.Compile(&atoms);
+  std::vector<int> without_atoms;
+  filter.AllPotentials({}, &without_atoms);
+  if (atoms.empty() || !without_atoms.empty()) return std::nullopt;
+  for (const std::string& atom : atoms) {
+    if (atom.size() < kMinLiteralBytes ||
+        std::any_of(atom.begin(), atom.end(), [](char c) { return (c & 0x80) != 0; })) {
+      return std::nullopt;
+    }
+  }
+  return atoms;
 }
 
 std::optional<Literals> predicate_literals(const FieldPredicate& predicate) {
@@ -35,13 +75,24 @@ std::optional<Literals> predicate_literals(const FieldPredicate& predicate) {
   }
   Literals literals;
   for (const ValueMatcher& matcher : predicate.matchers) {
+    if (const auto* regex = std::get_if<RegexMatcher>(&matcher)) {
+      auto atoms = regex_literals(*regex->regex);
+      if (!atoms || predicate.match_all) {
+        if (predicate.match_all) continue;  // another value of the AND may do
+        return std::nullopt;
+      }
+      for (std::string& atom : *atoms) {
+        literals.push_back({predicate.accessor, std::move(atom), predicate.free_text});
+      }
+      continue;
+    }
     const auto* pattern = std::get_if<ValuePattern>(&matcher);
     const std::string_view text = pattern ? pattern->longest_literal() : std::string_view();
     if (text.size() < kMinLiteralBytes) {
       if (predicate.match_all) continue;  // another value of the AND may do
       return std::nullopt;
     }
-    Literal literal{predicate.accessor, std::string(text)};
+    Literal literal{predicate.accessor, std::string(text), predicate.free_text};
     if (predicate.match_all) {
       if (literals.empty() || literal.text.size() > literals.front().text.size()) {
         literals = {std::move(literal)};
@@ -103,6 +154,9 @@ void EngineImpl::build_prefilter() {
       }
     }
     kind.literal_count = kind.literal_rules.size();
+    for (uint32_t r = 0; r < kind.rules.size(); ++r) {
+      if (!kind.filtered[r]) kind.unfiltered.push_back(r);
+    }
     if (ids.empty()) continue;
     kind.literal_field.resize(kind.literal_count);
     kind.literal_length.resize(kind.literal_count);

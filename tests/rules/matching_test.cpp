@@ -145,6 +145,71 @@ TEST(RulesMatching, NetworkConnectionFields) {
   EXPECT_FALSE(fires(*engine, exec_event("/tmp/xmrig", "xmrig")));
 }
 
+TEST(RulesMatching, LogonIdIsTheAuditLoginUidAndAbsentOutsideALogin) {
+  auto engine = load_ok(exec_rule("  selection:\n    LogonId: 0\n  condition: selection\n"));
+  auto unset = load_ok(exec_rule("  selection:\n    LogonId: null\n  condition: selection\n"));
+  Event event = exec_event("/bin/sh", "sh");
+  EXPECT_FALSE(fires(*engine, event));  // kLoginUidUnset: no login session
+  EXPECT_TRUE(fires(*unset, event));
+  event.login_uid = 0;
+  EXPECT_TRUE(fires(*engine, event));
+  EXPECT_FALSE(fires(*unset, event));
+  event.login_uid = 1000;
+  EXPECT_FALSE(fires(*engine, event));
+}
+
+TEST(RulesMatching, DestinationHostnameIsTheLookedUpName) {
+  auto engine = load_ok(
+      "title: t\nid: n2\nlevel: high\nlogsource: {product: linux, category: network_connection}\n"
+      "detection:\n  selection:\n    DestinationHostname|endswith: '.ngrok.io'\n"
+      "  condition: selection\n");
+  protocol::NetworkConnect connect;
+  connect.destination_ip = "3.1.2.3";
+  connect.destination_port = 443;
+  Event event;
+  event.body = connect;
+  EXPECT_FALSE(fires(*engine, event));  // the eBPF sensor leaves it empty: absent
+  connect.destination_hostname = "abc.eu.NGROK.io";
+  event.body = connect;
+  EXPECT_TRUE(fires(*engine, event));
+  connect.destination_hostname = "ngrok.io.example.org";
+  event.body = connect;
+  EXPECT_FALSE(fires(*engine, event));
+}
+
+// The prefilter skips a rule only when a literal every match needs is absent.
+TEST(RulesPrefilter, CaseSensitiveRegexIsFilteredByItsRequiredLiterals) {
+  auto engine = cmdline_rule("CommandLine|re: '(stratum|nicehash)\\+tcp://[a-z.]+:[0-9]+'");
+  EXPECT_EQ(engine->unfiltered_rules(), 0u);
+  EXPECT_TRUE(cmd_fires(*engine, "xmrig -o stratum+tcp://pool.example:3333"));
+  EXPECT_TRUE(cmd_fires(*engine, "m nicehash+tcp://a.b:1"));
+  EXPECT_FALSE(cmd_fires(*engine, "xmrig -o STRATUM+tcp://pool.example:3333"));  // case-sensitive
+  const auto skipped = engine->explain(exec_event("/bin/ls", "ls -la"));
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_TRUE(skipped[0].prefilter_skipped);
+  // Case-insensitive expressions (RE2 folds Unicode case) are always evaluated.
+  auto caseless = cmdline_rule("CommandLine|re|i: 'stratum\\+tcp://'");
+  EXPECT_EQ(caseless->unfiltered_rules(), 1u);
+  EXPECT_TRUE(cmd_fires(*caseless, "x STRATUM+TCP://y"));
+  // An expression that needs no literal cannot be prefiltered.
+  EXPECT_EQ(cmdline_rule("CommandLine|re: '^[a-z]+$'")->unfiltered_rules(), 1u);
+}
+
+TEST(RulesPrefilter, PrefersLiteralsOfFreeTextFields) {
+  // "slurm_job" is the longer literal, but every job event carries it.
+  auto engine = load_ok(exec_rule(
+      "  job:\n    workload.kind: slurm_job\n  tool:\n    Image|endswith: [/nmap, /masscan]\n"
+      "  condition: job and tool\n"));
+  Event event = exec_event("/usr/bin/ls", "ls");
+  event.workload = {protocol::WorkloadKind::kSlurmJob, "77", "alice", ""};
+  const auto explained = engine->explain(event);
+  ASSERT_EQ(explained.size(), 1u);
+  EXPECT_TRUE(explained[0].prefilter_skipped);
+  event.body = protocol::ProcessExec{};
+  std::get<protocol::ProcessExec>(event.body).image = "/opt/bin/NMAP";
+  EXPECT_TRUE(fires(*engine, event));
+}
+
 TEST(RulesMatching, AlertCarriesRuleMetadataAndEvent) {
   auto engine = load_ok(
       "title: Miner\nid: 0d6c5b4c-0000-4000-8000-000000000001\nlevel: critical\n"

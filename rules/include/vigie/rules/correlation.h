@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -91,6 +92,13 @@ class Correlator {
   std::size_t max_groups_;
   CorrelatorStats stats_;
 };
+
+// Ids of the detection rules whose alerts are only input to correlations:
+// referenced (by id or Sigma name) by a correlation with generate: false.
+// Edge pipelines do not report these alerts; the collector's Correlator
+// consumes them.
+std::set<std::string, std::less<>> correlation_only_rules(
+    std::span<const std::shared_ptr<const CorrelationRule>> rules, const Engine& engine);
 
 // A threshold or absence rule over metric samples, with Prometheus alerting
 // rule semantics (prometheus.io/docs/prometheus/latest/configuration/alerting_rules):

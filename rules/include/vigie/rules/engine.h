@@ -30,8 +30,9 @@
 // Fields: see field_names(); Sigma's taxonomy names (Image, CommandLine,
 // ParentImage, ParentCommandLine, CurrentDirectory, User, ProcessId,
 // ParentProcessId, Hashes, DestinationIp, DestinationPort, SourceIp,
-// SourcePort, Protocol, Initiated, TargetFilename, TargetImage,
-// TargetProcessId) plus Vigie's: job.id, job.user, job.account, job.step
+// SourcePort, DestinationHostname, Protocol, Initiated, TargetFilename,
+// TargetImage, TargetProcessId, LogonId: the audit login uid, absent outside a
+// login session) plus Vigie's: job.id, job.user, job.account, job.step
 // (present only in Slurm jobs), workload.kind, workload.id, site, host, uid,
 // gid, sha256, exec.errno, exit.code, exit.signal, fork.child_pid, network.ipv6,
 // file.flags/write/create/truncate/result, privilege.* (syscall, old_/new_
@@ -40,7 +41,9 @@
 //
 // Evaluation is compiled: rules are dispatched by event kind, predicates run
 // cheapest first, and a Hyperscan literal prefilter per field skips every
-// rule none of whose required literals occurs in the event.
+// rule none of whose required literals occurs in the event (literals of
+// free-text fields preferred; case-sensitive `re` values contribute RE2's
+// required atoms, re2::FilteredRE2).
 #pragma once
 
 #include <filesystem>
