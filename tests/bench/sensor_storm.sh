@@ -56,6 +56,12 @@ agent_pid=$!
 sleep 3
 t[exec,agent]=$(best exec "$execs"); t[connect,agent]=$(best connect "$connects")
 rss_kib=$(awk '/VmHWM/{print $2}' /proc/$agent_pid/status)
+# Where the resident memory is now: anonymous (heap, stacks) vs mapped
+# (libraries, and the BPF maps: the ring buffer is mapped whole at mmap time,
+# its data pages twice, so it is resident at 2 x ringbuf_bytes).
+rss_split=$(awk '/^Rss(Anon|File|Shmem):/{printf "%s %d MiB  ", $1, $2 / 1024}' /proc/$agent_pid/status)
+ring_kib=$(awk -v pid=$agent_pid '/^[0-9a-f]+-[0-9a-f]+ /{m = ($6 == "anon_inode:bpf-map")}
+  m && /^Rss:/{s += $2} END{print s + 0}' /proc/$agent_pid/smaps)
 curl -s http://127.0.0.1:19810/metrics \
   | grep -E '^vigie_(sensor_(ringbuf_drops_total|events_total)|uplink_(queue_events|events_dropped_total))' \
   | awk '$2 != 0' > "$work/metrics" || true
@@ -78,6 +84,6 @@ awk -v a="${t[exec,agent]}" -v s="${t[exec,execsnoop]}" -v n="${t[exec,none]}" \
 echo "connect storm ($connects connect+accept on 127.0.0.1, best of $rounds):"
 echo "  no agent     ${t[connect,none]} s"
 echo "  vigie-agent  ${t[connect,agent]} s  x$(ratio "${t[connect,agent]}" "${t[connect,none]}")"
-echo "vigie-agent peak RSS: $((rss_kib / 1024)) MiB"
+echo "vigie-agent peak RSS: $((rss_kib / 1024)) MiB (now: ${rss_split}of which ring-buffer mappings $((ring_kib / 1024)) MiB)"
 echo "vigie-agent sensor counters (non-zero):"
 sed 's/^/  /' "$work/metrics"

@@ -2,6 +2,7 @@
 // shared by the seed generator and the targets.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -20,6 +21,7 @@ inline sensor_header make_header(uint32_t kind) {
   h.uid = 1001;
   h.gid = 1001;
   h.kind = kind;
+  h.login_uid = 1001;
   return h;
 }
 

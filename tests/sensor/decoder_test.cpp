@@ -23,6 +23,7 @@ sensor_header header(uint32_t kind) {
   h.uid = 1000;
   h.gid = 1001;
   h.kind = kind;
+  h.login_uid = 1002;
   return h;
 }
 
@@ -56,6 +57,7 @@ TEST(DecoderTest, DecodesExecWithCommonFields) {
   EXPECT_EQ(event.ppid, 1u);
   EXPECT_EQ(event.uid, 1000u);
   EXPECT_EQ(event.gid, 1001u);
+  EXPECT_EQ(event.login_uid, 1002u);
   EXPECT_EQ(event.cgroup_id, 4242u);
   ASSERT_EQ(event.kind(), protocol::EventKind::kProcessExec);
   const auto& exec = std::get<protocol::ProcessExec>(event.body);

@@ -42,6 +42,22 @@ uint64_t now_ns() {
 
 std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
 
+// The audit login uid of this process (children inherit it), as the kernel shows it.
+uint32_t self_login_uid() {
+  std::ifstream in("/proc/self/loginuid");
+  uint32_t uid = 0;
+  EXPECT_TRUE(in >> uid) << "cannot read /proc/self/loginuid";
+  return uid;
+}
+
+// Sets the calling process's login uid as pam_loginuid does (needs CAP_AUDIT_CONTROL).
+bool set_login_uid(uint32_t uid) {
+  std::ofstream out("/proc/self/loginuid");
+  out << uid;
+  out.flush();
+  return out.good();
+}
+
 class KindsTest : public ::testing::Test {
  protected:
   void open(SensorOptions options = {}) {
@@ -90,9 +106,10 @@ class KindsTest : public ::testing::Test {
     return status;
   }
 
-  void expect_common(const Event& e, uint32_t pid) {
+  void expect_common(const Event& e, uint32_t pid, uint32_t login_uid = self_login_uid()) {
     EXPECT_EQ(e.pid, pid);
     EXPECT_EQ(e.uid, ::getuid());
+    EXPECT_EQ(e.login_uid, login_uid);
     EXPECT_EQ(e.user, "root");
     EXPECT_GT(e.cgroup_id, 0u);
     EXPECT_LT(std::llabs(static_cast<int64_t>(e.time_ns - now_ns())), 10'000'000'000LL);
@@ -117,16 +134,20 @@ TEST_F(KindsTest, ExecCarriesCwdAncestrySha256AndStart) {
                        ("vigie-cwd-" + std::to_string(::getpid())) / "deeper dir";
   fs::create_directories(dir);
   pid_t child = 0;
-  in_child(
+  // A login uid other than this process's: the exec must carry the child's own.
+  const uint32_t login_uid = self_login_uid() == 4321 ? 4322 : 4321;
+  const int status = in_child(
       [&] {
+        if (!set_login_uid(login_uid)) return 125;
         if (::chdir(dir.c_str()) != 0) return 126;
         ::execl("/bin/true", "/bin/true", "x", nullptr);
         return 127;
       },
       &child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
   auto exec = wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
-  expect_common(*exec, child);
+  expect_common(*exec, child, login_uid);
   EXPECT_EQ(exec->ppid, static_cast<uint32_t>(::getpid()));
   const auto& body = std::get<protocol::ProcessExec>(exec->body);
   EXPECT_EQ(body.image, "/bin/true");

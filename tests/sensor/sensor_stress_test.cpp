@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "sensor_events.h"
 #include "vigie/sensor/sensor.h"
 
 namespace vigie::sensor {
@@ -59,22 +61,37 @@ pid_t start_worker(const std::string& cgroup, int n) {
   ::_exit(0);
 }
 
+// A cgroup v2 made for one test, removed at the end; id() is what
+// SensorOptions::only_cgroup_id takes (the directory's inode).
+class TestCgroup {
+ public:
+  explicit TestCgroup(const std::string& name) {
+    const std::string mount = cgroup2_mount();
+    if (mount.empty()) return;
+    path_ = mount + "/" + name + "-" + std::to_string(::getpid());
+    struct stat st {};
+    if (::mkdir(path_.c_str(), 0755) == 0 && ::stat(path_.c_str(), &st) == 0) id_ = st.st_ino;
+  }
+  ~TestCgroup() {
+    if (id_ != 0) ::rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  uint64_t id() const { return id_; }  // 0: could not be made
+
+ private:
+  std::string path_;
+  uint64_t id_ = 0;
+};
+
 TEST(SensorStressTest, EveryExecIsReceivedOrCountedAsDropped) {
-  const std::string mount = cgroup2_mount();
-  ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
-  const std::string cgroup = mount + "/vigie-stress-" + std::to_string(::getpid());
-  ASSERT_EQ(::mkdir(cgroup.c_str(), 0755), 0) << cgroup;
-  struct RemoveCgroup {
-    const std::string& path;
-    ~RemoveCgroup() { ::rmdir(path.c_str()); }
-  } remove_cgroup{cgroup};
-  struct stat st {};
-  ASSERT_EQ(::stat(cgroup.c_str(), &st), 0);
+  TestCgroup test_cgroup("vigie-stress");
+  ASSERT_NE(test_cgroup.id(), 0u) << "cannot make a cgroup v2 under " << cgroup2_mount();
+  const std::string& cgroup = test_cgroup.path();
 
   SensorOptions options;
   options.kinds = {};
   options.enable(EventKind::kProcessExec, true);
-  options.only_cgroup_id = st.st_ino;
+  options.only_cgroup_id = test_cgroup.id();
   // The smallest ring and a slow reader: drops happen, and must all be counted.
   options.ringbuf_bytes = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));
   std::string error;
@@ -117,6 +134,40 @@ TEST(SensorStressTest, EveryExecIsReceivedOrCountedAsDropped) {
   EXPECT_EQ(received + dropped, static_cast<uint64_t>(kExecs));
   EXPECT_GT(dropped, 0u) << "the reader kept up: the test did not exercise drop counting";
   EXPECT_EQ(sensor->decode_errors(), 0u);
+}
+
+// ringbuf_used_bytes() follows the kernel's producer and consumer positions:
+// records left unread are counted, and reading them brings it back to zero.
+TEST(SensorStressTest, RingbufUsedBytesCountsUnreadRecords) {
+  TestCgroup cgroup("vigie-ringbuf-used");
+  ASSERT_NE(cgroup.id(), 0u) << "cannot make a cgroup v2 under " << cgroup2_mount();
+  SensorOptions options;
+  options.kinds = {};
+  options.enable(EventKind::kProcessExec, true);
+  options.only_cgroup_id = cgroup.id();
+  options.ringbuf_bytes = 1u << 20;
+  std::string error;
+  auto sensor = Sensor::open(options, error);
+  ASSERT_NE(sensor, nullptr) << error;
+  EXPECT_EQ(sensor->ringbuf_used_bytes(), 0u);
+
+  constexpr int kUnread = 10;
+  pid_t worker = start_worker(cgroup.path(), kUnread);
+  int status = 0;
+  ASSERT_EQ(::waitpid(worker, &status, 0), worker);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "worker status " << status;
+  // Each record takes its 8-byte ring header plus at least the exec's fixed
+  // part, rounded up to 8 bytes (kernel/bpf/ringbuf.c).
+  const uint64_t used = sensor->ringbuf_used_bytes();
+  EXPECT_EQ(used % 8, 0u);
+  EXPECT_GE(used, kUnread * (8 + offsetof(sensor_exec, data)));
+  EXPECT_LT(used, kUnread * (8 + sizeof(sensor_exec)));
+
+  int received = 0;
+  auto sink = [&](protocol::Event&&) { ++received; };
+  while (received < kUnread) ASSERT_GT(sensor->poll(1000, sink), 0);
+  EXPECT_EQ(received, kUnread);
+  EXPECT_EQ(sensor->ringbuf_used_bytes(), 0u);
 }
 
 }  // namespace

@@ -282,6 +282,19 @@ TEST(Uplink, QueueIsBoundedInEvents) {
   uplink.stop(0ms);
 }
 
+TEST(Uplink, QueueIsBoundedInEncodedBytes) {
+  auto o = options({"127.0.0.1", std::to_string(free_port())});
+  o.max_batch_events = 1;
+  o.max_queue_bytes = 1;  // every sealed batch is over: only the newest stays
+  Uplink uplink(o, {});
+  for (uint32_t i = 0; i < 20; ++i) uplink.add_event(exec_event(i));
+  const auto stats = uplink.stats();
+  EXPECT_GT(stats.queue_bytes, 0u);
+  EXPECT_LE(stats.queue_events, 2u);  // the newest batch, plus one in flight
+  EXPECT_EQ(stats.events_dropped_total + stats.queue_events, 20u);
+  uplink.stop(0ms);
+}
+
 TEST(Endpoint, Parses) {
   Endpoint e;
   std::string error;

@@ -181,7 +181,9 @@ static __always_inline void fill_header(struct sensor_header* h, __u32 kind,
   h->uid = (__u32)uid_gid;
   h->gid = uid_gid >> 32;
   h->kind = kind;
-  h->reserved = 0;
+  // task->loginuid exists only with CONFIG_AUDITSYSCALL.
+  h->login_uid = bpf_core_field_exists(task->loginuid) ? BPF_CORE_READ(task, loginuid.val)
+                                                       : SENSOR_LOGIN_UID_UNSET;
 }
 
 static __always_inline struct task_struct* current_task(void) {

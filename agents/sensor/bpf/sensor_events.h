@@ -50,6 +50,10 @@ enum sensor_event_kind {
 #define SENSOR_AF_INET 2
 #define SENSOR_AF_INET6 10
 
+// AUDIT_UID_UNSET ((uid_t)-1, include/linux/audit.h): the process descends
+// from no login (a daemon), or the kernel has no CONFIG_AUDITSYSCALL.
+#define SENSOR_LOGIN_UID_UNSET 0xffffffffu
+
 // Common prefix of every record.
 struct sensor_header {
   __u64 time_boot_ns;   // bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME
@@ -59,8 +63,8 @@ struct sensor_header {
   __u32 ppid;           // real_parent->tgid
   __u32 uid;
   __u32 gid;
-  __u32 kind;  // enum sensor_event_kind
-  __u32 reserved;
+  __u32 kind;       // enum sensor_event_kind
+  __u32 login_uid;  // task->loginuid (audit login uid); SENSOR_LOGIN_UID_UNSET when none
 };
 
 // Variable-length: `data` holds args_len bytes of argv (NUL-separated, the

@@ -27,6 +27,7 @@ static_assert(SENSOR_EVENT_PRIVILEGE_CHANGE ==
 static_assert(SENSOR_EVENT_PTRACE == static_cast<int>(protocol::EventKind::kPtrace));
 static_assert(SENSOR_EVENT_FILELESS_EXEC == static_cast<int>(protocol::EventKind::kFilelessExec));
 static_assert(SENSOR_EVENT_KIND_COUNT == protocol::kEventKindCount);
+static_assert(SENSOR_LOGIN_UID_UNSET == protocol::kLoginUidUnset);
 
 constexpr std::string_view kPrivilegeSyscalls[SENSOR_PRIV_SYSCALL_COUNT] = {
     "setuid",    "setgid",   "setreuid", "setregid", "setresuid",
@@ -56,6 +57,7 @@ void fill_common(const sensor_header& h, int64_t boot_to_wall_ns, protocol::Even
   event.uid = h.uid;
   event.gid = h.gid;
   event.cgroup_id = h.cgroup_id;
+  event.login_uid = h.login_uid;
 }
 
 // Fixed-size records: exactly sizeof(T) bytes.

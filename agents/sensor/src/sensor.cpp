@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -211,8 +212,40 @@ struct Sensor::Impl {
         processes(o.proc_root, o.process_table_max_entries),
         hasher(o.hash_cache_entries) {}
   ~Impl() {
+    if (positions != nullptr) ::munmap(const_cast<void*>(positions), positions_bytes);
     ring_buffer__free(ring);
     sensor_bpf__destroy(skel);
+  }
+
+  // libbpf 1.1 has no ring__avail_data_size(): map the ring's first two pages
+  // read-only ourselves. The kernel's layout (kernel/bpf/ringbuf.c, struct
+  // bpf_ringbuf; the same libbpf's ringbuf.c maps): page 0 starts with
+  // consumer_pos, page 1 with producer_pos, both unsigned long byte counters
+  // that only grow. A read-only mapping of them is allowed at any offset.
+  bool map_positions(int fd, std::string& error) {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    positions_bytes = 2 * static_cast<size_t>(page);
+    void* at = ::mmap(nullptr, positions_bytes, PROT_READ, MAP_SHARED, fd, 0);
+    if (at == MAP_FAILED) {
+      error = "mapping the ring buffer's positions failed: " + errno_text(errno);
+      return false;
+    }
+    positions = at;
+    producer_offset = static_cast<size_t>(page);
+    return true;
+  }
+
+  // producer_pos - consumer_pos, as BPF_RB_AVAIL_DATA computes it in the
+  // kernel: bytes written (or reserved) and not yet consumed.
+  uint64_t ring_used_bytes() const {
+    const auto* base = static_cast<const uint8_t*>(positions);
+    const auto* consumer = reinterpret_cast<const unsigned long*>(base);
+    const auto* producer = reinterpret_cast<const unsigned long*>(base + producer_offset);
+    // Consumer first: it never passes the producer, so the difference read in
+    // this order is never negative.
+    const unsigned long c = __atomic_load_n(consumer, __ATOMIC_ACQUIRE);
+    const unsigned long p = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
+    return p - c;
   }
 
   static int on_record(void* ctx, void* data, size_t size) {
@@ -335,6 +368,9 @@ struct Sensor::Impl {
   SensorOptions options;
   sensor_bpf* skel = nullptr;
   ring_buffer* ring = nullptr;
+  const void* positions = nullptr;  // the ring's consumer and producer pages, read-only
+  size_t positions_bytes = 0;
+  size_t producer_offset = 0;
   int possible_cpus = 1;
   ProcessTable processes;
   ImageHasher hasher;
@@ -561,6 +597,7 @@ std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& 
     error = "creating the ring-buffer reader failed: " + errno_text(errno) + excerpt(log);
     return nullptr;
   }
+  if (!impl->map_positions(bpf_map__fd(skel->maps.events), error)) return nullptr;
   impl->possible_cpus = libbpf_num_possible_cpus();
   if (impl->possible_cpus <= 0) {
     error = "reading the possible CPUs failed: " + errno_text(impl->possible_cpus);
@@ -615,6 +652,7 @@ size_t Sensor::process_table_size() const { return impl_->processes.size(); }
 uint64_t Sensor::image_hash_failures() const { return impl_->hash_failures; }
 const std::vector<Sensor::KindStatus>& Sensor::kinds() const { return impl_->kinds; }
 uint32_t Sensor::ringbuf_size_bytes() const { return impl_->options.ringbuf_bytes; }
+uint64_t Sensor::ringbuf_used_bytes() const { return impl_->ring_used_bytes(); }
 
 std::vector<std::string> Sensor::kinds_off() const {
   std::vector<std::string> off;

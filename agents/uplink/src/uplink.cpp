@@ -79,10 +79,10 @@ Uplink::Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> sta
 Uplink::~Uplink() { stop(); }
 
 void Uplink::add_event(protocol::Event event) {
-  std::lock_guard lk(mutex_);
+  std::unique_lock lk(mutex_);
   pending_.events.push_back(std::move(event));
   if (pending_.events.size() >= options_.max_batch_events) {
-    seal_locked();
+    seal(lk);
     wake_.notify_one();
   }
 }
@@ -109,14 +109,13 @@ bool Uplink::pending_empty_locked() const {
          pending_.workload_energy.empty() && pending_.workload_ends.empty();
 }
 
-void Uplink::count_lost_locked(const protocol::Batch& batch) {
-  stats_.events_dropped_total += batch.events.size();
-  stats_.alerts_dropped_total += batch.alerts.size();
-  stats_.energy_records_dropped_total +=
-      batch.zone_energy.size() + batch.workload_energy.size() + batch.workload_ends.size();
+void Uplink::count_lost_locked(const Sealed& batch) {
+  stats_.events_dropped_total += batch.events;
+  stats_.alerts_dropped_total += batch.alerts;
+  stats_.energy_records_dropped_total += batch.energy_records;
 }
 
-void Uplink::seal_locked() {
+void Uplink::seal(std::unique_lock<std::mutex>& lk) {
   if (pending_empty_locked()) return;
   protocol::Batch batch = std::move(pending_);
   pending_ = {};
@@ -126,17 +125,34 @@ void Uplink::seal_locked() {
   batch.sequence = sequences_.next();
   batch.sent_ns = protocol::wall_clock_ns();
   if (status_) batch.status = status_();
-  queue_events_ += batch.events.size();
-  queue_.push_back(std::move(batch));
+  Sealed sealed{
+      batch.sequence,
+      {},
+      batch.events.size(),
+      batch.alerts.size(),
+      batch.zone_energy.size() + batch.workload_energy.size() + batch.workload_ends.size()};
+  lk.unlock();
+  sealed.body = protocol::encode_batch(batch);
+  batch = {};  // free the decoded form before taking the lock again
+  lk.lock();
+  // Two threads may seal at once (a full batch, the flush timer): keep the
+  // queue in sequence order so that delivery stays ordered.
+  auto at = queue_.end();
+  while (at != queue_.begin() && std::prev(at)->sequence > sealed.sequence) --at;
+  queue_events_ += sealed.events;
+  queue_bytes_ += sealed.body.size();
+  queue_.insert(at, std::move(sealed));
   while (queue_.size() > 1 &&
          (queue_.size() > std::max<std::size_t>(options_.max_queue_batches, 1) ||
-          queue_events_ > options_.max_queue_events)) {
-    const protocol::Batch& oldest = queue_.front();
+          queue_events_ > options_.max_queue_events || queue_bytes_ > options_.max_queue_bytes)) {
+    const Sealed& oldest = queue_.front();
     ++stats_.batches_dropped_total;
     count_lost_locked(oldest);
-    spdlog::warn("uplink queue full ({} batches, {} events): dropped batch {} with {} events",
-                 queue_.size(), queue_events_, oldest.sequence, oldest.events.size());
-    queue_events_ -= oldest.events.size();
+    spdlog::warn(
+        "uplink queue full ({} batches, {} events, {} bytes): dropped batch {} with {} events",
+        queue_.size(), queue_events_, queue_bytes_, oldest.sequence, oldest.events);
+    queue_events_ -= oldest.events;
+    queue_bytes_ -= oldest.body.size();
     queue_.pop_front();
   }
 }
@@ -146,12 +162,11 @@ void Uplink::run() {
   std::unique_lock lk(mutex_);
   auto next_seal = Clock::now() + options_.flush_interval;
   unsigned attempt = 0;
-  std::string body;
   auto next_rejection_log = Clock::time_point{};
   for (;;) {
     const auto now = Clock::now();
     if (stopping_ || now >= next_seal) {
-      seal_locked();
+      seal(lk);
       next_seal = now + options_.flush_interval;
     }
     if (stopping_ && ((!in_flight_ && queue_.empty()) || now >= stop_deadline_)) break;
@@ -160,18 +175,16 @@ void Uplink::run() {
         wake_.wait_until(lk, next_seal);
         continue;
       }
-      // The sender owns the batch from here: encoding happens unlocked, so
-      // the sensor thread is never held up by zstd.
+      // The sender owns the batch from here; its body is not copied again.
       in_flight_ = std::move(queue_.front());
       queue_.pop_front();
-      queue_events_ -= in_flight_->events.size();
+      queue_events_ -= in_flight_->events;
+      queue_bytes_ -= in_flight_->body.size();
       attempt = 0;
-      lk.unlock();
-      body = protocol::encode_batch(*in_flight_);
-      lk.lock();
     }
     const uint64_t sequence = in_flight_->sequence;
-    const std::size_t events = in_flight_->events.size();
+    const std::size_t events = in_flight_->events;
+    const std::string& body = in_flight_->body;
     lk.unlock();
     HttpRequest request{"POST",
                         "/api/v1/ingest",
@@ -231,13 +244,14 @@ void Uplink::stop(milliseconds grace) {
   if (!queue_.empty()) {
     std::size_t events = 0;
     for (const auto& b : queue_) {
-      events += b.events.size();
+      events += b.events;
       count_lost_locked(b);
     }
     spdlog::warn("stopping with {} undelivered batches ({} events)", queue_.size(), events);
     stats_.batches_dropped_total += queue_.size();
     queue_.clear();
     queue_events_ = 0;
+    queue_bytes_ = 0;
   }
 }
 
@@ -245,7 +259,8 @@ UplinkStats Uplink::stats() const {
   std::lock_guard lk(mutex_);
   UplinkStats s = stats_;
   s.queue_batches = queue_.size() + (in_flight_ ? 1 : 0);
-  s.queue_events = queue_events_ + (in_flight_ ? in_flight_->events.size() : 0);
+  s.queue_events = queue_events_ + (in_flight_ ? in_flight_->events : 0);
+  s.queue_bytes = queue_bytes_ + (in_flight_ ? in_flight_->body.size() : 0);
   s.pending_events = pending_.events.size();
   return s;
 }

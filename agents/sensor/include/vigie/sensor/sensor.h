@@ -107,6 +107,10 @@ class Sensor {
   const std::vector<KindStatus>& kinds() const;
   std::vector<std::string> kinds_off() const;  // names of the kinds not up
   uint32_t ringbuf_size_bytes() const;
+  // Bytes in the ring buffer written (or reserved) by the kernel and not yet
+  // consumed, now: the kernel's BPF_RB_AVAIL_DATA, read from the ring's
+  // mapped producer and consumer positions. Any thread.
+  uint64_t ringbuf_used_bytes() const;
 
  private:
   struct Impl;

@@ -60,11 +60,12 @@ struct UplinkOptions {
   std::string sequence_state_path;                 // see SequenceAllocator; empty = time based
   std::chrono::milliseconds flush_interval{1000};  // seal a batch at least this often
   std::size_t max_batch_events = 5000;             // seal early when reached
-  // Sealed batches waiting to be sent are bounded by count and by events
-  // (memory while the collector is unreachable); beyond either, the oldest
-  // waiting batch is dropped and counted.
+  // Sealed batches wait encoded (zstd), bounded by count, events and encoded
+  // bytes (memory while the collector is unreachable); beyond any of them, the
+  // oldest waiting batch is dropped and counted.
   std::size_t max_queue_batches = 600;
   std::size_t max_queue_events = 100000;
+  std::size_t max_queue_bytes = 32 << 20;
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{30000};
@@ -82,6 +83,7 @@ struct UplinkStats {
   uint64_t send_failures_total = 0;           // every failed attempt, retried or not
   std::size_t queue_batches = 0;              // sealed batches waiting, incl. the one in flight
   std::size_t queue_events = 0;               // events in those batches
+  std::size_t queue_bytes = 0;                // their encoded size
   std::size_t pending_events = 0;             // events not yet sealed into a batch
 };
 
@@ -108,10 +110,21 @@ class Uplink {
   UplinkStats stats() const;
 
  private:
+  // A sealed batch, encoded once, with what it holds for the drop counters.
+  struct Sealed {
+    uint64_t sequence = 0;
+    std::string body;  // encode_batch()
+    std::size_t events = 0;
+    std::size_t alerts = 0;
+    std::size_t energy_records = 0;
+  };
+
   void run();
-  void seal_locked();
+  // Seals what is pending: numbered under the lock, encoded with the lock
+  // released (callers never hold the sensor up with zstd), queued in order.
+  void seal(std::unique_lock<std::mutex>& lk);
   bool pending_empty_locked() const;
-  void count_lost_locked(const protocol::Batch& batch);
+  void count_lost_locked(const Sealed& batch);
 
   UplinkOptions options_;
   std::function<protocol::AgentStatus()> status_;
@@ -120,9 +133,10 @@ class Uplink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   protocol::Batch pending_;
-  std::deque<protocol::Batch> queue_;         // sealed, waiting
-  std::optional<protocol::Batch> in_flight_;  // taken by the sender thread
-  std::size_t queue_events_ = 0;              // events in queue_
+  std::deque<Sealed> queue_;         // sealed, by sequence, waiting
+  std::optional<Sealed> in_flight_;  // taken by the sender thread
+  std::size_t queue_events_ = 0;     // events in queue_
+  std::size_t queue_bytes_ = 0;      // encoded bytes in queue_
   UplinkStats stats_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
