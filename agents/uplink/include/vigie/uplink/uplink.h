@@ -59,7 +59,7 @@ struct UplinkOptions {
   std::string host;
   std::string sequence_state_path;                 // see SequenceAllocator; empty = time based
   std::chrono::milliseconds flush_interval{1000};  // seal a batch at least this often
-  std::size_t max_batch_events = 5000;             // seal early when reached
+  std::size_t max_batch_events = 1000;             // seal early when reached
   // Sealed batches wait encoded (zstd), bounded by count, events and encoded
   // bytes (memory while the collector is unreachable); beyond any of them, the
   // oldest waiting batch is dropped and counted.
