@@ -2,18 +2,21 @@
 
 #include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "metrics.h"
 #include "vigie/power/power_sampler.h"
 #include "vigie/power/rapl_source.h"
-#include "vigie/rules/engine.h"
+#include "vigie/rules/rule_set.h"
 #include "vigie/sensor/sensor.h"
 #include "vigie/uplink/uplink.h"
 #include "vigie/workload/layout.h"
@@ -24,12 +27,23 @@ namespace vigie::agent {
 
 using namespace std::chrono_literals;
 
+namespace {
+// SIGHUP asks for a rule reload; the reload thread takes it.
+std::atomic<bool> g_rules_reload_requested{false};
+extern "C" void on_sighup(int) { g_rules_reload_requested = true; }
+}  // namespace
+
 struct Agent::Impl {
   Config config;
   AgentMetrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   workload::CgroupMounts mounts;
-  std::shared_ptr<const rules::Engine> engine;
+  std::unique_ptr<rules::RuleSetReloader> rules;
+  prometheus::Counter* rules_reload_failures = nullptr;
+  prometheus::Counter* rules_reloads = nullptr;
+  prometheus::Counter* rules_alerts_suppressed = nullptr;
+  prometheus::Family<prometheus::Gauge>* rules_pack = nullptr;
+  prometheus::Gauge* rules_pack_version = nullptr;  // the series of the set in force
   std::unique_ptr<sensor::Sensor> sensor;
   std::unique_ptr<power::PowerSampler> power;
   std::unique_ptr<uplink::Uplink> uplink;
@@ -42,12 +56,16 @@ struct Agent::Impl {
   std::map<std::string, uint64_t> drops_by_source;
   std::vector<std::string> kinds_off;
   uint64_t ringbuf_size_bytes = 0;
+  uint64_t ringbuf_used_bytes = 0;
 
   explicit Impl(Config c);
   void open_power();
   void run_sensor(const std::atomic<bool>& stop);
   void run_power(const std::atomic<bool>& stop);
   void publish_health();
+  void open_rules();
+  void publish_rules(const rules::RuleSet& set);
+  void run_rules_reload(const std::atomic<bool>& stop);
 };
 
 Agent::Impl::Impl(Config c) : config(std::move(c)) {
@@ -61,17 +79,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     exposer->RegisterCollectable(metrics.registry());
   }
 
-  engine = std::make_shared<rules::Engine>();
-  if (!config.rules_path.empty()) {
-    const rules::LoadResult loaded = rules::load_rules(config.rules_path);
-    for (const auto& d : loaded.diagnostics) spdlog::warn("rules: {}", rules::to_string(d));
-    if (loaded.rules_total == 0) {
-      throw std::runtime_error("no Sigma rule found under " + config.rules_path);
-    }
-    spdlog::info("rules: {} from {}", loaded.summary(), config.rules_path);
-    engine = loaded.engine;
-  }
-  metrics.set_rules_loaded(engine->rules().size());
+  open_rules();
 
   mounts = workload::detect_layout(config.cgroup_root, config.proc_root);
 
@@ -135,19 +143,104 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     s.ringbuf_drops_total = ringbuf_drops_total.load();
     s.events_total = events_total.load();
     s.uplink_dropped_total = uplink_events_dropped_total.load();
-    s.rule_pack_version = engine->pack_version();
+    s.rule_pack_version = rules->current()->engine->pack_version();
     {
       std::lock_guard lock(status_mutex);
       s.drops_by_source = drops_by_source;
       s.kinds_off = kinds_off;
       s.ringbuf_size_bytes = ringbuf_size_bytes;
+      s.ringbuf_used_bytes = ringbuf_used_bytes;
     }
     return s;
   });
 }
 
+void Agent::Impl::open_rules() {
+  auto& registry = *metrics.registry();
+  rules_reload_failures =
+      &prometheus::BuildCounter()
+           .Name("vigie_rules_reload_failures_total")
+           .Help("Rule reloads refused (a broken rule or IOC file): the previous set stays")
+           .Register(registry)
+           .Add({});
+  rules_reloads = &prometheus::BuildCounter()
+                       .Name("vigie_rules_reloads_total")
+                       .Help("Rule sets compiled aside and swapped in")
+                       .Register(registry)
+                       .Add({});
+  rules_alerts_suppressed =
+      &prometheus::BuildCounter()
+           .Name("vigie_rules_correlation_only_matches_total")
+           .Help(
+               "Matches of correlation-only rules, not raised at the edge (the collector "
+               "correlates their events)")
+           .Register(registry)
+           .Add({});
+  rules_pack = &prometheus::BuildGauge()
+                    .Name("vigie_rules_pack_info")
+                    .Help("1 for the version of the rule pack in force (VERSION file)")
+                    .Register(registry);
+  rules::RuleSources sources;
+  sources.rule_paths.assign(config.rules_paths.begin(), config.rules_paths.end());
+  for (const auto& [name, path] : config.rules_ioc_lists) sources.iocs.push_back({name, path});
+  rules = std::make_unique<rules::RuleSetReloader>(std::move(sources));
+  const auto set = rules->current();
+  for (const auto& d : set->diagnostics) spdlog::warn("rules: {}", rules::to_string(d));
+  if (!config.rules_paths.empty()) {
+    std::string from;
+    for (const auto& path : config.rules_paths) from += (from.empty() ? "" : ", ") + path;
+    if (set->rules_total == 0) throw std::runtime_error("no Sigma rule found under " + from);
+    spdlog::info("rules: loaded {} of {} rules from {}", set->rules_loaded, set->rules_total, from);
+  }
+  publish_rules(*set);
+}
+
+void Agent::Impl::publish_rules(const rules::RuleSet& set) {
+  metrics.set_rules_loaded(set.engine->rules().size());
+  if (rules_pack_version) rules_pack->Remove(rules_pack_version);
+  rules_pack_version = &rules_pack->Add({{"version", set.engine->pack_version()}});
+  rules_pack_version->Set(1);
+}
+
+void Agent::Impl::run_rules_reload(const std::atomic<bool>& stop) {
+  const auto interval = std::chrono::milliseconds(config.rules_reload_interval_ms);
+  auto next_check = std::chrono::steady_clock::now() + interval;
+  while (!stop) {
+    std::this_thread::sleep_for(100ms);
+    std::optional<rules::ReloadOutcome> outcome;
+    if (g_rules_reload_requested.exchange(false)) {
+      spdlog::info("rules: reloading on SIGHUP");
+      outcome = rules->reload();
+    } else if (interval.count() > 0 && std::chrono::steady_clock::now() >= next_check) {
+      next_check = std::chrono::steady_clock::now() + interval;
+      outcome = rules->reload_if_changed();
+    }
+    if (!outcome) continue;
+    if (outcome->swapped) {
+      rules_reloads->Increment();
+      publish_rules(*outcome->active);
+      spdlog::info("rules: reloaded, {} rules in force (pack version '{}')",
+                   outcome->active->engine->rules().size(),
+                   outcome->active->engine->pack_version());
+    } else {
+      rules_reload_failures->Increment();
+      for (const auto& d : outcome->errors) {
+        spdlog::error("rules: reload refused, keeping the previous set: {}", rules::to_string(d));
+      }
+    }
+  }
+}
+
 void Agent::Impl::open_power() {
   const PowerConfig& pc = config.power;
+  // The sampler keeps each workload's cgroup counters open (two files; see
+  // workload::Resolver::scan_cpu): take the hard limit on open files, as
+  // systemd's default soft limit of 1024 would cover only 256 workloads.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0)
+      spdlog::warn("cannot raise the open-file limit: {}", std::strerror(errno));
+  }
   power::PowerSamplerOptions options;
   options.proc_root = config.proc_root;
   options.estimate.idle_watts = pc.idle_watts;
@@ -223,6 +316,8 @@ void Agent::Impl::publish_health() {
     metrics.set_process_table_evictions(sensor->process_table_evictions());
     metrics.set_sensor_health(sensor->process_table_size(), sensor->pending_full(),
                               sensor->image_hash_failures());
+    const uint64_t ring_used = sensor->ringbuf_used_bytes();
+    metrics.set_ringbuf_used_bytes(ring_used);
     ringbuf_drops_total = sensor->ringbuf_drops_total();
     events_total = sensor->events_total();
     std::map<std::string, uint64_t> drops;
@@ -237,6 +332,7 @@ void Agent::Impl::publish_health() {
     drops_by_source = std::move(drops);
     kinds_off = sensor->kinds_off();
     ringbuf_size_bytes = sensor->ringbuf_size_bytes();
+    ringbuf_used_bytes = ring_used;
   } else {
     std::lock_guard lock(status_mutex);
     if (kinds_off.empty()) {
@@ -253,6 +349,9 @@ void Agent::Impl::publish_health() {
 void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {
   workload::Resolver resolver(mounts, {config.proc_root});
   std::vector<protocol::Alert> alerts;
+  // The rule set in force, refreshed when a reload swapped another in.
+  uint64_t rules_generation = rules->generation();
+  std::shared_ptr<const rules::RuleSet> rule_set = rules->current();
   auto sink = [&](protocol::Event&& event) {
     event.site = config.site;
     event.host = config.host;
@@ -263,8 +362,16 @@ void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {
     if (kind == protocol::EventKind::kProcessExit) resolver.forget(event.pid);
     metrics.count_event(kind);
     alerts.clear();
-    engine->evaluate(event, alerts);
+    if (const uint64_t generation = rules->generation(); generation != rules_generation) {
+      rules_generation = generation;
+      rule_set = rules->current();
+    }
+    rule_set->engine->evaluate(event, alerts);
     for (auto& alert : alerts) {
+      if (!rule_set->reports(alert.rule_id)) {
+        rules_alerts_suppressed->Increment();
+        continue;
+      }
       metrics.count_alert(alert);
       spdlog::info("alert {} [{}]: pid {} user {} workload {}/{}", alert.rule_title, alert.level,
                    event.pid, event.user, protocol::to_string(event.workload.kind),
@@ -320,8 +427,11 @@ Agent::~Agent() = default;
 void Agent::run(const std::atomic<bool>& stop) {
   std::thread power_thread;
   if (impl_->power) power_thread = std::thread([&] { impl_->run_power(stop); });
+  std::signal(SIGHUP, on_sighup);
+  std::thread rules_thread([&] { impl_->run_rules_reload(stop); });
   impl_->run_sensor(stop);
   if (power_thread.joinable()) power_thread.join();
+  rules_thread.join();
   impl_->uplink->stop(std::chrono::seconds(5));
   impl_->publish_health();
 }

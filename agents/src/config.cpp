@@ -102,7 +102,28 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
         }},
        {"rules",
         [&](const YAML::Node& n) {
-          for_each_key(n, "rules.", {{"path", str(c.rules_path, "rules.path")}});
+          for_each_key(n, "rules.",
+                       {{"path",
+                         [&](const YAML::Node& paths) {
+                           c.rules_paths.clear();
+                           if (!paths.IsSequence()) {
+                             c.rules_paths.push_back(as<std::string>(paths, "rules.path"));
+                             return;
+                           }
+                           for (const auto& p : paths)
+                             c.rules_paths.push_back(as<std::string>(p, "rules.path"));
+                         }},
+                        {"ioc_lists",
+                         [&](const YAML::Node& lists) {
+                           if (!lists.IsMap())
+                             fail(lists, "'rules.ioc_lists' must map set names to files");
+                           for (const auto& kv : lists) {
+                             c.rules_ioc_lists[as<std::string>(kv.first, "rules.ioc_lists")] =
+                                 as<std::string>(kv.second, "rules.ioc_lists");
+                           }
+                         }},
+                        {"reload_interval_ms", number(c.rules_reload_interval_ms,
+                                                      "rules.reload_interval_ms", 0, 3600000)}});
         }},
        {"sensor",
         [&](const YAML::Node& n) {
@@ -189,7 +210,8 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
           }
         }}});
   c.token_file = resolve(c.token_file, base_dir);
-  c.rules_path = resolve(c.rules_path, base_dir);
+  for (auto& path : c.rules_paths) path = resolve(path, base_dir);
+  for (auto& [name, path] : c.rules_ioc_lists) path = resolve(path, base_dir);
   c.power.grid_intensity_csv = resolve(c.power.grid_intensity_csv, base_dir);
   c.power.pue_csv = resolve(c.power.pue_csv, base_dir);
   return c;

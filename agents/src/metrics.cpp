@@ -79,6 +79,12 @@ AgentMetrics::AgentMetrics()
                                .Help("Events in sealed batches waiting for delivery")
                                .Register(*registry_)
                                .Add({})),
+      uplink_queue_bytes_(
+          BuildGauge()
+              .Name("vigie_uplink_queue_bytes")
+              .Help("Encoded (zstd) bytes of the sealed batches waiting for delivery")
+              .Register(*registry_)
+              .Add({})),
       node_energy_(BuildCounter()
                        .Name("vigie_node_energy_joules_total")
                        .Help("Node energy per power zone and source")
@@ -87,6 +93,15 @@ AgentMetrics::AgentMetrics()
                       .Name("vigie_node_power_watts")
                       .Help("Node power per zone over the last sampling interval")
                       .Register(*registry_)),
+      gpu_energy_(BuildCounter()
+                      .Name("vigie_gpu_energy_joules_total")
+                      .Help("Energy of each GPU (NVML device index), from its energy counter or "
+                            "its integrated power")
+                      .Register(*registry_)),
+      gpu_power_(BuildGauge()
+                     .Name("vigie_gpu_power_watts")
+                     .Help("Power of each GPU over the last sampling interval")
+                     .Register(*registry_)),
       workload_energy_(BuildCounter()
                            .Name("vigie_workload_energy_joules_total")
                            .Help("Energy attributed to each workload")
@@ -153,6 +168,12 @@ AgentMetrics::AgentMetrics()
                         .Name("vigie_rules_loaded")
                         .Help("Sigma rules loaded at the edge")
                         .Register(*registry_)
+                        .Add({})),
+      ringbuf_used_(BuildGauge()
+                        .Name("vigie_sensor_ringbuf_used_bytes")
+                        .Help("Bytes written by the kernel in the sensor's ring buffer and not "
+                              "yet read")
+                        .Register(*registry_)
                         .Add({})) {
   for (int k = 0; k < protocol::kEventKindCount; ++k) {
     const auto kind = static_cast<protocol::EventKind>(k);
@@ -189,6 +210,7 @@ void AgentMetrics::set_uplink(const uplink::UplinkStats& stats) {
   advance(uplink_failures_, stats.send_failures_total);
   uplink_queue_.Set(static_cast<double>(stats.queue_batches));
   uplink_queue_events_.Set(static_cast<double>(stats.queue_events));
+  uplink_queue_bytes_.Set(static_cast<double>(stats.queue_bytes));
 }
 
 void AgentMetrics::record_energy(const std::vector<protocol::ZoneEnergy>& zones,
@@ -200,6 +222,12 @@ void AgentMetrics::record_energy(const std::vector<protocol::ZoneEnergy>& zones,
                                     {"estimated", estimated_label(z.estimated)}};
     node_energy_.Add(labels).Increment(z.energy_joules);
     if (seconds > 0) node_power_.Add(labels).Set(z.energy_joules / seconds);
+    constexpr std::string_view kGpuPrefix = "gpu-";  // NvmlSource's zone names
+    if (z.source == protocol::EnergySource::kNvml && z.zone.starts_with(kGpuPrefix)) {
+      const prometheus::Labels gpu{{"gpu", z.zone.substr(kGpuPrefix.size())}};
+      gpu_energy_.Add(gpu).Increment(z.energy_joules);
+      if (seconds > 0) gpu_power_.Add(gpu).Set(z.energy_joules / seconds);
+    }
   }
   // Several records can share labels (a job's steps): sum them first.
   struct Sum {
@@ -270,6 +298,9 @@ void AgentMetrics::set_sensor_health(std::size_t process_table_size, uint64_t pe
   process_table_size_.Set(static_cast<double>(process_table_size));
   advance(pending_full_, pending_full);
   advance(hash_failures_, hash_failures);
+}
+void AgentMetrics::set_ringbuf_used_bytes(uint64_t bytes) {
+  ringbuf_used_.Set(static_cast<double>(bytes));
 }
 void AgentMetrics::set_rules_loaded(std::size_t rules) {
   rules_loaded_.Set(static_cast<double>(rules));

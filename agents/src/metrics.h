@@ -33,8 +33,9 @@ class AgentMetrics {
   void set_decode_errors(uint64_t total);
   void set_uplink(const uplink::UplinkStats& stats);
   // One sampling interval: energy counters per zone, power gauges per zone
-  // and per workload. A workload's series are removed once it is gone (a
-  // node runs thousands of jobs; finished ones must not grow /metrics).
+  // and per workload; GPU zones (NVML, "gpu-<index>") also as
+  // vigie_gpu_energy_joules_total{gpu} and vigie_gpu_power_watts{gpu}. A workload's series are
+  // removed once it is gone (a node runs thousands of jobs; finished ones must not grow /metrics).
   void record_energy(const std::vector<protocol::ZoneEnergy>& zones,
                      const std::vector<protocol::WorkloadEnergy>& workloads);
   // Reading problems that cost data, as cumulative totals kept elsewhere.
@@ -49,6 +50,9 @@ class AgentMetrics {
   // and execs whose image could not be hashed (cumulative totals).
   void set_sensor_health(std::size_t process_table_size, uint64_t pending_full,
                          uint64_t hash_failures);
+  // vigie_sensor_ringbuf_used_bytes: bytes waiting in the ring buffer (the
+  // kernel's BPF_RB_AVAIL_DATA), sampled at each health publication.
+  void set_ringbuf_used_bytes(uint64_t bytes);
   void set_rules_loaded(std::size_t rules);
 
  private:
@@ -70,8 +74,11 @@ class AgentMetrics {
   prometheus::Counter& uplink_failures_;
   prometheus::Gauge& uplink_queue_;
   prometheus::Gauge& uplink_queue_events_;
+  prometheus::Gauge& uplink_queue_bytes_;
   prometheus::Family<prometheus::Counter>& node_energy_;
   prometheus::Family<prometheus::Gauge>& node_power_;
+  prometheus::Family<prometheus::Counter>& gpu_energy_;  // per NVML device index
+  prometheus::Family<prometheus::Gauge>& gpu_power_;
   prometheus::Family<prometheus::Counter>& workload_energy_;
   prometheus::Family<prometheus::Gauge>& workload_power_;
   prometheus::Family<prometheus::Counter>& workload_carbon_;
@@ -85,6 +92,7 @@ class AgentMetrics {
   prometheus::Counter& pending_full_;
   prometheus::Counter& hash_failures_;
   prometheus::Gauge& rules_loaded_;
+  prometheus::Gauge& ringbuf_used_;
   // Series of the workloads seen in the last interval, by label set.
   struct WorkloadSeries {
     prometheus::Gauge* power;

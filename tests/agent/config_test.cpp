@@ -24,7 +24,7 @@ TEST(Config, ShippedExampleParses) {
   const std::string text{std::istreambuf_iterator<char>(in), {}};
   const Config c = parse_config(text, "/etc/vigie");
   EXPECT_EQ(c.token_file, "/etc/vigie/agent.token");
-  EXPECT_EQ(c.rules_path, "/usr/share/vigie/rules/starter");
+  EXPECT_EQ(c.rules_paths, std::vector<std::string>{"/usr/share/vigie/rules/starter"});
   EXPECT_DOUBLE_EQ(c.power.pue, 1.4);
 }
 
@@ -32,7 +32,7 @@ TEST(Config, ResolvesRelativePathsAgainstTheFile) {
   const Config c =
       parse_config("collector: {token_file: t}\nrules: {path: packs/starter}\n", "/etc/vigie");
   EXPECT_EQ(c.token_file, "/etc/vigie/t");
-  EXPECT_EQ(c.rules_path, "/etc/vigie/packs/starter");
+  EXPECT_EQ(c.rules_paths, std::vector<std::string>{"/etc/vigie/packs/starter"});
 }
 
 void expect_error(const std::string& yaml, const std::string& fragment) {
@@ -43,6 +43,18 @@ void expect_error(const std::string& yaml, const std::string& fragment) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
         << "error '" << e.what() << "' does not mention '" << fragment << "'";
   }
+}
+
+TEST(Config, RulesPathTakesAListAndIocListsAndReloadInterval) {
+  const Config c = parse_config(
+      "rules:\n  path: [packs/a, /opt/b.yml]\n  ioc_lists: {pools: ioc/pools.csv}\n"
+      "  reload_interval_ms: 2000\n",
+      "/etc/vigie");
+  EXPECT_EQ(c.rules_paths, (std::vector<std::string>{"/etc/vigie/packs/a", "/opt/b.yml"}));
+  EXPECT_EQ(c.rules_ioc_lists.at("pools"), "/etc/vigie/ioc/pools.csv");
+  EXPECT_EQ(c.rules_reload_interval_ms, 2000u);
+  expect_error("rules: {ioc_lists: [a]}", "rules.ioc_lists");
+  expect_error("rules: {reload_interval_ms: -1}", "rules.reload_interval_ms");
 }
 
 TEST(Config, RefusesBadInputWithTheKeyAtFault) {

@@ -41,6 +41,26 @@ TEST(AgentMetrics, FinishedWorkloadsLeaveTheExposition) {
       << text;
 }
 
+TEST(AgentMetrics, EachGpuHasItsEnergyAndPower) {
+  AgentMetrics m;
+  const uint64_t s = 1'000'000'000;
+  auto gpu = [&](const char* zone, double joules) {
+    return protocol::ZoneEnergy{10 * s, 12 * s, zone, protocol::EnergySource::kNvml, false, joules};
+  };
+  m.record_energy({gpu("gpu-0", 400),
+                   gpu("gpu-1", 100),
+                   {10 * s, 12 * s, "package-0", protocol::EnergySource::kRapl, false, 90}},
+                  {});
+  m.record_energy({gpu("gpu-0", 600), gpu("gpu-1", 100)}, {});
+  const std::string text = exposition(m);
+  for (const char* line :
+       {"vigie_gpu_energy_joules_total{gpu=\"0\"} 1000",
+        "vigie_gpu_energy_joules_total{gpu=\"1\"} 200", "vigie_gpu_power_watts{gpu=\"0\"} 300",
+        "vigie_gpu_power_watts{gpu=\"1\"} 50"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  EXPECT_EQ(text.find("gpu=\"package"), std::string::npos) << text;
+}
+
 TEST(AgentMetrics, UplinkCountersFollowTheUplink) {
   AgentMetrics m;
   uplink::UplinkStats s;

@@ -3,9 +3,14 @@
 // costs, as % of one core at 1 Hz, and the resident memory after many
 // samples, against a baseline of the same sampler with no workload, measured
 // in the same run. /proc/stat is a copy (its counters do not move), so the
-// node's busy time is 0 and attribution takes its no-CPU path. Usage: power_sampler_bench
-// [workloads=500] [samples=200]
+// node's busy time is 0 and attribution takes its no-CPU path. As root, the
+// same again on real cgroup v1 hierarchies (cpuacct, memory: Slurm's
+// cgroup/v1 layout slurm/uid_U/job_J), each job holding one sleeping process
+// of an unprivileged user, as the kernel serves them in production.
+// Usage: power_sampler_bench [workloads=500] [samples=200]
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "vigie/power/power_sampler.h"
 
@@ -35,27 +41,73 @@ long rss_kib() {
   return 0;
 }
 
-// CPU seconds per sample over `samples` samples, the counters advancing between them.
-double measure(const std::string& root, int workloads, int samples) {
+// CPU seconds per sample over `samples` samples; `advance(i)` moves counters between them.
+template <typename Advance>
+double measure(workload::CgroupMounts mounts, const std::string& proc_root, int workloads,
+               int samples, Advance&& advance) {
   power::PowerSamplerOptions options;
-  options.proc_root = root + "/proc";
+  options.proc_root = proc_root;
   options.estimate = {.idle_watts = 100, .core_watts = 7.5};
   power::PowerSampler sampler(options, {},
-                              workload::Resolver({workload::CgroupLayout::kV2, root + "/cg", {}},
-                                                 {.proc_root = options.proc_root}));
+                              workload::Resolver(std::move(mounts), {.proc_root = proc_root}));
   sampler.sample();
   double cpu = 0;
   for (int i = 0; i < samples; ++i) {
-    for (int j = 0; j < workloads; j += 50)  // some jobs progress between samples
-      std::ofstream(root + "/cg/system.slice/slurmstepd.scope/job_" + std::to_string(j) +
-                    "/cpu.stat")
-          << "usage_usec " << (i + 1) * 1000 << "\n";
+    advance(i);
     double t0 = cpu_seconds();
     auto s = sampler.sample();
     cpu += cpu_seconds() - t0;
     if (!s || s->workloads.size() < static_cast<size_t>(workloads) / 10) std::abort();
   }
   return cpu / samples;
+}
+
+double measure_tree(const std::string& root, int workloads, int samples) {
+  return measure({workload::CgroupLayout::kV2, root + "/cg", {}}, root + "/proc", workloads,
+                 samples, [&](int i) {
+                   for (int j = 0; j < workloads; j += 50)  // some jobs progress between samples
+                     std::ofstream(root + "/cg/system.slice/slurmstepd.scope/job_" +
+                                   std::to_string(j) + "/cpu.stat")
+                         << "usage_usec " << (i + 1) * 1000 << "\n";
+                 });
+}
+
+// Real cgroup v1 jobs under /sys/fs/cgroup/{cpuacct,memory}/<name>; -1 when not possible.
+double measure_real_v1(int n, int samples) {
+  const std::string name = "vigie-power-bench-" + std::to_string(::getpid());
+  workload::CgroupMounts mounts{workload::CgroupLayout::kV1, "", {}};
+  for (const char* c : {"cpuacct", "memory"}) {
+    std::error_code ec;
+    if (::geteuid() != 0 ||
+        !fs::create_directory("/sys/fs/cgroup/" + std::string(c) + "/" + name, ec))
+      return -1;
+    mounts.v1[c] = "/sys/fs/cgroup/" + std::string(c) + "/" + name;
+  }
+  std::vector<pid_t> pids;
+  for (int j = 0; j < n; ++j) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setuid(65534) != 0) ::_exit(1);
+      ::pause();
+      ::_exit(0);
+    }
+    pids.push_back(pid);
+    for (const auto& [c, dir] : mounts.v1) {
+      std::string job = dir + "/slurm/uid_65534/job_" + std::to_string(j);
+      fs::create_directories(job);
+      std::ofstream(job + "/cgroup.procs") << pid << "\n";
+    }
+  }
+  const double cost = measure(mounts, "/proc", n, samples, [](int) {});
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+  for (const auto& [c, dir] : mounts.v1) {  // cgroupfs: rmdir, deepest first
+    for (int j = 0; j < n; ++j) fs::remove(dir + "/slurm/uid_65534/job_" + std::to_string(j));
+    fs::remove(dir + "/slurm/uid_65534");
+    fs::remove(dir + "/slurm");
+    fs::remove(dir);
+  }
+  return cost;
 }
 
 }  // namespace
@@ -83,7 +135,7 @@ int main(int argc, char** argv) {
   fs::create_directories(empty + "/cg");
   fake_proc(empty, 0);
   fake_proc(root, n);
-  const double base = measure(empty, 0, samples);
+  const double base = measure_tree(empty, 0, samples);
   const long rss_base = rss_kib();
   for (int j = 0; j < n; ++j) {
     std::string dir = root + "/cg/system.slice/slurmstepd.scope/job_" + std::to_string(j);
@@ -93,11 +145,12 @@ int main(int argc, char** argv) {
     std::ofstream(dir + "/cpuset.cpus.effective") << "0-1\n";
     std::ofstream(dir + "/cgroup.procs") << 100000 + j << "\n";
   }
-  const double with = measure(root, n, samples);
+  const double with = measure_tree(root, n, samples);
   const long rss_with = rss_kib();
-  const double more = measure(root, n, samples);  // memory stays bounded over more samples
+  const double more = measure_tree(root, n, samples);  // memory stays bounded over more samples
   const long rss_after = rss_kib();
   fs::remove_all(root);
+  const double real = measure_real_v1(n, samples);
   std::printf("power sampling at 1 Hz, %d samples each\n", samples);
   std::printf("  baseline (no workload): %.4f %% of one core\n", base * 100);
   std::printf("  %d workloads:           %.4f %% of one core (%.1fx baseline), %.3f ms/sample\n", n,
@@ -105,5 +158,11 @@ int main(int argc, char** argv) {
   std::printf("  again:                  %.4f %% of one core\n", more * 100);
   std::printf("  RSS: %ld KiB baseline, %ld KiB with %d workloads, %ld KiB after %d more samples\n",
               rss_base, rss_with, n, rss_after, samples);
+  if (real < 0)
+    std::printf(
+        "  real cgroup v1 jobs: not measured (needs root and /sys/fs/cgroup/{cpuacct,memory})\n");
+  else
+    std::printf("  %d real cgroup v1 jobs:  %.4f %% of one core (%.1fx baseline), %.3f ms/sample\n",
+                n, real * 100, base > 0 ? real / base : 0.0, real * 1e3);
   return 0;
 }

@@ -1,9 +1,13 @@
 // Per-job footprints: totalled by the store at a Slurm job's WorkloadEnd,
 // served at GET /api/v1/jobs/<id>/footprint.
+#include "vigie/collector/footprint.h"
+
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "footprint_fixture.h"
 #include "sample_batch.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/sqlite_store.h"
@@ -13,34 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-protocol::WorkloadEnergy job_energy(const std::string& id, uint64_t start_s, double joules,
-                                    double gco2e, bool estimated) {
-  protocol::WorkloadEnergy e;
-  e.start_ns = start_s * 1'000'000'000;
-  e.end_ns = (start_s + 1) * 1'000'000'000;
-  e.workload.kind = protocol::WorkloadKind::kSlurmJob;
-  e.workload.id = id;
-  e.workload.user = "alice";
-  e.workload.account = "proj42";
-  e.cpu_seconds = 2;
-  e.energy_joules = joules;
-  e.cpu_joules = joules * 0.75;
-  e.dram_joules = joules * 0.25;
-  e.carbon_gco2e = gco2e;
-  e.embodied_gco2e = 0.5;
-  e.estimated = estimated;
-  return e;
-}
-
-protocol::Batch batch(const std::string& host, uint64_t sequence) {
-  protocol::Batch b;
-  b.agent_id = host;
-  b.site = "site-a";
-  b.host = host;
-  b.sequence = sequence;
-  b.sent_ns = 1;
-  return b;
-}
+using testing::agent_batch;
+using testing::job_energy;
 
 TEST(CollectorFootprint, TotalledAcrossHostsAtJobEndAndServed) {
   testing::TempDir dir;
@@ -52,17 +30,17 @@ TEST(CollectorFootprint, TotalledAcrossHostsAtJobEndAndServed) {
     return handler.handle({"GET", target, "", "", "", ""});
   };
 
-  auto a1 = batch("node1", 1);
+  auto a1 = agent_batch("node1", 1);
   a1.workload_energy = {job_energy("42", 100, 300, 2.0, false),
                         job_energy("42", 101, 100, 1.0, false),
                         job_energy("7", 100, 999, 9.0, false)};
   ASSERT_EQ(store.store_batch(a1, 1).status, StoreOutcome::Status::kStored);
   EXPECT_EQ(get("/api/v1/jobs/42/footprint").status, 404);  // not ended yet
 
-  auto a2 = batch("node1", 2);
+  auto a2 = agent_batch("node1", 2);
   a2.workload_ends = {{100'000'000'000, 102'000'000'000, a1.workload_energy[0].workload}};
   ASSERT_EQ(store.store_batch(a2, 2).status, StoreOutcome::Status::kStored);
-  auto b1 = batch("node2", 1);
+  auto b1 = agent_batch("node2", 1);
   b1.workload_energy = {job_energy("42", 100, 600, 4.0, true)};
   b1.workload_ends = a2.workload_ends;
   ASSERT_EQ(store.store_batch(b1, 3).status, StoreOutcome::Status::kStored);
@@ -91,6 +69,22 @@ TEST(CollectorFootprint, TotalledAcrossHostsAtJobEndAndServed) {
   EXPECT_EQ(get("/api/v1/jobs/x;DROP/footprint").status, 400);
   EXPECT_EQ(get("/api/v1/jobs/42/footprint?x=1").status, 400);
   EXPECT_EQ(get("/api/v1/jobs//footprint").status, 404);
+}
+
+TEST(CollectorFootprint, EquivalentsUseGreenAlgorithmsFactors) {
+  auto e = equivalents(1750);
+  EXPECT_DOUBLE_EQ(e.car_km, 10);  // 175 gCO2e per km
+  EXPECT_DOUBLE_EQ(e.tree_months, 1750 / (11000.0 / 12));
+  EXPECT_DOUBLE_EQ(equivalents(-3).car_km, 0);
+  EXPECT_DOUBLE_EQ(equivalents(std::nan("")).tree_months, 0);
+  JobFootprint f{"9", "bob", "", {{}}};
+  f.hosts[0].host = "n1";
+  f.hosts[0].energy_joules = 7.2e6;
+  f.hosts[0].operational_gco2e = 350;
+  auto j = footprint_json(f);
+  EXPECT_DOUBLE_EQ(j["energy_kwh"].get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(j["equivalents"]["car_km"].get<double>(), 2.0);
+  EXPECT_FALSE(j["estimated"].get<bool>());
 }
 
 }  // namespace

@@ -18,13 +18,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "sensor_test_util.h"
 #include "vigie/sensor/sensor.h"
 
 namespace vigie::sensor {
@@ -33,51 +31,19 @@ namespace {
 namespace fs = std::filesystem;
 using protocol::Event;
 using protocol::EventKind;
+using testing::cgroup2_mount;
+using testing::Collector;
+using testing::join_cgroup;
+using testing::kind_of;
+using testing::loopback_address;
+using testing::port_of;
+using testing::TestCgroup;
 
 std::unique_ptr<Sensor> open_sensor(SensorOptions options) {
   std::string error;
   auto sensor = Sensor::open(options, error);
   EXPECT_NE(sensor, nullptr) << error;
   return sensor;
-}
-
-// Polls the sensor, keeping the events of the pids of interest.
-class Collector {
- public:
-  explicit Collector(Sensor& sensor) : sensor_(sensor) {}
-
-  void watch(uint32_t pid) { pids_.insert(pid); }
-
-  // The first kept event matching `match`, polling up to timeout_ms; nullopt if none.
-  std::optional<Event> wait_for(const std::function<bool(const Event&)>& match,
-                                int timeout_ms = 5000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      for (const Event& event : events_) {
-        if (match(event)) return event;
-      }
-      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      drain(100);
-    }
-  }
-
-  void drain(int timeout_ms) {
-    int rc = sensor_.poll(timeout_ms, [this](Event&& event) {
-      if (pids_.count(event.pid) != 0) events_.push_back(std::move(event));
-    });
-    EXPECT_GE(rc, 0);
-  }
-
-  const std::vector<Event>& events() const { return events_; }
-
- private:
-  Sensor& sensor_;
-  std::set<uint32_t> pids_;
-  std::vector<Event> events_;
-};
-
-auto of(uint32_t pid, EventKind kind) {
-  return [pid, kind](const Event& e) { return e.pid == pid && e.kind() == kind; };
 }
 
 // fork + execv(argv[0], argv), stdout/stderr to /dev/null; optionally first
@@ -88,11 +54,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& cgroup_proc
   args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    if (!cgroup_procs.empty()) {
-      int fd = ::open(cgroup_procs.c_str(), O_WRONLY);
-      if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(126);
-      ::close(fd);
-    }
+    if (!cgroup_procs.empty() && !join_cgroup(cgroup_procs)) ::_exit(126);
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
     ::dup2(null, 2);
@@ -106,21 +68,6 @@ int reap(pid_t pid) {
   int status = 0;
   EXPECT_EQ(::waitpid(pid, &status, 0), pid);
   return status;
-}
-
-// Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup/unified in the
-// hybrid layout, /sys/fs/cgroup on pure v2).
-std::string cgroup2_mount() {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
-    auto sep = line.find(" - ");
-    if (sep == std::string::npos || line.compare(sep + 3, 8, "cgroup2 ") != 0) continue;
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    return mount_point;
-  }
-  return {};
 }
 
 uint64_t inode_of(const std::string& path) {
@@ -149,23 +96,19 @@ TEST(SensorKernelTest, RejectsInvalidRingBufferSize) {
 TEST(SensorKernelTest, ExecCarriesProcessParentAndCgroup) {
   const std::string mount = cgroup2_mount();
   ASSERT_FALSE(mount.empty()) << "no cgroup2 mount";
-  const std::string cgroup = mount + "/vigie-sensor-test-" + std::to_string(::getpid());
-  ASSERT_TRUE(fs::create_directory(cgroup) || fs::exists(cgroup));
-  struct RemoveCgroup {
-    const std::string& path;
-    ~RemoveCgroup() { ::rmdir(path.c_str()); }  // empty once the child is reaped
-  } remove_cgroup{cgroup};
-  const uint64_t cgroup_id = inode_of(cgroup);
+  TestCgroup cgroup("vigie-sensor-test");  // empty once the child is reaped
+  ASSERT_NE(cgroup.id(), 0u) << "cannot make " << cgroup.path();
+  const uint64_t cgroup_id = cgroup.id();
 
   auto sensor = open_sensor({});
   ASSERT_NE(sensor, nullptr);
   Collector collector(*sensor);
   const std::vector<std::string> argv = {"/bin/echo", "vigie-sensor-exec", "two words", ""};
-  pid_t child = spawn(argv, cgroup + "/cgroup.procs");
+  pid_t child = spawn(argv, cgroup.procs());
   collector.watch(child);
   EXPECT_EQ(reap(child), 0);
 
-  auto exec = collector.wait_for(of(child, EventKind::kProcessExec));
+  auto exec = collector.wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   EXPECT_EQ(exec->pid, static_cast<uint32_t>(child));
   EXPECT_EQ(exec->ppid, static_cast<uint32_t>(::getpid()));
@@ -187,7 +130,7 @@ TEST(SensorKernelTest, ExecCarriesProcessParentAndCgroup) {
       << body.parent_command_line;
 
   // The exit of the exec'd child carries the image from the process table.
-  auto exit = collector.wait_for(of(child, EventKind::kProcessExit));
+  auto exit = collector.wait_for(kind_of(child, EventKind::kProcessExit));
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(std::get<protocol::ProcessExit>(exit->body).image, "/bin/echo");
   EXPECT_EQ(exit->cgroup_id, cgroup_id);
@@ -204,7 +147,7 @@ TEST(SensorKernelTest, CgroupIdIsTheUnifiedCgroupOfTheProcess) {
   pid_t child = spawn({"/bin/true"});
   collector.watch(child);
   reap(child);
-  auto exec = collector.wait_for(of(child, EventKind::kProcessExec));
+  auto exec = collector.wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   EXPECT_EQ(exec->cgroup_id, own_id);
 }
@@ -219,10 +162,10 @@ TEST(SensorKernelTest, BatchedWakeupsStillDeliverEveryRecordAtTheTimeout) {
   collector.watch(child);
   reap(child);
   // No epoll wake-up comes below the threshold: each poll drains at its timeout.
-  auto exec = collector.wait_for(of(child, EventKind::kProcessExec));
+  auto exec = collector.wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   EXPECT_EQ(exec->pid, static_cast<uint32_t>(child));
-  EXPECT_TRUE(collector.wait_for(of(child, EventKind::kProcessExit)).has_value());
+  EXPECT_TRUE(collector.wait_for(kind_of(child, EventKind::kProcessExit)).has_value());
 
   std::string error;
   options.wakeup_bytes = options.ringbuf_bytes;
@@ -239,7 +182,7 @@ TEST(SensorKernelTest, LongArgvIsTruncated) {
   pid_t child = spawn(argv);  // about 1.8 KiB of argv, beyond the 1 KiB bound
   collector.watch(child);
   reap(child);
-  auto exec = collector.wait_for(of(child, EventKind::kProcessExec));
+  auto exec = collector.wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   const auto& body = std::get<protocol::ProcessExec>(exec->body);
   EXPECT_TRUE(body.argv_truncated);
@@ -256,7 +199,7 @@ TEST(SensorKernelTest, LongArgvIsTruncated) {
   child = spawn(many);  // short, but more than 32 arguments
   collector.watch(child);
   reap(child);
-  exec = collector.wait_for(of(child, EventKind::kProcessExec));
+  exec = collector.wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   const auto& many_body = std::get<protocol::ProcessExec>(exec->body);
   EXPECT_TRUE(many_body.argv_truncated);
@@ -271,7 +214,7 @@ TEST(SensorKernelTest, ExitCodeAndSignal) {
   pid_t exits = spawn({"/bin/sh", "-c", "exit 3"});
   collector.watch(exits);
   EXPECT_EQ(WEXITSTATUS(reap(exits)), 3);
-  auto exit = collector.wait_for(of(exits, EventKind::kProcessExit));
+  auto exit = collector.wait_for(kind_of(exits, EventKind::kProcessExit));
   ASSERT_TRUE(exit.has_value());
   auto body = std::get<protocol::ProcessExit>(exit->body);
   EXPECT_EQ(body.exit_code, 3);
@@ -280,10 +223,10 @@ TEST(SensorKernelTest, ExitCodeAndSignal) {
 
   pid_t killed = spawn({"/bin/sleep", "60"});
   collector.watch(killed);
-  ASSERT_TRUE(collector.wait_for(of(killed, EventKind::kProcessExec)).has_value());
+  ASSERT_TRUE(collector.wait_for(kind_of(killed, EventKind::kProcessExec)).has_value());
   ASSERT_EQ(::kill(killed, SIGKILL), 0);
   EXPECT_EQ(WTERMSIG(reap(killed)), SIGKILL);
-  exit = collector.wait_for(of(killed, EventKind::kProcessExit));
+  exit = collector.wait_for(kind_of(killed, EventKind::kProcessExit));
   ASSERT_TRUE(exit.has_value());
   body = std::get<protocol::ProcessExit>(exit->body);
   EXPECT_EQ(body.exit_code, 0);
@@ -308,12 +251,12 @@ TEST(SensorKernelTest, ExitIsReportedOnceWhenTheLastThreadEnds) {
   }
   collector.watch(child);
   EXPECT_EQ(WEXITSTATUS(reap(child)), 9);
-  auto exit = collector.wait_for(of(child, EventKind::kProcessExit));
+  auto exit = collector.wait_for(kind_of(child, EventKind::kProcessExit));
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(std::get<protocol::ProcessExit>(exit->body).exit_code, 9);
   collector.drain(200);
-  size_t exits = 0;
-  for (const Event& e : collector.events()) exits += e.kind() == EventKind::kProcessExit;
+  const size_t exits =
+      collector.count([](const Event& e) { return e.kind() == EventKind::kProcessExit; });
   EXPECT_EQ(exits, 1u);
 }
 
@@ -334,26 +277,14 @@ class SensorConnectTest : public ::testing::Test {
   uint16_t bind_loopback(int family, int type, int& fd) {
     fd = ::socket(family, type, 0);
     EXPECT_GE(fd, 0);
-    sockaddr_storage addr{};
-    socklen_t len;
-    if (family == AF_INET) {
-      auto* in = reinterpret_cast<sockaddr_in*>(&addr);
-      in->sin_family = AF_INET;
-      in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      len = sizeof(*in);
-    } else {
-      auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-      in6->sin6_family = AF_INET6;
-      in6->sin6_addr = in6addr_loopback;
-      len = sizeof(*in6);
-    }
+    sockaddr_storage addr;
+    socklen_t len = loopback_address(family, addr);
     EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
     if (type == SOCK_STREAM) {
       EXPECT_EQ(::listen(fd, 4), 0);
     }
     EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    return ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
-                                   : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    return port_of(addr);
   }
 
   // connect() to the loopback server of (family, type) and return the event.
@@ -431,8 +362,8 @@ TEST_F(SensorConnectTest, UnixSocketsAreNotReported) {
   ::unlink(path.c_str());
   // A TCP connect after it marks the point by which the unix one would show.
   ASSERT_TRUE(connect_and_observe(AF_INET, SOCK_STREAM).has_value());
-  size_t connects = 0;
-  for (const Event& e : collector_->events()) connects += e.kind() == EventKind::kNetworkConnect;
+  const size_t connects =
+      collector_->count([](const Event& e) { return e.kind() == EventKind::kNetworkConnect; });
   EXPECT_EQ(connects, 1u);
 }
 
@@ -452,7 +383,7 @@ TEST(SensorKernelTest, ExcludesOwnProcess) {
   pid_t child = spawn({"/bin/true"});
   collector.watch(child);
   reap(child);
-  ASSERT_TRUE(collector.wait_for(of(child, EventKind::kProcessExec)).has_value());
+  ASSERT_TRUE(collector.wait_for(kind_of(child, EventKind::kProcessExec)).has_value());
   for (const Event& e : collector.events()) EXPECT_NE(e.pid, static_cast<uint32_t>(::getpid()));
 }
 
@@ -474,8 +405,8 @@ TEST(SensorKernelTest, CountsRingBufferDrops) {
     reap(child);
   }
   collector.drain(0);
-  size_t received = 0;
-  for (const Event& e : collector.events()) received += e.kind() == EventKind::kProcessExec;
+  const size_t received =
+      collector.count([](const Event& e) { return e.kind() == EventKind::kProcessExec; });
   const uint64_t drops = sensor->ringbuf_drops(EventKind::kProcessExec) - drops_before;
 
   EXPECT_GT(drops, 0u);

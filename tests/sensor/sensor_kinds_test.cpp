@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "sensor_test_util.h"
 #include "vigie/sensor/sensor.h"
 
 namespace vigie::sensor {
@@ -33,6 +34,10 @@ namespace {
 namespace fs = std::filesystem;
 using protocol::Event;
 using protocol::EventKind;
+using testing::Collector;
+using testing::kind_of;
+using testing::loopback_address;
+using testing::port_of;
 
 uint64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -65,35 +70,11 @@ class KindsTest : public ::testing::Test {
     std::string error;
     sensor_ = Sensor::open(options, error);
     ASSERT_NE(sensor_, nullptr) << error;
+    collector_ = std::make_unique<Collector>(*sensor_);
     watch(::getpid());
   }
 
-  void watch(pid_t pid) { pids_.insert(static_cast<uint32_t>(pid)); }
-
-  std::optional<Event> wait_for(const std::function<bool(const Event&)>& match,
-                                int timeout_ms = 5000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      for (const Event& event : events_) {
-        if (match(event)) return event;
-      }
-      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      drain(100);
-    }
-  }
-
-  void drain(int timeout_ms) {
-    int rc = sensor_->poll(timeout_ms, [this](Event&& event) {
-      if (pids_.count(event.pid) != 0) events_.push_back(std::move(event));
-    });
-    EXPECT_GE(rc, 0);
-  }
-
-  size_t count(const std::function<bool(const Event&)>& match) {
-    size_t n = 0;
-    for (const Event& e : events_) n += match(e);
-    return n;
-  }
+  void watch(pid_t pid) { collector_->watch(static_cast<uint32_t>(pid)); }
 
   // Runs `body` in a forked child (watched), waits for it and returns its status.
   int in_child(const std::function<int()>& body, pid_t* pid_out = nullptr) {
@@ -118,13 +99,8 @@ class KindsTest : public ::testing::Test {
   }
 
   std::unique_ptr<Sensor> sensor_;
-  std::set<uint32_t> pids_;
-  std::vector<Event> events_;
+  std::unique_ptr<Collector> collector_;
 };
-
-auto kind_of(uint32_t pid, EventKind kind) {
-  return [pid, kind](const Event& e) { return e.pid == pid && e.kind() == kind; };
-}
 
 TEST_F(KindsTest, ExecCarriesCwdAncestrySha256AndStart) {
   SensorOptions options;
@@ -145,7 +121,7 @@ TEST_F(KindsTest, ExecCarriesCwdAncestrySha256AndStart) {
       },
       &child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-  auto exec = wait_for(kind_of(child, EventKind::kProcessExec));
+  auto exec = collector_->wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   expect_common(*exec, child, login_uid);
   EXPECT_EQ(exec->ppid, static_cast<uint32_t>(::getpid()));
@@ -181,7 +157,7 @@ TEST_F(KindsTest, FailedExecIsReportedWithItsErrno) {
         return errno == ENOENT ? 3 : 4;
       },
       &child);
-  auto exec = wait_for([child](const Event& e) {
+  auto exec = collector_->wait_for([child](const Event& e) {
     return e.pid == static_cast<uint32_t>(child) && e.kind() == EventKind::kProcessExec;
   });
   ASSERT_TRUE(exec.has_value());
@@ -210,7 +186,7 @@ TEST_F(KindsTest, ExitCarriesCpuTime) {
   int status = 0;
   rusage usage{};
   ASSERT_EQ(::wait4(child, &status, 0, &usage), child);
-  auto exit = wait_for(kind_of(child, EventKind::kProcessExit));
+  auto exit = collector_->wait_for(kind_of(child, EventKind::kProcessExit));
   ASSERT_TRUE(exit.has_value());
   expect_common(*exit, child);
   const auto& body = std::get<protocol::ProcessExit>(exit->body);
@@ -236,7 +212,7 @@ TEST_F(KindsTest, ForkReportsNewProcessesNotThreads) {
   ::waitpid(child, nullptr, 0);
   pid_t tid = 0;
   std::thread([&] { tid = static_cast<pid_t>(::syscall(SYS_gettid)); }).join();
-  auto fork = wait_for([child](const Event& e) {
+  auto fork = collector_->wait_for([child](const Event& e) {
     return e.kind() == EventKind::kProcessFork &&
            std::get<protocol::ProcessFork>(e.body).child_pid == static_cast<uint32_t>(child);
   });
@@ -247,30 +223,18 @@ TEST_F(KindsTest, ForkReportsNewProcessesNotThreads) {
   EXPECT_EQ(body.image, self_exe());
   EXPECT_GE(body.child_start_ns + 20'000'000, before);
   EXPECT_LE(body.child_start_ns, fork->time_ns);
-  drain(200);
-  EXPECT_EQ(count([tid](const Event& e) {
-              return e.kind() == EventKind::kProcessFork &&
-                     std::get<protocol::ProcessFork>(e.body).child_pid ==
-                         static_cast<uint32_t>(tid);
-            }),
+  collector_->drain(200);
+  EXPECT_EQ(collector_->count([tid](const Event& e) {
+    return e.kind() == EventKind::kProcessFork &&
+           std::get<protocol::ProcessFork>(e.body).child_pid == static_cast<uint32_t>(tid);
+  }),
             0u);
 }
 
 // listen + connect + accept on the loopback of `family`.
 void listen_connect_accept(int family, uint16_t& server_port, uint16_t& client_port) {
-  sockaddr_storage addr{};
-  socklen_t len;
-  if (family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(*in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_addr = in6addr_loopback;
-    len = sizeof(*in6);
-  }
+  sockaddr_storage addr;
+  socklen_t len = loopback_address(family, addr);
   int server = ::socket(family, SOCK_STREAM, 0);
   ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&addr), len), 0);
   ASSERT_EQ(::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len), 0);
@@ -282,12 +246,8 @@ void listen_connect_accept(int family, uint16_t& server_port, uint16_t& client_p
   sockaddr_storage local{};
   socklen_t local_len = sizeof(local);
   ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr*>(&local), &local_len), 0);
-  auto port = [family](const sockaddr_storage& a) {
-    return ntohs(family == AF_INET ? reinterpret_cast<const sockaddr_in*>(&a)->sin_port
-                                   : reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);
-  };
-  server_port = port(addr);
-  client_port = port(local);
+  server_port = port_of(addr);
+  client_port = port_of(local);
   ::close(accepted);
   ::close(client);
   ::close(server);
@@ -298,7 +258,7 @@ TEST_F(KindsTest, ListenAndAcceptIpv4AndIpv6) {
   for (auto [family, ip] : {std::pair{AF_INET, "127.0.0.1"}, std::pair{AF_INET6, "::1"}}) {
     uint16_t server_port = 0, client_port = 0;
     listen_connect_accept(family, server_port, client_port);
-    auto listen = wait_for([port = server_port](const Event& e) {
+    auto listen = collector_->wait_for([port = server_port](const Event& e) {
       return e.kind() == EventKind::kNetworkListen &&
              std::get<protocol::NetworkListen>(e.body).source_port == port;
     });
@@ -312,7 +272,7 @@ TEST_F(KindsTest, ListenAndAcceptIpv4AndIpv6) {
     EXPECT_EQ(l.destination_port, 0);
     EXPECT_EQ(l.image, self_exe());
 
-    auto accept = wait_for([port = server_port](const Event& e) {
+    auto accept = collector_->wait_for([port = server_port](const Event& e) {
       return e.kind() == EventKind::kNetworkAccept &&
              std::get<protocol::NetworkAccept>(e.body).destination_port == port;
     });
@@ -327,7 +287,7 @@ TEST_F(KindsTest, ListenAndAcceptIpv4AndIpv6) {
     EXPECT_EQ(a.image, self_exe());
 
     // The connect that made it: destination the server, no source (unbound).
-    auto connect = wait_for([port = server_port](const Event& e) {
+    auto connect = collector_->wait_for([port = server_port](const Event& e) {
       return e.kind() == EventKind::kNetworkConnect &&
              std::get<protocol::NetworkConnect>(e.body).destination_port == port;
     });
@@ -352,7 +312,7 @@ TEST_F(KindsTest, FileOpenOfWatchedPathsOnly) {
                            "*/.ssh/authorized_keys"};
   open(options);
   auto opened = [&](const std::string& path) {
-    return wait_for(
+    return collector_->wait_for(
         [path](const Event& e) {
           return e.kind() == EventKind::kFileOpen &&
                  std::get<protocol::FileOpen>(e.body).path == path;
@@ -406,7 +366,7 @@ TEST_F(KindsTest, FileOpenOfWatchedPathsOnly) {
   fd = static_cast<int>(
       ::syscall(SYS_openat, AT_FDCWD, (dir / "secret").c_str(), O_RDONLY | O_DIRECTORY));
   EXPECT_EQ(fd, -1);
-  auto failed = wait_for(
+  auto failed = collector_->wait_for(
       [](const Event& e) {
         return e.kind() == EventKind::kFileOpen && std::get<protocol::FileOpen>(e.body).result != 0;
       },
@@ -416,8 +376,8 @@ TEST_F(KindsTest, FileOpenOfWatchedPathsOnly) {
 
   fd = ::open((dir / "other").c_str(), O_RDONLY);
   ::close(fd);
-  drain(200);
-  EXPECT_EQ(count([](const Event& e) { return e.kind() == EventKind::kFileOpen; }), 4u);
+  collector_->drain(200);
+  EXPECT_EQ(collector_->count([](const Event& e) { return e.kind() == EventKind::kFileOpen; }), 4u);
   EXPECT_EQ(sensor_->pending_full(), 0u);
   fs::remove_all(dir);
 }
@@ -435,7 +395,7 @@ TEST_F(KindsTest, PrivilegeChangesAndRefusedAttempts) {
       &child);
   ASSERT_EQ(WEXITSTATUS(status), 0);
   auto by_syscall = [&](const char* name) {
-    return wait_for([child, name](const Event& e) {
+    return collector_->wait_for([child, name](const Event& e) {
       return e.pid == static_cast<uint32_t>(child) && e.kind() == EventKind::kPrivilegeChange &&
              std::get<protocol::PrivilegeChange>(e.body).syscall == name;
     });
@@ -481,11 +441,11 @@ TEST_F(KindsTest, PtraceAttach) {
     ::_exit(127);
   }
   watch(target);
-  ASSERT_TRUE(wait_for(kind_of(target, EventKind::kProcessExec)).has_value());
+  ASSERT_TRUE(collector_->wait_for(kind_of(target, EventKind::kProcessExec)).has_value());
   ASSERT_EQ(::ptrace(PTRACE_ATTACH, target, nullptr, nullptr), 0) << std::strerror(errno);
   ::waitpid(target, nullptr, 0);
   ::ptrace(PTRACE_DETACH, target, nullptr, nullptr);
-  auto event = wait_for(kind_of(::getpid(), EventKind::kPtrace));
+  auto event = collector_->wait_for(kind_of(::getpid(), EventKind::kPtrace));
   ::kill(target, SIGKILL);
   ::waitpid(target, nullptr, 0);
   ASSERT_TRUE(event.has_value());
@@ -498,7 +458,7 @@ TEST_F(KindsTest, PtraceAttach) {
   EXPECT_EQ(body.image, self_exe());
   EXPECT_EQ(body.result, 0);
   // PTRACE_DETACH is no attach-like request.
-  EXPECT_EQ(count(kind_of(::getpid(), EventKind::kPtrace)), 1u);
+  EXPECT_EQ(collector_->count(kind_of(::getpid(), EventKind::kPtrace)), 1u);
 }
 
 TEST_F(KindsTest, FilelessExecOfAMemfd) {
@@ -519,7 +479,7 @@ TEST_F(KindsTest, FilelessExecOfAMemfd) {
         return 127;
       },
       &child);
-  auto fileless = wait_for(kind_of(child, EventKind::kFilelessExec));
+  auto fileless = collector_->wait_for(kind_of(child, EventKind::kFilelessExec));
   ASSERT_TRUE(fileless.has_value());
   expect_common(*fileless, child);
   const auto& body = std::get<protocol::FilelessExec>(fileless->body);
@@ -528,14 +488,14 @@ TEST_F(KindsTest, FilelessExecOfAMemfd) {
   EXPECT_EQ(body.argv, std::vector<std::string>{"payload"});
   EXPECT_EQ(body.command_line, "payload");
   // ... besides the process_exec of the same image.
-  auto exec = wait_for(kind_of(child, EventKind::kProcessExec));
+  auto exec = collector_->wait_for(kind_of(child, EventKind::kProcessExec));
   ASSERT_TRUE(exec.has_value());
   EXPECT_EQ(std::get<protocol::ProcessExec>(exec->body).argv, body.argv);
   // An ordinary exec is not fileless.
   pid_t plain = 0;
   in_child([] { return ::execl("/bin/true", "/bin/true", nullptr); }, &plain);
-  ASSERT_TRUE(wait_for(kind_of(plain, EventKind::kProcessExec)).has_value());
-  EXPECT_EQ(count(kind_of(plain, EventKind::kFilelessExec)), 0u);
+  ASSERT_TRUE(collector_->wait_for(kind_of(plain, EventKind::kProcessExec)).has_value());
+  EXPECT_EQ(collector_->count(kind_of(plain, EventKind::kFilelessExec)), 0u);
 }
 
 TEST_F(KindsTest, AKindTheKernelRefusesLeavesTheOthersRunning) {
@@ -561,9 +521,9 @@ TEST_F(KindsTest, AKindTheKernelRefusesLeavesTheOthersRunning) {
   ::close(fd);
   pid_t child = 0;
   in_child([] { return ::execl("/bin/true", "/bin/true", nullptr); }, &child);
-  ASSERT_TRUE(wait_for(kind_of(child, EventKind::kProcessExec)).has_value());
-  ASSERT_TRUE(wait_for(kind_of(child, EventKind::kProcessExit)).has_value());
-  EXPECT_EQ(count([](const Event& e) { return e.kind() == EventKind::kFileOpen; }), 0u);
+  ASSERT_TRUE(collector_->wait_for(kind_of(child, EventKind::kProcessExec)).has_value());
+  ASSERT_TRUE(collector_->wait_for(kind_of(child, EventKind::kProcessExit)).has_value());
+  EXPECT_EQ(collector_->count([](const Event& e) { return e.kind() == EventKind::kFileOpen; }), 0u);
 }
 
 TEST(SensorOptionsTest, RejectsBadWatchedPaths) {

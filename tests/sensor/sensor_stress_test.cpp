@@ -2,52 +2,37 @@
 // is either received or counted as a ring-buffer drop, exactly. The execs run
 // in a cgroup made for the test and the sensor observes only that cgroup (in
 // the kernel), so every drop counted is one of ours.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "sensor_events.h"
+#include "sensor_test_util.h"
 #include "vigie/sensor/sensor.h"
 
 namespace vigie::sensor {
 namespace {
 
 using protocol::EventKind;
+using testing::cgroup2_mount;
+using testing::join_cgroup;
+using testing::TestCgroup;
 
 constexpr int kExecs = 100'000;
 constexpr int kWorkers = 2;
 
-std::string cgroup2_mount() {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
-    auto sep = line.find(" - ");
-    if (sep == std::string::npos || line.compare(sep + 3, 8, "cgroup2 ") != 0) continue;
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    return mount_point;
-  }
-  return {};
-}
-
-// Forks a worker that joins `cgroup` and spawns /bin/true `n` times; it exits
-// 0 only when every spawn and exec succeeded.
-pid_t start_worker(const std::string& cgroup, int n) {
+// Forks a worker that joins the cgroup whose cgroup.procs is given and spawns
+// /bin/true `n` times; it exits 0 only when every spawn and exec succeeded.
+pid_t start_worker(const std::string& cgroup_procs, int n) {
   pid_t pid = ::fork();
   if (pid != 0) return pid;
-  int fd = ::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY);
-  if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(126);
-  ::close(fd);
+  if (!join_cgroup(cgroup_procs)) ::_exit(126);
   char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
   char* const envp[] = {nullptr};
   for (int i = 0; i < n; ++i) {
@@ -61,32 +46,9 @@ pid_t start_worker(const std::string& cgroup, int n) {
   ::_exit(0);
 }
 
-// A cgroup v2 made for one test, removed at the end; id() is what
-// SensorOptions::only_cgroup_id takes (the directory's inode).
-class TestCgroup {
- public:
-  explicit TestCgroup(const std::string& name) {
-    const std::string mount = cgroup2_mount();
-    if (mount.empty()) return;
-    path_ = mount + "/" + name + "-" + std::to_string(::getpid());
-    struct stat st {};
-    if (::mkdir(path_.c_str(), 0755) == 0 && ::stat(path_.c_str(), &st) == 0) id_ = st.st_ino;
-  }
-  ~TestCgroup() {
-    if (id_ != 0) ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  uint64_t id() const { return id_; }  // 0: could not be made
-
- private:
-  std::string path_;
-  uint64_t id_ = 0;
-};
-
 TEST(SensorStressTest, EveryExecIsReceivedOrCountedAsDropped) {
   TestCgroup test_cgroup("vigie-stress");
   ASSERT_NE(test_cgroup.id(), 0u) << "cannot make a cgroup v2 under " << cgroup2_mount();
-  const std::string& cgroup = test_cgroup.path();
 
   SensorOptions options;
   options.kinds = {};
@@ -99,7 +61,8 @@ TEST(SensorStressTest, EveryExecIsReceivedOrCountedAsDropped) {
   ASSERT_NE(sensor, nullptr) << error;
 
   pid_t workers[kWorkers];
-  for (int w = 0; w < kWorkers; ++w) workers[w] = start_worker(cgroup, kExecs / kWorkers);
+  for (int w = 0; w < kWorkers; ++w)
+    workers[w] = start_worker(test_cgroup.procs(), kExecs / kWorkers);
 
   uint64_t received = 0, foreign = 0;
   auto sink = [&](protocol::Event&& event) {
@@ -152,7 +115,7 @@ TEST(SensorStressTest, RingbufUsedBytesCountsUnreadRecords) {
   EXPECT_EQ(sensor->ringbuf_used_bytes(), 0u);
 
   constexpr int kUnread = 10;
-  pid_t worker = start_worker(cgroup.path(), kUnread);
+  pid_t worker = start_worker(cgroup.procs(), kUnread);
   int status = 0;
   ASSERT_EQ(::waitpid(worker, &status, 0), worker);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "worker status " << status;

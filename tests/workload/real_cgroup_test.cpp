@@ -1,5 +1,6 @@
 // Resolver and scan_cpu() against this machine's real cgroup hierarchies (run as root):
 // a forked child is moved into a Slurm-like job cgroup and burns CPU.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -153,6 +154,61 @@ TEST(WorkloadRealCgroup, SlurmLikeJobIsResolvedAndItsCpuTimeGrows) {
   int jobs = 0;
   for (const auto& w : second.workloads) jobs += w.workload.id == kJob;
   EXPECT_EQ(jobs, 1) << "job counted once across hierarchies and steps";
+}
+
+// The counters scan_cpu() keeps open belong to one cgroup: a job cgroup removed
+// and made again at the same path (a new kernfs node) is read afresh, and the
+// removed one's open file answers ENODEV, the end the scan relies on.
+TEST(WorkloadRealCgroup, JobRecreatedAtTheSamePathIsReadAfresh) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root";
+  CgroupMounts mounts = detect_layout();
+  auto cpuacct = mounts.v1.find("cpuacct");
+  if (cpuacct == mounts.v1.end() && mounts.v2_root.empty()) GTEST_SKIP() << "no cgroup hierarchy";
+  const bool v1 = cpuacct != mounts.v1.end();
+  const std::string root = v1 ? cpuacct->second : mounts.v2_root;
+  const std::string base = root + "/vigie-recreate-" + std::to_string(::getpid());
+  const std::string job = base + "/slurm/uid_0/job_" + std::string(kJob);
+  for (const std::string& dir : {base, base + "/slurm", base + "/slurm/uid_0", job})
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir;
+  CgroupMounts only{v1 ? CgroupLayout::kV1 : CgroupLayout::kV2, v1 ? "" : base, {}};
+  if (v1) only.v1["cpuacct"] = base;
+
+  // A child burns CPU in the job, then leaves it so that it can be removed.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    volatile uint64_t x = 0;
+    for (;;) x = x + 1;
+  }
+  std::ofstream(job + "/cgroup.procs") << pid << std::endl;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Resolver resolver(only);
+  auto first = resolver.scan_cpu();
+  ASSERT_NE(find_job(first), nullptr);
+  EXPECT_GT(find_job(first)->cpu_usec, 10'000u);
+  EXPECT_EQ(resolver.stats().cgroups_watched, 4u);  // base, slurm, uid_0, job
+  std::ofstream(base + "/cgroup.procs") << pid << std::endl;
+  const std::string counter = job + (v1 ? "/cpuacct.usage" : "/cpu.stat");
+  int stale = ::open(counter.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(stale, 0);
+  ASSERT_EQ(::rmdir(job.c_str()), 0);
+  char buf[64];
+  EXPECT_EQ(::pread(stale, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, ENODEV);
+  ::close(stale);
+  ASSERT_EQ(::mkdir(job.c_str(), 0755), 0);
+
+  auto second = resolver.scan_cpu();
+  ASSERT_NE(find_job(second), nullptr);
+  EXPECT_LT(find_job(second)->cpu_usec, find_job(first)->cpu_usec) << "the new cgroup's counter";
+  ::rmdir(job.c_str());
+  auto third = resolver.scan_cpu();
+  EXPECT_EQ(find_job(third), nullptr);
+  EXPECT_EQ(resolver.stats().cgroups_watched, 3u);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  for (const std::string& dir : {base + "/slurm/uid_0", base + "/slurm", base})
+    for (int i = 0; i < 100 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 }  // namespace

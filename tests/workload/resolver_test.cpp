@@ -295,6 +295,54 @@ TEST_F(WorkloadFakeTree, ScanReportsTheCpusOfEachJobsCpuset) {
   EXPECT_EQ(find(no_cpuset.scan_cpu(), WorkloadKind::kSlurmJob, "9")->allocated_cpus, 0u);
 }
 
+TEST_F(WorkloadFakeTree, MemoryIsReadAtTheFirstScanThenEveryNScans) {
+  const std::string job = "/v2/system.slice/slurmstepd.scope/job_5";
+  cgroup_v2(job, 10);
+  write(job + "/memory.current", "100\n");
+  ResolverOptions opts = options();
+  opts.memory_every_scans = 3;
+  Resolver r({CgroupLayout::kV2, path("/v2"), {}}, opts);
+  std::vector<uint64_t> seen;
+  for (uint64_t i = 1; i <= 5; ++i) {
+    cgroup_v2(job, 10 * i);
+    write(job + "/memory.current", std::to_string(100 * i) + "\n");
+    auto scan = r.scan_cpu();
+    EXPECT_EQ(find(scan, WorkloadKind::kSlurmJob, "5")->cpu_usec, 10 * i);  // every scan
+    seen.push_back(find(scan, WorkloadKind::kSlurmJob, "5")->memory_bytes);
+  }
+  EXPECT_EQ(seen, (std::vector<uint64_t>{100, 100, 100, 400, 400}));
+}
+
+// With no file descriptor to spare, every scan opens and reads: same answers.
+TEST_F(WorkloadFakeTree, ScanWithoutOpenFilesGivesTheSameAnswers) {
+  const std::string jobs = "/v2/system.slice/slurmstepd.scope";
+  cgroup_v2(jobs + "/job_1", 10);
+  write(jobs + "/job_1/memory.current", "4096\n");
+  write(jobs + "/job_1/cpuset.cpus.effective", "0-3\n");
+  cgroup_v2("/v2/system.slice/sshd.service", 20);
+  ResolverOptions none = options();
+  none.max_open_files = 1;
+  Resolver open_each_scan({CgroupLayout::kV2, path("/v2"), {}}, none);
+  Resolver kept_open({CgroupLayout::kV2, path("/v2"), {}}, options());
+  for (uint64_t usec : {10u, 30u}) {
+    cgroup_v2(jobs + "/job_1", usec);
+    auto a = open_each_scan.scan_cpu();
+    auto b = kept_open.scan_cpu();
+    ASSERT_EQ(a.workloads.size(), 2u);
+    ASSERT_EQ(b.workloads.size(), 2u);
+    for (auto* scan : {&a, &b}) {
+      auto job = find(*scan, WorkloadKind::kSlurmJob, "1");
+      EXPECT_EQ(job->cpu_usec, usec);
+      EXPECT_EQ(job->memory_bytes, 4096u);
+      EXPECT_EQ(job->allocated_cpus, 4u);
+      EXPECT_EQ(find(*scan, WorkloadKind::kSystemdUnit, "sshd.service")->cpu_usec, 20u);
+    }
+  }
+  EXPECT_EQ(open_each_scan.stats().cgroups_watched, 0u);
+  // /, system.slice, job_1, sshd; not the scope: no cpu.stat to keep open
+  EXPECT_EQ(kept_open.stats().cgroups_watched, 4u);
+}
+
 TEST_F(WorkloadFakeTree, MissingHierarchiesAreErrorsNotCrashes) {
   Resolver r({CgroupLayout::kHybrid, path("/nope"), {{"cpuacct", path("/nope2")}}}, options());
   EXPECT_EQ(r.scan_cpu().errors, 2u);

@@ -167,7 +167,7 @@ TimeSeries TimeSeries::parse_csv(std::string_view text, std::string_view value_c
       if (!parse_time(cell(time_col), t))
         fail("time '" + std::string(cell(time_col)) + "' is neither Unix seconds nor ISO 8601 UTC");
     } else {
-      int y, m, d, h, mi, sec;
+      int y = 0, m = 0, d = 0, h = 0, mi = 0, sec = 0;
       if (!parse_date(cell(date_col), y, m, d) || !parse_clock(cell(hour_col), h, mi, sec))
         fail("date/hour '" + std::string(cell(date_col)) + " " + std::string(cell(hour_col)) +
              "' malformed");
@@ -216,11 +216,6 @@ double embodied_gco2e(const CarbonModel& model, double interval_seconds) {
   if (!(model.lifetime_years > 0) || !(interval_seconds > 0) || !(model.embodied_kgco2e > 0))
     return 0;
   return model.embodied_kgco2e * 1000 * interval_seconds / (model.lifetime_years * 365.25 * 86400);
-}
-
-Equivalents equivalents(double carbon_gco2e) {
-  double g = std::isfinite(carbon_gco2e) && carbon_gco2e > 0 ? carbon_gco2e : 0;
-  return {g / kCarGco2ePerKm, g / kTreeGco2PerMonth};
 }
 
 }  // namespace vigie::power

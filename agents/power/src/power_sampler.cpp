@@ -6,13 +6,13 @@
 namespace vigie::power {
 namespace {
 
-std::string counter_key(const protocol::Workload& w) {
-  std::string key(protocol::to_string(w.kind));
+// A workload's counter identity: kind, id and the cgroup measured, built in `key`.
+void counter_key(const protocol::Workload& w, std::string& key) {
+  key.assign(protocol::to_string(w.kind));
   key += '\0';
   key += w.id;
   key += '\0';
   key += w.cgroup_path;
-  return key;
 }
 
 }  // namespace
@@ -35,24 +35,31 @@ protocol::EnergySource PowerSampler::source() const {
 std::vector<WorkloadUsage> PowerSampler::workload_usage(std::vector<workload::WorkloadCpu> now,
                                                         double node_busy_usec, uint64_t wall_ns,
                                                         std::vector<protocol::WorkloadEnd>& ended) {
-  std::unordered_map<std::string, Live> next;
-  next.reserve(now.size());
+  ++scans_;
   std::vector<WorkloadUsage> usage;
   usage.reserve(now.size());
   for (auto& w : now) {
-    std::string key = counter_key(w.workload);
-    auto last = live_.find(key);
-    const bool known = last != live_.end();
-    double delta = known && w.cpu_usec >= last->second.cpu_usec
-                       ? static_cast<double>(w.cpu_usec - last->second.cpu_usec)
-                       : std::min(static_cast<double>(w.cpu_usec), node_busy_usec);
-    next.emplace(std::move(key),
-                 Live{known ? last->second.start_ns : wall_ns, w.cpu_usec, w.workload});
+    counter_key(w.workload, key_);
+    auto last = live_.find(key_);
+    double delta = 0;
+    if (last == live_.end()) {
+      delta = std::min(static_cast<double>(w.cpu_usec), node_busy_usec);
+      live_.emplace(key_, Live{wall_ns, w.cpu_usec, scans_, w.workload});
+    } else {
+      Live& live = last->second;
+      delta = w.cpu_usec >= live.cpu_usec
+                  ? static_cast<double>(w.cpu_usec - live.cpu_usec)
+                  : std::min(static_cast<double>(w.cpu_usec), node_busy_usec);
+      live.cpu_usec = w.cpu_usec;
+      live.scan = scans_;
+    }
     usage.push_back({std::move(w.workload), delta, w.allocated_cpus, w.memory_bytes});
   }
-  for (auto& [key, live] : live_)
-    if (!next.contains(key)) ended.push_back({live.start_ns, wall_ns, std::move(live.workload)});
-  live_ = std::move(next);
+  std::erase_if(live_, [&](auto& entry) {
+    if (entry.second.scan == scans_) return false;
+    ended.push_back({entry.second.start_ns, wall_ns, std::move(entry.second.workload)});
+    return true;
+  });
   return usage;
 }
 
@@ -139,7 +146,7 @@ std::optional<PowerSample> PowerSampler::sample() {
   }
   // GPU holders: the workload of each process NVML lists.
   std::map<std::pair<protocol::WorkloadKind, std::string>, size_t> index;
-  for (size_t i = 0; i < usage.size(); ++i)
+  for (size_t i = 0; i < usage.size() && !gpus.gpus.empty(); ++i)
     index.emplace(std::pair{usage[i].workload.kind, usage[i].workload.id}, i);
   double gpu_joules = 0;
   for (auto& g : gpus.gpus) {

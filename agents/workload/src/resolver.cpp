@@ -2,11 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "vigie/workload/classify.h"
@@ -24,12 +28,13 @@ constexpr size_t kMaxIndexEntries = 1 << 20;
 constexpr size_t kMaxJobOwners = 1 << 16;
 constexpr size_t kMaxPidEntries = 1 << 16;
 constexpr uint64_t kMaxCpus = 1 << 20;
+constexpr size_t kMaxWatched = 1 << 16;
 
 std::string join(const std::string& root, std::string_view rel) {
   return rel == "/" ? root : root + std::string(rel);
 }
 
-// Calls fn(name) for each subdirectory of `dir`; false when `dir` cannot be opened.
+// Calls fn(name, inode) for each subdirectory of `dir`; false when `dir` cannot be opened.
 template <typename Fn>
 bool for_each_subdir(const std::string& dir, Fn&& fn) {
   DIR* d = ::opendir(dir.c_str());
@@ -38,31 +43,40 @@ bool for_each_subdir(const std::string& dir, Fn&& fn) {
     std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
     bool is_dir = e->d_type == DT_DIR;
+    uint64_t inode = e->d_ino;
     if (e->d_type == DT_UNKNOWN) {
       struct stat st {};
       is_dir =
           ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      inode = st.st_ino;
     }
-    if (is_dir) fn(std::string(name));
+    if (is_dir) fn(name, inode);
   }
   ::closedir(d);
   return true;
 }
 
-std::optional<uint64_t> read_usage_usec(const std::string& dir, bool v2) {
+// cgroup2 cpu.stat "usage_usec <µs>" line, or v1 cpuacct.usage (ns).
+std::optional<uint64_t> parse_usage_usec(std::string_view s, bool v2) {
   if (!v2) {
-    auto text = read_file(dir + "/cpuacct.usage", 64);
-    auto ns = text ? parse_u64(*text) : std::nullopt;
+    auto ns = parse_u64(s);
     return ns ? std::optional<uint64_t>(*ns / 1000) : std::nullopt;
   }
-  auto text = read_file(dir + "/cpu.stat", 4096);
-  if (!text) return std::nullopt;
-  std::string_view s = *text;
   constexpr std::string_view kKey = "usage_usec ";
   size_t pos = s.starts_with(kKey) ? 0 : s.find("\nusage_usec ");
   if (pos == std::string_view::npos) return std::nullopt;
   s.remove_prefix(pos + (pos == 0 ? 0 : 1) + kKey.size());
   return parse_u64(s.substr(0, s.find('\n')));
+}
+
+// Reads a counter file from its start. nullopt on error, with errno set
+// (ENODEV: kernfs's answer for a file of a removed cgroup).
+std::optional<std::string_view> pread_all(int fd, std::span<char> buf) {
+  for (;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), 0);
+    if (n >= 0) return std::string_view(buf.data(), static_cast<size_t>(n));
+    if (errno != EINTR) return std::nullopt;
+  }
 }
 
 std::optional<uint32_t> process_uid(const std::string& proc_root, uint64_t pid) {
@@ -99,9 +113,9 @@ std::optional<Member> job_member(const std::string& job_dir, const std::string& 
     }
   }
   if (depth < 4) {
-    for_each_subdir(job_dir, [&](const std::string& name) {
+    for_each_subdir(job_dir, [&](std::string_view name, uint64_t) {
       if (any && any->uid != 0) return;
-      auto m = job_member(job_dir + "/" + name, proc_root, depth + 1);
+      auto m = job_member(job_dir + "/" + std::string(name), proc_root, depth + 1);
       if (m && (!any || m->uid != 0)) any = m;
     });
   }
@@ -145,7 +159,28 @@ std::optional<uint32_t> count_cpu_list(std::string_view list) {
 }  // namespace
 
 Resolver::Resolver(CgroupMounts mounts, ResolverOptions options)
-    : mounts_(std::move(mounts)), options_(std::move(options)) {}
+    : mounts_(std::move(mounts)), options_(std::move(options)) {
+  size_t files = options_.max_open_files;
+  if (files == 0) {
+    rlimit limit{};
+    files = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                ? limit.rlim_cur / 2
+                : 1 << 17;
+  }
+  max_watched_ = std::min<size_t>(files / 2, kMaxWatched);
+}
+
+Resolver::Fd& Resolver::Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+Resolver::Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_t pid) {
   std::optional<uint32_t> path_uid;
@@ -217,9 +252,9 @@ void Resolver::rebuild_index() {
   auto walk = [&](auto& self, const std::string& rel, int depth) -> void {
     if (depth >= kMaxDepth) return;
     std::string dir = join(mounts_.v2_root, rel);
-    for_each_subdir(dir, [&](const std::string& name) {
+    for_each_subdir(dir, [&](std::string_view name, uint64_t) {
       if (index_.size() >= kMaxIndexEntries) return;
-      std::string child = rel == "/" ? "/" + name : rel + "/" + name;
+      std::string child = (rel == "/" ? "/" : rel + "/") + std::string(name);
       struct stat cst {};
       if (::stat(join(mounts_.v2_root, child).c_str(), &cst) != 0) return;  // removed meanwhile
       index_.emplace(cst.st_ino, child);
@@ -317,57 +352,113 @@ Workload Resolver::from_proc(uint32_t pid, std::string v2_path) {
   return host;
 }
 
-Resolver::Usage Resolver::scan_dir(const std::string& root, const std::string& rel, bool v2,
+Resolver::Watched Resolver::watch(const std::string& dir, size_t root_len, uint64_t inode,
+                                  bool v2) {
+  const std::string rel = dir.size() == root_len ? std::string("/") : dir.substr(root_len);
+  const std::string root = dir.substr(0, root_len);
+  Watched w;
+  w.inode = inode;
+  w.workload = classify(rel);
+  const auto kind = w.workload.kind;
+  w.host = kind == WorkloadKind::kHost;
+  if (w.host) return w;
+  w.container_of_others =
+      kind == WorkloadKind::kSystemdUnit || kind == WorkloadKind::kKubernetesPod;
+  w.usage = Fd(::open((dir + (v2 ? "/cpu.stat" : "/cpuacct.usage")).c_str(), O_RDONLY | O_CLOEXEC));
+  if (auto file = memory_file(root, rel, v2); !file.empty())
+    w.memory = Fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  fill_user(w.workload, root, 0);
+  if (kind == WorkloadKind::kSlurmJob) w.allocated_cpus = allocated_cpus(root, rel, v2);
+  return w;
+}
+
+Resolver::Usage Resolver::scan_dir(std::string& dir, size_t root_len, uint64_t inode, bool v2,
                                    int depth, CpuScan& scan) {
   if (depth >= kMaxDepth) return {};
-  std::string dir = join(root, rel);
+  auto it = watched_.find(std::string_view(dir));
+  if (it != watched_.end() && it->second.inode != inode) {  // re-created at the same path
+    watched_.erase(it);
+    it = watched_.end();
+  }
+  Watched unwatched;  // over max_watched_: read now, closed on return
+  Watched* w = nullptr;
+  if (it != watched_.end()) {
+    w = &it->second;
+  } else {
+    unwatched = watch(dir, root_len, inode, v2);
+    // A counter that cannot be opened is not kept: opened again next scan.
+    if (watched_.size() < max_watched_ && (unwatched.host || unwatched.usage))
+      w = &watched_.emplace(dir, std::move(unwatched)).first->second;
+    else
+      w = &unwatched;
+  }
+  w->scan = scans_;
   auto children = [&] {
     Usage sum;
-    for_each_subdir(dir, [&](const std::string& name) {
-      Usage u = scan_dir(root, rel == "/" ? "/" + name : rel + "/" + name, v2, depth + 1, scan);
+    const size_t len = dir.size();
+    for_each_subdir(dir, [&](std::string_view name, uint64_t child_inode) {
+      dir.append("/").append(name);
+      Usage u = scan_dir(dir, root_len, child_inode, v2, depth + 1, scan);
+      dir.resize(len);
       sum.cpu_usec += u.cpu_usec;
       sum.memory_bytes += u.memory_bytes;
     });
     return sum;
   };
-  Workload w = classify(rel);
-  // Units and pods hold processes of their own besides nested workloads.
-  const bool container_of_others =
-      w.kind == WorkloadKind::kSystemdUnit || w.kind == WorkloadKind::kKubernetesPod;
-  if (w.kind == WorkloadKind::kHost) return children();
-  auto usage = read_usage_usec(dir, v2);
+  if (w->host) return children();
+
+  std::array<char, 4096> buf;
+  std::optional<uint64_t> usage;
+  if (w->usage) {
+    auto text = pread_all(w->usage.get(), buf);
+    if (!text && (errno == ENODEV || errno == ENOENT)) {
+      ++stats_.cgroups_vanished;  // removed since readdir: it ended
+      if (w != &unwatched) watched_.erase(watched_.find(std::string_view(dir)));
+      return {};
+    }
+    if (text) usage = parse_usage_usec(*text, v2);
+  }
   if (!usage) {
     ++scan.errors;
     ++stats_.read_errors;
-    return container_of_others ? children() : Usage{};
+    return w->container_of_others ? children() : Usage{};
   }
-  Usage own{*usage, memory_bytes(root, rel, v2)};
-  fill_user(w, root, 0);
-  if (container_of_others) {
+  if (w->memory && (w->memory_scan == 0 ||
+                    scans_ - w->memory_scan >= std::max(options_.memory_every_scans, 1u))) {
+    auto text = pread_all(w->memory.get(), buf);
+    auto bytes = text ? parse_u64(*text) : std::nullopt;
+    w->memory_bytes = bytes.value_or(0);
+    w->memory_scan = scans_;
+  }
+  Usage own{*usage, w->memory_bytes};
+  if (w->workload.kind == WorkloadKind::kSlurmJob) {
+    auto owner = job_owners_.find(std::string_view(dir));
+    if (owner != job_owners_.end() && owner->second.inode == w->inode) {
+      owner->second.scan = scans_;  // kept for resolve() while the job lives
+    } else {
+      // Until a user's process runs in it the job's owner is not known: look again.
+      w->workload = classify(dir.substr(root_len));
+      fill_user(w->workload, dir.substr(0, root_len), 0);
+    }
+  }
+  if (w->container_of_others) {
     Usage nested = children();
-    scan.workloads.push_back({std::move(w), own.cpu_usec - std::min(nested.cpu_usec, own.cpu_usec),
+    scan.workloads.push_back({w->workload, own.cpu_usec - std::min(nested.cpu_usec, own.cpu_usec),
                               0,
                               own.memory_bytes - std::min(nested.memory_bytes, own.memory_bytes)});
   } else {
-    uint32_t cpus = w.kind == WorkloadKind::kSlurmJob ? allocated_cpus(root, rel, v2) : 0;
-    scan.workloads.push_back({std::move(w), own.cpu_usec, cpus, own.memory_bytes});
+    scan.workloads.push_back({w->workload, own.cpu_usec, w->allocated_cpus, own.memory_bytes});
   }
   return own;
 }
 
 // cgroup2 memory.current, or v1 memory.usage_in_bytes at the same path of the
-// memory hierarchy; 0 when the memory controller does not cover the cgroup.
-uint64_t Resolver::memory_bytes(const std::string& root, const std::string& rel, bool v2) const {
-  std::string file;
-  if (v2) {
-    file = join(root, rel) + "/memory.current";
-  } else if (auto memory = mounts_.v1.find("memory"); memory != mounts_.v1.end()) {
-    file = join(memory->second, rel) + "/memory.usage_in_bytes";
-  } else {
-    return 0;
-  }
-  auto text = read_file(file, 64);
-  return text ? parse_u64(*text).value_or(0) : 0;
+// memory hierarchy; empty when no memory controller is mounted.
+std::string Resolver::memory_file(const std::string& root, const std::string& rel, bool v2) const {
+  if (v2) return join(root, rel) + "/memory.current";
+  if (auto memory = mounts_.v1.find("memory"); memory != mounts_.v1.end())
+    return join(memory->second, rel) + "/memory.usage_in_bytes";
+  return {};
 }
 
 void Resolver::scan_hierarchy(const std::string& root, bool v2, CpuScan& scan) {
@@ -377,7 +468,8 @@ void Resolver::scan_hierarchy(const std::string& root, bool v2, CpuScan& scan) {
     ++stats_.read_errors;
     return;
   }
-  scan_dir(root, "/", v2, 0, scan);
+  std::string dir = root;
+  scan_dir(dir, root.size(), st.st_ino, v2, 0, scan);
 }
 
 CpuScan Resolver::scan_cpu() {
@@ -396,6 +488,8 @@ CpuScan Resolver::scan_cpu() {
   }
   // Jobs this scan did not meet have ended (or their cgroup went unreadable: read again later).
   std::erase_if(job_owners_, [&](const auto& entry) { return entry.second.scan != scans_; });
+  std::erase_if(watched_, [&](const auto& entry) { return entry.second.scan != scans_; });
+  stats_.cgroups_watched = watched_.size();
   return scan;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,14 @@ struct Config {
   uint32_t flush_interval_ms = 1000;
   std::string metrics_listen = "127.0.0.1:9810";  // empty: no /metrics
   std::string state_dir = "/var/lib/vigie";       // sequence numbers survive restarts here
-  std::string rules_path;                         // Sigma rule file or pack directory; empty: none
+  // rules.path: Sigma rule files or pack directories, a string or a list
+  // (the first directory's VERSION is the pack version); empty: no rules.
+  std::vector<std::string> rules_paths;
+  // rules.ioc_lists: IOC set name -> CSV or MISP JSON (".json") file, for the `ioc` modifier.
+  std::map<std::string, std::string> rules_ioc_lists;
+  // Hot reload: rule and IOC files are checked this often (mtime and size) and
+  // on SIGHUP; 0: on SIGHUP only.
+  uint32_t rules_reload_interval_ms = 5000;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string proc_root = "/proc";
   SensorConfig sensor;

@@ -1,6 +1,7 @@
 // Carbon footprint of energy: operational gCO2e = kWh x PUE x grid carbon
 // intensity at that time, plus the server's embodied carbon amortised over
-// its lifetime; and everyday equivalents of a footprint.
+// its lifetime. (The everyday equivalents of a job's footprint are the
+// collector's: vigie/collector/footprint.h.)
 #pragma once
 
 #include <cstdint>
@@ -91,18 +92,5 @@ inline double carbon_gco2e(double energy_joules, const CarbonModel& model) {
 // The node's embodied carbon for an interval: embodied_kgco2e x 1000 x
 // interval / (lifetime_years x 365.25 days), gCO2e (linear amortisation).
 double embodied_gco2e(const CarbonModel& model, double interval_seconds);
-
-// Everyday equivalents of a footprint, as the Green Algorithms calculator
-// (Lannelongue et al. 2021, www.green-algorithms.org) presents them.
-struct Equivalents {
-  double car_km = 0;       // km driven in an average European passenger car
-  double tree_months = 0;  // months a mature tree needs to sequester it
-};
-// Green Algorithms' factors: a passenger car emits 175 gCO2e per km (European
-// average, as used by the calculator); a mature tree sequesters 11 kgCO2 a
-// year, i.e. 11000 / 12 gCO2 a month.
-inline constexpr double kCarGco2ePerKm = 175;
-inline constexpr double kTreeGco2PerMonth = 11000.0 / 12;
-Equivalents equivalents(double carbon_gco2e);
 
 }  // namespace vigie::power

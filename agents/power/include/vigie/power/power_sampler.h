@@ -97,6 +97,7 @@ class PowerSampler {
   struct Live {
     uint64_t start_ns = 0;
     uint64_t cpu_usec = 0;
+    uint64_t scan = 0;  // the last sample() whose scan met it
     protocol::Workload workload;
   };
   std::vector<WorkloadUsage> workload_usage(std::vector<workload::WorkloadCpu> now,
@@ -109,6 +110,8 @@ class PowerSampler {
   PowerSamplerStats stats_;
   std::optional<CpuTimes> last_cpu_;
   std::unordered_map<std::string, Live> live_;  // counter key -> workload seen in the last scan
+  std::string key_;                             // counter key buffer, reused
+  uint64_t scans_ = 0;
   uint64_t last_wall_ns_ = 0;
   std::chrono::steady_clock::time_point last_steady_{};
 };

@@ -3,8 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "vigie/protocol/event.h"
@@ -17,6 +20,17 @@ struct ResolverOptions {
   std::string proc_root = "/proc";
   // Least time between two rebuilds of the cgroup id index triggered by misses.
   std::chrono::milliseconds min_rebuild_interval{1000};
+  // Most cgroup counter files scan_cpu() keeps open between scans (two per
+  // workload: CPU time and memory); 0: half of RLIMIT_NOFILE's soft limit at
+  // construction. Beyond it, workloads are read with open/read/close each scan.
+  size_t max_open_files = 0;
+  // scan_cpu() reads a workload's memory counter at its first scan and then
+  // every this many scans (≥ 1), keeping the last value in between. Memory only
+  // splits the DRAM domain's energy between workloads; a job's memory
+  // footprint moves with its allocation phases (seconds to minutes), not
+  // between two 1 Hz samples, while its CPU time must be read every scan. At
+  // 1 Hz the default, 10, halves the reads per workload (power_sampler_bench).
+  uint32_t memory_every_scans = 10;
 };
 
 // Cumulative CPU time of one workload since its cgroup was created.
@@ -38,11 +52,13 @@ struct CpuScan {
 };
 
 struct ResolverStats {
-  uint64_t cache_hits = 0;      // resolve() answered from the cgroup id cache
-  uint64_t index_rebuilds = 0;  // walks of the cgroup2 hierarchy
-  uint64_t proc_fallbacks = 0;  // resolve() answered from /proc/<pid>/cgroup
-  uint64_t pid_cache_hits = 0;  // resolve() answered from an earlier /proc read
-  uint64_t read_errors = 0;     // unreadable or malformed cgroup / proc files
+  uint64_t cache_hits = 0;        // resolve() answered from the cgroup id cache
+  uint64_t index_rebuilds = 0;    // walks of the cgroup2 hierarchy
+  uint64_t proc_fallbacks = 0;    // resolve() answered from /proc/<pid>/cgroup
+  uint64_t pid_cache_hits = 0;    // resolve() answered from an earlier /proc read
+  uint64_t read_errors = 0;       // unreadable or malformed cgroup / proc files
+  uint64_t cgroups_watched = 0;   // cgroups whose counter files are open now (see scan_cpu())
+  uint64_t cgroups_vanished = 0;  // listed by a scan, removed before their files were read
 };
 
 // Not thread-safe: use one per thread (the sensor pipeline and the power
@@ -94,10 +110,45 @@ class Resolver {
     uint64_t cpu_usec = 0;
     uint64_t memory_bytes = 0;
   };
-  Usage scan_dir(const std::string& root, const std::string& rel, bool v2, int depth,
+
+  // An open file descriptor, closed with its owner.
+  class Fd {
+   public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept;
+    ~Fd();
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+
+   private:
+    int fd_ = -1;
+  };
+  // A cgroup directory met by scan_cpu(), with what does not change while it lives.
+  struct Watched {
+    uint64_t inode = 0;                // of the directory, from readdir
+    uint64_t scan = 0;                 // the last scan_cpu() that met it
+    bool host = false;                 // a slice or the root: only the workloads below it count
+    bool container_of_others = false;  // a unit or pod: its nested workloads are subtracted
+    Fd usage;                          // cpu.stat / cpuacct.usage
+    Fd memory;                         // memory.current / memory.usage_in_bytes; none if absent
+    uint32_t allocated_cpus = 0;
+    uint64_t memory_bytes = 0;  // as last read
+    uint64_t memory_scan = 0;   // the scan that read it; 0: never
+    protocol::Workload workload;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // dir: the directory's absolute path (root_len: that of its hierarchy's
+  // mount), used as a buffer the walk appends to and truncates.
+  Usage scan_dir(std::string& dir, size_t root_len, uint64_t inode, bool v2, int depth,
                  CpuScan& scan);
+  Watched watch(const std::string& dir, size_t root_len, uint64_t inode, bool v2);
   uint32_t allocated_cpus(const std::string& root, const std::string& rel, bool v2) const;
-  uint64_t memory_bytes(const std::string& root, const std::string& rel, bool v2) const;
+  std::string memory_file(const std::string& root, const std::string& rel, bool v2) const;
 
   struct JobOwner {
     uint64_t inode = 0;  // of the job_<J> directory: a new job at the same path differs
@@ -113,7 +164,11 @@ class Resolver {
   std::unordered_map<uint64_t, protocol::Workload> cache_;   // cgroup2 id -> workload
   std::unordered_map<uint32_t, protocol::Workload> by_pid_;  // /proc answers, see forget()
   UserCache users_{1 << 16};
-  std::unordered_map<std::string, JobOwner> job_owners_;  // v2 job_<J> dir -> owner
+  // job_<J> dir -> owner
+  std::unordered_map<std::string, JobOwner, StringHash, std::equal_to<>> job_owners_;
+  // absolute cgroup dir -> its open counters
+  std::unordered_map<std::string, Watched, StringHash, std::equal_to<>> watched_;
+  size_t max_watched_ = 0;
   uint64_t scans_ = 0;
   std::chrono::steady_clock::time_point last_rebuild_{};
   bool indexed_ = false;
