@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "processes.h"
 #include "vigie/uplink/http_client.h"
 
 namespace {
@@ -27,46 +28,19 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using vigie::integration::eventually;
+using vigie::integration::free_port;
+using vigie::integration::read_file;
+using vigie::integration::spawn;
+using vigie::integration::stop;
 
 constexpr uint32_t kNobody = 65534;
 constexpr uint16_t kMiningPoolPort = 3333;
-
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   ASSERT_TRUE(out.good()) << "cannot write " << path;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
 }
 
 // A child process connects to 127.0.0.1:`port` over TCP and exits; returns its
@@ -84,17 +58,6 @@ pid_t connect_from_child(uint16_t port) {
   }
   ::waitpid(pid, nullptr, 0);
   return pid;
-}
-
-void stop(pid_t pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(100ms);
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }
 
 // A Slurm-like job: step_0 cgroups under Slurm's cgroup v1 layout
@@ -232,16 +195,6 @@ class EndToEnd : public ::testing::Test {
   }
 
   template <typename Pred>
-  static bool eventually(Pred pred, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(200ms);
-    }
-    return pred();
-  }
-
-  template <typename Pred>
   std::unique_ptr<json> find_event(const std::string& kind, Pred pred) {
     const json events = get_json("/api/v1/events?kind=" + kind + "&limit=1000");
     for (const auto& e : events.value("events", json::array())) {
@@ -362,7 +315,9 @@ TEST_F(EndToEnd, EnergyPerNodeAndWorkloadIsServed) {
   EXPECT_GT(node.value("energy_joules", 0.0), 0.0);
   EXPECT_GT(node.value("carbon_gco2e", 0.0), 0.0);
   // This machine has no RAPL: the agent must say its figures are estimated.
-  if (!fs::exists("/sys/class/powercap/intel-rapl")) EXPECT_TRUE(node.value("estimated", false));
+  if (!fs::exists("/sys/class/powercap/intel-rapl")) {
+    EXPECT_TRUE(node.value("estimated", false));
+  }
   double workloads_joules = 0;
   for (const auto& w : energy["workloads"]) workloads_joules += w.value("energy_joules", 0.0);
   // Attributed + unattributed = node energy over the same window.
