@@ -5,10 +5,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "../collector/loopback_collector.h"
 #include "../collector/sample_batch.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
+#include "run_command.h"
 
 namespace vigie::collector {
 namespace {
@@ -16,56 +15,33 @@ namespace {
 using testing::kSecondNs;
 using testing::sample_batch;
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using cli::testing::Run;
 
 Run run(const std::string& arguments, const std::string& environment = "") {
-  const std::string command = environment + " " + VIGIE_CLI_PATH + " " + arguments + " 2>&1";
-  Run result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;)
-    result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return cli::testing::run_command(environment + " " + VIGIE_CLI_PATH + " " + arguments);
 }
 
 class VigieCliTest : public ::testing::Test {
  protected:
-  VigieCliTest() : store_((dir_.path() / "collector.db").string()) {
-    config_.port = 0;
-    config_.threads = 1;
-    handler_ = std::make_unique<Handler>(config_, store_, metrics_);
-    server_ = std::make_unique<Server>(config_, *handler_);
-    server_->start();
-    collector_ = "--collector http://127.0.0.1:" + std::to_string(server_->port());
-
+  VigieCliTest() {
     // A minute ago, so that the default five-minute energy window holds it.
     const uint64_t now =
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
-    EXPECT_EQ(store_.store_batch(sample_batch(1, "node1", now - 60 * kSecondNs), now).status,
-              StoreOutcome::Status::kStored);
+    EXPECT_EQ(
+        loopback_.store().store_batch(sample_batch(1, "node1", now - 60 * kSecondNs), now).status,
+        StoreOutcome::Status::kStored);
     auto estimated = sample_batch(1, "node2", now - 60 * kSecondNs);
     estimated.alerts.clear();
     estimated.zone_energy = {{now - 60 * kSecondNs, now - 50 * kSecondNs, "node",
                               protocol::EnergySource::kEstimate, true, 45}};
     for (auto& workload : estimated.workload_energy) workload.estimated = true;
-    EXPECT_EQ(store_.store_batch(estimated, now).status, StoreOutcome::Status::kStored);
+    EXPECT_EQ(loopback_.store().store_batch(estimated, now).status, StoreOutcome::Status::kStored);
   }
 
-  testing::TempDir dir_;
-  Config config_;
-  SqliteStore store_;
-  Metrics metrics_;
-  std::unique_ptr<Handler> handler_;
-  std::unique_ptr<Server> server_;
-  std::string collector_;
+  testing::LoopbackCollector loopback_;
+  const std::string collector_ = "--collector " + loopback_.url();
 };
 
 TEST_F(VigieCliTest, PrintsAlertsAsATable) {
@@ -124,8 +100,7 @@ TEST_F(VigieCliTest, PrintsEnergyWithEstimatesFlagged) {
 }
 
 TEST_F(VigieCliTest, UsesVigieCollectorFromTheEnvironment) {
-  const auto result =
-      run("agents", "VIGIE_COLLECTOR=http://127.0.0.1:" + std::to_string(server_->port()));
+  const auto result = run("agents", "VIGIE_COLLECTOR=" + loopback_.url());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("agent-node1"), std::string::npos) << result.output;
 }
@@ -144,7 +119,7 @@ TEST_F(VigieCliTest, EscapesControlCharactersFromMonitoredMachines) {
       "printf \x1b]0;pwned\x07\tx\x7f \xc2\x9b"
       "2J \xff\xfe";
   batch.alerts[0].event = batch.events[0];
-  ASSERT_EQ(store_.store_batch(batch, now).status, StoreOutcome::Status::kStored);
+  ASSERT_EQ(loopback_.store().store_batch(batch, now).status, StoreOutcome::Status::kStored);
 
   for (const char* command : {" alerts --host node3", " events --host node3 --kind process_exec"}) {
     const auto result = run(collector_ + command);

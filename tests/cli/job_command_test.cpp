@@ -14,11 +14,9 @@
 #include <thread>
 
 #include "../collector/footprint_fixture.h"
+#include "../collector/loopback_collector.h"
 #include "../collector/sample_batch.h"
 #include "run_command.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector {
 namespace {
@@ -33,13 +31,7 @@ using testing::job_energy;
 
 class JobCommandTest : public ::testing::Test {
  protected:
-  JobCommandTest() : store_((dir_.path() / "collector.db").string()) {
-    config_.port = 0;
-    config_.threads = 1;
-    handler_ = std::make_unique<Handler>(config_, store_, metrics_);
-    server_ = std::make_unique<Server>(config_, *handler_);
-    server_->start();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  JobCommandTest() {
     // Job 42 ran on node1 (measured, 3000 J) and node2 (estimated, 1000 J); job 7 still runs.
     auto node1 = agent_batch("node1", 1);
     node1.workload_energy = {job_energy("42", 100, 2000, 10, false),
@@ -52,7 +44,7 @@ class JobCommandTest : public ::testing::Test {
   }
 
   void store(const protocol::Batch& b) {
-    ASSERT_EQ(store_.store_batch(b, ++received_).status, StoreOutcome::Status::kStored);
+    ASSERT_EQ(loopback_.store().store_batch(b, ++received_).status, StoreOutcome::Status::kStored);
   }
   // The agents of both nodes report job 42's cgroup gone.
   void end_job_42() {
@@ -67,13 +59,8 @@ class JobCommandTest : public ::testing::Test {
     return std::string(VIGIE_CLI_PATH) + " --collector " + url_ + " " + arguments;
   }
 
-  testing::TempDir dir_;
-  Config config_;
-  SqliteStore store_;
-  Metrics metrics_;
-  std::unique_ptr<Handler> handler_;
-  std::unique_ptr<Server> server_;
-  std::string url_;
+  testing::LoopbackCollector loopback_;
+  const std::string url_ = loopback_.url();
   uint64_t received_ = 0;
 };
 
@@ -146,8 +133,8 @@ TEST_F(JobCommandTest, EpilogAppendsTheFootprintToTheJobsOutputAsItsUser) {
   ASSERT_EQ(::geteuid(), 0u) << "the epilog runs as root (runuser)";
   const passwd* nobody = ::getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);
-  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
-  const std::string out = (dir_.path() / "slurm-42.out").string();
+  ASSERT_EQ(::chmod(loopback_.dir().c_str(), 0755), 0);
+  const std::string out = (loopback_.dir() / "slurm-42.out").string();
   std::ofstream(out) << "job output\n";
   ASSERT_EQ(::chown(out.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
   ASSERT_EQ(::chmod(out.c_str(), 0600), 0);  // only the user may write it
@@ -185,15 +172,15 @@ TEST_F(JobCommandTest, EpilogAppendsTheFootprintToTheJobsOutputAsItsUser) {
 // scontrol, which shows sbatch's filename pattern, and fills it in.
 TEST_F(JobCommandTest, EpilogFindsTheOutputFileFromScontrolsPattern) {
   ASSERT_EQ(::geteuid(), 0u) << "the epilog runs as root (runuser)";
-  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
-  const auto bin = dir_.path() / "bin";
+  ASSERT_EQ(::chmod(loopback_.dir().c_str(), 0755), 0);
+  const auto bin = loopback_.dir() / "bin";
   std::filesystem::create_directory(bin);
-  const std::string pattern = (dir_.path() / "out-%x-%5j-%u-%%.txt").string();
+  const std::string pattern = (loopback_.dir() / "out-%x-%5j-%u-%%.txt").string();
   std::ofstream(bin / "scontrol") << "#!/bin/sh\n[ \"$*\" = \"show job -o 42\" ] || exit 1\n"
                                      "echo 'JobId=42 JobName=wrap UserId=nobody(65534) StdOut="
                                   << pattern << " StdErr=" << pattern << "'\n";
   ASSERT_EQ(::chmod((bin / "scontrol").c_str(), 0755), 0);
-  const std::string out = (dir_.path() / "out-wrap-00042-nobody-%.txt").string();
+  const std::string out = (loopback_.dir() / "out-wrap-00042-nobody-%.txt").string();
   std::ofstream(out) << "job output\n";
   ASSERT_EQ(::chmod(out.c_str(), 0666), 0);
   end_job_42();

@@ -10,9 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "loopback_collector.h"
 #include "sample_batch.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/uplink/http_client.h"
 
@@ -27,17 +26,15 @@ constexpr const char* kToken = "server-test-token";
 // A collector on 127.0.0.1, ephemeral port, talked to with the agents' own client.
 class CollectorServerTest : public ::testing::Test {
  protected:
-  CollectorServerTest() : store_((dir_.path() / "collector.db").string()) {
-    config_.listen_address = "127.0.0.1";
-    config_.port = 0;
-    config_.threads = 2;
-    config_.body_limit_bytes = 1 << 20;
-    config_.agent_tokens = {{sha256(kToken), "", "", true}};
-    handler_ = std::make_unique<Handler>(config_, store_, metrics_);
-    server_ = std::make_unique<Server>(config_, *handler_);
-    server_->start();
+  CollectorServerTest()
+      : collector_([](Config& config) {
+          config.listen_address = "127.0.0.1";
+          config.threads = 2;
+          config.body_limit_bytes = 1 << 20;
+          config.agent_tokens = {{sha256(kToken), "", "", true}};
+        }) {
     endpoint_.host = "127.0.0.1";
-    endpoint_.port = std::to_string(server_->port());
+    endpoint_.port = std::to_string(collector_.port());
   }
 
   uplink::HttpResponse post(const std::string& body, const std::string& token = kToken) {
@@ -62,24 +59,19 @@ class CollectorServerTest : public ::testing::Test {
   // Another server over the same handler, with `change` applied to its configuration.
   template <typename Change>
   std::unique_ptr<Server> another_server(Change change) {
-    Config config = config_;
+    Config config = collector_.config();
     change(config);
-    auto server = std::make_unique<Server>(config, *handler_);
+    auto server = std::make_unique<Server>(config, collector_.handler());
     server->start();
     return server;
   }
 
-  testing::TempDir dir_;
-  Config config_;
-  SqliteStore store_;
-  Metrics metrics_;
-  std::unique_ptr<Handler> handler_;
-  std::unique_ptr<Server> server_;
+  testing::LoopbackCollector collector_;
   uplink::Endpoint endpoint_;
 };
 
 TEST_F(CollectorServerTest, IngestsOverHttpAndStoresADuplicateOnce) {
-  ASSERT_NE(server_->port(), 0);
+  ASSERT_NE(collector_.port(), 0);
   const std::string body = protocol::encode_batch(sample_batch(1));
   const auto first = post(body);
   ASSERT_EQ(first.status, 200) << first.error << first.body;
@@ -102,7 +94,7 @@ TEST_F(CollectorServerTest, RefusesBadRequestsAndKeepsServing) {
   EXPECT_NE(json::parse(garbage.body).at("error").get<std::string>().find("bad batch"),
             std::string::npos);
 
-  const auto oversized = post(std::string(config_.body_limit_bytes * 3, 'x'));
+  const auto oversized = post(std::string(collector_.config().body_limit_bytes * 3, 'x'));
   EXPECT_EQ(oversized.status, 413) << oversized.error;
   EXPECT_NE(oversized.body.find("exceeds the limit"), std::string::npos);
 
@@ -267,15 +259,16 @@ TEST_F(CollectorServerTest, AnswersConnectionsOverTheCapWith503) {
 }
 
 TEST_F(CollectorServerTest, AnswersMalformedHttpWithA4xx) {
-  EXPECT_EQ(exchange_raw(server_->port(), "NOT HTTP AT ALL\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(exchange_raw(collector_.port(), "NOT HTTP AT ALL\r\n\r\n").rfind("HTTP/1.1 400", 0),
+            0u);
   const std::string huge_header =
       "GET / HTTP/1.1\r\nX-Filler: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
-  EXPECT_EQ(exchange_raw(server_->port(), huge_header).rfind("HTTP/1.1 431", 0), 0u);
+  EXPECT_EQ(exchange_raw(collector_.port(), huge_header).rfind("HTTP/1.1 431", 0), 0u);
   // Keep-alive: two requests on one connection, two answers.
   const std::string twice =
       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  const std::string answers = exchange_raw(server_->port(), twice);
+  const std::string answers = exchange_raw(collector_.port(), twice);
   EXPECT_NE(answers.find("HTTP/1.1 200"), answers.rfind("HTTP/1.1 200")) << answers;
   EXPECT_EQ(get("/metrics").status, 200);
   EXPECT_NE(
@@ -284,8 +277,8 @@ TEST_F(CollectorServerTest, AnswersMalformedHttpWithA4xx) {
 }
 
 TEST_F(CollectorServerTest, StopsCleanly) {
-  server_->stop();
-  server_->stop();
+  collector_.server().stop();
+  collector_.server().stop();
   EXPECT_EQ(get("/metrics").status, 0);
 }
 
