@@ -1,5 +1,7 @@
 #include "vigie/protocol/codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <zstd.h>
 
 #include <cmath>
@@ -387,7 +389,15 @@ std::string encode_batch(const Batch& batch, int level) {
     to_pb(end.workload, out->mutable_workload());
   }
 
-  const std::string raw = msg.SerializeAsString();
+  // Deterministic: map fields (drops_by_source) in key order, so the same
+  // batch always encodes to the same bytes.
+  std::string raw;
+  {
+    google::protobuf::io::StringOutputStream stream(&raw);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!msg.SerializeToCodedStream(&coded)) return {};
+  }
   std::string out(ZSTD_compressBound(raw.size()), '\0');
   const std::size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), level);
   // ZSTD_compress only fails on a too-small destination or a bad level.
