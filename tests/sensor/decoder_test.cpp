@@ -142,6 +142,22 @@ TEST(DecoderTest, DecodesExitCodeAndSignal) {
   EXPECT_EQ(std::get<protocol::ProcessExit>(event.body).signal, 11);
 }
 
+TEST(DecoderTest, RejectsTimesBeyondWhatTheWireHolds) {
+  sensor_exit e{};
+  e.hdr = header(SENSOR_EVENT_PROCESS_EXIT);
+  Event event;
+  ASSERT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kNone);
+  e.hdr.time_boot_ns = uint64_t{1} << 63;
+  EXPECT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kBadTime);
+  e.hdr = header(SENSOR_EVENT_PROCESS_EXIT);
+  e.hdr.start_boot_ns = ~uint64_t{0};
+  EXPECT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kBadTime);
+  e.hdr = header(SENSOR_EVENT_PROCESS_EXIT);
+  e.utime_ns = ~uint64_t{0};
+  EXPECT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kBadTime);
+  EXPECT_EQ(to_string(DecodeError::kBadTime), "bad_time");
+}
+
 sensor_connect connect_record(uint16_t family, uint8_t transport) {
   sensor_connect c{};
   c.hdr = header(SENSOR_EVENT_NETWORK_CONNECT);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -45,6 +46,9 @@ T load(std::span<const uint8_t> record) {
 }
 
 // Unsigned: wraps instead of overflowing on a nonsensical kernel time.
+// Times and durations travel as uint64 but are stored as signed 64-bit.
+constexpr uint64_t kMaxWireNs = static_cast<uint64_t>(INT64_MAX);
+
 uint64_t to_wall(uint64_t boot_ns, int64_t boot_to_wall_ns) {
   return boot_ns == 0 ? 0 : boot_ns + static_cast<uint64_t>(boot_to_wall_ns);
 }
@@ -128,6 +132,9 @@ DecodeError decode_exit(std::span<const uint8_t> record, protocol::Event& event)
   exit.signal = static_cast<int32_t>(e.exit_code & 0x7f);
   exit.cpu_user_ns = e.utime_ns;
   exit.cpu_system_ns = e.stime_ns;
+  if (exit.cpu_user_ns > kMaxWireNs || exit.cpu_system_ns > kMaxWireNs) {
+    return DecodeError::kBadTime;
+  }
   event.body = std::move(exit);
   return DecodeError::kNone;
 }
@@ -139,6 +146,7 @@ DecodeError decode_fork(std::span<const uint8_t> record, int64_t boot_to_wall_ns
   protocol::ProcessFork fork;
   fork.child_pid = e.child_pid;
   fork.child_start_ns = to_wall(e.child_start_boot_ns, boot_to_wall_ns);
+  if (fork.child_start_ns > kMaxWireNs) return DecodeError::kBadTime;
   event.body = std::move(fork);
   return DecodeError::kNone;
 }
@@ -247,6 +255,8 @@ std::string_view to_string(DecodeError error) {
       return "bad_family";
     case DecodeError::kBadTransport:
       return "bad_transport";
+    case DecodeError::kBadTime:
+      return "bad_time";
     case DecodeError::kBadSyscall:
       return "bad_syscall";
   }
@@ -298,6 +308,9 @@ DecodeError decode_record(std::span<const uint8_t> record, int64_t boot_to_wall_
   }
   if (error != DecodeError::kNone) return error;
   fill_common(header, boot_to_wall_ns, event);
+  if (event.time_ns > kMaxWireNs || event.process_start_ns > kMaxWireNs) {
+    return DecodeError::kBadTime;
+  }
   if (found && fileless != nullptr) {
     protocol::Event copy;
     fill_common(header, boot_to_wall_ns, copy);

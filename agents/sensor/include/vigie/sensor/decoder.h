@@ -18,6 +18,7 @@ enum class DecodeError : uint8_t {
   kBadFamily,     // connect record with neither AF_INET nor AF_INET6
   kBadTransport,  // connect record with an unknown transport
   kBadSyscall,    // privilege_change record with an unknown syscall
+  kBadTime,       // a time or CPU time beyond 2^63 ns (what the wire and the stores hold)
 };
 std::string_view to_string(DecodeError error);
 
