@@ -41,7 +41,9 @@ TEST(CollectorJobPage, ShowsFootprintEstimatedFlagAndMissingJobInABrowser) {
   if (!fs::exists(chromium) ||
       !fs::exists(std::string(VIGIE_SOURCE_DIR) + "/dashboards/node_modules/playwright-core") ||
       run("node --version").first != 0) {
-    GTEST_SKIP() << "needs node, " << chromium << " and dashboards/node_modules/playwright-core";
+    FAIL() << "needs node, " << chromium
+           << " and dashboards/node_modules/playwright-core (deploy/install-deps.sh --test, "
+              "deploy/build.sh)";
   }
 
   testing::LoopbackCollector collector([](Config& config) {

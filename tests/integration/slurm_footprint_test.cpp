@@ -2,8 +2,8 @@
 // slurmd (Debian's packages) run on loopback with Slurm's cgroup plugin
 // (proctrack/cgroup, jobacct_gather/cgroup), vigie-agent samples power and reports the job's end,
 // vigie-collector totals it, and deploy/slurm/epilog.sh, run by slurmd as the job's Epilog, appends
-// the footprint to the job's output file. Needs root. Skipped (GTEST_SKIP,
-// with slurmctld's log) only when slurmctld is not installed or cannot start.
+// the footprint to the job's output file. Needs root; fails (with slurmctld's
+// log) when Slurm is not installed or slurmctld cannot start.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -65,7 +65,9 @@ class SlurmFootprint : public ::testing::Test {
     ASSERT_EQ(::geteuid(), 0u) << "slurmd and the agent run as root";
     for (const char* tool : {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"})
       if (!fs::exists(tool))
-        GTEST_SKIP() << tool << " is not installed (Debian slurmctld, slurmd, munge)";
+        FAIL() << tool
+               << " is not installed (Debian slurmctld, slurmd, munge: "
+                  "deploy/install-deps.sh --test)";
     char tmpl[] = "/tmp/vigie-slurm.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -88,7 +90,7 @@ class SlurmFootprint : public ::testing::Test {
             },
             30s) ||
         !running(slurmctld_)) {
-      GTEST_SKIP() << "slurmctld cannot start here:\n" << read_file(dir_ / "slurmctld.log");
+      FAIL() << "slurmctld cannot start here:\n" << read_file(dir_ / "slurmctld.log");
     }
     start_vigie();
     slurmd_ = spawn({"/usr/sbin/slurmd", "-D", "-f", (dir_ / "slurm.conf").string()},
