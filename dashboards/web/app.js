@@ -5,36 +5,11 @@
 
 const ALERTS_EVERY_MS = 2000;
 const ENERGY_EVERY_MS = 5000;
-const FETCH_TIMEOUT_MS = 10000;
 const LEVELS = ["critical", "high", "medium", "low", "informational"];
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-function localTime(ns) {
-  const d = new Date(Number(ns) / 1e6);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-         `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
 const watts = (w) => `${w.toFixed(w < 10 ? 2 : 1)} W`;
 const joules = (j) => (j < 360000 ? `${j.toFixed(j < 10 ? 2 : 0)} J` : `${(j / 3.6e6).toFixed(3)} kWh`);
 const grams = (g) => `${g.toFixed(g < 10 ? 3 : 1)} g`;
-const estimatedBadge = (flag) =>
-  flag ? el("span", { class: "badge-estimated", title: "modelled, not measured" }, "estimated") : null;
 
 function workloadText(w) {
   if (!w || w.kind === "host" || w.kind === "unattributed") return w ? w.kind : "";

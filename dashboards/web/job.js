@@ -5,23 +5,6 @@
 // monitored machines.
 "use strict";
 
-const FETCH_TIMEOUT_MS = 10000;
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
 // Fixed locale, so that the page reads the same everywhere (and tests can
 // check it): 3 significant digits, thousands separated by commas.
 const number3 = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 3 });
@@ -42,17 +25,8 @@ function duration(seconds) {
   return `${num(s / 3600)} h`;
 }
 
-function localTime(ns) {
-  const d = new Date(Number(ns) / 1e6);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-         `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 const period = (start, end) =>
   start && end ? `${localTime(start)} → ${localTime(end)} (${duration((end - start) / 1e9)})` : "—";
-
-const estimatedBadge = (flag) =>
-  flag ? el("span", { class: "badge-estimated", title: "modelled, not measured" }, "estimated") : null;
 
 // kind: "info", "notfound" or "error".
 function showMessage(kind, text) {
