@@ -8,15 +8,10 @@
 #include <array>
 #include <memory>
 
+#include "vigie/workload/procfs.h"
+
 namespace vigie::sensor {
 namespace {
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // SHA-256 of what remains to read from fd, as lowercase hex; "" on a read error.
 std::string sha256_hex(int fd) {
@@ -47,9 +42,9 @@ ImageHasher::ImageHasher(size_t max_entries, uint64_t max_file_bytes)
     : max_entries_(max_entries > 0 ? max_entries : 1), max_file_bytes_(max_file_bytes) {}
 
 std::string ImageHasher::hash(const std::string& path) {
-  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  const workload::UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
-  if (file.fd < 0 || ::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (!file || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     ++stats_.failures;
     return {};
   }
@@ -66,7 +61,7 @@ std::string ImageHasher::hash(const std::string& path) {
     ++stats_.too_large;
     return {};
   }
-  std::string hex = sha256_hex(file.fd);
+  std::string hex = sha256_hex(file.get());
   if (hex.empty()) {
     ++stats_.failures;
     return {};

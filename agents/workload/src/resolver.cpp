@@ -170,18 +170,6 @@ Resolver::Resolver(CgroupMounts mounts, ResolverOptions options)
   max_watched_ = std::min<size_t>(files / 2, kMaxWatched);
 }
 
-Resolver::Fd& Resolver::Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
-Resolver::Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 void Resolver::fill_user(Workload& w, const std::string& hierarchy_root, uint32_t pid) {
   std::optional<uint32_t> path_uid;
   if (auto uid = parse_u64(w.user); uid && *uid <= UINT32_MAX)
@@ -364,9 +352,10 @@ Resolver::Watched Resolver::watch(const std::string& dir, size_t root_len, uint6
   if (w.host) return w;
   w.container_of_others =
       kind == WorkloadKind::kSystemdUnit || kind == WorkloadKind::kKubernetesPod;
-  w.usage = Fd(::open((dir + (v2 ? "/cpu.stat" : "/cpuacct.usage")).c_str(), O_RDONLY | O_CLOEXEC));
+  w.usage =
+      UniqueFd(::open((dir + (v2 ? "/cpu.stat" : "/cpuacct.usage")).c_str(), O_RDONLY | O_CLOEXEC));
   if (auto file = memory_file(root, rel, v2); !file.empty())
-    w.memory = Fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    w.memory = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   fill_user(w.workload, root, 0);
   if (kind == WorkloadKind::kSlurmJob) w.allocated_cpus = allocated_cpus(root, rel, v2);
   return w;

@@ -12,6 +12,7 @@
 
 #include "vigie/protocol/event.h"
 #include "vigie/workload/layout.h"
+#include "vigie/workload/procfs.h"
 #include "vigie/workload/user_cache.h"
 
 namespace vigie::workload {
@@ -111,28 +112,14 @@ class Resolver {
     uint64_t memory_bytes = 0;
   };
 
-  // An open file descriptor, closed with its owner.
-  class Fd {
-   public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept;
-    ~Fd();
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-   private:
-    int fd_ = -1;
-  };
   // A cgroup directory met by scan_cpu(), with what does not change while it lives.
   struct Watched {
     uint64_t inode = 0;                // of the directory, from readdir
     uint64_t scan = 0;                 // the last scan_cpu() that met it
     bool host = false;                 // a slice or the root: only the workloads below it count
     bool container_of_others = false;  // a unit or pod: its nested workloads are subtracted
-    Fd usage;                          // cpu.stat / cpuacct.usage
-    Fd memory;                         // memory.current / memory.usage_in_bytes; none if absent
+    UniqueFd usage;                    // cpu.stat / cpuacct.usage
+    UniqueFd memory;                   // memory.current / memory.usage_in_bytes; none if absent
     uint32_t allocated_cpus = 0;
     uint64_t memory_bytes = 0;  // as last read
     uint64_t memory_scan = 0;   // the scan that read it; 0: never
