@@ -39,11 +39,6 @@ struct Agent::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
   workload::CgroupMounts mounts;
   std::unique_ptr<rules::RuleSetReloader> rules;
-  prometheus::Counter* rules_reload_failures = nullptr;
-  prometheus::Counter* rules_reloads = nullptr;
-  prometheus::Counter* rules_alerts_suppressed = nullptr;
-  prometheus::Family<prometheus::Gauge>* rules_pack = nullptr;
-  prometheus::Gauge* rules_pack_version = nullptr;  // the series of the set in force
   std::unique_ptr<sensor::Sensor> sensor;
   std::unique_ptr<power::PowerSampler> power;
   std::unique_ptr<uplink::Uplink> uplink;
@@ -156,30 +151,6 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
 }
 
 void Agent::Impl::open_rules() {
-  auto& registry = *metrics.registry();
-  rules_reload_failures =
-      &prometheus::BuildCounter()
-           .Name("vigie_rules_reload_failures_total")
-           .Help("Rule reloads refused (a broken rule or IOC file): the previous set stays")
-           .Register(registry)
-           .Add({});
-  rules_reloads = &prometheus::BuildCounter()
-                       .Name("vigie_rules_reloads_total")
-                       .Help("Rule sets compiled aside and swapped in")
-                       .Register(registry)
-                       .Add({});
-  rules_alerts_suppressed =
-      &prometheus::BuildCounter()
-           .Name("vigie_rules_correlation_only_matches_total")
-           .Help(
-               "Matches of correlation-only rules, not raised at the edge (the collector "
-               "correlates their events)")
-           .Register(registry)
-           .Add({});
-  rules_pack = &prometheus::BuildGauge()
-                    .Name("vigie_rules_pack_info")
-                    .Help("1 for the version of the rule pack in force (VERSION file)")
-                    .Register(registry);
   rules::RuleSources sources;
   sources.rule_paths.assign(config.rules_paths.begin(), config.rules_paths.end());
   for (const auto& [name, path] : config.rules_ioc_lists) sources.iocs.push_back({name, path});
@@ -196,10 +167,7 @@ void Agent::Impl::open_rules() {
 }
 
 void Agent::Impl::publish_rules(const rules::RuleSet& set) {
-  metrics.set_rules_loaded(set.engine->rules().size());
-  if (rules_pack_version) rules_pack->Remove(rules_pack_version);
-  rules_pack_version = &rules_pack->Add({{"version", set.engine->pack_version()}});
-  rules_pack_version->Set(1);
+  metrics.set_rules(set.engine->rules().size(), set.engine->pack_version());
 }
 
 void Agent::Impl::run_rules_reload(const std::atomic<bool>& stop) {
@@ -216,14 +184,13 @@ void Agent::Impl::run_rules_reload(const std::atomic<bool>& stop) {
       outcome = rules->reload_if_changed();
     }
     if (!outcome) continue;
+    metrics.count_rules_reload(outcome->swapped);
     if (outcome->swapped) {
-      rules_reloads->Increment();
       publish_rules(*outcome->active);
       spdlog::info("rules: reloaded, {} rules in force (pack version '{}')",
                    outcome->active->engine->rules().size(),
                    outcome->active->engine->pack_version());
     } else {
-      rules_reload_failures->Increment();
       for (const auto& d : outcome->errors) {
         spdlog::error("rules: reload refused, keeping the previous set: {}", rules::to_string(d));
       }
@@ -369,7 +336,7 @@ void Agent::Impl::run_sensor(const std::atomic<bool>& stop) {
     rule_set->engine->evaluate(event, alerts);
     for (auto& alert : alerts) {
       if (!rule_set->reports(alert.rule_id)) {
-        rules_alerts_suppressed->Increment();
+        metrics.count_correlation_only_match();
         continue;
       }
       metrics.count_alert(alert);

@@ -169,6 +169,27 @@ AgentMetrics::AgentMetrics()
                         .Help("Sigma rules loaded at the edge")
                         .Register(*registry_)
                         .Add({})),
+      rules_pack_(BuildGauge()
+                      .Name("vigie_rules_pack_info")
+                      .Help("1 for the version of the rule pack in force (VERSION file)")
+                      .Register(*registry_)),
+      rules_reloads_(BuildCounter()
+                         .Name("vigie_rules_reloads_total")
+                         .Help("Rule sets compiled aside and swapped in")
+                         .Register(*registry_)
+                         .Add({})),
+      rules_reload_failures_(
+          BuildCounter()
+              .Name("vigie_rules_reload_failures_total")
+              .Help("Rule reloads refused (a broken rule or IOC file): the previous set stays")
+              .Register(*registry_)
+              .Add({})),
+      correlation_only_matches_(BuildCounter()
+                                    .Name("vigie_rules_correlation_only_matches_total")
+                                    .Help("Matches of correlation-only rules, not raised at the "
+                                          "edge (the collector correlates their events)")
+                                    .Register(*registry_)
+                                    .Add({})),
       ringbuf_used_(BuildGauge()
                         .Name("vigie_sensor_ringbuf_used_bytes")
                         .Help("Bytes written by the kernel in the sensor's ring buffer and not "
@@ -302,8 +323,15 @@ void AgentMetrics::set_sensor_health(std::size_t process_table_size, uint64_t pe
 void AgentMetrics::set_ringbuf_used_bytes(uint64_t bytes) {
   ringbuf_used_.Set(static_cast<double>(bytes));
 }
-void AgentMetrics::set_rules_loaded(std::size_t rules) {
+void AgentMetrics::set_rules(std::size_t rules, const std::string& pack_version) {
   rules_loaded_.Set(static_cast<double>(rules));
+  if (rules_pack_version_ != nullptr) rules_pack_.Remove(rules_pack_version_);
+  rules_pack_version_ = &rules_pack_.Add({{"version", pack_version}});
+  rules_pack_version_->Set(1);
+}
+
+void AgentMetrics::count_rules_reload(bool swapped) {
+  (swapped ? rules_reloads_ : rules_reload_failures_).Increment();
 }
 
 }  // namespace vigie::agent

@@ -53,7 +53,12 @@ class AgentMetrics {
   // vigie_sensor_ringbuf_used_bytes: bytes waiting in the ring buffer (the
   // kernel's BPF_RB_AVAIL_DATA), sampled at each health publication.
   void set_ringbuf_used_bytes(uint64_t bytes);
-  void set_rules_loaded(std::size_t rules);
+  // The rule set in force: vigie_rules_loaded and vigie_rules_pack_info{version} 1.
+  void set_rules(std::size_t rules, const std::string& pack_version);
+  // One reload attempt: swapped in, or refused (the previous set stays).
+  void count_rules_reload(bool swapped);
+  // A match of a correlation-only rule, not raised at the edge.
+  void count_correlation_only_match() { correlation_only_matches_.Increment(); }
 
  private:
   static void advance(prometheus::Counter& counter, uint64_t total);
@@ -92,6 +97,11 @@ class AgentMetrics {
   prometheus::Counter& pending_full_;
   prometheus::Counter& hash_failures_;
   prometheus::Gauge& rules_loaded_;
+  prometheus::Family<prometheus::Gauge>& rules_pack_;
+  prometheus::Gauge* rules_pack_version_ = nullptr;  // the series of the set in force
+  prometheus::Counter& rules_reloads_;
+  prometheus::Counter& rules_reload_failures_;
+  prometheus::Counter& correlation_only_matches_;
   prometheus::Gauge& ringbuf_used_;
   // Series of the workloads seen in the last interval, by label set.
   struct WorkloadSeries {
