@@ -283,6 +283,8 @@ std::string_view route_of(std::string_view path) {
 Handler::Handler(const Config& config, Store& store, Metrics& metrics)
     : config_(config), store_(store), metrics_(metrics) {}
 
+void Handler::add_listener(BatchListener& listener) { listeners_.push_back(&listener); }
+
 Response Handler::handle(const Request& request) {
   const auto start = std::chrono::steady_clock::now();
   std::string_view route_name = "other";
@@ -467,10 +469,12 @@ Response Handler::ingest(const Request& request) {
     return rejection(Rejection::kForbidden, "this token may not write for site '" + batch.site +
                                                 "' host '" + batch.host + "'");
   }
-  const StoreOutcome outcome = store_.store_batch(batch, protocol::wall_clock_ns());
+  const uint64_t received_ns = protocol::wall_clock_ns();
+  const StoreOutcome outcome = store_.store_batch(batch, received_ns);
   switch (outcome.status) {
     case StoreOutcome::Status::kStored:
       metrics_.stored(batch.events.size(), batch.alerts.size());
+      for (BatchListener* listener : listeners_) listener->on_stored(batch, received_ns);
       return json_response(200, {{"status", "stored"}});
     case StoreOutcome::Status::kDuplicate:
       metrics_.duplicate();

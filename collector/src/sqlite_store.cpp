@@ -371,6 +371,20 @@ StoreOutcome SqliteStore::store_batch(const Batch& batch, uint64_t received_ns) 
   }
 }
 
+void SqliteStore::write_alerts(const std::string& agent_id,
+                               const std::vector<protocol::Alert>& alerts, uint64_t received_ns) {
+  for (const auto& alert : alerts) {
+    const auto& event = alert.event;
+    statements_->insert_alert
+        .bind(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
+              alert.level, nlohmann::json::to_cbor(alert.tags), event.site, event.host, agent_id,
+              event.pid, event.user, event_image(event), event_command_line(event),
+              protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
+              encode_event(event))
+        .run();
+  }
+}
+
 void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
   auto& s = *statements_;
   for (const auto& event : batch.events) {
@@ -382,16 +396,7 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
               encode_event(event))
         .run();
   }
-  for (const auto& alert : batch.alerts) {
-    const auto& event = alert.event;
-    s.insert_alert
-        .bind(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
-              alert.level, nlohmann::json::to_cbor(alert.tags), event.site, event.host,
-              batch.agent_id, event.pid, event.user, event_image(event), event_command_line(event),
-              protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
-              encode_event(event))
-        .run();
-  }
+  write_alerts(batch.agent_id, batch.alerts, received_ns);
   for (const auto& zone : batch.zone_energy) {
     s.insert_zone
         .bind(batch.agent_id, batch.site, batch.host, to_db(zone.start_ns), to_db(zone.end_ns),
@@ -426,6 +431,30 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
     if (end.workload.kind != protocol::WorkloadKind::kSlurmJob) continue;
     s.total_job.bind(end.workload.id, batch.host).run();
   }
+}
+
+void SqliteStore::store_alerts(const std::string& origin, const std::string& site,
+                               const std::string& host, const std::vector<protocol::Alert>& alerts,
+                               uint64_t received_ns) {
+  std::lock_guard lock(mutex_);
+  auto& s = *statements_;
+  s.begin.bind().run();
+  try {
+    std::vector<protocol::Alert> placed = alerts;
+    for (auto& alert : placed) {
+      if (alert.event.site.empty()) alert.event.site = site;
+      if (alert.event.host.empty()) alert.event.host = host;
+    }
+    write_alerts(origin, placed, received_ns);
+    s.commit.bind().run();
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+RetentionOutcome SqliteStore::apply_retention(const RetentionPolicy&, uint64_t) {
+  throw StoreError("retention is not implemented for SQLite yet");
 }
 
 std::optional<JobFootprint> SqliteStore::job_footprint(const std::string& job_id) {

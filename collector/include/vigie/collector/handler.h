@@ -12,6 +12,7 @@
 
 #include "vigie/collector/config.h"
 #include "vigie/collector/metrics.h"
+#include "vigie/collector/pipeline.h"
 #include "vigie/collector/store.h"
 
 namespace vigie::collector {
@@ -51,6 +52,10 @@ class Handler {
 
   Response handle(const Request& request);
 
+  // Called with every batch stored (not duplicates), in registration order.
+  // Register before the server starts; `listener` must outlive the handler.
+  void add_listener(BatchListener& listener);
+
   // For the server, once a request's headers are read and before its body
   // is (`request.body` is ignored): the 401 for an ingest request without a
   // known agent token, counted like any other, so that an unauthenticated
@@ -75,6 +80,7 @@ class Handler {
   const Config config_;
   Store& store_;
   Metrics& metrics_;
+  std::vector<BatchListener*> listeners_;
 };
 
 }  // namespace vigie::collector

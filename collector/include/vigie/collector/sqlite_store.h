@@ -30,12 +30,17 @@ class SqliteStore final : public Store {
   EnergyReport energy(const EnergyQuery& query) override;
   std::vector<AgentRecord> agents() override;
   std::optional<JobFootprint> job_footprint(const std::string& job_id) override;
+  void store_alerts(const std::string& origin, const std::string& site, const std::string& host,
+                    const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override;
+  RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override;
 
   static constexpr int kSchemaVersion = 3;
 
  private:
   class Statements;
   void write_batch(const protocol::Batch& batch, uint64_t received_ns);
+  void write_alerts(const std::string& agent_id, const std::vector<protocol::Alert>& alerts,
+                    uint64_t received_ns);
 
   std::mutex mutex_;
   sqlite3* db_ = nullptr;

@@ -1,7 +1,9 @@
 // Durable storage of agent batches and the queries the API serves.
-// Backends: SQLite (sqlite_store.h); PostgreSQL to follow (DESIGN "Storage and scale").
+// Backends: SQLite (sqlite_store.h, the embedded default) and PostgreSQL
+// (postgres_store.h, for several collectors and HA); DESIGN "Storage and scale".
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -139,6 +141,26 @@ struct AgentRecord {
   protocol::AgentStatus status;
 };
 
+// How long data is kept (DESIGN "Storage and scale"). A zero duration keeps
+// forever. Energy is downsampled, never just deleted: per-interval rows older
+// than raw_energy become one row per (host, zone or workload, minute), those
+// older than minute_energy one row per hour; sums of energy, CPU time and
+// carbon are preserved exactly, so totals over any window that covers whole
+// buckets are unchanged. Job footprints are kept as long as hour energy.
+struct RetentionPolicy {
+  std::chrono::hours events{24 * 30};         // raw events
+  std::chrono::hours alerts{24 * 365};        // alerts
+  std::chrono::hours raw_energy{24 * 7};      // per-interval energy rows
+  std::chrono::hours minute_energy{24 * 90};  // per-minute rows; hourly kept forever
+};
+
+struct RetentionOutcome {
+  uint64_t events_deleted = 0;
+  uint64_t alerts_deleted = 0;
+  uint64_t energy_rows_downsampled = 0;  // rows replaced by minute or hour rows
+  uint64_t energy_rows_written = 0;      // minute and hour rows written
+};
+
 // Thread-safe. Queries throw StoreError on backend failure; store_batch
 // never throws and reports failure in its outcome.
 class Store {
@@ -161,6 +183,17 @@ class Store {
   // The footprint of Slurm job `job_id` as totalled at its WorkloadEnd
   // records (store_batch does it); nullopt when no host has reported it ended.
   virtual std::optional<JobFootprint> job_footprint(const std::string& job_id) = 0;
+
+  // Stores alerts the collector raised itself (correlation, threshold and
+  // absence rules), or that a federation received from a site, under the
+  // pseudo agent id `origin`. Throws StoreError.
+  virtual void store_alerts(const std::string& origin, const std::string& site,
+                            const std::string& host, const std::vector<protocol::Alert>& alerts,
+                            uint64_t received_ns) = 0;
+
+  // Deletes and downsamples what `policy` no longer keeps raw, as of `now_ns`.
+  // Idempotent; safe to run while batches are stored. Throws StoreError.
+  virtual RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) = 0;
 };
 
 }  // namespace vigie::collector
