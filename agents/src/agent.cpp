@@ -119,7 +119,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
 
   uplink::UplinkOptions uo;
   std::string error;
-  if (!uplink::Endpoint::parse(config.collector_url, uo.endpoint, error)) {
+  if (!protocol::Endpoint::parse(config.collector_url, uo.endpoint, error)) {
     throw std::runtime_error("collector.url: " + error);
   }
   uo.token = config.token;

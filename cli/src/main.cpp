@@ -11,7 +11,7 @@
 #include "rules_command.h"
 #include "table.h"
 #include "vigie/protocol/event.h"
-#include "vigie/uplink/http_client.h"
+#include "vigie/protocol/http_client.h"
 
 namespace {
 
@@ -85,16 +85,16 @@ std::string workload_text(const json& workload) {
 
 // GETs `target`, or exits with a message saying why not.
 json fetch(const Options& options, const std::string& target) {
-  vigie::uplink::Endpoint endpoint;
+  vigie::protocol::Endpoint endpoint;
   std::string error;
-  if (!vigie::uplink::Endpoint::parse(options.collector, endpoint, error)) {
+  if (!vigie::protocol::Endpoint::parse(options.collector, endpoint, error)) {
     std::cerr << "vigie: bad --collector: " << error << '\n';
     std::exit(kExitError);
   }
-  vigie::uplink::HttpRequest request;
+  vigie::protocol::HttpRequest request;
   request.target = target;
   const auto response =
-      vigie::uplink::send(endpoint, request, std::chrono::seconds(options.timeout_s));
+      vigie::protocol::send(endpoint, request, std::chrono::seconds(options.timeout_s));
   if (response.status == 0) {
     std::cerr << "vigie: cannot reach the collector at " << options.collector << ": "
               << response.error << '\n';

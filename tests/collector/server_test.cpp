@@ -13,7 +13,7 @@
 #include "loopback_collector.h"
 #include "sample_batch.h"
 #include "vigie/protocol/codec.h"
-#include "vigie/uplink/http_client.h"
+#include "vigie/protocol/http_client.h"
 
 namespace vigie::collector {
 namespace {
@@ -37,23 +37,23 @@ class CollectorServerTest : public ::testing::Test {
     endpoint_.port = std::to_string(collector_.port());
   }
 
-  uplink::HttpResponse post(const std::string& body, const std::string& token = kToken) {
-    uplink::HttpRequest request;
+  protocol::HttpResponse post(const std::string& body, const std::string& token = kToken) {
+    protocol::HttpRequest request;
     request.method = "POST";
     request.target = "/api/v1/ingest";
     request.headers = {{"Authorization", "Bearer " + token},
                        {"Content-Type", "application/x-protobuf"},
                        {"Content-Encoding", "zstd"}};
     request.body = body;
-    return uplink::send(endpoint_, request, std::chrono::seconds(20));
+    return protocol::send(endpoint_, request, std::chrono::seconds(20));
   }
 
-  uplink::HttpResponse get(const std::string& target, uint16_t port = 0) {
-    uplink::Endpoint endpoint = endpoint_;
+  protocol::HttpResponse get(const std::string& target, uint16_t port = 0) {
+    protocol::Endpoint endpoint = endpoint_;
     if (port != 0) endpoint.port = std::to_string(port);
-    uplink::HttpRequest request;
+    protocol::HttpRequest request;
     request.target = target;
-    return uplink::send(endpoint, request);
+    return protocol::send(endpoint, request);
   }
 
   // Another server over the same handler, with `change` applied to its configuration.
@@ -67,7 +67,7 @@ class CollectorServerTest : public ::testing::Test {
   }
 
   testing::LoopbackCollector collector_;
-  uplink::Endpoint endpoint_;
+  protocol::Endpoint endpoint_;
 };
 
 TEST_F(CollectorServerTest, IngestsOverHttpAndStoresADuplicateOnce) {
@@ -195,16 +195,16 @@ TEST_F(CollectorServerTest, RefusesAnUnauthenticatedIngestBeforeItsBody) {
     EXPECT_TRUE(closed);
   }
   // An agent with a token is still served on that server.
-  uplink::HttpRequest request;
+  protocol::HttpRequest request;
   request.method = "POST";
   request.target = "/api/v1/ingest";
   request.headers = {{"Authorization", std::string("Bearer ") + kToken},
                      {"Content-Type", "application/x-protobuf"},
                      {"Content-Encoding", "zstd"}};
   request.body = protocol::encode_batch(sample_batch(1));
-  uplink::Endpoint endpoint = endpoint_;
+  protocol::Endpoint endpoint = endpoint_;
   endpoint.port = std::to_string(server->port());
-  EXPECT_EQ(uplink::send(endpoint, request).status, 200);
+  EXPECT_EQ(protocol::send(endpoint, request).status, 200);
 }
 
 TEST_F(CollectorServerTest, DropsAClientWhoseHeadersTakeTooLong) {
@@ -246,7 +246,7 @@ TEST_F(CollectorServerTest, AnswersConnectionsOverTheCapWith503) {
   // Slots free up once the server sees its clients go.
   close(first);
   close(second);
-  uplink::HttpResponse metrics;
+  protocol::HttpResponse metrics;
   for (int i = 0; i < 100 && metrics.status != 200; ++i) {
     metrics = get("/metrics", server->port());
     if (metrics.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));

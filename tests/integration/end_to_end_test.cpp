@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "processes.h"
-#include "vigie/uplink/http_client.h"
+#include "vigie/protocol/http_client.h"
 
 namespace {
 
@@ -184,8 +184,8 @@ class EndToEnd : public ::testing::Test {
     return std::string(buf, n);
   }
 
-  vigie::uplink::HttpResponse get(const std::string& target) {
-    return vigie::uplink::send(collector_, {"GET", target, {}, ""}, 5s);
+  vigie::protocol::HttpResponse get(const std::string& target) {
+    return vigie::protocol::send(collector_, {"GET", target, {}, ""}, 5s);
   }
 
   json get_json(const std::string& target) {
@@ -224,7 +224,7 @@ class EndToEnd : public ::testing::Test {
   static constexpr const char* kHost = "e2e-node001";
   fs::path dir_;
   uint16_t port_ = 0;
-  vigie::uplink::Endpoint collector_;
+  vigie::protocol::Endpoint collector_;
   pid_t collector_pid_ = -1;
   pid_t agent_pid_ = -1;
 };

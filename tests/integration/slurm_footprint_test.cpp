@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "processes.h"
-#include "vigie/uplink/http_client.h"
+#include "vigie/protocol/http_client.h"
 
 namespace {
 
@@ -211,8 +211,8 @@ class SlurmFootprint : public ::testing::Test {
         << read_file(dir_ / "agent.log");
   }
 
-  vigie::uplink::HttpResponse get(const std::string& target) {
-    return vigie::uplink::send({"127.0.0.1", std::to_string(port_)}, {"GET", target, {}, ""}, 5s);
+  vigie::protocol::HttpResponse get(const std::string& target) {
+    return vigie::protocol::send({"127.0.0.1", std::to_string(port_)}, {"GET", target, {}, ""}, 5s);
   }
 
   static constexpr const char* kHost = "slurm-node001";

@@ -23,6 +23,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
+using protocol::Endpoint;
+using protocol::HttpResponse;
 
 // A scripted collector on 127.0.0.1: answers the i-th request with statuses[i]
 // (the last status repeats) and records every batch it decodes.

@@ -16,7 +16,7 @@ namespace vigie::uplink {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-Outcome classify(const HttpResponse& response) {
+Outcome classify(const protocol::HttpResponse& response) {
   if (response.ok()) return Outcome::kDelivered;
   if (response.status == 0 || response.status == 429 || response.status >= 500) {
     return Outcome::kRetry;
@@ -186,13 +186,14 @@ void Uplink::run() {
     const std::size_t events = in_flight_->events;
     const std::string& body = in_flight_->body;
     lk.unlock();
-    HttpRequest request{"POST",
-                        "/api/v1/ingest",
-                        {{"Authorization", "Bearer " + options_.token},
-                         {"Content-Type", std::string(protocol::kContentType)},
-                         {"Content-Encoding", std::string(protocol::kContentEncoding)}},
-                        body};
-    const HttpResponse response = send(options_.endpoint, request, options_.request_timeout);
+    protocol::HttpRequest request{"POST",
+                                  "/api/v1/ingest",
+                                  {{"Authorization", "Bearer " + options_.token},
+                                   {"Content-Type", std::string(protocol::kContentType)},
+                                   {"Content-Encoding", std::string(protocol::kContentEncoding)}},
+                                  body};
+    const protocol::HttpResponse response =
+        protocol::send(options_.endpoint, request, options_.request_timeout);
     const Outcome outcome = classify(response);
     lk.lock();
     if (outcome == Outcome::kDelivered) {

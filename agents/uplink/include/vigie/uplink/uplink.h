@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "vigie/protocol/event.h"
-#include "vigie/uplink/http_client.h"
+#include "vigie/protocol/http_client.h"
 
 namespace vigie::uplink {
 
@@ -22,7 +22,7 @@ namespace vigie::uplink {
 // rules: 2xx delivered; 429, 5xx and transport errors retried with backoff;
 // any other status rejected (never retried: resending cannot fix it).
 enum class Outcome : uint8_t { kDelivered, kRetry, kRejected };
-Outcome classify(const HttpResponse& response);
+Outcome classify(const protocol::HttpResponse& response);
 
 // Exponential backoff with full jitter ("Exponential Backoff And Jitter",
 // AWS Architecture Blog, 2015): wait uniform in [0, min(max, initial * 2^attempt)].
@@ -52,7 +52,7 @@ class SequenceAllocator {
 };
 
 struct UplinkOptions {
-  Endpoint endpoint;
+  protocol::Endpoint endpoint;
   std::string token;  // sent as "Authorization: Bearer <token>"
   std::string agent_id;
   std::string site;

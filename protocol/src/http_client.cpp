@@ -1,4 +1,4 @@
-#include "vigie/uplink/http_client.h"
+#include "vigie/protocol/http_client.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -6,7 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace vigie::uplink {
+namespace vigie::protocol {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -110,4 +110,4 @@ HttpResponse send(const Endpoint& endpoint, const HttpRequest& request,
   return result;
 }
 
-}  // namespace vigie::uplink
+}  // namespace vigie::protocol

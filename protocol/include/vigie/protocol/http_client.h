@@ -1,5 +1,6 @@
-// A small blocking HTTP/1.1 client over Boost.Beast, for the agent's uplink,
-// the `vigie` CLI and tests. One request per connection; bounded response.
+// A small blocking HTTP/1.1 client over Boost.Beast, for the agent's uplink, the
+// collector's outbound deliveries, the `vigie` CLI and tests. One request per
+// connection; bounded response.
 #pragma once
 
 #include <chrono>
@@ -8,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace vigie::uplink {
+namespace vigie::protocol {
 
 // "http://host:port" (http only for now); parsed once.
 struct Endpoint {
@@ -40,4 +41,4 @@ HttpResponse send(const Endpoint& endpoint, const HttpRequest& request,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10),
                   std::size_t max_body_bytes = 64u << 20);
 
-}  // namespace vigie::uplink
+}  // namespace vigie::protocol
