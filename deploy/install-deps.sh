@@ -11,12 +11,12 @@ build_packages=(
   prometheus-cpp-dev libboost1.81-dev
   protobuf-compiler libprotobuf-dev libzstd-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
-  libssl-dev libsqlite3-dev
+  libssl-dev libsqlite3-dev libpq-dev libsnappy-dev
   libre2-dev libhyperscan-dev libfreeipmi-dev libipmimonitoring-dev
   googletest libgtest-dev libgmock-dev
   util-linux procps ca-certificates curl
 )
-test_packages=(iproute2 chromium libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge)
+test_packages=(iproute2 chromium libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge prometheus-alertmanager postgresql prometheus victoria-metrics)
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${test_packages[@]}")

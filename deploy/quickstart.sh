@@ -33,6 +33,10 @@ listen:
   address: 127.0.0.1
   port: $port
 database: $state/collector.db
+# Quick start only: the API without a token, on 127.0.0.1 alone. Anywhere else,
+# give people api_tokens (deploy/config/vigie-collector.yaml) and set none.
+api:
+  anonymous_role: admin
 agent_tokens:
   - sha256: $token_sha256
     host: $(hostname)

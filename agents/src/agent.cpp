@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "distribution_pull.h"
 #include "metrics.h"
 #include "vigie/power/power_sampler.h"
 #include "vigie/power/rapl_source.h"
@@ -39,6 +40,7 @@ struct Agent::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
   workload::CgroupMounts mounts;
   std::unique_ptr<rules::RuleSetReloader> rules;
+  std::unique_ptr<DistributionPuller> puller;  // rules.pull; null when off
   std::unique_ptr<sensor::Sensor> sensor;
   std::unique_ptr<power::PowerSampler> power;
   std::unique_ptr<uplink::Uplink> uplink;
@@ -74,6 +76,13 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     exposer->RegisterCollectable(metrics.registry());
   }
 
+  // Pulled packs and lists first, so that the first rule set has them (what
+  // an earlier run installed stays when the collector is unreachable).
+  puller = std::make_unique<DistributionPuller>(config);
+  if (puller->enabled())
+    puller->pull_once();
+  else
+    puller.reset();
   open_rules();
 
   mounts = workload::detect_layout(config.cgroup_root, config.proc_root);
@@ -119,9 +128,20 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
 
   uplink::UplinkOptions uo;
   std::string error;
+  uo.endpoint.tls = {config.collector_ca_file, config.collector_client_cert_file,
+                     config.collector_client_key_file};
   if (!protocol::Endpoint::parse(config.collector_url, uo.endpoint, error)) {
     throw std::runtime_error("collector.url: " + error);
   }
+  // collector.urls: the first is the preferred collector (collector_url), the others fail over.
+  for (std::size_t i = 1; i < config.collector_urls.size(); ++i) {
+    protocol::Endpoint other = uo.endpoint;  // the same TLS files
+    if (!protocol::Endpoint::parse(config.collector_urls[i], other, error)) {
+      throw std::runtime_error("collector.urls: " + error);
+    }
+    uo.failover_endpoints.push_back(std::move(other));
+  }
+  uo.failback_interval = std::chrono::milliseconds(config.collector_failback_interval_ms);
   uo.token = config.token;
   uo.agent_id = config.agent_id;
   uo.site = config.site;
@@ -154,6 +174,7 @@ void Agent::Impl::open_rules() {
   rules::RuleSources sources;
   sources.rule_paths.assign(config.rules_paths.begin(), config.rules_paths.end());
   for (const auto& [name, path] : config.rules_ioc_lists) sources.iocs.push_back({name, path});
+  if (puller) puller->add_sources(sources);
   rules = std::make_unique<rules::RuleSetReloader>(std::move(sources));
   const auto set = rules->current();
   for (const auto& d : set->diagnostics) spdlog::warn("rules: {}", rules::to_string(d));
@@ -396,9 +417,15 @@ void Agent::run(const std::atomic<bool>& stop) {
   if (impl_->power) power_thread = std::thread([&] { impl_->run_power(stop); });
   std::signal(SIGHUP, on_sighup);
   std::thread rules_thread([&] { impl_->run_rules_reload(stop); });
+  std::thread pull_thread;
+  if (impl_->puller) {
+    pull_thread =
+        std::thread([&] { impl_->puller->run(stop, [] { g_rules_reload_requested = true; }); });
+  }
   impl_->run_sensor(stop);
   if (power_thread.joinable()) power_thread.join();
   rules_thread.join();
+  if (pull_thread.joinable()) pull_thread.join();
   impl_->uplink->stop(std::chrono::seconds(5));
   impl_->publish_health();
 }

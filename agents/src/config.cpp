@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -60,6 +61,7 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
   }
   Config c;
   if (root.IsNull()) return c;
+  bool collector_urls_given = false;
   auto str = [](std::string& out, const char* key) {
     return [&out, key](const YAML::Node& n) { out = as<std::string>(n, key); };
   };
@@ -89,12 +91,34 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
        {"log_level", str(c.log_level, "log_level")},
        {"collector",
         [&](const YAML::Node& n) {
-          for_each_key(n, "collector.",
-                       {{"url", str(c.collector_url, "collector.url")},
-                        {"token", str(c.token, "collector.token")},
-                        {"token_file", str(c.token_file, "collector.token_file")},
-                        {"flush_interval_ms",
-                         number(c.flush_interval_ms, "collector.flush_interval_ms", 10, 60000)}});
+          for_each_key(
+              n, "collector.",
+              {{"url", str(c.collector_url, "collector.url")},
+               {"urls",
+                [&](const YAML::Node& urls) {
+                  if (!urls.IsSequence() || urls.size() == 0)
+                    fail(urls, "'collector.urls' must be a non-empty list of URLs");
+                  c.collector_urls.clear();
+                  collector_urls_given = true;
+                  for (const auto& u : urls) {
+                    auto url = as<std::string>(u, "collector.urls");
+                    if (std::find(c.collector_urls.begin(), c.collector_urls.end(), url) !=
+                        c.collector_urls.end())
+                      fail(u, "'collector.urls' lists " + url + " twice");
+                    c.collector_urls.push_back(std::move(url));
+                  }
+                }},
+               {"failback_interval_ms", number(c.collector_failback_interval_ms,
+                                               "collector.failback_interval_ms", 0, 86'400'000)},
+               {"token", str(c.token, "collector.token")},
+               {"token_file", str(c.token_file, "collector.token_file")},
+               {"ca_file", str(c.collector_ca_file, "collector.ca_file")},
+               {"client_cert_file",
+                str(c.collector_client_cert_file, "collector.client_cert_file")},
+               {"client_key_file", str(c.collector_client_key_file, "collector.client_key_file")},
+               {"flush_interval_ms",
+                number(c.flush_interval_ms, "collector.flush_interval_ms", 10, 60000)}});
+          if (n["url"] && n["urls"]) fail(n, "give 'collector.url' or 'collector.urls', not both");
         }},
        {"metrics",
         [&](const YAML::Node& n) {
@@ -102,28 +126,46 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
         }},
        {"rules",
         [&](const YAML::Node& n) {
-          for_each_key(n, "rules.",
-                       {{"path",
-                         [&](const YAML::Node& paths) {
-                           c.rules_paths.clear();
-                           if (!paths.IsSequence()) {
-                             c.rules_paths.push_back(as<std::string>(paths, "rules.path"));
-                             return;
-                           }
-                           for (const auto& p : paths)
-                             c.rules_paths.push_back(as<std::string>(p, "rules.path"));
-                         }},
-                        {"ioc_lists",
-                         [&](const YAML::Node& lists) {
-                           if (!lists.IsMap())
-                             fail(lists, "'rules.ioc_lists' must map set names to files");
-                           for (const auto& kv : lists) {
-                             c.rules_ioc_lists[as<std::string>(kv.first, "rules.ioc_lists")] =
-                                 as<std::string>(kv.second, "rules.ioc_lists");
-                           }
-                         }},
-                        {"reload_interval_ms", number(c.rules_reload_interval_ms,
-                                                      "rules.reload_interval_ms", 0, 3600000)}});
+          for_each_key(
+              n, "rules.",
+              {{"path",
+                [&](const YAML::Node& paths) {
+                  c.rules_paths.clear();
+                  if (!paths.IsSequence()) {
+                    c.rules_paths.push_back(as<std::string>(paths, "rules.path"));
+                    return;
+                  }
+                  for (const auto& p : paths)
+                    c.rules_paths.push_back(as<std::string>(p, "rules.path"));
+                }},
+               {"ioc_lists",
+                [&](const YAML::Node& lists) {
+                  if (!lists.IsMap()) fail(lists, "'rules.ioc_lists' must map set names to files");
+                  for (const auto& kv : lists) {
+                    c.rules_ioc_lists[as<std::string>(kv.first, "rules.ioc_lists")] =
+                        as<std::string>(kv.second, "rules.ioc_lists");
+                  }
+                }},
+               {"reload_interval_ms",
+                number(c.rules_reload_interval_ms, "rules.reload_interval_ms", 0, 3600000)},
+               {"pull", [&](const YAML::Node& pull) {
+                  auto& p = c.rules_pull;
+                  auto names = [](std::vector<std::string>& out, const char* key) {
+                    return [&out, key](const YAML::Node& list) {
+                      if (!list.IsSequence())
+                        fail(list, std::string("'") + key + "' must be a list");
+                      for (const auto& item : list) out.push_back(as<std::string>(item, key));
+                    };
+                  };
+                  for_each_key(
+                      pull, "rules.pull.",
+                      {{"url", str(p.url, "rules.pull.url")},
+                       {"interval_seconds",
+                        number(p.interval_seconds, "rules.pull.interval_seconds", 10, 86400)},
+                       {"dir", str(p.dir, "rules.pull.dir")},
+                       {"packs", names(p.packs, "rules.pull.packs")},
+                       {"iocs", names(p.iocs, "rules.pull.iocs")}});
+                }}});
         }},
        {"sensor",
         [&](const YAML::Node& n) {
@@ -210,10 +252,19 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
           }
         }}});
   c.token_file = resolve(c.token_file, base_dir);
+  c.collector_ca_file = resolve(c.collector_ca_file, base_dir);
+  c.collector_client_cert_file = resolve(c.collector_client_cert_file, base_dir);
+  c.collector_client_key_file = resolve(c.collector_client_key_file, base_dir);
   for (auto& path : c.rules_paths) path = resolve(path, base_dir);
   for (auto& [name, path] : c.rules_ioc_lists) path = resolve(path, base_dir);
+  c.rules_pull.dir = resolve(c.rules_pull.dir, base_dir);
   c.power.grid_intensity_csv = resolve(c.power.grid_intensity_csv, base_dir);
   c.power.pue_csv = resolve(c.power.pue_csv, base_dir);
+  if (collector_urls_given) {
+    c.collector_url = c.collector_urls.front();
+  } else {
+    c.collector_urls = {c.collector_url};
+  }
   return c;
 }
 

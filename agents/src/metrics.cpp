@@ -85,6 +85,24 @@ AgentMetrics::AgentMetrics()
               .Help("Encoded (zstd) bytes of the sealed batches waiting for delivery")
               .Register(*registry_)
               .Add({})),
+      uplink_collector_sent_(BuildCounter()
+                                 .Name("vigie_uplink_collector_batches_sent_total")
+                                 .Help("Batches acknowledged, by collector")
+                                 .Register(*registry_)),
+      uplink_collector_failures_(BuildCounter()
+                                     .Name("vigie_uplink_collector_send_failures_total")
+                                     .Help("Failed delivery attempts, by collector")
+                                     .Register(*registry_)),
+      uplink_collector_switches_(
+          BuildCounter()
+              .Name("vigie_uplink_collector_switches_total")
+              .Help("Switches of the uplink to this collector: failover after a failure of "
+                    "the previous one, or back to the preferred one")
+              .Register(*registry_)),
+      uplink_collector_active_(BuildGauge()
+                                   .Name("vigie_uplink_collector_active")
+                                   .Help("1 for the collector the uplink sends to now")
+                                   .Register(*registry_)),
       node_energy_(BuildCounter()
                        .Name("vigie_node_energy_joules_total")
                        .Help("Node energy per power zone and source")
@@ -232,6 +250,13 @@ void AgentMetrics::set_uplink(const uplink::UplinkStats& stats) {
   uplink_queue_.Set(static_cast<double>(stats.queue_batches));
   uplink_queue_events_.Set(static_cast<double>(stats.queue_events));
   uplink_queue_bytes_.Set(static_cast<double>(stats.queue_bytes));
+  for (const auto& c : stats.collectors) {
+    const prometheus::Labels labels{{"collector", c.address}};
+    advance(uplink_collector_sent_.Add(labels), c.batches_sent_total);
+    advance(uplink_collector_failures_.Add(labels), c.send_failures_total);
+    advance(uplink_collector_switches_.Add(labels), c.switches_total);
+    uplink_collector_active_.Add(labels).Set(c.active ? 1 : 0);
+  }
 }
 
 void AgentMetrics::record_energy(const std::vector<protocol::ZoneEnergy>& zones,

@@ -80,6 +80,11 @@ class AgentMetrics {
   prometheus::Gauge& uplink_queue_;
   prometheus::Gauge& uplink_queue_events_;
   prometheus::Gauge& uplink_queue_bytes_;
+  // Per collector of collector.urls, labelled {collector="host:port"}.
+  prometheus::Family<prometheus::Counter>& uplink_collector_sent_;
+  prometheus::Family<prometheus::Counter>& uplink_collector_failures_;
+  prometheus::Family<prometheus::Counter>& uplink_collector_switches_;
+  prometheus::Family<prometheus::Gauge>& uplink_collector_active_;
   prometheus::Family<prometheus::Counter>& node_energy_;
   prometheus::Family<prometheus::Gauge>& node_power_;
   prometheus::Family<prometheus::Counter>& gpu_energy_;  // per NVML device index

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,7 +26,27 @@ struct Options {
   std::string collector = "http://127.0.0.1:9800";
   bool json = false;
   unsigned timeout_s = 10;
+  std::string token;       // API token (Authorization: Bearer)
+  std::string token_file;  // or a file holding it
+  vigie::protocol::ClientTls tls;
 };
+
+// The API token from --token or --token-file (whitespace around it trimmed);
+// "" when neither is given. Exits when the file cannot be read.
+std::string api_token(const Options& options) {
+  std::string token = options.token;
+  if (token.empty() && !options.token_file.empty()) {
+    std::ifstream in(options.token_file);
+    if (!in) {
+      std::cerr << "vigie: cannot read --token-file " << options.token_file << '\n';
+      std::exit(kExitError);
+    }
+    std::getline(in, token);
+  }
+  const auto first = token.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
+}
 
 // "90s", "10m", "2h", "7d" → ns. Returns nothing when malformed.
 std::optional<uint64_t> parse_duration_ns(const std::string& text) {
@@ -86,6 +107,7 @@ std::string workload_text(const json& workload) {
 // GETs `target`, or exits with a message saying why not.
 json fetch(const Options& options, const std::string& target) {
   vigie::protocol::Endpoint endpoint;
+  endpoint.tls = options.tls;
   std::string error;
   if (!vigie::protocol::Endpoint::parse(options.collector, endpoint, error)) {
     std::cerr << "vigie: bad --collector: " << error << '\n';
@@ -93,6 +115,8 @@ json fetch(const Options& options, const std::string& target) {
   }
   vigie::protocol::HttpRequest request;
   request.target = target;
+  if (const std::string token = api_token(options); !token.empty())
+    request.headers.emplace_back("Authorization", "Bearer " + token);
   const auto response =
       vigie::protocol::send(endpoint, request, std::chrono::seconds(options.timeout_s));
   if (response.status == 0) {
@@ -106,6 +130,9 @@ json fetch(const Options& options, const std::string& target) {
                                     ? body["error"].get<std::string>()
                                     : response.body;
     std::cerr << "vigie: the collector answered " << response.status << ": " << message << '\n';
+    if (response.status == 401)
+      std::cerr << "vigie: give an API token with --token-file FILE (env VIGIE_TOKEN_FILE) or "
+                   "--token (env VIGIE_TOKEN)\n";
     std::exit(kExitError);
   }
   if (body.is_discarded()) {
@@ -282,11 +309,25 @@ int main(int argc, char** argv) {
   Options options;
   if (const char* env = std::getenv("VIGIE_COLLECTOR"); env && *env) options.collector = env;
   app.add_option("--collector", options.collector,
-                 "collector URL, http://HOST:PORT (env VIGIE_COLLECTOR)")
+                 "collector URL, http://HOST:PORT or https://HOST:PORT (env VIGIE_COLLECTOR)")
       ->capture_default_str();
   app.add_flag("--json", options.json, "print the API's JSON, pretty");
   app.add_option("--timeout", options.timeout_s, "seconds to wait for the collector")
       ->capture_default_str();
+  app.add_option("--token", options.token,
+                 "API token (Authorization: Bearer); prefer --token-file, argv is visible to "
+                 "other users")
+      ->envname("VIGIE_TOKEN");
+  app.add_option("--token-file", options.token_file, "file holding the API token")
+      ->envname("VIGIE_TOKEN_FILE");
+  app.add_option("--ca-file", options.tls.ca_file,
+                 "PEM CA certificates to verify an https:// collector (default: the system's)")
+      ->envname("VIGIE_CA_FILE");
+  app.add_option("--client-cert", options.tls.cert_file,
+                 "PEM client certificate for a collector that requires one (mTLS)")
+      ->envname("VIGIE_CLIENT_CERT");
+  app.add_option("--client-key", options.tls.key_file, "PEM private key of --client-cert")
+      ->envname("VIGIE_CLIENT_KEY");
 
   std::string host, since, kind;
   unsigned limit = 50;

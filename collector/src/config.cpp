@@ -7,50 +7,15 @@
 #include <set>
 #include <stdexcept>
 
+#include "yaml_config.h"
+
 namespace vigie::collector {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const YAML::Node& node, const std::string& what) {
-  std::string where = path;
-  if (node.IsDefined() && node.Mark().line >= 0)
-    where += ":" + std::to_string(node.Mark().line + 1);
-  throw std::runtime_error(where + ": " + what);
-}
-
-// Rejects keys outside `known`: a typo must not silently fall back to a default.
-void check_keys(const std::string& path, const YAML::Node& map, const std::string& context,
-                const std::set<std::string>& known) {
-  if (!map.IsMap()) fail(path, map, context + " must be a mapping");
-  for (const auto& entry : map) {
-    const auto key = entry.first.as<std::string>();
-    if (!known.contains(key)) fail(path, entry.first, "unknown key '" + context + key + "'");
-  }
-}
-
-template <typename T>
-T scalar(const std::string& path, const YAML::Node& node, const std::string& key) {
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    fail(path, node, "'" + key + "' has an invalid value");
-  }
-}
-
-bool parse_hex_digest(const std::string& hex, Sha256Digest& out) {
-  if (hex.size() != 64) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < 32; ++i) {
-    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
-  return true;
-}
+using yaml_config::check_keys;
+using yaml_config::fail;
+using yaml_config::parse_hex_digest;
+using yaml_config::scalar;
 
 }  // namespace
 
@@ -94,7 +59,9 @@ Config load_config(const std::string& path) {
   Config config = default_config();
   if (root.IsNull()) return config;
   check_keys(path, root, "",
-             {"listen", "database", "dashboard", "limits", "timeouts", "threads", "agent_tokens"});
+             {"listen", "database", "dashboard", "limits", "timeouts", "threads", "agent_tokens",
+              "remote_write", "api", "api_tokens", "tls", "role", "federation", "rules", "alerts",
+              "alertmanager", "webhooks", "storage", "retention"});
 
   if (const auto listen = root["listen"]) {
     check_keys(path, listen, "listen.", {"address", "port"});
@@ -113,7 +80,11 @@ Config load_config(const std::string& path) {
           scalar<std::string>(path, dashboard["vendor_dir"], "dashboard.vendor_dir");
   }
   if (const auto limits = root["limits"]) {
-    check_keys(path, limits, "limits.", {"body_bytes", "header_bytes", "max_connections"});
+    check_keys(path, limits, "limits.",
+               {"body_bytes", "header_bytes", "max_connections", "max_pending_batches"});
+    if (limits["max_pending_batches"])
+      config.max_pending_batches =
+          scalar<std::size_t>(path, limits["max_pending_batches"], "limits.max_pending_batches");
     if (limits["body_bytes"])
       config.body_limit_bytes =
           scalar<std::size_t>(path, limits["body_bytes"], "limits.body_bytes");
@@ -168,6 +139,15 @@ Config load_config(const std::string& path) {
       config.agent_tokens.push_back(std::move(token));
     }
   }
+  if (const auto remote_write = root["remote_write"])
+    config.remote_write = remote_write::parse_config(path, remote_write);
+  config.api = parse_api_config(path, root["api"], root["api_tokens"]);
+  config.tls = parse_tls_config(path, root["tls"]);
+  config.federation = parse_federation_config(path, root["role"], root["federation"]);
+  config.alerting = parse_alerting_config(path, root);
+  // After `database:`: storage.sqlite_path, when given, wins.
+  parse_storage_config(path, root["storage"], config.storage, config.database_path);
+  config.retention = parse_retention_config(path, root["retention"]);
   return config;
 }
 

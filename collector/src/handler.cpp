@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "vigie/collector/federation.h"
 #include "vigie/collector/footprint.h"
 #include "vigie/collector/json.h"
 #include "vigie/protocol/codec.h"
@@ -238,8 +239,12 @@ int status_for(Rejection reason) {
       return 500;
     case Rejection::kTooManyConnections:
       return 503;
+    case Rejection::kStorageBusy:
+      return 429;
     case Rejection::kBadQuery:
     case Rejection::kMalformedHttp:
+    case Rejection::kPlainHttpOnTls:
+    case Rejection::kTlsHandshake:
     case Rejection::kNotZstd:
     case Rejection::kCorrupt:
     case Rejection::kBadProtobuf:
@@ -249,19 +254,56 @@ int status_for(Rejection reason) {
   return 400;
 }
 
-// The agent token an Authorization header value carries, or nullptr with
-// `refusal` set.
-const AgentToken* authenticate(const std::vector<AgentToken>& tokens,
-                               std::string_view authorization, std::string& refusal) {
+// Routes authenticated with agent tokens (agent_tokens:) rather than API
+// tokens; a route added for agents goes here.
+bool agent_route(std::string_view route_name) {
+  return route_name == "/api/v1/ingest" || route_name.starts_with("/api/v1/distribution");
+}
+
+// What a read route serves, for the role matrix (access.h). A new API route
+// must be added here; anything not listed is admin only.
+Resource resource_of(std::string_view route_name) {
+  if (route_name == "/api/v1/alerts") return Resource::kAlerts;
+  if (route_name == "/api/v1/events") return Resource::kEvents;
+  if (route_name == "/api/v1/agents") return Resource::kAgents;
+  if (route_name == "/api/v1/energy") return Resource::kEnergy;
+  if (route_name == "/api/v1/jobs/footprint") return Resource::kJobFootprints;
+  if (route_name == "/metrics") return Resource::kMetrics;
+  return Resource::kAdmin;
+}
+
+// Whether a request for `path` on `route_name` needs an API token (or the
+// anonymous role): everything under /api/ but the agents' routes, and
+// /metrics unless api.public_metrics. Static dashboard files are public.
+bool needs_api_token(const ApiConfig& api, std::string_view route_name, std::string_view path) {
+  if (agent_route(route_name)) return false;
+  if (route_name == "/metrics") return !api.public_metrics;
+  return path.starts_with("/api/");
+}
+
+// The bearer token of an Authorization header value; nothing when the value
+// is not "Bearer <token>" (scheme case-insensitive, RFC 6750 section 2.1).
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
   constexpr std::string_view kBearer = "bearer ";
   if (authorization.size() <= kBearer.size() ||
       !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char a, char b) {
         return a == std::tolower(static_cast<unsigned char>(b));
       })) {
+    return std::nullopt;
+  }
+  return authorization.substr(kBearer.size());
+}
+
+// The agent token an Authorization header value carries, or nullptr with
+// `refusal` set.
+const AgentToken* authenticate(const std::vector<AgentToken>& tokens,
+                               std::string_view authorization, std::string& refusal) {
+  const auto bearer = bearer_token(authorization);
+  if (!bearer) {
     refusal = "missing bearer token (Authorization: Bearer <agent token>)";
     return nullptr;
   }
-  const AgentToken* token = find_agent_token(tokens, authorization.substr(kBearer.size()));
+  const AgentToken* token = find_agent_token(tokens, *bearer);
   if (token == nullptr) refusal = "unknown agent token";
   return token;
 }
@@ -272,6 +314,8 @@ std::string_view route_of(std::string_view path) {
                                  "/api/v1/energy", "/api/v1/agents", "/metrics"}) {
     if (path == known) return known;
   }
+  if (path == "/api/v1/distribution") return "/api/v1/distribution";
+  if (path.starts_with("/api/v1/distribution/")) return "/api/v1/distribution/item";
   if (path.starts_with("/api/v1/jobs/") && path.ends_with("/footprint") &&
       path.size() > std::string_view("/api/v1/jobs//footprint").size())
     return "/api/v1/jobs/footprint";
@@ -304,6 +348,8 @@ Response Handler::reject(Rejection reason, std::string_view target, std::string_
               " bytes";
   } else if (reason == Rejection::kTooManyConnections) {
     message = "too many connections; retry later";
+  } else if (reason == Rejection::kPlainHttpOnTls) {
+    message = "this port speaks TLS only; use https://";
   } else {
     message = "malformed HTTP request: " + std::string(detail);
   }
@@ -312,18 +358,56 @@ Response Handler::reject(Rejection reason, std::string_view target, std::string_
   return response;
 }
 
+void Handler::count_rejection(Rejection reason) { metrics_.rejected(reason); }
+
 Response Handler::rejection(Rejection reason, std::string message) {
   metrics_.rejected(reason);
   Response response = error(status_for(reason), std::move(message));
   if (reason == Rejection::kUnauthorized)
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
-  if (reason == Rejection::kTooManyConnections) response.headers.emplace_back("Retry-After", "1");
+  if (reason == Rejection::kTooManyConnections || reason == Rejection::kStorageBusy)
+    response.headers.emplace_back("Retry-After", "1");
   return response;
+}
+
+std::optional<Response> Handler::authorize(const Request& request, std::string_view route_name,
+                                           std::string_view path, const Principal*& principal) {
+  principal = nullptr;
+  if (!needs_api_token(config_.api, route_name, path)) return std::nullopt;
+  if (request.authorization.empty()) {
+    if (config_.api.anonymous) {
+      principal = &*config_.api.anonymous;
+    } else {
+      return rejection(Rejection::kUnauthorized,
+                       "missing bearer token (Authorization: Bearer <API token>)");
+    }
+  } else {
+    const auto token = bearer_token(request.authorization);
+    if (!token) {
+      return rejection(Rejection::kUnauthorized,
+                       "malformed Authorization header; expected Bearer <API token>");
+    }
+    principal = find_api_token(config_.api.tokens, *token);
+    if (principal == nullptr) return rejection(Rejection::kUnauthorized, "unknown API token");
+  }
+  const Resource resource = resource_of(route_name);
+  if (!allowed(principal->role, resource)) {
+    return rejection(Rejection::kForbidden, "role '" + std::string(to_string(principal->role)) +
+                                                "' may not read " +
+                                                std::string(to_string(resource)));
+  }
+  return std::nullopt;
 }
 
 std::optional<Response> Handler::refuse_before_body(const Request& request) {
   const std::string_view target = request.target;
-  const std::string_view route_name = route_of(target.substr(0, target.find('?')));
+  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view route_name = route_of(path);
+  const Principal* principal = nullptr;
+  if (auto refusal = authorize(request, route_name, path, principal)) {
+    metrics_.request(route_name, refusal->status, 0);
+    return refusal;
+  }
   if (route_name != "/api/v1/ingest" || request.method != "POST") return std::nullopt;
   std::string refusal;
   if (authenticate(config_.agent_tokens, request.authorization, refusal) != nullptr)
@@ -341,6 +425,9 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
       question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
   route_name = route_of(path);
 
+  const Principal* principal = nullptr;
+  if (auto refusal = authorize(request, route_name, path, principal)) return std::move(*refusal);
+
   const bool is_get = request.method == "GET";
   auto method_not_allowed = [](std::string_view allow) {
     Response response = error(405, "method not allowed; use " + std::string(allow));
@@ -350,6 +437,8 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
 
   if (route_name == "/api/v1/ingest")
     return request.method == "POST" ? ingest(request) : method_not_allowed("POST");
+  if (route_name.starts_with("/api/v1/distribution"))
+    return is_get ? distribution(request, path) : method_not_allowed("GET");
   if (route_name == "other") return error(404, "no such endpoint: " + std::string(path));
   if (!is_get) return method_not_allowed("GET");
 
@@ -418,7 +507,17 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
         return rejection(Rejection::kBadQuery, *e + " (since must not be after until)");
       }
       if (auto e = query.host(energy_query.host)) return rejection(Rejection::kBadQuery, *e);
-      return json_response(200, to_json(store_.energy(energy_query)));
+      EnergyReport report = store_.energy(energy_query);
+      if (principal != nullptr && principal->role == Role::kUser) {
+        // A researcher sees their own workloads only: node totals and power
+        // series would show what others run on shared nodes.
+        report.nodes.clear();
+        report.series.clear();
+        std::erase_if(report.workloads, [principal](const WorkloadSummary& w) {
+          return !principal->owns(w.workload.user);
+        });
+      }
+      return json_response(200, to_json(report));
     }
     if (auto e = query.parse(query_text, {})) return rejection(Rejection::kBadQuery, *e);
     if (route_name == "/api/v1/jobs/footprint") {
@@ -429,7 +528,10 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
           !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return rejection(Rejection::kBadQuery, "a Slurm job id is 1 to 20 decimal digits");
       auto footprint = store_.job_footprint(std::string(id));
-      if (!footprint) return error(404, "no footprint for job " + std::string(id));
+      // Another user's job answers exactly like a job that does not exist,
+      // so that a user cannot even learn which job ids are taken.
+      if (!footprint || (principal != nullptr && !principal->owns(footprint->user)))
+        return error(404, "no footprint for job " + std::string(id));
       return json_response(200, footprint_json(*footprint));
     }
     json agents = json::array();
@@ -439,6 +541,17 @@ Response Handler::route(const Request& request, std::string_view& route_name) {
     spdlog::error("{}: {}", path, e.what());
     return error(500, "storage error");
   }
+}
+
+// Rule packs and IOC lists: any agent token may pull (an agent's at its site
+// collector, a site's at the federation). The one place their access is decided.
+Response Handler::distribution(const Request& request, std::string_view path) {
+  std::string refusal;
+  if (authenticate(config_.agent_tokens, request.authorization, refusal) == nullptr)
+    return rejection(Rejection::kUnauthorized, std::move(refusal));
+  if (distribution_ == nullptr)
+    return error(404, "this collector distributes no rule packs or IOC lists");
+  return distribution_->handle(request, path);
 }
 
 Response Handler::ingest(const Request& request) {
@@ -456,6 +569,24 @@ Response Handler::ingest(const Request& request) {
   if (request.body.size() > config_.body_limit_bytes) {
     return rejection(Rejection::kTooLarge, "request body exceeds the limit of " +
                                                std::to_string(config_.body_limit_bytes) + " bytes");
+  }
+
+  // Admission before decoding: under overload a batch costs no more than this.
+  const std::size_t max_pending = config_.max_pending_batches != 0
+                                      ? config_.max_pending_batches
+                                      : std::max<std::size_t>(1, config_.threads);
+  const std::size_t pending = pending_batches_.fetch_add(1) + 1;
+  metrics_.pending_batches(+1);
+  struct Admitted {
+    Handler& handler;
+    ~Admitted() {
+      --handler.pending_batches_;
+      handler.metrics_.pending_batches(-1);
+    }
+  } admitted{*this};
+  if (pending > max_pending) {
+    return rejection(Rejection::kStorageBusy, "storage is lagging (" + std::to_string(pending - 1) +
+                                                  " batches waiting); retry later");
   }
 
   protocol::Batch batch;
@@ -479,6 +610,8 @@ Response Handler::ingest(const Request& request) {
     case StoreOutcome::Status::kDuplicate:
       metrics_.duplicate();
       return json_response(200, {{"status", "duplicate"}});
+    case StoreOutcome::Status::kBusy:
+      return rejection(Rejection::kStorageBusy, outcome.error + "; retry later");
     case StoreOutcome::Status::kFailed:
       break;
   }

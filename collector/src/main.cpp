@@ -6,30 +6,43 @@
 #include <csignal>
 #include <iostream>
 
+#include "vigie/collector/alert_router.h"
+#include "vigie/collector/alertmanager.h"
 #include "vigie/collector/config.h"
+#include "vigie/collector/correlation.h"
+#include "vigie/collector/federation.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/metrics.h"
+#include "vigie/collector/remote_write.h"
 #include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
+#include "vigie/collector/storage.h"
+#include "vigie/collector/webhook.h"
 
 int main(int argc, char** argv) {
   using namespace vigie::collector;
   CLI::App app{
       "vigie-collector: receives agent batches, stores them, serves the API and dashboard"};
   std::string config_path, listen, database, dashboard_dir, vendor_dir;
+  std::string storage_backend, postgresql_url;
   int port = -1;
   bool hash_token = false;
   app.add_option("--config", config_path, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--listen", listen, "listen address (overrides listen.address)");
   app.add_option("--port", port, "listen port, 0 for an ephemeral one (overrides listen.port)")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--database", database, "SQLite database file (overrides database)");
+  app.add_option("--database", database, "SQLite database file (overrides storage.sqlite_path)");
+  app.add_option("--storage-backend", storage_backend,
+                 "sqlite or postgresql (overrides storage.backend)")
+      ->check(CLI::IsMember({"sqlite", "postgresql"}));
+  app.add_option("--postgresql-url", postgresql_url,
+                 "libpq connection string or postgresql:// URI (overrides storage.postgresql_url)");
   app.add_option("--dashboard-dir", dashboard_dir,
                  "static dashboard files (overrides dashboard.dir)");
   app.add_option("--vendor-dir", vendor_dir,
                  "uPlot dist/ directory served at /vendor/ (overrides dashboard.vendor_dir)");
   app.add_flag("--hash-token", hash_token,
-               "read an agent token on stdin, print its sha256 for agent_tokens[].sha256, exit");
+               "read a token on stdin, print its sha256 for agent_tokens[].sha256 or "
+               "api_tokens[].sha256, exit");
   CLI11_PARSE(app, argc, argv);
 
   if (hash_token) {
@@ -52,23 +65,98 @@ int main(int argc, char** argv) {
     if (!listen.empty()) config.listen_address = listen;
     if (port >= 0) config.port = static_cast<uint16_t>(port);
     if (!database.empty()) config.database_path = database;
+    if (!postgresql_url.empty()) config.storage.postgresql_url = postgresql_url;
+    if (!storage_backend.empty())
+      config.storage.backend = storage_backend == "postgresql" ? StorageConfig::Backend::kPostgresql
+                                                               : StorageConfig::Backend::kSqlite;
+    if (config.storage.backend == StorageConfig::Backend::kPostgresql &&
+        config.storage.postgresql_url.empty())
+      throw std::runtime_error(
+          "storage backend postgresql needs --postgresql-url or "
+          "storage.postgresql_url");
     if (!dashboard_dir.empty()) config.dashboard_dir = dashboard_dir;
     if (!vendor_dir.empty()) config.vendor_dir = vendor_dir;
     if (config.agent_tokens.empty())
       spdlog::warn("no agent_tokens configured: every ingest request will get 401");
+    if (const auto warning = anonymous_access_warning(config.api, config.listen_address);
+        !warning.empty())
+      spdlog::warn("SECURITY: {}", warning);
+    if (config.api.tokens.empty() && !config.api.anonymous)
+      spdlog::warn("no api_tokens configured and no api.anonymous_role: every API read gets 401");
+    if (!config.tls.enabled() && config.listen_address != "127.0.0.1" &&
+        config.listen_address != "::1")
+      spdlog::warn("no tls: configured: tokens and data cross the network in clear text");
 
-    SqliteStore store(config.database_path);
+    const std::unique_ptr<Store> store_owner = open_store(config.storage, config.database_path);
+    Store& store = *store_owner;
     Metrics metrics;
+    RetentionRunner retention(store, config.retention, metrics.registry());
     Handler handler(config, store, metrics);
+    // remote_write (remote_write.h): node, workload and agent-health series
+    // of every stored batch to Prometheus, VictoriaMetrics, Mimir…
+    std::unique_ptr<remote_write::Writer> remote_writer;
+    if (!config.remote_write.empty()) {
+      remote_writer =
+          std::make_unique<remote_write::Writer>(config.remote_write, metrics.registry());
+      handler.add_listener(*remote_writer);
+    }
+    // Federation (federation.h): packs and IOC lists served to agents or
+    // sites; a site forwards to its peers and mirrors its pull peer.
+    std::unique_ptr<DistributionServer> distribution;
+    if (!config.federation.distribution_dir.empty()) {
+      distribution = std::make_unique<DistributionServer>(config.federation.distribution_dir);
+      handler.set_distribution(*distribution);
+    }
+    std::unique_ptr<FederationForwarder> forwarder;
+    if (!config.federation.peers.empty()) {
+      forwarder = std::make_unique<FederationForwarder>(config.federation, &metrics.registry());
+      handler.add_listener(*forwarder);  // energy aggregates; alerts via the alert router's sinks
+    }
+    std::unique_ptr<DistributionMirror> mirror;
+    for (const FederationPeer& peer : config.federation.peers) {
+      if (!peer.pull) continue;
+      mirror = std::make_unique<DistributionMirror>(config.federation, peer, &metrics.registry());
+      mirror->start();
+    }
+    // Alerting: agent alerts of every stored batch and the collector's own
+    // correlation/threshold alerts go through the router to its sinks.
+    const AlertingConfig& alerting = config.alerting;
+    std::unique_ptr<AlertmanagerClient> alertmanager;
+    if (alerting.alertmanager)
+      alertmanager =
+          std::make_unique<AlertmanagerClient>(*alerting.alertmanager, &metrics.registry());
+    std::vector<std::unique_ptr<WebhookSink>> webhooks;
+    for (const WebhookOptions& webhook : alerting.webhooks)
+      webhooks.push_back(std::make_unique<WebhookSink>(webhook, &metrics.registry()));
+    AlertRouterOptions router_options = alerting.alerts;
+    if (router_options.site.empty()) router_options.site = config.federation.site;
+    AlertRouter router(router_options);
+    router.register_metrics(metrics.registry());
+    if (alertmanager) router.add_sink(*alertmanager);
+    for (auto& webhook : webhooks) router.add_sink(*webhook);
+    if (forwarder) router.add_sink(*forwarder);
+    handler.add_listener(router);
+    std::unique_ptr<CorrelationEngine> correlation;
+    if (alerting.rules) {
+      correlation =
+          std::make_unique<CorrelationEngine>(*alerting.rules, store, router, &metrics.registry());
+      handler.add_listener(*correlation);
+    }
     Server server(config, handler);
     server.start();
-    spdlog::info("vigie-collector listening on {}:{}, database {}", config.listen_address,
-                 server.port(), config.database_path);
+    retention.start();
+    spdlog::info("vigie-collector listening on {}:{} ({}), database {}", config.listen_address,
+                 server.port(), config.tls.enabled() ? "https" : "http",
+                 describe_store(config.storage, config.database_path));
 
     int signal = 0;
     sigwait(&signals, &signal);
     spdlog::info("signal {} received, stopping", signal);
+    retention.stop();
     server.stop();
+    // What is queued for remote_write gets a short chance to go out.
+    if (remote_writer && !remote_writer->flush(std::chrono::seconds(5)))
+      spdlog::warn("remote_write: samples still queued at exit are dropped");
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

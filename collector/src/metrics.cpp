@@ -1,6 +1,7 @@
 #include "vigie/collector/metrics.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -18,6 +19,8 @@ constexpr std::array kRejections = {
     Rejection::kBadProtobuf,      Rejection::kInvalid,
     Rejection::kStorage,          Rejection::kMalformedHttp,
     Rejection::kBadQuery,         Rejection::kTooManyConnections,
+    Rejection::kStorageBusy,      Rejection::kPlainHttpOnTls,
+    Rejection::kTlsHandshake,
 };
 }  // namespace
 
@@ -51,6 +54,12 @@ std::string_view to_string(Rejection reason) {
       return "bad_query";
     case Rejection::kTooManyConnections:
       return "too_many_connections";
+    case Rejection::kStorageBusy:
+      return "storage_busy";
+    case Rejection::kPlainHttpOnTls:
+      return "plain_http_on_tls";
+    case Rejection::kTlsHandshake:
+      return "tls_handshake_failed";
   }
   return "unknown";
 }
@@ -87,6 +96,11 @@ struct Metrics::Impl {
                                     .Help("Alerts stored")
                                     .Register(*registry)
                                     .Add({});
+  prometheus::Gauge& pending = prometheus::BuildGauge()
+                                   .Name("vigie_collector_ingest_pending_batches")
+                                   .Help("Ingest requests admitted and waiting on the store")
+                                   .Register(*registry)
+                                   .Add({});
   prometheus::Family<prometheus::Counter>& rejections =
       prometheus::BuildCounter()
           .Name("vigie_collector_rejections_total")
@@ -118,6 +132,8 @@ void Metrics::stored(std::size_t events, std::size_t alerts) {
 
 void Metrics::duplicate() { impl_->duplicates.Increment(); }
 
+void Metrics::pending_batches(int delta) { impl_->pending.Increment(delta); }
+
 void Metrics::rejected(Rejection reason) {
   impl_->rejections.Add({{"reason", std::string(to_string(reason))}}).Increment();
 }
@@ -125,5 +141,7 @@ void Metrics::rejected(Rejection reason) {
 std::string Metrics::exposition() const {
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
+
+prometheus::Registry& Metrics::registry() { return *impl_->registry; }
 
 }  // namespace vigie::collector

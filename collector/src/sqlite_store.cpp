@@ -7,9 +7,11 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <tuple>
 #include <vector>
 
+#include "stored_form.h"
 #include "vigie/collector/json.h"
 
 namespace vigie::collector {
@@ -87,6 +89,13 @@ CREATE TABLE job_footprint_hosts (
   gpu_joules REAL NOT NULL, idle_joules REAL NOT NULL, carbon_gco2e REAL NOT NULL,
   embodied_gco2e REAL NOT NULL, estimated INTEGER NOT NULL,
   PRIMARY KEY (job_id, host)) WITHOUT ROWID;
+)sql",
+    // 4: retention. resolution_ns: 0 for energy rows as sent, else the width
+    // of the minute or hour bucket a downsampled row sums (stored_form.h).
+    R"sql(
+ALTER TABLE zone_energy ADD COLUMN resolution_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workload_energy ADD COLUMN resolution_ns INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX batches_received ON batches (received_ns);
 )sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
@@ -184,22 +193,13 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
-// An event as stored: the CBOR of to_json(event). nlohmann's CBOR keeps text
-// strings byte for byte, so command lines that are not UTF-8 come back as
-// they were sent (JSON text could not hold them).
-std::vector<std::uint8_t> encode_event(const protocol::Event& event) {
-  return nlohmann::json::to_cbor(to_json(event));
-}
+// An event as stored, the same in both backends (stored_form.h).
+using stored_form::decode_event;
+using stored_form::encode_event;
 
-// The inverse of encode_event; throws StoreError naming `what` when corrupt.
-protocol::Event decode_event(const std::vector<std::uint8_t>& cbor, const std::string& what) {
-  protocol::Event event;
-  std::string error = "not CBOR";
-  const auto json = nlohmann::json::from_cbor(cbor, true, false);
-  if (json.is_discarded() || !event_from_json(json, event, error))
-    throw StoreError(what + " is corrupt in the database: " + error);
-  return event;
-}
+// Upper bound on one group commit's batches (their PendingBatch::bytes), so
+// that a transaction and the WAL it grows stay bounded; one batch always fits.
+constexpr std::size_t kMaxGroupBytes = 32u << 20;
 
 std::string host_filter(const std::string& host, const char* column = "host") {
   return host.empty() ? std::string() : std::string(" AND ") + column + " = ?3";
@@ -216,6 +216,9 @@ class SqliteStore::Statements {
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
+        savepoint(db, "SAVEPOINT batch"),
+        release(db, "RELEASE batch"),
+        rollback_to(db, "ROLLBACK TO batch"),
         insert_batch(
             db,
             "INSERT OR IGNORE INTO batches (agent_id, sequence, site, host, sent_ns, received_ns) "
@@ -289,11 +292,41 @@ class SqliteStore::Statements {
 
  public:
   Statement begin, commit, rollback;
+  Statement savepoint, release, rollback_to;  // one batch inside a group commit
   Statement insert_batch, insert_event, insert_alert, insert_zone, insert_workload;
   Statement upsert_agent, total_job, touch_agent;
 };
 
-SqliteStore::SqliteStore(const std::string& path) {
+// A batch waiting in the group commit queue, its rows encoded by its caller.
+struct SqliteStore::PendingBatch {
+  PendingBatch(const Batch& batch_in, uint64_t received_ns_in)
+      : batch(batch_in), received_ns(received_ns_in) {
+    events.reserve(batch.events.size());
+    bytes = sizeof(PendingBatch);
+    for (const auto& event : batch.events) {
+      events.push_back(encode_event(event));
+      bytes += events.back().size() + event_image(event).size() + event_command_line(event).size();
+    }
+    health = stored_form::encode_health(batch.status);
+    // Rows of the other tables: their fixed columns plus text.
+    bytes += health.size() + batch.alerts.size() * 1024 + batch.zone_energy.size() * 128 +
+             batch.workload_energy.size() * 256 + batch.workload_ends.size() * 64;
+  }
+
+  const Batch& batch;
+  const uint64_t received_ns;
+  std::vector<std::vector<std::uint8_t>> events;  // encode_event of each event
+  std::vector<std::uint8_t> health;               // agent_status.health
+  std::size_t bytes = 0;                          // what it holds in memory, roughly
+  StoreOutcome outcome;
+  bool done = false;  // outcome set by the writer; guarded by queue_mutex_
+  std::condition_variable wake;
+};
+
+SqliteStore::SqliteStore(const std::string& path) : SqliteStore(path, SqliteWriteQueueLimits{}) {}
+
+SqliteStore::SqliteStore(const std::string& path, SqliteWriteQueueLimits limits)
+    : queue_limits_(limits) {
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -309,28 +342,36 @@ SqliteStore::SqliteStore(const std::string& path) {
         throw StoreError("cannot switch to WAL mode");
     }
     exec(db_, "PRAGMA synchronous = FULL");
-    exec(db_, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    int version = 0;
-    {
-      Statement read(db_, "SELECT MAX(version) FROM schema_version");
-      if (read.bind().step()) version = static_cast<int>(read.integer(0));
-    }
-    if (version > kSchemaVersion) {
-      throw StoreError(path + " has schema version " + std::to_string(version) +
-                       ", newer than this binary's " + std::to_string(kSchemaVersion));
-    }
-    for (; version < kSchemaVersion; ++version) {
-      exec(db_, "BEGIN IMMEDIATE");
-      try {
-        exec(db_, kMigrations[version]);
-        exec(db_, ("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +
-                   std::to_string(version + 1) + ")")
-                      .c_str());
-        exec(db_, "COMMIT");
-      } catch (...) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
+    // 64 MiB of page cache (default 2 MiB): group commits insert all over the
+    // events indexes; with 400,000 events stored collector_ingest_bench went
+    // from 25,800 to 32,900 events per CPU-second with it.
+    exec(db_, "PRAGMA cache_size = -65536");
+    // Every step in one transaction, the version read inside it: a process
+    // opening the file at the same time waits, then sees the new version.
+    exec(db_, "BEGIN IMMEDIATE");
+    try {
+      exec(db_, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+      int version = 0;
+      {
+        Statement read(db_, "SELECT MAX(version) FROM schema_version");
+        if (read.bind().step()) version = static_cast<int>(read.integer(0));
       }
+      if (version > kSchemaVersion) {
+        throw StoreError(path + " has schema version " + std::to_string(version) +
+                         ", newer than this binary's " + std::to_string(kSchemaVersion) +
+                         ": upgrade vigie-collector");
+      }
+      const int from = version;
+      for (; version < kSchemaVersion; ++version) exec(db_, kMigrations[version]);
+      if (version != from) {
+        exec(db_, ("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +
+                   std::to_string(version) + ")")
+                      .c_str());
+      }
+      exec(db_, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
     }
     statements_ = std::make_unique<Statements>(db_);
   } catch (const StoreError& e) {
@@ -346,29 +387,128 @@ SqliteStore::~SqliteStore() {
 }
 
 StoreOutcome SqliteStore::store_batch(const Batch& batch, uint64_t received_ns) {
-  std::lock_guard lock(mutex_);
+  // Encoding is the CPU-heavy part: done here, by each caller, in parallel.
+  std::optional<PendingBatch> encoded;
+  try {
+    encoded.emplace(batch, received_ns);
+  } catch (const std::exception& e) {
+    return {StoreOutcome::Status::kFailed, std::string("cannot encode the batch: ") + e.what()};
+  }
+  PendingBatch& pending = *encoded;
+
+  std::unique_lock queue_lock(queue_mutex_);
+  if (queue_.size() >= queue_limits_.max_batches ||
+      (!queue_.empty() && queue_stats_.queued_bytes + pending.bytes > queue_limits_.max_bytes)) {
+    ++queue_stats_.batches_refused_busy;
+    return {StoreOutcome::Status::kBusy, "the SQLite write queue is full (" +
+                                             std::to_string(queue_.size()) + " batches, " +
+                                             std::to_string(queue_stats_.queued_bytes) + " bytes)"};
+  }
+  queue_.push_back(&pending);
+  ++queue_stats_.queued_batches;
+  queue_stats_.queued_bytes += pending.bytes;
+  pending.wake.wait(queue_lock,
+                    [&] { return pending.done || (!writing_ && queue_.front() == &pending); });
+  if (pending.done) return std::move(pending.outcome);
+
+  // This caller heads the queue: it writes a group, its own batch first.
+  writing_ = true;
+  queue_lock.unlock();
+  std::vector<PendingBatch*> group;
+  bool committed = false;
+  {
+    std::lock_guard db_lock(mutex_);
+    // Taken once the database is ours, so that what queued meanwhile joins.
+    queue_lock.lock();
+    std::size_t group_bytes = 0;
+    while (!queue_.empty() &&
+           (group.empty() || group_bytes + queue_.front()->bytes <= kMaxGroupBytes)) {
+      group.push_back(queue_.front());
+      group_bytes += queue_.front()->bytes;
+      queue_.pop_front();
+    }
+    queue_stats_.queued_batches = queue_.size();
+    queue_stats_.queued_bytes -= group_bytes;
+    queue_stats_.writing_batches = group.size();
+    queue_lock.unlock();
+    committed = commit_group(group);
+  }
+
+  queue_lock.lock();
+  writing_ = false;
+  queue_stats_.writing_batches = 0;
+  if (committed) {
+    ++queue_stats_.transactions_committed;
+    for (const auto* member : group)
+      if (member->outcome.status != StoreOutcome::Status::kFailed) ++queue_stats_.batches_committed;
+  }
+  // Notified under queue_mutex_: a woken caller returns, destroying its
+  // PendingBatch, only after this lock is released.
+  for (auto* member : group) {
+    if (member == &pending) continue;
+    member->done = true;
+    member->wake.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->wake.notify_one();
+  return std::move(pending.outcome);
+}
+
+bool SqliteStore::commit_group(const std::vector<PendingBatch*>& group) {
   auto& s = *statements_;
+  auto fail_all = [&](const std::string& error) {
+    for (auto* pending : group) pending->outcome = {StoreOutcome::Status::kFailed, error};
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return false;
+  };
   try {
     s.begin.bind().run();
   } catch (const StoreError& e) {
-    return {StoreOutcome::Status::kFailed, e.what()};
+    return fail_all(e.what());
+  }
+  for (auto* pending : group) {
+    const Batch& batch = pending->batch;
+    try {
+      s.savepoint.bind().run();
+    } catch (const StoreError& e) {
+      return fail_all(e.what());
+    }
+    try {
+      s.insert_batch
+          .bind(batch.agent_id, to_db(batch.sequence), batch.site, batch.host, to_db(batch.sent_ns),
+                to_db(pending->received_ns))
+          .run();
+      if (sqlite3_changes(db_) == 0) {
+        pending->outcome = {StoreOutcome::Status::kDuplicate, {}};
+      } else {
+        write_batch(*pending);
+        pending->outcome = {StoreOutcome::Status::kStored, {}};
+      }
+      s.release.bind().run();
+    } catch (const std::exception& e) {
+      // SQLite rolls a whole transaction back on some errors (SQLITE_FULL,
+      // SQLITE_IOERR, SQLITE_NOMEM…): then nothing of the group is written.
+      if (sqlite3_get_autocommit(db_))
+        return fail_all(std::string("transaction rolled back: ") + e.what());
+      try {
+        s.rollback_to.bind().run();
+        s.release.bind().run();
+      } catch (const StoreError& inner) {
+        return fail_all(inner.what());
+      }
+      pending->outcome = {StoreOutcome::Status::kFailed, e.what()};
+    }
   }
   try {
-    s.insert_batch
-        .bind(batch.agent_id, to_db(batch.sequence), batch.site, batch.host, to_db(batch.sent_ns),
-              to_db(received_ns))
-        .run();
-    if (sqlite3_changes(db_) == 0) {
-      s.rollback.bind().run();
-      return {StoreOutcome::Status::kDuplicate, {}};
-    }
-    write_batch(batch, received_ns);
     s.commit.bind().run();
-    return {StoreOutcome::Status::kStored, {}};
-  } catch (const std::exception& e) {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return {StoreOutcome::Status::kFailed, e.what()};
+  } catch (const StoreError& e) {
+    return fail_all(std::string("commit failed: ") + e.what());
   }
+  return true;
+}
+
+SqliteStore::WriteQueueStats SqliteStore::write_queue_stats() const {
+  std::lock_guard lock(queue_mutex_);
+  return queue_stats_;
 }
 
 void SqliteStore::write_alerts(const std::string& agent_id,
@@ -385,15 +525,18 @@ void SqliteStore::write_alerts(const std::string& agent_id,
   }
 }
 
-void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
+void SqliteStore::write_batch(const PendingBatch& pending) {
   auto& s = *statements_;
-  for (const auto& event : batch.events) {
+  const Batch& batch = pending.batch;
+  const uint64_t received_ns = pending.received_ns;
+  for (std::size_t i = 0; i < batch.events.size(); ++i) {
+    const auto& event = batch.events[i];
     s.insert_event
         .bind(batch.agent_id, to_db(event.time_ns), event.site, event.host,
               protocol::to_string(event.kind()), event.pid, event.ppid, event.uid, event.gid,
               event.user, to_db(event.cgroup_id), protocol::to_string(event.workload.kind),
               event.workload.id, event.workload.user, event_image(event), event_command_line(event),
-              encode_event(event))
+              pending.events[i])
         .run();
   }
   write_alerts(batch.agent_id, batch.alerts, received_ns);
@@ -416,14 +559,9 @@ void SqliteStore::write_batch(const Batch& batch, uint64_t received_ns) {
   }
   const auto& status = batch.status;
   s.upsert_agent
-      .bind(
-          batch.agent_id, batch.site, batch.host, to_db(received_ns), to_db(batch.sequence),
-          to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
-          to_db(status.uplink_dropped_total), status.rule_pack_version,
-          nlohmann::json::to_cbor(nlohmann::json{{"drops_by_source", status.drops_by_source},
-                                                 {"ringbuf_size_bytes", status.ringbuf_size_bytes},
-                                                 {"ringbuf_used_bytes", status.ringbuf_used_bytes},
-                                                 {"kinds_off", status.kinds_off}}))
+      .bind(batch.agent_id, batch.site, batch.host, to_db(received_ns), to_db(batch.sequence),
+            to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
+            to_db(status.uplink_dropped_total), status.rule_pack_version, pending.health)
       .run();
   s.touch_agent.bind(batch.agent_id, to_db(received_ns), batch.host).run();
   // After this batch's energy: a job's last records travel with or before its end.
@@ -453,8 +591,63 @@ void SqliteStore::store_alerts(const std::string& origin, const std::string& sit
   }
 }
 
-RetentionOutcome SqliteStore::apply_retention(const RetentionPolicy&, uint64_t) {
-  throw StoreError("retention is not implemented for SQLite yet");
+RetentionOutcome SqliteStore::apply_retention(const RetentionPolicy& policy, uint64_t now_ns) {
+  const auto cut = stored_form::retention_cutoffs(policy, now_ns);
+  std::lock_guard lock(mutex_);
+  RetentionOutcome out;
+  // Under mutex_ and BEGIN IMMEDIATE no batch is written meanwhile, so the
+  // INSERT of a bucket's sums and the DELETE of its rows see the same rows.
+  auto run = [&](Statement& statement) -> uint64_t {
+    statement.run();
+    return static_cast<uint64_t>(sqlite3_changes(db_));
+  };
+  auto downsample = [&](const std::string& table, const std::string& keys,
+                        const std::vector<std::string>& sums, uint64_t resolution_ns,
+                        uint64_t cutoff_ns) {
+    std::string columns, summed;
+    for (const auto& column : sums) {
+      columns += ", " + column;
+      summed += ", SUM(" + column + ")";
+    }
+    const std::string rows = " FROM " + table + " WHERE resolution_ns < ?1 AND end_ns <= ?2";
+    out.energy_rows_written += run(
+        statements_
+            ->cached("INSERT INTO " + table + " (" + keys + ", start_ns, end_ns, resolution_ns" +
+                     columns + ") SELECT " + keys + ", MIN(start_ns), MAX(end_ns), ?1" + summed +
+                     rows + " GROUP BY " + keys + ", (end_ns - 1) / ?1")
+            .bind(to_db(resolution_ns), to_db(cutoff_ns)));
+    out.energy_rows_downsampled +=
+        run(statements_->cached("DELETE" + rows).bind(to_db(resolution_ns), to_db(cutoff_ns)));
+  };
+  exec(db_, "BEGIN IMMEDIATE");
+  try {
+    if (cut.events_ns != 0)
+      out.events_deleted = run(
+          statements_->cached("DELETE FROM events WHERE time_ns < ?1").bind(to_db(cut.events_ns)));
+    if (cut.alerts_ns != 0)
+      out.alerts_deleted = run(
+          statements_->cached("DELETE FROM alerts WHERE time_ns < ?1").bind(to_db(cut.alerts_ns)));
+    for (const auto& [resolution, cutoff] :
+         {std::pair{stored_form::kMinuteNs, cut.minute_ns}, {stored_form::kHourNs, cut.hour_ns}}) {
+      if (cutoff == 0) continue;
+      downsample("zone_energy", "agent_id, site, host, zone, source, estimated, in_node_total",
+                 {"energy_joules"}, resolution, cutoff);
+      downsample("workload_energy",
+                 "agent_id, site, host, workload_kind, workload_id, workload_user, "
+                 "workload_account, cgroup_path, estimated",
+                 {"cpu_seconds", "energy_joules", "carbon_gco2e", "cpu_joules", "dram_joules",
+                  "gpu_joules", "idle_joules", "embodied_gco2e"},
+                 resolution, cutoff);
+    }
+    if (cut.batches_ns != 0)
+      out.batches_deleted = run(statements_->cached("DELETE FROM batches WHERE received_ns < ?1")
+                                    .bind(to_db(cut.batches_ns)));
+    exec(db_, "COMMIT");
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return out;
 }
 
 std::optional<JobFootprint> SqliteStore::job_footprint(const std::string& job_id) {

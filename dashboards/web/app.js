@@ -39,7 +39,7 @@ function reportStatus(what, error) {
 }
 
 async function getJson(path) {
-  const response = await fetch(path, { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  const response = await apiFetch(path);
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new Error((body && body.error) || `HTTP ${response.status}`);
   return body;

@@ -31,3 +31,60 @@ function localTime(ns) {
 
 const estimatedBadge = (flag) =>
   flag ? el("span", { class: "badge-estimated", title: "modelled, not measured" }, "estimated") : null;
+
+// ---- API token ----------------------------------------------------------------
+// A collector with api_tokens answers 401 without one. The token is kept in
+// this browser's localStorage (per origin) and sent as "Authorization: Bearer";
+// on a 401 a small form asks for it, and the page's `onApiToken` (if any)
+// runs again with it (pages that poll just pick it up). Static files need
+// no token. localStorage is readable by any script of this origin: the page
+// loads only its own scripts and inserts API values as text, never as HTML.
+const TOKEN_KEY = "vigie.apiToken";
+
+// The token in use: localStorage's, or this page's when storage is refused.
+let sessionToken = "";
+function storedToken() {
+  try { return localStorage.getItem(TOKEN_KEY) || sessionToken; } catch (e) { return sessionToken; }
+}
+
+function showTokenPrompt(message) {
+  if ($("token-prompt")) return;
+  const input = el("input", { type: "password", id: "token-input", autocomplete: "current-password",
+                              placeholder: "API token", "aria-label": "API token" });
+  const form = el("form", { id: "token-prompt", class: "token-prompt" },
+    el("span", {}, message), input, el("button", { type: "submit" }, "Use token"));
+  if (storedToken()) {
+    const forget = el("button", { type: "button", id: "token-forget" }, "Forget stored token");
+    forget.addEventListener("click", () => {
+      try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* storage refused */ }
+      sessionToken = "";
+      form.remove();
+    });
+    form.append(forget);
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = input.value.trim();
+    if (!token) return;
+    try { localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* storage refused: this page only */ }
+    sessionToken = token;
+    form.remove();
+    if (typeof window.onApiToken === "function") window.onApiToken();
+  });
+  document.body.prepend(form);
+  input.focus();
+}
+
+// fetch() for the collector's API: the stored token, no cache, a timeout; a
+// 401 shows the token form (the caller still gets the response).
+async function apiFetch(path) {
+  const token = storedToken();
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(path, { cache: "no-store", headers,
+                                       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  if (response.status === 401) {
+    showTokenPrompt(token ? "The stored API token was refused; enter another:"
+                          : "This collector needs an API token:");
+  }
+  return response;
+}

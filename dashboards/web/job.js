@@ -88,8 +88,7 @@ async function load(id) {
   let response;
   let body = null;
   try {
-    response = await fetch(`/api/v1/jobs/${encodeURIComponent(id)}/footprint`,
-                           { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    response = await apiFetch(`/api/v1/jobs/${encodeURIComponent(id)}/footprint`);
     body = await response.json().catch(() => null);
   } catch (e) {
     showMessage("error", `Could not reach the collector: ${e.message || e}`);
@@ -112,3 +111,4 @@ async function load(id) {
 const id = (new URLSearchParams(location.search).get("id") || "").trim();
 $("job-id-input").value = id;
 if (id) load(id);
+window.onApiToken = () => { if (id) load(id); };

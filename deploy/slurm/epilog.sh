@@ -15,6 +15,9 @@ set -u
 export PATH=${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
 # shellcheck source=/dev/null
 [[ -r /etc/vigie/epilog.env ]] && . /etc/vigie/epilog.env
+# For `vigie`, when epilog.env sets them: VIGIE_TOKEN_FILE (an API token with
+# role sustainability, readable by root only) and VIGIE_CA_FILE (https collector).
+export VIGIE_TOKEN_FILE VIGIE_CA_FILE
 vigie=${VIGIE_CLI:-vigie}
 collector=${VIGIE_COLLECTOR:-http://127.0.0.1:9800}
 wait_s=${VIGIE_EPILOG_WAIT_S:-20}

@@ -33,6 +33,10 @@ std::string field_text(const protocol::Event& event, const std::string& field) {
 
 }  // namespace
 
+std::string event_field_text(const protocol::Event& event, const std::string& field) {
+  return field_text(event, field);
+}
+
 bool parse_duration(std::string_view text, uint64_t& ns) {
   if (text.size() < 2) return false;
   uint64_t number = 0;

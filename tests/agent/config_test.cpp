@@ -57,6 +57,23 @@ TEST(Config, RulesPathTakesAListAndIocListsAndReloadInterval) {
   expect_error("rules: {reload_interval_ms: -1}", "rules.reload_interval_ms");
 }
 
+TEST(Config, CollectorUrlsListThePreferredCollectorFirst) {
+  Config c = parse_config(
+      "collector:\n  urls: [http://c1:9800, http://c2:9800]\n  failback_interval_ms: 60000\n", "/");
+  EXPECT_EQ(c.collector_urls, (std::vector<std::string>{"http://c1:9800", "http://c2:9800"}));
+  EXPECT_EQ(c.collector_url, "http://c1:9800");
+  EXPECT_EQ(c.collector_failback_interval_ms, 60000u);
+  c = parse_config("collector: {url: http://c1:9800}\n", "/");  // one URL is a list of one
+  EXPECT_EQ(c.collector_urls, std::vector<std::string>{"http://c1:9800"});
+  EXPECT_EQ(parse_config("", "/").collector_urls,
+            std::vector<std::string>{"http://127.0.0.1:9800"});
+  expect_error("collector: {url: http://a:1, urls: [http://b:1]}", "not both");
+  expect_error("collector: {urls: []}", "collector.urls");
+  expect_error("collector: {urls: http://a:1}", "collector.urls");
+  expect_error("collector: {urls: [http://a:1, http://a:1]}", "twice");
+  expect_error("collector: {failback_interval_ms: -5}", "collector.failback_interval_ms");
+}
+
 TEST(Config, RefusesBadInputWithTheKeyAtFault) {
   expect_error("colector: {url: x}", "unknown key 'colector'");
   expect_error("sensor: {ringbuff_bytes: 4096}", "unknown key 'sensor.ringbuff_bytes'");

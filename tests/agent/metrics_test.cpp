@@ -74,6 +74,23 @@ TEST(AgentMetrics, UplinkCountersFollowTheUplink) {
   EXPECT_NE(text.find("vigie_uplink_queue_events 7"), std::string::npos) << text;
 }
 
+TEST(AgentMetrics, UplinkPerCollectorSeries) {
+  AgentMetrics m;
+  uplink::UplinkStats s;
+  s.collectors = {{"10.0.0.1:9800", 4, 2, 1, false}, {"10.0.0.2:9800", 9, 0, 2, true}};
+  m.set_uplink(s);
+  s.collectors[0].send_failures_total = 3;
+  m.set_uplink(s);
+  const std::string text = exposition(m);
+  for (const char* line :
+       {"vigie_uplink_collector_batches_sent_total{collector=\"10.0.0.1:9800\"} 4",
+        "vigie_uplink_collector_send_failures_total{collector=\"10.0.0.1:9800\"} 3",
+        "vigie_uplink_collector_switches_total{collector=\"10.0.0.2:9800\"} 2",
+        "vigie_uplink_collector_active{collector=\"10.0.0.1:9800\"} 0",
+        "vigie_uplink_collector_active{collector=\"10.0.0.2:9800\"} 1"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+}
+
 TEST(AgentMetrics, PowerReadErrorsAreExported) {
   AgentMetrics m;
   power::PowerSamplerStats stats;

@@ -24,6 +24,7 @@ TEST(CollectorFootprint, TotalledAcrossHostsAtJobEndAndServed) {
   testing::TempDir dir;
   SqliteStore store((dir.path() / "collector.db").string());
   Config config;
+  config.api.anonymous = Principal{Role::kAdmin, "anonymous", {}};  // roles: handler_test.cpp
   Metrics metrics;
   Handler handler(config, store, metrics);
   auto get = [&](const std::string& target) {

@@ -28,6 +28,9 @@ class CollectorHandlerTest : public ::testing::Test {
     config_.agent_tokens = {{sha256(kToken), "site-a", "node1"},
                             {sha256(kNode2Token), "site-a", "node2"},
                             {sha256(kOpenToken), "", "", true}};
+    // The API without a token, as the quick start on loopback; roles and
+    // tokens: access_test.cpp.
+    config_.api.anonymous = Principal{Role::kAdmin, "anonymous", {}};
     config_.dashboard_dir = (dir_.path() / "web").string();
     std::filesystem::create_directories(dir_.path() / "web" / "css");
     std::ofstream(dir_.path() / "web" / "index.html") << "<!doctype html><title>Vigie</title>";

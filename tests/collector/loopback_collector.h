@@ -20,12 +20,15 @@ namespace vigie::collector::testing {
 
 class LoopbackCollector {
  public:
-  // `configure` may change the configuration (port 0 and 1 thread by
-  // default) before the handler and the server are made and started.
+  // `configure` may change the configuration (port 0, 1 thread and, as the
+  // quick start on loopback, api.anonymous_role admin by default: tests of
+  // the API's security reset it) before the handler and the server are made
+  // and started.
   explicit LoopbackCollector(const std::function<void(Config&)>& configure = {})
       : store_((dir_.path() / "collector.db").string()) {
     config_.port = 0;
     config_.threads = 1;
+    config_.api.anonymous = Principal{Role::kAdmin, "anonymous", {}};
     if (configure) configure(config_);
     handler_ = std::make_unique<Handler>(config_, store_, metrics_);
     server_ = std::make_unique<Server>(config_, *handler_);
@@ -41,8 +44,11 @@ class LoopbackCollector {
   Handler& handler() { return *handler_; }
   Server& server() { return *server_; }
   uint16_t port() const { return server_->port(); }
-  // "http://127.0.0.1:<port>"
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+  // "http://127.0.0.1:<port>", or https:// when config.tls is enabled
+  std::string url() const {
+    return (config_.tls.enabled() ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+           std::to_string(port());
+  }
 
  private:
   TempDir dir_;

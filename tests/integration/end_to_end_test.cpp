@@ -130,6 +130,7 @@ class EndToEnd : public ::testing::Test {
     write_file(dir_ / "collector.yaml",
                "listen:\n  address: 127.0.0.1\n  port: " + std::to_string(port_) +
                    "\ndatabase: " + (dir_ / "collector.db").string() +
+                   "\napi:\n  anonymous_role: admin  # loopback, as the quick start" +
                    "\nagent_tokens:\n  - sha256: " + token_sha256 + "\n    host: " + kHost + "\n");
     write_file(dir_ / "agent.yaml",
                std::string("site: e2e-site\nhost: ") + kHost +

@@ -183,6 +183,7 @@ class SlurmFootprint : public ::testing::Test {
     write_file(dir_ / "collector.yaml",
                "listen:\n  address: 127.0.0.1\n  port: " + std::to_string(port_) +
                    "\ndatabase: " + (dir_ / "collector.db").string() +
+                   "\napi:\n  anonymous_role: admin  # loopback, as the quick start" +
                    "\nagent_tokens:\n  - sha256: " + sha + "\n    host: " + kHost + "\n",
                fs::perms::owner_read | fs::perms::owner_write);
     write_file(dir_ / "agent.yaml",

@@ -26,8 +26,14 @@ using namespace std::chrono_literals;
 using protocol::Endpoint;
 using protocol::HttpResponse;
 
+// What a scripted collector does with a request it received in full, decoded
+// and kept as if stored, then the connection closed with no answer: a
+// collector killed between its commit and its response.
+constexpr int kStoreThenHangUp = -1;
+
 // A scripted collector on 127.0.0.1: answers the i-th request with statuses[i]
-// (the last status repeats) and records every batch it decodes.
+// (the last status repeats) and records every batch it accepts (2xx, or
+// kStoreThenHangUp).
 class ScriptedCollector {
  public:
   explicit ScriptedCollector(std::vector<int> statuses, uint16_t port = 0)
@@ -72,10 +78,12 @@ class ScriptedCollector {
         std::lock_guard lk(mu_);
         authorizations_.emplace_back(req[http::field::authorization]);
         protocol::Batch b;
-        if (status / 100 == 2 && protocol::decode_batch(req.body(), b).ok()) {
+        if ((status / 100 == 2 || status == kStoreThenHangUp) &&
+            protocol::decode_batch(req.body(), b).ok()) {
           batches_.push_back(std::move(b));
         }
       }
+      if (status == kStoreThenHangUp) continue;  // the socket closes unanswered
       http::response<http::string_body> res{static_cast<http::status>(status), 11};
       res.body() = "scripted";
       res.prepare_payload();
@@ -309,6 +317,211 @@ TEST(Endpoint, Parses) {
   EXPECT_FALSE(Endpoint::parse("http://host:99999999999999999999999", e, error));
   EXPECT_FALSE(Endpoint::parse("http://:80", e, error));
   EXPECT_FALSE(error.empty());
+}
+
+// Failover between several collectors (UplinkOptions::failover_endpoints).
+
+UplinkOptions failover_options(const Endpoint& preferred, const std::vector<Endpoint>& others) {
+  UplinkOptions o = options(preferred);
+  o.failover_endpoints = others;
+  o.failback_interval = std::chrono::hours(1);  // no going back unless a test asks
+  return o;
+}
+
+std::size_t events_in(const std::vector<protocol::Batch>& batches) {
+  std::size_t n = 0;
+  for (const auto& b : batches) n += b.events.size();
+  return n;
+}
+
+std::string address(const Endpoint& e) { return e.host + ":" + e.port; }
+
+// A retryable answer of the preferred collector (503, 429, 500) moves the
+// batch to the next one, and the uplink then sticks to it.
+class FailoverOnStatus : public ::testing::TestWithParam<int> {};
+
+TEST_P(FailoverOnStatus, MovesToTheNextCollectorAndSticksToIt) {
+  ScriptedCollector a({GetParam()});
+  ScriptedCollector b({200});
+  Uplink uplink(failover_options(a.endpoint(), {b.endpoint()}), {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return events_in(b.batches()) == 1; }));
+  uplink.add_event(exec_event(2));
+  uplink.add_event(exec_event(3));
+  ASSERT_TRUE(eventually([&] { return events_in(b.batches()) == 3; }));
+  EXPECT_EQ(a.requests(), 1);  // never tried again while B works
+  EXPECT_TRUE(a.batches().empty());
+  const auto stats = uplink.stats();
+  ASSERT_EQ(stats.collectors.size(), 2u);
+  EXPECT_EQ(stats.collectors[0].address, address(a.endpoint()));
+  EXPECT_EQ(stats.collectors[0].send_failures_total, 1u);
+  EXPECT_EQ(stats.collectors[0].batches_sent_total, 0u);
+  EXPECT_FALSE(stats.collectors[0].active);
+  EXPECT_EQ(stats.collectors[1].address, address(b.endpoint()));
+  EXPECT_EQ(stats.collectors[1].switches_total, 1u);
+  EXPECT_EQ(stats.collectors[1].batches_sent_total, stats.batches_sent_total);
+  EXPECT_TRUE(stats.collectors[1].active);
+  EXPECT_EQ(stats.send_failures_total, 1u);
+  EXPECT_EQ(stats.batches_dropped_total + stats.batches_rejected_total, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(RetryableStatuses, FailoverOnStatus, ::testing::Values(429, 500, 503));
+
+TEST(Failover, MovesOnWhenThePreferredCollectorIsUnreachable) {
+  const Endpoint down{"127.0.0.1", std::to_string(free_port())};  // connections refused
+  ScriptedCollector b({200});
+  Uplink uplink(failover_options(down, {b.endpoint()}), {});
+  uplink.add_event(exec_event(7));
+  ASSERT_TRUE(eventually([&] { return events_in(b.batches()) == 1; }));
+  EXPECT_EQ(b.batches()[0].events[0].pid, 7u);
+  EXPECT_EQ(uplink.stats().collectors[0].send_failures_total, 1u);
+  EXPECT_TRUE(uplink.stats().collectors[1].active);
+}
+
+TEST(Failover, RejectedBatchesDoNotMoveToAnotherCollector) {
+  ScriptedCollector a({400, 200});  // a 4xx would be the same anywhere: never retried
+  ScriptedCollector b({200});
+  Uplink uplink(failover_options(a.endpoint(), {b.endpoint()}), {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().batches_rejected_total == 1; }));
+  uplink.add_event(exec_event(2));
+  ASSERT_TRUE(eventually([&] { return events_in(a.batches()) == 1; }));
+  EXPECT_EQ(a.batches()[0].events[0].pid, 2u);
+  EXPECT_EQ(b.requests(), 0);
+  EXPECT_EQ(uplink.stats().collectors[1].switches_total, 0u);
+  EXPECT_TRUE(uplink.stats().collectors[0].active);
+}
+
+// The race the shared store resolves: A stores the batch but never answers;
+// the retry to B carries the very same (agent id, sequence) and content.
+TEST(Failover, RetryToAnotherCollectorKeepsAgentIdAndSequence) {
+  ScriptedCollector a({kStoreThenHangUp});
+  ScriptedCollector b({200});
+  Uplink uplink(failover_options(a.endpoint(), {b.endpoint()}), {});
+  uplink.add_event(exec_event(42));
+  ASSERT_TRUE(eventually([&] { return b.batches().size() == 1; }));
+  ASSERT_EQ(a.batches().size(), 1u);
+  const protocol::Batch stored = a.batches()[0];
+  const protocol::Batch retried = b.batches()[0];
+  EXPECT_EQ(retried.agent_id, stored.agent_id);
+  EXPECT_EQ(retried.host, stored.host);
+  EXPECT_EQ(retried.sequence, stored.sequence);
+  EXPECT_EQ(retried.sent_ns, stored.sent_ns);  // the same encoded batch, not a new one
+  ASSERT_EQ(retried.events.size(), 1u);
+  EXPECT_EQ(retried.events[0].pid, 42u);
+  EXPECT_EQ(uplink.stats().batches_sent_total, 1u);
+}
+
+// A collector dies mid-stream: every batch reaches one collector or the
+// other, in sequence order, and none is dropped.
+TEST(Failover, KeepsOrderAcrossASwitchMidStream) {
+  ScriptedCollector b({200});
+  auto a = std::make_unique<ScriptedCollector>(std::vector<int>{200});
+  auto o = failover_options(a->endpoint(), {b.endpoint()});
+  o.max_batch_events = 5;
+  Uplink uplink(o, {});
+  constexpr uint32_t kEvents = 200;
+  for (uint32_t i = 0; i < kEvents; ++i) {
+    uplink.add_event(exec_event(i));
+    if (i == kEvents / 2) {
+      ASSERT_TRUE(eventually([&] { return !a->batches().empty(); }));
+      a.reset();  // A goes away: its port refuses connections from now on
+    }
+    if (i % 10 == 0) std::this_thread::sleep_for(5ms);
+  }
+  uplink.stop(10s);
+  const auto stats = uplink.stats();
+  EXPECT_EQ(stats.batches_dropped_total, 0u);
+  EXPECT_EQ(stats.collectors[1].switches_total, 1u);
+  EXPECT_GT(stats.collectors[0].batches_sent_total, 0u);
+  EXPECT_GT(stats.collectors[1].batches_sent_total, 0u);
+  EXPECT_EQ(stats.collectors[0].batches_sent_total + stats.collectors[1].batches_sent_total,
+            stats.batches_sent_total);
+  const auto at_b = b.batches();
+  ASSERT_FALSE(at_b.empty());
+  // B received the tail of the stream, in order, without a gap.
+  uint32_t expected = at_b.front().events.front().pid;
+  for (std::size_t i = 0; i < at_b.size(); ++i) {
+    if (i > 0) {
+      EXPECT_GT(at_b[i].sequence, at_b[i - 1].sequence);
+    }
+    for (const auto& e : at_b[i].events) EXPECT_EQ(e.pid, expected++);
+  }
+  EXPECT_EQ(expected, kEvents);
+  EXPECT_EQ(stats.events_dropped_total, 0u);
+}
+
+TEST(Failover, GoesBackToThePreferredCollector) {
+  ScriptedCollector a({503, 200});  // down once, then back
+  ScriptedCollector b({200});
+  auto o = failover_options(a.endpoint(), {b.endpoint()});
+  o.failback_interval = 100ms;
+  Uplink uplink(o, {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return events_in(b.batches()) == 1; }));
+  uint32_t pid = 2;
+  ASSERT_TRUE(eventually([&] {
+    uplink.add_event(exec_event(pid++));
+    return !a.batches().empty();
+  }));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().collectors[0].active; }));
+  const auto stats = uplink.stats();
+  EXPECT_EQ(stats.collectors[0].switches_total, 1u);
+  EXPECT_EQ(stats.collectors[1].switches_total, 1u);
+  EXPECT_EQ(stats.batches_dropped_total, 0u);
+}
+
+TEST(Failover, NeverGoesBackWhenFailbackIsOff) {
+  ScriptedCollector a({503, 200});
+  ScriptedCollector b({200});
+  auto o = failover_options(a.endpoint(), {b.endpoint()});
+  o.failback_interval = 0ms;
+  Uplink uplink(o, {});
+  for (uint32_t pid = 1; pid <= 20; ++pid) {
+    uplink.add_event(exec_event(pid));
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(eventually([&] { return events_in(b.batches()) == 20; }));
+  EXPECT_EQ(a.requests(), 1);
+  EXPECT_EQ(uplink.stats().collectors[0].switches_total, 0u);
+}
+
+TEST(Failover, AllCollectorsDownAreTriedInTurnUntilOneComesBack) {
+  const uint16_t port_a = free_port();
+  const uint16_t port_b = free_port();
+  const Endpoint a{"127.0.0.1", std::to_string(port_a)};
+  const Endpoint b{"127.0.0.1", std::to_string(port_b)};
+  Uplink uplink(failover_options(a, {b}), {});
+  uplink.add_event(exec_event(9));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().send_failures_total >= 6; }));
+  auto stats = uplink.stats();
+  // Round robin: neither collector is tried twice before the other.
+  EXPECT_LE(stats.collectors[0].send_failures_total, stats.collectors[1].send_failures_total + 1);
+  EXPECT_LE(stats.collectors[1].send_failures_total, stats.collectors[0].send_failures_total);
+  EXPECT_EQ(stats.queue_batches, 1u);
+  ScriptedCollector back({200}, port_b);
+  ASSERT_TRUE(eventually([&] { return back.batches().size() == 1; }));
+  EXPECT_EQ(back.batches()[0].events[0].pid, 9u);
+  stats = uplink.stats();
+  EXPECT_EQ(stats.batches_dropped_total, 0u);
+  EXPECT_EQ(stats.collectors[1].batches_sent_total, 1u);
+}
+
+TEST(Failover, ACollectorListedTwiceIsRefused) {
+  const Endpoint a{"127.0.0.1", "9800"};
+  EXPECT_THROW(Uplink(failover_options(a, {{"127.0.0.1", "9801"}, a}), {}), std::invalid_argument);
+}
+
+TEST(Failover, OneCollectorHasStatsToo) {
+  ScriptedCollector a({200});
+  Uplink uplink(options(a.endpoint()), {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().batches_sent_total == 1; }));
+  const auto stats = uplink.stats();
+  ASSERT_EQ(stats.collectors.size(), 1u);
+  EXPECT_TRUE(stats.collectors[0].active);
+  EXPECT_EQ(stats.collectors[0].batches_sent_total, 1u);
+  EXPECT_EQ(stats.collectors[0].switches_total, 0u);
 }
 
 }  // namespace

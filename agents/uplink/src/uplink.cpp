@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
+#include <set>
 #include <stdexcept>
 
 #include "vigie/protocol/codec.h"
@@ -69,10 +70,33 @@ uint64_t SequenceAllocator::next() {
   return next_++;
 }
 
+namespace {
+
+// "host:port", IPv6 hosts in brackets (RFC 3986 authority).
+std::string address_of(const protocol::Endpoint& endpoint) {
+  const bool v6 = endpoint.host.find(':') != std::string::npos;
+  return (v6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" + endpoint.port;
+}
+
+}  // namespace
+
 Uplink::Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> status)
     : options_(std::move(options)),
       status_(std::move(status)),
       sequences_(options_.sequence_state_path) {
+  endpoints_.push_back(options_.endpoint);
+  endpoints_.insert(endpoints_.end(), options_.failover_endpoints.begin(),
+                    options_.failover_endpoints.end());
+  std::set<std::string> seen;
+  for (const auto& endpoint : endpoints_) {
+    CollectorStats collector;
+    collector.address = address_of(endpoint);
+    if (!seen.insert(collector.address).second) {
+      throw std::invalid_argument("collector " + collector.address + " is listed twice");
+    }
+    stats_.collectors.push_back(std::move(collector));
+  }
+  stats_.collectors.front().active = true;
   sender_ = std::thread([this] { run(); });
 }
 
@@ -157,6 +181,17 @@ void Uplink::seal(std::unique_lock<std::mutex>& lk) {
   }
 }
 
+void Uplink::switch_locked(std::size_t index, Clock::time_point now) {
+  if (index == current_) return;
+  stats_.collectors[current_].active = false;
+  stats_.collectors[index].active = true;
+  ++stats_.collectors[index].switches_total;
+  if (current_ == 0 && options_.failback_interval.count() > 0) {
+    failback_at_ = now + options_.failback_interval;
+  }
+  current_ = index;
+}
+
 void Uplink::run() {
   std::mt19937_64 random(std::random_device{}());
   std::unique_lock lk(mutex_);
@@ -182,6 +217,13 @@ void Uplink::run() {
       queue_bytes_ -= in_flight_->body.size();
       attempt = 0;
     }
+    if (current_ != 0 && options_.failback_interval.count() > 0 && now >= failback_at_) {
+      spdlog::info("uplink going back to the preferred collector {} (was on {})",
+                   stats_.collectors[0].address, stats_.collectors[current_].address);
+      switch_locked(0, now);
+    }
+    const std::size_t collector = current_;
+    const protocol::Endpoint& endpoint = endpoints_[collector];
     const uint64_t sequence = in_flight_->sequence;
     const std::size_t events = in_flight_->events;
     const std::string& body = in_flight_->body;
@@ -193,15 +235,17 @@ void Uplink::run() {
                                    {"Content-Encoding", std::string(protocol::kContentEncoding)}},
                                   body};
     const protocol::HttpResponse response =
-        protocol::send(options_.endpoint, request, options_.request_timeout);
+        protocol::send(endpoint, request, options_.request_timeout);
     const Outcome outcome = classify(response);
     lk.lock();
     if (outcome == Outcome::kDelivered) {
       ++stats_.batches_sent_total;
+      ++stats_.collectors[collector].batches_sent_total;
       in_flight_.reset();
       continue;
     }
     ++stats_.send_failures_total;
+    ++stats_.collectors[collector].send_failures_total;
     if (outcome == Outcome::kRejected) {
       ++stats_.batches_rejected_total;
       count_lost_locked(*in_flight_);
@@ -216,13 +260,30 @@ void Uplink::run() {
       in_flight_.reset();
       continue;
     }
-    const auto delay =
-        backoff_delay(attempt++, options_.initial_backoff, options_.max_backoff, random());
+    // Retryable: the batch moves to the next collector, if any. Only the first
+    // failure in a row is a warning; collectors all down say it once.
+    ++attempt;
+    const std::size_t next = (collector + 1) % endpoints_.size();
+    const std::string reason =
+        response.status ? "HTTP " + std::to_string(response.status) : response.error;
     if (attempt == 1) {
-      spdlog::warn("collector {}:{} unavailable ({}), retrying with backoff",
-                   options_.endpoint.host, options_.endpoint.port,
-                   response.status ? "HTTP " + std::to_string(response.status) : response.error);
+      if (next == collector) {
+        spdlog::warn("collector {} unavailable ({}), retrying with backoff",
+                     stats_.collectors[collector].address, reason);
+      } else {
+        spdlog::warn("collector {} unavailable ({}), failing over to {}",
+                     stats_.collectors[collector].address, reason, stats_.collectors[next].address);
+      }
+    } else if (next != collector) {
+      spdlog::debug("collector {} unavailable ({}), trying {}",
+                    stats_.collectors[collector].address, reason, stats_.collectors[next].address);
     }
+    switch_locked(next, Clock::now());
+    // Back off once every collector has failed in a row (with one collector:
+    // after every failure, as remote_write does).
+    if (attempt % endpoints_.size() != 0) continue;
+    const auto delay = backoff_delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
+                                     options_.initial_backoff, options_.max_backoff, random());
     const auto until = Clock::now() + delay;
     wake_.wait_until(lk, stopping_ ? std::min(until, stop_deadline_) : until,
                      [&] { return stopping_ && Clock::now() >= stop_deadline_; });

@@ -66,8 +66,19 @@ struct Config {
   std::string site = "local";
   std::string host;  // default: gethostname()
   std::string collector_url = "http://127.0.0.1:9800";
+  // collector.urls: every collector, the preferred one first (collector_url is
+  // then its first entry); collector.url alone gives a list of one. Batches
+  // fail over between them (vigie/uplink/uplink.h UplinkOptions).
+  std::vector<std::string> collector_urls{collector_url};
+  // While on another collector, go back to the preferred one this often; 0: never.
+  uint32_t collector_failback_interval_ms = 300000;
   std::string token;  // agent token, or read from token_file
   std::string token_file;
+  // https:// collectors: PEM CA bundle to verify them (empty: the system
+  // store), and an optional client certificate and key (mTLS).
+  std::string collector_ca_file;
+  std::string collector_client_cert_file;
+  std::string collector_client_key_file;
   uint32_t flush_interval_ms = 1000;
   std::string metrics_listen = "127.0.0.1:9810";  // empty: no /metrics
   std::string state_dir = "/var/lib/vigie";       // sequence numbers survive restarts here
@@ -79,6 +90,15 @@ struct Config {
   // Hot reload: rule and IOC files are checked this often (mtime and size) and
   // on SIGHUP; 0: on SIGHUP only.
   uint32_t rules_reload_interval_ms = 5000;
+  // rules.pull: rule packs and IOC lists pulled from the site collector
+  // (distribution_pull.h); off when both lists are empty.
+  struct RulesPull {
+    std::string url;                  // default: the (first) collector url
+    uint32_t interval_seconds = 300;  // between pulls (each a conditional GET)
+    std::string dir;                  // default: <state_dir>/distribution
+    std::vector<std::string> packs;   // rule packs, loaded like rules.path entries
+    std::vector<std::string> iocs;    // IOC list files ("bad-ips.csv"), set named by stem
+  } rules_pull;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string proc_root = "/proc";
   SensorConfig sensor;

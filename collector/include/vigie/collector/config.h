@@ -10,6 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "vigie/collector/access.h"
+#include "vigie/collector/alerting_config.h"
+#include "vigie/collector/federation_config.h"
+#include "vigie/collector/remote_write_config.h"
+#include "vigie/collector/storage.h"
+
 namespace vigie::collector {
 
 using Sha256Digest = std::array<unsigned char, 32>;
@@ -40,10 +46,22 @@ struct Config {
   std::size_t body_limit_bytes = 16u << 20;    // larger requests get 413
   std::size_t header_limit_bytes = 16u << 10;  // larger headers get 431
   std::size_t max_connections = 1024;          // more get 503 and are closed
-  std::chrono::seconds header_timeout{10};     // to read a request's headers
-  std::chrono::seconds read_timeout{30};       // to read a request's body
-  std::chrono::seconds idle_timeout{60};       // between keep-alive requests
-  unsigned threads = 4;                        // io_context pool size
+  // Ingest requests waiting on the store at once; more get 429 with
+  // Retry-After (storage lags). Handlers block their I/O thread while they
+  // wait, so set it below `threads` to keep threads free to answer 429s and
+  // API queries. 0: `threads` (never more waiting than threads can serve).
+  std::size_t max_pending_batches = 0;
+  std::chrono::seconds header_timeout{10};                 // to read a request's headers
+  std::chrono::seconds read_timeout{30};                   // to read a request's body
+  std::chrono::seconds idle_timeout{60};                   // between keep-alive requests
+  unsigned threads = 4;                                    // io_context pool size
+  std::vector<remote_write::EndpointConfig> remote_write;  // `remote_write:`; empty: none
+  ApiConfig api;                // `api:` and `api_tokens:`: who may read what (access.h)
+  ServerTls tls;                // `tls:`; disabled (plain HTTP) when tls.cert_file is empty
+  FederationConfig federation;  // `role:` and `federation:` (federation_config.h)
+  AlertingConfig alerting;  // `rules:`, `alerts:`, `alertmanager:`, `webhooks:` (alerting_config.h)
+  StorageConfig storage;    // `storage:` (storage.h); SQLite's file is database_path
+  RetentionConfig retention;  // `retention:` (storage.h)
 };
 
 // The defaults above, with dashboard_dir and vendor_dir pointing at the

@@ -3,7 +3,9 @@
 // directly.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,12 +19,15 @@
 
 namespace vigie::collector {
 
+class DistributionServer;  // federation.h
+
 struct Request {
   std::string method;         // "GET", "POST"…
   std::string target;         // path and query, as received
   std::string authorization;  // header values, "" when absent
   std::string content_type;
   std::string content_encoding;
+  std::string if_none_match;  // entity tags of a conditional GET (distribution)
   std::string body;
 };
 
@@ -36,15 +41,29 @@ struct Response {
 // Routes (errors are {"error": "<message>"} with the status shown):
 //   POST /api/v1/ingest   vigie.v1 batch, Bearer agent token; 200 {"status":"stored"|"duplicate"};
 //                         401, 403, 413, 415, 400 (decoder message), 500 (storage, retryable);
-//                         duplicates are recognised by (host, agent_id, sequence)
+//                         duplicates are recognised by (host, agent_id, sequence);
+//                         429 with Retry-After when storage lags: more than
+//                         limits.max_pending_batches ingest requests wait on the
+//                         store, or the store's own queue is full (kBusy)
 //   GET  /api/v1/alerts   ?since=<ns>&host=&limit=          → {"alerts":[…]} newest first
 //   GET  /api/v1/events   ?kind=&host=&since=<ns>&limit=    → {"events":[…]} newest first
 //   GET  /api/v1/energy   ?since=<ns>&until=<ns>&host=      → energy report (default: last 5 min)
 //   GET  /api/v1/agents                                     → {"agents":[…]}
+//   GET  /api/v1/jobs/<id>/footprint                        → a job's footprint (footprint.h)
+//   GET  /api/v1/distribution[/<kind>/<name>]   rule packs and IOC lists for agents and
+//                         sites (federation.h DistributionServer): any agent token; ETag, 304
 //   GET  /metrics         Prometheus text exposition
 //   GET  /, /<file>, /vendor/<file>   static dashboard files
 // Unknown path: 404; known path, wrong method: 405 with Allow. Bad query
 // parameters: 400 naming the parameter. Every request is counted in Metrics.
+// Authorization (access.h): every path under /api/ but ingest, and /metrics
+// unless api.public_metrics, needs "Authorization: Bearer <API token>" (or
+// api.anonymous_role when the header is absent): 401 with WWW-Authenticate
+// for a missing, malformed or unknown token, 403 for a role the matrix does
+// not allow; both before any 404 or 405, and counted as rejections. A
+// user:<uid> token gets the energy report with only its own workloads (no
+// node totals, no power series) and 404 for any job that is not its own, the
+// same answer as for a job that does not exist. Static files are public.
 class Handler {
  public:
   // `store` and `metrics` must outlive the handler. Thread-safe.
@@ -56,17 +75,24 @@ class Handler {
   // Register before the server starts; `listener` must outlive the handler.
   void add_listener(BatchListener& listener);
 
+  // Serves /api/v1/distribution from `server` (404 without one). Call before
+  // the server starts; `server` must outlive the handler.
+  void set_distribution(const DistributionServer& server) { distribution_ = &server; }
+
   // For the server, once a request's headers are read and before its body
   // is (`request.body` is ignored): the 401 for an ingest request without a
-  // known agent token, counted like any other, so that an unauthenticated
-  // client cannot make the collector read a body. Nothing when the request
-  // may go on; handle() checks the token again.
+  // known agent token, and the 401 or 403 for an API request that would be
+  // refused, counted like any other, so that an unauthenticated client cannot
+  // make the collector read a body. Nothing when the request may go on;
+  // handle() checks the token again.
   std::optional<Response> refuse_before_body(const Request& request);
 
   // For refusals the server detects on its own (kTooLarge, kHeaderTooLarge,
-  // kTooManyConnections, kMalformedHttp with the parser's `detail`): the
+  // kTooManyConnections, kPlainHttpOnTls, kMalformedHttp with the parser's `detail`): the
   // response, counted like any other. `target` may be empty when unknown.
   Response reject(Rejection reason, std::string_view target, std::string_view detail = {});
+  // For refusals with no HTTP answer (kTlsHandshake): counted only.
+  void count_rejection(Rejection reason);
 
   // Limit on query results.
   static constexpr std::size_t kMaxLimit = 10000;
@@ -74,13 +100,23 @@ class Handler {
 
  private:
   Response route(const Request& request, std::string_view& route_name);
+  // The refusal (401, 403) of a request for `path` on `route_name`, or
+  // nothing with `principal` set to its caller (nullptr for routes that need
+  // no API token).
+  std::optional<Response> authorize(const Request& request, std::string_view route_name,
+                                    std::string_view path, const Principal*& principal);
   Response ingest(const Request& request);
+  Response distribution(const Request& request, std::string_view path);
   Response rejection(Rejection reason, std::string message);
 
   const Config config_;
   Store& store_;
   Metrics& metrics_;
   std::vector<BatchListener*> listeners_;
+  const DistributionServer* distribution_ = nullptr;
+  // Ingest requests admitted and not yet answered by the store (429 beyond
+  // limits.max_pending_batches).
+  std::atomic<std::size_t> pending_batches_{0};
 };
 
 }  // namespace vigie::collector

@@ -32,6 +32,9 @@ enum class Rejection : uint8_t {
   kMalformedHttp,       // 400: not parseable as HTTP/1.1 (any path)
   kBadQuery,            // 400: bad query parameters on a GET endpoint
   kTooManyConnections,  // 503: limits.max_connections reached; the connection is closed
+  kStorageBusy,     // 429: storage lags (limits.max_pending_batches or the store's queue); retried
+  kPlainHttpOnTls,  // 400: plain HTTP sent to the TLS port; answered in plain text, closed
+  kTlsHandshake,    // TLS handshake failed or timed out (no HTTP answer possible); closed
 };
 std::string_view to_string(Rejection reason);
 
@@ -43,6 +46,8 @@ std::string_view to_string(Rejection reason);
 //   vigie_collector_ingest_events_total                   (stored)
 //   vigie_collector_ingest_alerts_total                   (stored)
 //   vigie_collector_rejections_total{reason}
+//   vigie_collector_ingest_pending_batches                (gauge: ingest requests admitted and
+//                                                          not yet answered by the store)
 // `path` is the route ("/api/v1/ingest", "static", "other"…), never the raw
 // target, so label cardinality stays bounded. Thread-safe.
 class Metrics {
@@ -56,9 +61,15 @@ class Metrics {
   void stored(std::size_t events, std::size_t alerts);
   void duplicate();
   void rejected(Rejection reason);
+  // An ingest request starts (+1) or stops (-1) waiting on the store.
+  void pending_batches(int delta);
 
   // The text exposition format, version 0.0.4.
   std::string exposition() const;
+
+  // The registry behind exposition(): components (alerting, remote_write,
+  // federation…) register their own metric families on it.
+  prometheus::Registry& registry();
 
  private:
   struct Impl;

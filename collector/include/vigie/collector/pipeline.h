@@ -39,6 +39,9 @@ struct AlertNotification {
   uint64_t ends_ns = 0;     // 0 while active; set once resolved
   Tlp tlp = Tlp::kAmber;    // from the rule's `tlp.*` tag, else the site default
   std::vector<std::pair<std::string, std::string>> labels;  // extra labels (group-by values)
+  // Extra annotations (a threshold rule's rendered summary/description);
+  // sinks add the event's summary themselves.
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 
 // A destination for alerts (Alertmanager, a webhook, the federation

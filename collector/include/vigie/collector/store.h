@@ -27,6 +27,7 @@ struct StoreOutcome {
     kStored,     // committed durably, every row of the batch written
     kDuplicate,  // (host, agent_id, sequence) already held; nothing written
     kFailed,     // nothing written; `error` says why; the agent should retry
+    kBusy,       // nothing written: the store's write queue is full; retry later (429)
   };
   Status status = Status::kFailed;
   std::string error;
@@ -159,6 +160,9 @@ struct RetentionOutcome {
   uint64_t alerts_deleted = 0;
   uint64_t energy_rows_downsampled = 0;  // rows replaced by minute or hour rows
   uint64_t energy_rows_written = 0;      // minute and hour rows written
+  // Duplicate-detection keys forgotten: kept as long as the longest of
+  // events, alerts and raw_energy (all three non-zero), else forever.
+  uint64_t batches_deleted = 0;
 };
 
 // Thread-safe. Queries throw StoreError on backend failure; store_batch

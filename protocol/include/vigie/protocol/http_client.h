@@ -11,13 +11,35 @@
 
 namespace vigie::protocol {
 
-// "http://host:port" (http only for now); parsed once.
+// Client-side TLS settings for an https:// endpoint. PEM files. The server's
+// certificate is verified against `ca_file`, or the system store
+// (/etc/ssl/certs) when empty, and its name against the URL's host (RFC 6125:
+// DNS names in subjectAltName, IP literals against IP SANs); SNI carries the
+// host unless it is an IP literal (RFC 6066 section 3). A client certificate
+// (mTLS) is sent when `cert_file` and `key_file` are set.
+struct ClientTls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+
+  bool operator==(const ClientTls&) const = default;
+};
+
+// "http://host:port" or "https://host:port"; parsed once.
 struct Endpoint {
   std::string host = "127.0.0.1";
   std::string port = "9800";
+  bool https = false;  // TLS 1.2 or later, OpenSSL through Boost.Asio
+  ClientTls tls;       // used when https
 
-  // Parses "http://host:port" or "host:port". Returns false with `error` set otherwise.
+  // Parses "http://host:port", "https://host:port" or "host:port" (http);
+  // the port defaults to 80 or 443. Sets host, port and https only: `tls`
+  // keeps what the caller put there, so one Endpoint with the TLS files can
+  // be copied and parsed for several URLs. Returns false with `error` set
+  // otherwise.
   static bool parse(const std::string& url, Endpoint& out, std::string& error);
+  // "http://host:port" or "https://host:port" (IPv6 in brackets).
+  std::string url() const;
 };
 
 struct HttpRequest {
@@ -35,8 +57,11 @@ struct HttpResponse {
 };
 
 // Sends `request` to `endpoint`, waiting at most `timeout` for the whole
-// exchange. Never throws: transport failures come back as status 0 + error.
-// Responses larger than `max_body_bytes` are an error.
+// exchange (connect, TLS handshake, write, read). Never throws: transport
+// failures come back as status 0 + error, TLS ones saying why ("TLS
+// handshake: certificate verify failed: certificate has expired", an
+// unreadable ca_file…). Responses larger than `max_body_bytes` are an error.
+// TLS contexts are cached per ClientTls and rebuilt when a file changes.
 HttpResponse send(const Endpoint& endpoint, const HttpRequest& request,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10),
                   std::size_t max_body_bytes = 64u << 20);

@@ -183,4 +183,8 @@ class ThresholdEvaluator {
 // "30s", "5m", "2h", "1d" -> ns; false when `text` is not such a duration.
 bool parse_duration(std::string_view text, uint64_t& ns);
 
+// The text of Sigma field `field` (as group-by and value_count read it) on
+// `event`; "" when the event's kind has no such field or it is absent.
+std::string event_field_text(const protocol::Event& event, const std::string& field);
+
 }  // namespace vigie::rules

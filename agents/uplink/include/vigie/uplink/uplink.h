@@ -1,6 +1,7 @@
 // Batching and delivery of agent data to the collector (DESIGN.md "Protocol"):
 // events, alerts and energy are gathered into vigie.v1 batches, numbered per
-// agent, and POSTed in order to /api/v1/ingest with retry and backoff.
+// agent, and POSTed in order to /api/v1/ingest with retry and backoff, failing
+// over between several collectors (DESIGN.md "Storage and scale").
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "vigie/protocol/event.h"
 #include "vigie/protocol/http_client.h"
@@ -52,7 +54,19 @@ class SequenceAllocator {
 };
 
 struct UplinkOptions {
+  // The preferred collector, then the others, tried in this order when the
+  // current one fails. A batch keeps its (agent id, sequence) whichever
+  // collector it goes to, so collectors that share one store (PostgreSQL)
+  // recognise a retry of a batch another one already stored as a duplicate.
   protocol::Endpoint endpoint;
+  std::vector<protocol::Endpoint> failover_endpoints;
+  // Failover policy: the uplink sticks to the collector that works; a
+  // retryable failure (transport error, 429, 5xx) moves the batch to the next
+  // collector at once, and the backoff below is waited each time a whole
+  // round of collectors has failed in a row. While away from the preferred
+  // collector, the uplink goes back to it after this long (a failed try moves
+  // on again); 0: never goes back.
+  std::chrono::milliseconds failback_interval{std::chrono::minutes(5)};
   std::string token;  // sent as "Authorization: Bearer <token>"
   std::string agent_id;
   std::string site;
@@ -71,6 +85,15 @@ struct UplinkOptions {
   std::chrono::milliseconds max_backoff{30000};
 };
 
+// Delivery counters of one collector of UplinkOptions.
+struct CollectorStats {
+  std::string address;               // "host:port" ("[v6]:port"), the metrics label
+  uint64_t batches_sent_total = 0;   // acknowledged by this collector
+  uint64_t send_failures_total = 0;  // failed attempts to it (retried or not)
+  uint64_t switches_total = 0;       // times the uplink switched to it
+  bool active = false;               // the collector the uplink sends to now
+};
+
 // Counters exported by the agent as Prometheus metrics.
 struct UplinkStats {
   uint64_t batches_sent_total = 0;
@@ -85,12 +108,15 @@ struct UplinkStats {
   std::size_t queue_events = 0;               // events in those batches
   std::size_t queue_bytes = 0;                // their encoded size
   std::size_t pending_events = 0;             // events not yet sealed into a batch
+  // Per collector, in UplinkOptions order (endpoint, then failover_endpoints).
+  std::vector<CollectorStats> collectors;
 };
 
 // Thread-safe: add_*() from any thread; a background thread seals and sends.
 class Uplink {
  public:
   // `status` is called when a batch is sealed, to stamp the agent's health.
+  // Throws std::invalid_argument when a collector is listed twice.
   Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> status);
   ~Uplink();  // stops; see stop()
   Uplink(const Uplink&) = delete;
@@ -125,8 +151,11 @@ class Uplink {
   void seal(std::unique_lock<std::mutex>& lk);
   bool pending_empty_locked() const;
   void count_lost_locked(const Sealed& batch);
+  // Makes endpoints_[index] the collector batches go to.
+  void switch_locked(std::size_t index, std::chrono::steady_clock::time_point now);
 
   UplinkOptions options_;
+  std::vector<protocol::Endpoint> endpoints_;  // options_.endpoint, then the failover ones
   std::function<protocol::AgentStatus()> status_;
   SequenceAllocator sequences_;
 
@@ -138,6 +167,8 @@ class Uplink {
   std::size_t queue_events_ = 0;     // events in queue_
   std::size_t queue_bytes_ = 0;      // encoded bytes in queue_
   UplinkStats stats_;
+  std::size_t current_ = 0;  // index in endpoints_ of the collector in use
+  std::chrono::steady_clock::time_point failback_at_{};  // when current_ != 0
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::thread sender_;

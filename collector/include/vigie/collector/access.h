@@ -1,0 +1,117 @@
+// Who may read what from the collector's API (DESIGN "Security model"): API
+// tokens with roles, stored hashed, and the role -> resource matrix. Also the
+// server's TLS settings. Kept apart from config.h so that the handler and the
+// tests can use the matrix without the YAML parser.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace YAML {
+class Node;
+}
+
+namespace vigie::collector {
+
+// Roles, after DESIGN's users:
+//   admin           everything
+//   csirt           CSIRT coordinator: alerts, events, agents, federation data
+//   operator        site admin on call: alerts, events, agents, energy, /metrics
+//   sustainability  energy officer: energy and job footprints
+//   user:<uid>      a researcher: their own jobs' footprints and their own
+//                   workloads in the energy report, nothing else
+enum class Role : uint8_t { kAdmin, kCsirt, kOperator, kSustainability, kUser };
+
+// What a read route serves; each route of the handler maps to one.
+enum class Resource : uint8_t {
+  kAlerts,         // GET /api/v1/alerts
+  kEvents,         // GET /api/v1/events
+  kAgents,         // GET /api/v1/agents
+  kEnergy,         // GET /api/v1/energy (filtered to the user's own workloads for user:<uid>)
+  kJobFootprints,  // GET /api/v1/jobs/<id>/footprint (own jobs only for user:<uid>)
+  kMetrics,        // GET /metrics (public when api.public_metrics)
+  kFederation,     // federation data (shared alerts, site energy aggregates)
+  kAdmin,          // anything else under /api/: admin only
+};
+
+// The matrix: whether `role` may read `resource` at all. user:<uid> is then
+// restricted to its own data by the handler.
+bool allowed(Role role, Resource resource);
+
+std::string_view to_string(Role role);  // "admin", …, "user"
+std::string_view to_string(Resource resource);
+
+// A caller of the read API once authenticated.
+struct Principal {
+  Role role = Role::kAdmin;
+  std::string name;  // the token's name, "anonymous" for api.anonymous_role
+  // For Role::kUser: the forms of the user's identity a workload or job may
+  // carry: the uid as written in the token and the account name it resolves
+  // to on the collector (getpwuid_r), or the name and its uid (getpwnam_r).
+  // Agents report a job's user by name, or by decimal uid when the node
+  // cannot resolve it; either matches.
+  std::vector<std::string> users;
+
+  // Whether a job or workload whose user is `user` belongs to this
+  // principal; always true except for Role::kUser.
+  bool owns(std::string_view user) const;
+  // "admin" or "user:alice" for messages and logs.
+  std::string describe() const;
+};
+
+// One API token, stored hashed (SHA-256 of the token, like agent tokens).
+struct ApiToken {
+  std::array<unsigned char, 32> sha256{};
+  Principal principal;
+};
+
+// The `api:` and `api_tokens:` sections.
+struct ApiConfig {
+  std::vector<ApiToken> tokens;
+  // Role of a request without an Authorization header; none by default (401).
+  // The quick start sets admin on 127.0.0.1; the collector warns loudly when
+  // it is set on a non-loopback address. A request with an unknown token is
+  // refused (401) whatever this says.
+  std::optional<Principal> anonymous;
+  bool public_metrics = false;  // GET /metrics without a token (else admin or operator)
+};
+
+// Server-side TLS (the `tls:` section). Enabled when cert_file is set: the
+// port then speaks only TLS (plain HTTP to it gets a 400 and is closed).
+struct ServerTls {
+  std::string cert_file;  // PEM, the server certificate then its chain
+  std::string key_file;   // PEM private key
+  std::string
+      client_ca_file;       // PEM CAs; set: clients must present a certificate they signed (mTLS)
+  bool tls13_only = false;  // min_version: "1.3"; default "1.2"
+  std::chrono::seconds handshake_timeout{10};
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+// "admin", "csirt", "operator", "sustainability" or "user:<uid or name>" ->
+// a principal (uid <-> name resolved through NSS). Nothing for anything else.
+std::optional<Principal> parse_role(const std::string& text);
+
+// Parses `api:` (may be undefined), `api_tokens:` (may be undefined) and
+// `tls:` (may be undefined) of the YAML file `path`. Throws
+// std::runtime_error naming the file, line and key on any error; unknown
+// keys are errors.
+ApiConfig parse_api_config(const std::string& path, const YAML::Node& api,
+                           const YAML::Node& tokens);
+ServerTls parse_tls_config(const std::string& path, const YAML::Node& tls);
+
+// The principal a bearer token belongs to, comparing digests in constant
+// time; nullptr when none.
+const Principal* find_api_token(const std::vector<ApiToken>& tokens, std::string_view bearer_token);
+
+// A warning to log at start when an anonymous role is granted on an address
+// other than loopback; empty otherwise.
+std::string anonymous_access_warning(const ApiConfig& api, const std::string& listen_address);
+
+}  // namespace vigie::collector

@@ -1,0 +1,748 @@
+#include "vigie/collector/federation.h"
+
+#include <fcntl.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <set>
+#include <unordered_set>
+
+#include "vigie/collector/alert_router.h"
+#include "vigie/protocol/codec.h"
+#include "vigie/protocol/distribution.h"
+#include "vigie/protocol/http_client.h"
+
+namespace vigie::collector {
+namespace {
+
+namespace fs = std::filesystem;
+namespace dist = protocol::distribution;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxAlertsPerBatch = 1000;
+// (fingerprint, starts_ns) of alerts already forwarded: a re-send or the
+// resolution of one of them is not a new alert for the federation.
+constexpr std::size_t kRememberedAlerts = 100000;
+constexpr int kTlpLevels = 5;
+
+// Writes `content` to `path` through a temporary file, fsync'd, renamed.
+bool write_atomically(const fs::path& path, std::string_view content, std::string& error) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = tmp.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const bool ok = done == content.size() && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = path.string() + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Batch sequence numbers that increase across restarts (the logic of the
+// agent's uplink::SequenceAllocator, which the collector may not link): a
+// block is reserved by writing its end to `state_path` before any number in
+// it is used, so a crash may skip numbers but never reuses one.
+class Sequences {
+ public:
+  explicit Sequences(fs::path state_path) : state_path_(std::move(state_path)) {
+    if (state_path_.empty()) {
+      // Microseconds of the wall clock: still increasing across restarts.
+      next_ = protocol::wall_clock_ns() / 1000;
+      reserved_end_ = std::numeric_limits<uint64_t>::max();
+      return;
+    }
+    std::ifstream in(state_path_);
+    if (in) {
+      uint64_t end = 0;
+      if (!(in >> end)) throw std::runtime_error(state_path_.string() + ": not a sequence number");
+      next_ = reserved_end_ = end;
+    }
+  }
+  uint64_t next() {
+    if (next_ >= reserved_end_) {
+      const uint64_t end = next_ + kBlock;
+      std::string error;
+      if (!write_atomically(state_path_, std::to_string(end) + "\n", error))
+        throw std::runtime_error("cannot reserve sequence numbers: " + error);
+      reserved_end_ = end;
+    }
+    return next_++;
+  }
+
+ private:
+  static constexpr uint64_t kBlock = 4096;
+  fs::path state_path_;
+  uint64_t next_ = 1;
+  uint64_t reserved_end_ = 1;
+};
+
+// Prometheus remote_write's rules, as the agent's uplink applies them.
+enum class Outcome : uint8_t { kDelivered, kRetry, kRejected };
+Outcome classify(const protocol::HttpResponse& response) {
+  if (response.ok()) return Outcome::kDelivered;
+  if (response.status == 0 || response.status == 429 || response.status >= 500)
+    return Outcome::kRetry;
+  return Outcome::kRejected;
+}
+
+// Full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
+std::chrono::milliseconds backoff(unsigned attempt, std::chrono::milliseconds initial,
+                                  std::chrono::milliseconds max, std::mt19937_64& random) {
+  const auto cap = std::min<int64_t>(max.count(), initial.count() << std::min(attempt, 20u));
+  return std::chrono::milliseconds(
+      std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 1))(random));
+}
+
+// The alert's tags with exactly one TLP tag, the effective level, so that
+// the federation knows how far it may share it.
+std::vector<std::string> with_tlp_tag(const std::vector<std::string>& tags, Tlp tlp) {
+  std::vector<std::string> out;
+  for (const auto& tag : tags) {
+    if (tag.size() >= 4 && std::equal(tag.begin(), tag.begin() + 4, "tlp.", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        }))
+      continue;
+    out.push_back(tag);
+  }
+  out.push_back("tlp." + std::string(to_string(tlp)));
+  return out;
+}
+
+}  // namespace
+
+std::string zone_kind(std::string_view zone) {
+  std::string out;
+  while (true) {
+    const auto slash = zone.find('/');
+    std::string_view part = zone.substr(0, slash);
+    const auto dash = part.rfind('-');
+    if (dash != std::string_view::npos && dash + 1 < part.size() &&
+        std::all_of(part.begin() + dash + 1, part.end(),
+                    [](char c) { return c >= '0' && c <= '9'; }))
+      part = part.substr(0, dash);
+    out += part;
+    if (slash == std::string_view::npos) break;
+    out += '/';
+    zone.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool tlp_allows(Tlp tlp, const FederationPeer& peer) {
+  switch (tlp) {
+    case Tlp::kClear:
+    case Tlp::kGreen:
+      return true;
+    case Tlp::kAmber:
+      return peer.allow_amber;
+    case Tlp::kAmberStrict:
+      return peer.allow_amber_strict;
+    case Tlp::kRed:
+      break;
+  }
+  return false;
+}
+
+// The exported counters (nullptr members when there is no registry).
+struct FederationForwarder::Metrics {
+  prometheus::Family<prometheus::Counter>* alerts_forwarded = nullptr;
+  prometheus::Family<prometheus::Counter>* alerts_refused = nullptr;
+  prometheus::Family<prometheus::Counter>* energy_records = nullptr;
+  prometheus::Family<prometheus::Counter>* batches_sent = nullptr;
+  prometheus::Family<prometheus::Counter>* batches_dropped = nullptr;
+  prometheus::Family<prometheus::Counter>* send_failures = nullptr;
+  prometheus::Family<prometheus::Gauge>* queue = nullptr;
+
+  explicit Metrics(prometheus::Registry& r)
+      : alerts_forwarded(&prometheus::BuildCounter()
+                              .Name("vigie_federation_alerts_forwarded_total")
+                              .Help("Alerts queued for a federation peer")
+                              .Register(r)),
+        alerts_refused(&prometheus::BuildCounter()
+                            .Name("vigie_federation_alerts_refused_total")
+                            .Help("Alerts kept at the site by TLP 2.0 policy, by peer and level")
+                            .Register(r)),
+        energy_records(&prometheus::BuildCounter()
+                            .Name("vigie_federation_energy_records_forwarded_total")
+                            .Help("Site energy aggregate rows queued for a federation peer")
+                            .Register(r)),
+        batches_sent(&prometheus::BuildCounter()
+                          .Name("vigie_federation_batches_sent_total")
+                          .Help("Batches a federation peer acknowledged (stored or duplicate)")
+                          .Register(r)),
+        batches_dropped(&prometheus::BuildCounter()
+                             .Name("vigie_federation_batches_dropped_total")
+                             .Help("Batches given up: queue_full, rejected (4xx), stopped")
+                             .Register(r)),
+        send_failures(&prometheus::BuildCounter()
+                           .Name("vigie_federation_send_failures_total")
+                           .Help("Failed POSTs to a federation peer (retried)")
+                           .Register(r)),
+        queue(&prometheus::BuildGauge()
+                   .Name("vigie_federation_queue_batches")
+                   .Help("Batches waiting for a federation peer")
+                   .Register(r)) {}
+};
+
+struct FederationForwarder::Peer {
+  struct Sealed {
+    uint64_t sequence = 0;
+    std::string body;
+  };
+
+  FederationPeer config;
+  protocol::Endpoint endpoint;
+  fs::path spool;  // empty: no spool
+  Sequences sequences;
+
+  // Exported counters of this peer (nullptr without a registry).
+  prometheus::Counter* m_forwarded = nullptr;
+  prometheus::Counter* m_refused[kTlpLevels] = {};
+  prometheus::Counter* m_energy = nullptr;
+  prometheus::Counter* m_sent = nullptr;
+  prometheus::Counter* m_dropped_full = nullptr;
+  prometheus::Counter* m_rejected = nullptr;
+  prometheus::Counter* m_dropped_stopped = nullptr;
+  prometheus::Counter* m_failures = nullptr;
+  prometheus::Gauge* m_queue = nullptr;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::map<std::string, std::vector<protocol::Alert>> pending;  // by original host
+  std::set<std::pair<std::string, uint64_t>> seen;              // forwarded (fingerprint, start)
+  std::deque<std::pair<std::string, uint64_t>> seen_order;
+  std::deque<Sealed> queue;
+  bool in_flight = false;
+  PeerStats stats;
+  bool stopping = false;
+  Clock::time_point stop_deadline{};
+  std::thread sender;
+
+  Peer(FederationPeer c, fs::path state)
+      : config(std::move(c)),
+        spool(state.empty() ? fs::path() : state / "spool"),
+        sequences(state.empty() ? fs::path() : state / "sequence") {
+    stats.peer = config.name;
+    std::string error;
+    endpoint.tls.ca_file = config.tls_ca_file;
+    if (!protocol::Endpoint::parse(config.url, endpoint, error))
+      throw std::runtime_error("federation peer " + config.name + ": " + error);
+    if (spool.empty()) return;
+    std::error_code ec;
+    fs::create_directories(spool, ec);
+    if (ec) throw std::runtime_error(spool.string() + ": " + ec.message());
+    // What a previous run sealed and did not deliver, in sequence order.
+    std::vector<std::pair<uint64_t, fs::path>> files;
+    for (const auto& entry : fs::directory_iterator(spool)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.ends_with(".batch")) continue;
+      try {
+        files.emplace_back(std::stoull(name), entry.path());
+      } catch (const std::exception&) {
+        spdlog::warn("federation: ignoring {} in the spool", entry.path().string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& [sequence, path] : files) {
+      std::ifstream in(path, std::ios::binary);
+      std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      queue.push_back({sequence, std::move(body)});
+    }
+    stats.queue_batches = queue.size();
+    if (!queue.empty())
+      spdlog::info("federation: {} batches for {} reloaded from the spool", queue.size(),
+                   config.name);
+  }
+
+  fs::path spool_file(uint64_t sequence) const {
+    return spool / (std::to_string(sequence) + ".batch");
+  }
+  void unspool(uint64_t sequence) const {
+    if (spool.empty()) return;
+    std::error_code ignored;
+    fs::remove(spool_file(sequence), ignored);
+  }
+  static void inc(prometheus::Counter* counter, double by = 1) {
+    if (counter != nullptr) counter->Increment(by);
+  }
+  void update_queue_locked() {
+    stats.queue_batches = queue.size() + (in_flight ? 1 : 0);
+    if (m_queue != nullptr) m_queue->Set(static_cast<double>(stats.queue_batches));
+  }
+
+  // Numbers, encodes, spools and queues `batch`; drops the oldest waiting
+  // batch beyond max_queue_batches.
+  void enqueue(protocol::Batch batch, std::size_t max_queue) {
+    std::unique_lock lock(mutex);
+    batch.sequence = sequences.next();
+    lock.unlock();
+    batch.sent_ns = protocol::wall_clock_ns();
+    Sealed sealed{batch.sequence, protocol::encode_batch(batch)};
+    if (!spool.empty()) {
+      std::string error;
+      if (!write_atomically(spool_file(sealed.sequence), sealed.body, error))
+        spdlog::warn("federation: cannot spool a batch for {}: {}", config.name, error);
+    }
+    lock.lock();
+    queue.push_back(std::move(sealed));
+    while (queue.size() > max_queue) {
+      unspool(queue.front().sequence);
+      queue.pop_front();
+      ++stats.batches_dropped_total;
+      inc(m_dropped_full);
+    }
+    update_queue_locked();
+    wake.notify_all();
+  }
+
+  void run(const FederationConfig& options) {
+    std::mt19937_64 random(std::random_device{}());
+    unsigned attempt = 0;
+    std::unique_lock lock(mutex);
+    while (true) {
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty() || (stopping && Clock::now() >= stop_deadline)) break;
+      Sealed batch = std::move(queue.front());
+      queue.pop_front();
+      in_flight = true;
+      lock.unlock();
+      protocol::HttpRequest request;
+      request.method = "POST";
+      request.target = "/api/v1/ingest";
+      request.headers = {{"Authorization", "Bearer " + config.token},
+                         {"Content-Type", std::string(protocol::kContentType)},
+                         {"Content-Encoding", std::string(protocol::kContentEncoding)}};
+      request.body = batch.body;
+      const auto response = protocol::send(endpoint, request, options.request_timeout);
+      const Outcome outcome = classify(response);
+      lock.lock();
+      in_flight = false;
+      if (outcome == Outcome::kDelivered) {
+        attempt = 0;
+        ++stats.batches_sent_total;
+        inc(m_sent);
+        unspool(batch.sequence);
+      } else if (outcome == Outcome::kRejected) {
+        attempt = 0;
+        ++stats.batches_rejected_total;
+        ++stats.send_failures_total;
+        inc(m_rejected);
+        inc(m_failures);
+        unspool(batch.sequence);
+        spdlog::error("federation: {} refused batch {} (not retried): HTTP {} {}", config.name,
+                      batch.sequence, response.status, response.body.substr(0, 200));
+      } else {
+        ++stats.send_failures_total;
+        inc(m_failures);
+        if (attempt == 0)
+          spdlog::warn(
+              "federation: {} unreachable, retrying: {}", config.name,
+              response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
+        queue.push_front(std::move(batch));
+        const auto until =
+            Clock::now() + backoff(attempt++, options.initial_backoff, options.max_backoff, random);
+        wake.wait_until(lock, stopping ? std::min(until, stop_deadline) : until,
+                        [&] { return stopping && Clock::now() >= stop_deadline; });
+      }
+      update_queue_locked();
+    }
+    // Stopped: what is left stays spooled, or is lost without a spool.
+    if (spool.empty() && !queue.empty()) {
+      stats.batches_dropped_total += queue.size();
+      inc(m_dropped_stopped, static_cast<double>(queue.size()));
+      spdlog::warn("federation: {} batches for {} dropped at stop (no state_dir)", queue.size(),
+                   config.name);
+      queue.clear();
+    }
+    update_queue_locked();
+  }
+};
+
+FederationForwarder::FederationForwarder(FederationConfig config, prometheus::Registry* registry)
+    : config_(std::move(config)) {
+  if (registry != nullptr) metrics_ = std::make_unique<Metrics>(*registry);
+  for (const FederationPeer& peer_config : config_.peers) {
+    const fs::path state = config_.state_dir.empty()
+                               ? fs::path()
+                               : fs::path(config_.state_dir) / "federation" / peer_config.name;
+    auto peer = std::make_unique<Peer>(peer_config, state);
+    if (metrics_) {
+      const std::map<std::string, std::string> labels{{"peer", peer_config.name}};
+      peer->m_forwarded = &metrics_->alerts_forwarded->Add(labels);
+      for (int level = 0; level < kTlpLevels; ++level) {
+        peer->m_refused[level] = &metrics_->alerts_refused->Add(
+            {{"peer", peer_config.name}, {"tlp", std::string(to_string(static_cast<Tlp>(level)))}});
+      }
+      peer->m_energy = &metrics_->energy_records->Add(labels);
+      peer->m_sent = &metrics_->batches_sent->Add(labels);
+      peer->m_dropped_full =
+          &metrics_->batches_dropped->Add({{"peer", peer_config.name}, {"reason", "queue_full"}});
+      peer->m_rejected =
+          &metrics_->batches_dropped->Add({{"peer", peer_config.name}, {"reason", "rejected"}});
+      peer->m_dropped_stopped =
+          &metrics_->batches_dropped->Add({{"peer", peer_config.name}, {"reason", "stopped"}});
+      peer->m_failures = &metrics_->send_failures->Add(labels);
+      peer->m_queue = &metrics_->queue->Add(labels);
+      peer->m_queue->Set(static_cast<double>(peer->stats.queue_batches));
+    }
+    peers_.push_back(std::move(peer));
+  }
+  for (auto& peer : peers_) {
+    Peer* p = peer.get();
+    p->sender = std::thread([this, p] { p->run(config_); });
+  }
+  ticker_ = std::thread([this] { run_ticker(); });
+}
+
+FederationForwarder::~FederationForwarder() { stop(); }
+
+void FederationForwarder::deliver(const AlertNotification& notification) {
+  const std::string& host = notification.host.empty() ? config_.name : notification.host;
+  const auto identity = std::make_pair(notification.fingerprint, notification.starts_ns);
+  const int level = static_cast<int>(notification.tlp);
+  for (auto& peer : peers_) {
+    std::lock_guard lock(peer->mutex);
+    if (!tlp_allows(notification.tlp, peer->config)) {
+      ++peer->stats.alerts_refused_total[level];
+      Peer::inc(peer->m_refused[level]);
+      continue;
+    }
+    if (!notification.fingerprint.empty() && !peer->seen.insert(identity).second) continue;
+    if (!notification.fingerprint.empty()) {
+      peer->seen_order.push_back(identity);
+      if (peer->seen_order.size() > kRememberedAlerts) {
+        peer->seen.erase(peer->seen_order.front());
+        peer->seen_order.pop_front();
+      }
+    }
+    protocol::Alert alert = notification.alert;
+    alert.tags = with_tlp_tag(alert.tags, notification.tlp);
+    peer->pending[host].push_back(std::move(alert));
+    ++peer->stats.alerts_forwarded_total;
+    Peer::inc(peer->m_forwarded);
+  }
+}
+
+void FederationForwarder::on_stored(const protocol::Batch& batch, uint64_t /*received_ns*/) {
+  if (batch.zone_energy.empty() && batch.workload_energy.empty()) return;
+  const uint64_t interval_ns =
+      static_cast<uint64_t>(config_.aggregate_interval.count()) * 1'000'000'000ull;
+  // An interval goes to the aggregate interval its end falls in (an end on
+  // a boundary closes the interval before it).
+  auto bucket = [interval_ns](uint64_t end_ns) {
+    return end_ns == 0 ? 0 : (end_ns - 1) / interval_ns * interval_ns;
+  };
+  std::lock_guard lock(mutex_);
+  for (const auto& z : batch.zone_energy) {
+    zones_[{bucket(z.end_ns), zone_kind(z.zone), static_cast<uint8_t>(z.source), z.estimated,
+            z.in_node_total}] += z.energy_joules;
+  }
+  for (const auto& w : batch.workload_energy) {
+    auto& sum = workloads_[{bucket(w.end_ns), static_cast<uint8_t>(w.workload.kind), w.estimated}];
+    sum.cpu_seconds += w.cpu_seconds;
+    sum.energy_joules += w.energy_joules;
+    sum.carbon_gco2e += w.carbon_gco2e;
+    sum.cpu_joules += w.cpu_joules;
+    sum.dram_joules += w.dram_joules;
+    sum.gpu_joules += w.gpu_joules;
+    sum.idle_joules += w.idle_joules;
+    sum.embodied_gco2e += w.embodied_gco2e;
+  }
+}
+
+void FederationForwarder::seal(uint64_t cutoff_ns) {
+  const uint64_t interval_ns =
+      static_cast<uint64_t>(config_.aggregate_interval.count()) * 1'000'000'000ull;
+  protocol::Batch energy;
+  energy.agent_id = "collector/" + config_.name;
+  energy.site = config_.site;
+  energy.host = config_.site;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = zones_.begin(); it != zones_.end();) {
+      const auto& [start, kind, source, estimated, in_total] = it->first;
+      if (start + interval_ns > cutoff_ns) {
+        ++it;
+        continue;
+      }
+      protocol::ZoneEnergy z;
+      z.start_ns = start;
+      z.end_ns = start + interval_ns;
+      z.zone = kind;
+      z.source = static_cast<protocol::EnergySource>(source);
+      z.estimated = estimated;
+      z.in_node_total = in_total;
+      z.energy_joules = it->second;
+      energy.zone_energy.push_back(std::move(z));
+      it = zones_.erase(it);
+    }
+    for (auto it = workloads_.begin(); it != workloads_.end();) {
+      const auto& [start, kind, estimated] = it->first;
+      if (start + interval_ns > cutoff_ns) {
+        ++it;
+        continue;
+      }
+      protocol::WorkloadEnergy w = it->second;
+      w.start_ns = start;
+      w.end_ns = start + interval_ns;
+      w.workload = {static_cast<protocol::WorkloadKind>(kind), "all", "", ""};
+      w.estimated = estimated;
+      energy.workload_energy.push_back(std::move(w));
+      it = workloads_.erase(it);
+    }
+  }
+  const std::size_t energy_rows = energy.zone_energy.size() + energy.workload_energy.size();
+  for (auto& peer : peers_) {
+    std::map<std::string, std::vector<protocol::Alert>> pending;
+    {
+      std::lock_guard lock(peer->mutex);
+      pending.swap(peer->pending);
+      if (energy_rows > 0 && peer->config.energy) {
+        peer->stats.energy_records_forwarded_total += energy_rows;
+        Peer::inc(peer->m_energy, static_cast<double>(energy_rows));
+      }
+    }
+    for (auto& [host, alerts] : pending) {
+      for (std::size_t i = 0; i < alerts.size(); i += kMaxAlertsPerBatch) {
+        protocol::Batch batch;
+        batch.agent_id = "collector/" + config_.name;
+        batch.site = config_.site;
+        batch.host = host;
+        const auto end = std::min(alerts.size(), i + kMaxAlertsPerBatch);
+        batch.alerts.assign(std::make_move_iterator(alerts.begin() + static_cast<long>(i)),
+                            std::make_move_iterator(alerts.begin() + static_cast<long>(end)));
+        peer->enqueue(std::move(batch), config_.max_queue_batches);
+      }
+    }
+    if (energy_rows > 0 && peer->config.energy) peer->enqueue(energy, config_.max_queue_batches);
+  }
+}
+
+void FederationForwarder::flush() { seal(std::numeric_limits<uint64_t>::max()); }
+
+void FederationForwarder::run_ticker() {
+  std::unique_lock lock(ticker_mutex_);
+  while (!stopping_) {
+    ticker_wake_.wait_for(lock, config_.flush_interval, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    const uint64_t delay_ns =
+        static_cast<uint64_t>(config_.aggregate_delay.count()) * 1'000'000'000ull;
+    const uint64_t now = protocol::wall_clock_ns();
+    try {
+      seal(now > delay_ns ? now - delay_ns : 0);
+    } catch (const std::exception& e) {
+      spdlog::error("federation: {}", e.what());
+    }
+    lock.lock();
+  }
+}
+
+void FederationForwarder::stop(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(ticker_mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  ticker_wake_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  try {
+    flush();
+  } catch (const std::exception& e) {
+    spdlog::error("federation: {}", e.what());
+  }
+  const auto deadline = Clock::now() + grace;
+  for (auto& peer : peers_) {
+    std::lock_guard lock(peer->mutex);
+    peer->stopping = true;
+    peer->stop_deadline = deadline;
+    peer->wake.notify_all();
+  }
+  for (auto& peer : peers_) {
+    if (peer->sender.joinable()) peer->sender.join();
+  }
+}
+
+std::vector<PeerStats> FederationForwarder::stats() const {
+  std::vector<PeerStats> out;
+  for (const auto& peer : peers_) {
+    std::lock_guard lock(peer->mutex);
+    out.push_back(peer->stats);
+  }
+  return out;
+}
+
+Response DistributionServer::handle(const Request& request, std::string_view path) const {
+  auto json_error = [](int status, const std::string& message) {
+    return Response{status, "application/json", nlohmann::json{{"error", message}}.dump(), {}};
+  };
+  if (root_.empty()) return json_error(404, "this collector distributes no rule packs");
+  constexpr std::string_view kPrefix = "/api/v1/distribution";
+  std::string_view rest = path.substr(kPrefix.size());
+  if (rest.empty() || rest == "/") {
+    std::vector<dist::IndexEntry> index;
+    for (const auto& [kind, name] : dist::list_items(root_)) {
+      std::string error;
+      if (auto item = dist::read_item(root_, kind, name, error)) {
+        index.push_back({kind, name, item->etag});
+      } else {
+        spdlog::warn("distribution: {}/{} left out of the index: {}", dist::to_string(kind), name,
+                     error);
+      }
+    }
+    return {200, "application/json", dist::index_to_json(index), {{"Cache-Control", "no-cache"}}};
+  }
+  rest.remove_prefix(1);
+  const auto slash = rest.find('/');
+  dist::Kind kind{};
+  if (slash == std::string_view::npos || !dist::parse_kind(rest.substr(0, slash), kind))
+    return json_error(404, "expected /api/v1/distribution/rules/<pack> or /iocs/<list>");
+  const std::string name(rest.substr(slash + 1));
+  if (!dist::valid_name(kind, name))
+    return json_error(404, "no " + std::string(dist::to_string(kind)) + " item '" + name + "'");
+  std::string error;
+  const auto item = dist::read_item(root_, kind, name, error);
+  if (!item) {
+    if (error == "not found")
+      return json_error(404, "no " + std::string(dist::to_string(kind)) + " item '" + name + "'");
+    spdlog::error("distribution: {}", error);
+    return json_error(500, "cannot read " + std::string(dist::to_string(kind)) + "/" + name);
+  }
+  std::vector<std::pair<std::string, std::string>> headers{{"ETag", "\"" + item->etag + "\""},
+                                                           {"Cache-Control", "no-cache"}};
+  if (dist::if_none_match(request.if_none_match, item->etag))
+    return {304, "application/json", "", std::move(headers)};
+  return {200, "application/json", dist::to_json(*item), std::move(headers)};
+}
+
+struct DistributionMirror::Counters {
+  prometheus::Counter* updated = nullptr;
+  prometheus::Counter* not_modified = nullptr;
+  prometheus::Counter* failed = nullptr;
+  prometheus::Counter* removed = nullptr;
+};
+
+struct DistributionMirror::Options {
+  dist::PullOptions pull;
+};
+
+DistributionMirror::DistributionMirror(const FederationConfig& config, const FederationPeer& peer,
+                                       prometheus::Registry* registry)
+    : root_(config.distribution_dir),
+      peer_name_(peer.name),
+      interval_(config.pull_interval),
+      counters_(std::make_unique<Counters>()),
+      options_(std::make_unique<Options>()) {
+  std::string error;
+  options_->pull.endpoint.tls.ca_file = peer.tls_ca_file;
+  if (!protocol::Endpoint::parse(peer.url, options_->pull.endpoint, error))
+    throw std::runtime_error("federation peer " + peer.name + ": " + error);
+  options_->pull.token = peer.token;
+  options_->pull.timeout = config.request_timeout;
+  if (registry != nullptr) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("vigie_distribution_pulls_total")
+                       .Help("Rule pack and IOC list pulls from the federation, by result")
+                       .Register(*registry);
+    counters_->updated = &family.Add({{"result", "updated"}});
+    counters_->not_modified = &family.Add({{"result", "not_modified"}});
+    counters_->failed = &family.Add({{"result", "failed"}});
+    counters_->removed = &family.Add({{"result", "removed"}});
+  }
+}
+
+DistributionMirror::~DistributionMirror() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int DistributionMirror::sync() {
+  auto inc = [](prometheus::Counter* c) {
+    if (c != nullptr) c->Increment();
+  };
+  std::string error;
+  const auto index = dist::fetch_index(options_->pull, error);
+  if (!index) {
+    inc(counters_->failed);
+    spdlog::warn("distribution: cannot read the index of {}: {}", peer_name_, error);
+    return -1;
+  }
+  int updated = 0;
+  std::set<std::pair<dist::Kind, std::string>> listed;
+  for (const auto& entry : *index) {
+    listed.emplace(entry.kind, entry.name);
+    const auto result = dist::pull_item(options_->pull, root_, entry.kind, entry.name);
+    switch (result.status) {
+      case dist::PullResult::Status::kUpdated:
+        ++updated;
+        inc(counters_->updated);
+        spdlog::info("distribution: {}/{} updated from {} (etag {})", dist::to_string(entry.kind),
+                     entry.name, peer_name_, result.etag);
+        break;
+      case dist::PullResult::Status::kNotModified:
+        inc(counters_->not_modified);
+        break;
+      case dist::PullResult::Status::kFailed:
+        inc(counters_->failed);
+        spdlog::warn("distribution: {}/{} from {}: {}", dist::to_string(entry.kind), entry.name,
+                     peer_name_, result.error);
+        break;
+    }
+  }
+  for (const auto& [kind, name] : dist::list_items(root_)) {
+    if (listed.contains({kind, name})) continue;
+    if (dist::remove_item(root_, kind, name, error)) {
+      inc(counters_->removed);
+      spdlog::info("distribution: {}/{} withdrawn by {}", dist::to_string(kind), name, peer_name_);
+    } else {
+      spdlog::warn("distribution: {}", error);
+    }
+  }
+  return updated;
+}
+
+void DistributionMirror::start() {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      try {
+        sync();
+      } catch (const std::exception& e) {
+        spdlog::error("distribution: {}", e.what());
+      }
+      lock.lock();
+      wake_.wait_for(lock, interval_, [this] { return stopping_; });
+    }
+  });
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,908 @@
+#include "vigie/collector/postgres_store.h"
+
+#include <endian.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "stored_form.h"
+#include "vigie/collector/json.h"
+
+namespace vigie::collector {
+namespace {
+
+using protocol::Batch;
+
+// Type OIDs of the parameters and results we use (PostgreSQL's
+// src/include/catalog/pg_type.dat; stable across versions).
+constexpr Oid kBoolOid = 16, kByteaOid = 17, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23,
+              kFloat4Oid = 700, kFloat8Oid = 701;
+
+// Schema migrations; entry i takes version i to i + 1. Every string from
+// agents is bytea (kept byte for byte, compared and sorted bytewise as in
+// SQLite); ns and uint64 counters are bigint (values up to 2^63 round-trip,
+// as in SQLite). `event`, `tags` and `health` are CBOR (stored_form.h).
+// `resolution_ns`: 0 for rows as sent, else the width of the minute or hour
+// bucket the row sums (retention).
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE batches (
+  host bytea NOT NULL, agent_id bytea NOT NULL, sequence bigint NOT NULL,
+  site bytea NOT NULL, sent_ns bigint NOT NULL, received_ns bigint NOT NULL,
+  PRIMARY KEY (host, agent_id, sequence));
+CREATE INDEX batches_received ON batches (received_ns);
+CREATE TABLE events (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, agent_id bytea NOT NULL,
+  time_ns bigint NOT NULL, site bytea NOT NULL, host bytea NOT NULL, kind bytea NOT NULL,
+  pid bigint NOT NULL, ppid bigint NOT NULL, uid bigint NOT NULL, gid bigint NOT NULL,
+  user_name bytea NOT NULL, cgroup_id bigint NOT NULL,
+  workload_kind bytea NOT NULL, workload_id bytea NOT NULL, workload_user bytea NOT NULL,
+  image bytea NOT NULL, command_line bytea NOT NULL, event bytea NOT NULL);
+CREATE INDEX events_time ON events (time_ns);
+CREATE INDEX events_host_time ON events (host, time_ns);
+CREATE INDEX events_kind_time ON events (kind, time_ns);
+CREATE TABLE alerts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, received_ns bigint NOT NULL,
+  time_ns bigint NOT NULL, rule_id bytea NOT NULL, rule_title bytea NOT NULL,
+  level bytea NOT NULL, tags bytea NOT NULL, site bytea NOT NULL, host bytea NOT NULL,
+  agent_id bytea NOT NULL, pid bigint NOT NULL, user_name bytea NOT NULL, image bytea NOT NULL,
+  command_line bytea NOT NULL, workload_kind bytea NOT NULL, workload_id bytea NOT NULL,
+  workload_user bytea NOT NULL, event bytea NOT NULL);
+CREATE INDEX alerts_time ON alerts (time_ns);
+CREATE INDEX alerts_host_time ON alerts (host, time_ns);
+CREATE TABLE zone_energy (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, agent_id bytea NOT NULL,
+  site bytea NOT NULL, host bytea NOT NULL, start_ns bigint NOT NULL, end_ns bigint NOT NULL,
+  zone bytea NOT NULL, source bytea NOT NULL, estimated boolean NOT NULL,
+  energy_joules double precision NOT NULL, in_node_total boolean NOT NULL,
+  resolution_ns bigint NOT NULL DEFAULT 0);
+CREATE INDEX zone_energy_end ON zone_energy (end_ns);
+CREATE INDEX zone_energy_host_end ON zone_energy (host, end_ns);
+CREATE TABLE workload_energy (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, agent_id bytea NOT NULL,
+  site bytea NOT NULL, host bytea NOT NULL, start_ns bigint NOT NULL, end_ns bigint NOT NULL,
+  workload_kind bytea NOT NULL, workload_id bytea NOT NULL, workload_user bytea NOT NULL,
+  workload_account bytea NOT NULL, cgroup_path bytea NOT NULL,
+  cpu_seconds double precision NOT NULL, energy_joules double precision NOT NULL,
+  carbon_gco2e double precision NOT NULL, cpu_joules double precision NOT NULL,
+  dram_joules double precision NOT NULL, gpu_joules double precision NOT NULL,
+  idle_joules double precision NOT NULL, embodied_gco2e double precision NOT NULL,
+  estimated boolean NOT NULL, resolution_ns bigint NOT NULL DEFAULT 0);
+CREATE INDEX workload_energy_end ON workload_energy (end_ns);
+CREATE INDEX workload_energy_host_end ON workload_energy (host, end_ns);
+CREATE INDEX workload_energy_workload ON workload_energy (workload_kind, workload_id);
+CREATE TABLE agent_status (
+  agent_id bytea NOT NULL, site bytea NOT NULL, host bytea NOT NULL,
+  last_seen_ns bigint NOT NULL, last_sequence bigint NOT NULL, sent_ns bigint NOT NULL,
+  ringbuf_drops_total bigint NOT NULL, events_total bigint NOT NULL,
+  uplink_dropped_total bigint NOT NULL, rule_pack_version bytea NOT NULL, health bytea NOT NULL,
+  PRIMARY KEY (host, agent_id));
+CREATE TABLE job_footprint_hosts (
+  job_id bytea NOT NULL, host bytea NOT NULL, user_name bytea NOT NULL, account bytea NOT NULL,
+  start_ns bigint NOT NULL, end_ns bigint NOT NULL, cpu_seconds double precision NOT NULL,
+  energy_joules double precision NOT NULL, cpu_joules double precision NOT NULL,
+  dram_joules double precision NOT NULL, gpu_joules double precision NOT NULL,
+  idle_joules double precision NOT NULL, carbon_gco2e double precision NOT NULL,
+  embodied_gco2e double precision NOT NULL, estimated boolean NOT NULL,
+  PRIMARY KEY (job_id, host));
+)sql",
+};
+static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
+
+// Serialises retention runs of all collectors on one database ("vigieret").
+constexpr long long kRetentionLockKey = 0x7669676965726574;
+
+int64_t to_db(uint64_t value) { return static_cast<int64_t>(value); }
+int64_t to_db_bound(uint64_t value) {
+  return static_cast<int64_t>(std::min<uint64_t>(value, std::numeric_limits<int64_t>::max()));
+}
+
+std::string trimmed(const char* message) {
+  std::string out = message ? message : "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// Values in PostgreSQL's binary format (network byte order), as parameters
+// and as COPY fields: int8, float8, bool, bytea.
+void append_int8(std::string& out, int64_t value) {
+  const uint64_t be = htobe64(static_cast<uint64_t>(value));
+  out.append(reinterpret_cast<const char*>(&be), sizeof(be));
+}
+void append_int4(std::string& out, int32_t value) {
+  const uint32_t be = htobe32(static_cast<uint32_t>(value));
+  out.append(reinterpret_cast<const char*>(&be), sizeof(be));
+}
+void append_int2(std::string& out, int16_t value) {
+  const uint16_t be = htobe16(static_cast<uint16_t>(value));
+  out.append(reinterpret_cast<const char*>(&be), sizeof(be));
+}
+
+// One binary value and its type OID.
+struct Value {
+  Oid type;
+  std::string bytes;
+};
+Value value_of(double v) {
+  Value out{kFloat8Oid, {}};
+  append_int8(out.bytes, static_cast<int64_t>(std::bit_cast<uint64_t>(v)));
+  return out;
+}
+Value value_of(bool v) { return {kBoolOid, std::string(1, v ? '\1' : '\0')}; }
+Value value_of(std::string_view v) { return {kByteaOid, std::string(v)}; }
+Value value_of(const std::string& v) { return {kByteaOid, v}; }
+Value value_of(const std::vector<std::uint8_t>& v) {
+  return {kByteaOid, std::string(v.begin(), v.end())};
+}
+template <typename T>
+requires std::is_integral_v<T> Value value_of(T v) {
+  Value out{kInt8Oid, {}};
+  append_int8(out.bytes, static_cast<int64_t>(v));
+  return out;
+}
+
+// Parameters of one statement, all binary. Parameters a statement does not
+// reference are allowed (their types are given), so the variants of a query
+// share one argument list, as SqliteStore's do.
+class Params {
+ public:
+  template <typename... Args>
+  explicit Params(const Args&... args) {
+    (values_.push_back(value_of(args)), ...);
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<Oid> types() const {
+    std::vector<Oid> out;
+    for (const auto& v : values_) out.push_back(v.type);
+    return out;
+  }
+  const std::vector<Value>& values() const { return values_; }
+
+ private:
+  std::vector<Value> values_;
+};
+
+// Rows for COPY ... FROM STDIN (FORMAT binary): the PostgreSQL documentation,
+// "COPY", section "Binary Format" (signature, flags, header extension, then
+// per tuple an int16 field count and per field an int32 length and the bytes).
+class CopyRows {
+ public:
+  CopyRows() {
+    data_.append("PGCOPY\n\377\r\n\0", 11);
+    append_int4(data_, 0);  // flags
+    append_int4(data_, 0);  // header extension length
+  }
+  template <typename... Args>
+  void row(const Args&... args) {
+    append_int2(data_, static_cast<int16_t>(sizeof...(Args)));
+    (field(value_of(args)), ...);
+    ++rows_;
+  }
+  std::size_t rows() const { return rows_; }
+  const std::string& finish() {
+    append_int2(data_, -1);
+    return data_;
+  }
+
+ private:
+  void field(const Value& v) {
+    append_int4(data_, static_cast<int32_t>(v.bytes.size()));
+    data_.append(v.bytes);
+  }
+  std::string data_;
+  std::size_t rows_ = 0;
+};
+
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// A result in binary format. Accessors check the column's type and throw
+// StoreError on a mismatch or NULL, rather than misread bytes.
+class Result {
+ public:
+  explicit Result(PGresult* result) : result_(result, &PQclear) {}
+  PGresult* get() const { return result_.get(); }
+  int rows() const { return PQntuples(result_.get()); }
+  uint64_t affected() const {
+    const char* n = PQcmdTuples(result_.get());
+    return n && *n ? std::stoull(n) : 0;
+  }
+  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column); }
+  int64_t integer(int row, int column) const {
+    const char* data = raw(row, column);
+    switch (PQftype(result_.get(), column)) {
+      case kInt8Oid: {
+        uint64_t be;
+        std::memcpy(&be, data, 8);
+        return static_cast<int64_t>(be64toh(be));
+      }
+      case kInt4Oid: {
+        uint32_t be;
+        std::memcpy(&be, data, 4);
+        return static_cast<int32_t>(be32toh(be));
+      }
+      case kInt2Oid: {
+        uint16_t be;
+        std::memcpy(&be, data, 2);
+        return static_cast<int16_t>(be16toh(be));
+      }
+      default:
+        throw type_error(column, "an integer");
+    }
+  }
+  uint64_t unsigned_integer(int row, int column) const {
+    return static_cast<uint64_t>(integer(row, column));
+  }
+  double real(int row, int column) const {
+    const char* data = raw(row, column);
+    switch (PQftype(result_.get(), column)) {
+      case kFloat8Oid: {
+        uint64_t be;
+        std::memcpy(&be, data, 8);
+        return std::bit_cast<double>(be64toh(be));
+      }
+      case kFloat4Oid: {
+        uint32_t be;
+        std::memcpy(&be, data, 4);
+        return std::bit_cast<float>(be32toh(be));
+      }
+      default:
+        throw type_error(column, "a float");
+    }
+  }
+  bool boolean(int row, int column) const {
+    if (PQftype(result_.get(), column) != kBoolOid) throw type_error(column, "a boolean");
+    return raw(row, column)[0] != 0;
+  }
+  std::string text(int row, int column) const {
+    const char* data = raw(row, column);
+    return std::string(data, static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));
+  }
+  std::vector<std::uint8_t> blob(int row, int column) const {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(raw(row, column));
+    return {data, data + PQgetlength(result_.get(), row, column)};
+  }
+
+ private:
+  const char* raw(int row, int column) const {
+    if (PQgetisnull(result_.get(), row, column))
+      throw StoreError(std::string("PostgreSQL: unexpected NULL in column ") +
+                       PQfname(result_.get(), column));
+    return PQgetvalue(result_.get(), row, column);
+  }
+  StoreError type_error(int column, const char* expected) const {
+    return StoreError(std::string("PostgreSQL: column ") + PQfname(result_.get(), column) +
+                      " is not " + expected + " (type oid " +
+                      std::to_string(PQftype(result_.get(), column)) + ")");
+  }
+  ResultPtr result_;
+};
+
+std::string host_filter(const std::string& host) {
+  return host.empty() ? std::string() : std::string(" AND host = $3");
+}
+
+}  // namespace
+
+// One libpq connection with the statements prepared on it.
+class PostgresStore::Connection {
+ public:
+  explicit Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+    if (!conn_) throw StoreError("PostgreSQL: out of memory");
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      const std::string error = trimmed(PQerrorMessage(conn_));
+      PQfinish(conn_);
+      throw StoreError("cannot connect to PostgreSQL: " + error);
+    }
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+  }
+  ~Connection() { PQfinish(conn_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // Round trips attempted since the connection was leased.
+  unsigned calls() const { return calls_; }
+  // Called at each lease; true when it was used before (idle in the pool).
+  bool lease() {
+    calls_ = 0;
+    return leases_++ > 0;
+  }
+
+  // Runs `sql` (statements without parameters: BEGIN, COMMIT, DDL).
+  void exec(const char* sql) {
+    ++calls_;
+    check(Result(PQexec(conn_, sql)), sql);
+  }
+
+  // Runs `sql` as a prepared statement (prepared on first use on this
+  // connection) with binary parameters and results.
+  Result query(const std::string& sql, const Params& params = Params()) {
+    ++calls_;
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      const std::string name = "s" + std::to_string(prepared_.size());
+      const auto types = params.types();
+      check(Result(PQprepare(conn_, name.c_str(), sql.c_str(), params.size(), types.data())), sql);
+      it = prepared_.emplace(sql, name).first;
+    }
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const auto& v : params.values()) {
+      values.push_back(v.bytes.data());
+      lengths.push_back(static_cast<int>(v.bytes.size()));
+      formats.push_back(1);
+    }
+    Result result(PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
+                                 lengths.data(), formats.data(), 1));
+    check(result, sql);
+    return result;
+  }
+
+  // COPY `target` FROM STDIN (FORMAT binary) with `rows`; nothing when empty.
+  void copy(const char* target, CopyRows& rows) {
+    if (rows.rows() == 0) return;
+    ++calls_;
+    const std::string sql = std::string("COPY ") + target + " FROM STDIN (FORMAT binary)";
+    Result start(PQexec(conn_, sql.c_str()));
+    if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
+      check(start, sql);
+      throw StoreError("PostgreSQL: COPY did not start in: " + sql);
+    }
+    const std::string& data = rows.finish();
+    if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1 ||
+        PQputCopyEnd(conn_, nullptr) != 1) {
+      throw StoreError("PostgreSQL: " + trimmed(PQerrorMessage(conn_)) + " in: " + sql);
+    }
+    // The COPY's result, then the end of its results.
+    std::string error;
+    while (PGresult* r = PQgetResult(conn_)) {
+      Result result(r);
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty())
+        error = trimmed(PQresultErrorMessage(r));
+    }
+    if (!error.empty()) throw StoreError("PostgreSQL: " + error + " in: " + sql);
+  }
+
+  // Rolls back whatever transaction is open; for error paths, never throws.
+  void rollback() noexcept {
+    if (!broken() && PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
+  }
+
+ private:
+  void check(const Result& result, const std::string& sql) {
+    PGresult* r = result.get();
+    const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
+    const std::string error = r ? trimmed(PQresultErrorMessage(r)) : "";
+    throw StoreError("PostgreSQL: " + (error.empty() ? trimmed(PQerrorMessage(conn_)) : error) +
+                     " in: " + sql.substr(0, 200));
+  }
+
+  PGconn* conn_;
+  std::map<std::string, std::string> prepared_;  // sql -> statement name
+  unsigned calls_ = 0;
+  unsigned long leases_ = 0;
+};
+
+PostgresStore::Lease::Lease(PostgresStore& store, std::unique_ptr<Connection> connection)
+    : store_(store), connection_(std::move(connection)) {}
+
+PostgresStore::Lease::~Lease() {
+  std::lock_guard lock(store_.mutex_);
+  if (connection_ && !connection_->broken()) {
+    store_.idle_.push_back(std::move(connection_));
+  } else {
+    // Broken: the server restarted or went away, so the idle ones are too.
+    // All are dropped; the next calls open new ones.
+    store_.open_ -= 1 + store_.idle_.size();
+    store_.idle_.clear();
+  }
+  store_.available_.notify_all();
+}
+
+PostgresStore::Lease PostgresStore::acquire() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+  if (!idle_.empty()) {
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(*this, std::move(connection));
+  }
+  ++open_;
+  lock.unlock();
+  try {
+    return Lease(*this, std::make_unique<Connection>(conninfo_));
+  } catch (...) {
+    lock.lock();
+    --open_;
+    available_.notify_one();
+    throw;
+  }
+}
+
+template <typename Work>
+auto PostgresStore::with_connection(Work&& work, bool idempotent) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = acquire();
+    const bool reused = lease->lease();
+    try {
+      return work(*lease);
+    } catch (const StoreError&) {
+      lease->rollback();
+      // A server restart shows only when a connection idle in the pool is
+      // used again: then the work is done once more on a new connection,
+      // when that is safe (idempotent work, or its first call failed).
+      if (attempt > 0 || !reused || !lease->broken() || (!idempotent && lease->calls() > 1)) throw;
+    }
+  }
+}
+
+PostgresStore::PostgresStore(const std::string& conninfo, std::size_t pool_size)
+    : conninfo_(conninfo), pool_size_(std::max<std::size_t>(1, pool_size)) {
+  auto lease = acquire();
+  Connection& c = *lease;
+  try {
+    c.exec("BEGIN");
+    c.query("SELECT pg_advisory_xact_lock($1)", Params(kMigrationLockKey));
+    c.exec("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+    int version = 0;
+    if (auto r = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_version"); r.rows() > 0)
+      version = static_cast<int>(r.integer(0, 0));
+    if (version > kSchemaVersion) {
+      throw StoreError("the PostgreSQL database has schema version " + std::to_string(version) +
+                       ", newer than this binary's " + std::to_string(kSchemaVersion) +
+                       ": upgrade vigie-collector");
+    }
+    for (; version < kSchemaVersion; ++version) c.exec(kMigrations[version]);
+    c.exec("DELETE FROM schema_version");
+    c.query("INSERT INTO schema_version VALUES ($1::bigint::integer)", Params(version));
+    c.exec("COMMIT");
+  } catch (...) {
+    c.rollback();
+    throw;
+  }
+}
+
+PostgresStore::~PostgresStore() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [&] { return open_ == idle_.size(); });
+  idle_.clear();
+}
+
+StoreOutcome PostgresStore::store_batch(const Batch& batch, uint64_t received_ns) {
+  // Rows encoded before a connection is taken, so that a connection is held
+  // only for the round trips.
+  CopyRows events, alerts, zones, workloads;
+  try {
+    for (const auto& event : batch.events) {
+      events.row(batch.agent_id, to_db(event.time_ns), event.site, event.host,
+                 protocol::to_string(event.kind()), event.pid, event.ppid, event.uid, event.gid,
+                 event.user, to_db(event.cgroup_id), protocol::to_string(event.workload.kind),
+                 event.workload.id, event.workload.user, event_image(event),
+                 event_command_line(event), stored_form::encode_event(event));
+    }
+    for (const auto& alert : batch.alerts) {
+      const auto& event = alert.event;
+      alerts.row(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
+                 alert.level, stored_form::encode_tags(alert.tags), event.site, event.host,
+                 batch.agent_id, event.pid, event.user, event_image(event),
+                 event_command_line(event), protocol::to_string(event.workload.kind),
+                 event.workload.id, event.workload.user, stored_form::encode_event(event));
+    }
+    for (const auto& zone : batch.zone_energy) {
+      zones.row(batch.agent_id, batch.site, batch.host, to_db(zone.start_ns), to_db(zone.end_ns),
+                zone.zone, protocol::to_string(zone.source),
+                zone.estimated || zone.source == protocol::EnergySource::kEstimate,
+                zone.energy_joules, zone.in_node_total);
+    }
+    for (const auto& e : batch.workload_energy) {
+      workloads.row(batch.agent_id, batch.site, batch.host, to_db(e.start_ns), to_db(e.end_ns),
+                    protocol::to_string(e.workload.kind), e.workload.id, e.workload.user,
+                    e.workload.account, e.workload.cgroup_path, e.cpu_seconds, e.energy_joules,
+                    e.carbon_gco2e, e.cpu_joules, e.dram_joules, e.gpu_joules, e.idle_joules,
+                    e.embodied_gco2e, e.estimated);
+    }
+  } catch (const std::exception& e) {
+    return {StoreOutcome::Status::kFailed, std::string("cannot encode the batch: ") + e.what()};
+  }
+  const auto health = stored_form::encode_health(batch.status);
+
+  // Done again after a lost connection: the whole transaction was rolled
+  // back by the server, or committed, and then the batch is a duplicate.
+  auto write = [&](Connection& c) -> StoreOutcome {
+    c.exec("BEGIN");
+    const auto inserted = c.query(
+        "INSERT INTO batches (agent_id, sequence, site, host, sent_ns, received_ns) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        Params(batch.agent_id, to_db(batch.sequence), batch.site, batch.host, to_db(batch.sent_ns),
+               to_db(received_ns)));
+    if (inserted.affected() == 0) {
+      c.exec("ROLLBACK");
+      return {StoreOutcome::Status::kDuplicate, {}};
+    }
+    c.copy(
+        "events (agent_id, time_ns, site, host, kind, pid, ppid, uid, gid, user_name, cgroup_id, "
+        "workload_kind, workload_id, workload_user, image, command_line, event)",
+        events);
+    c.copy(
+        "alerts (received_ns, time_ns, rule_id, rule_title, level, tags, site, host, agent_id, "
+        "pid, user_name, image, command_line, workload_kind, workload_id, workload_user, event)",
+        alerts);
+    c.copy(
+        "zone_energy (agent_id, site, host, start_ns, end_ns, zone, source, estimated, "
+        "energy_joules, in_node_total)",
+        zones);
+    c.copy(
+        "workload_energy (agent_id, site, host, start_ns, end_ns, workload_kind, workload_id, "
+        "workload_user, workload_account, cgroup_path, cpu_seconds, energy_joules, carbon_gco2e, "
+        "cpu_joules, dram_joules, gpu_joules, idle_joules, embodied_gco2e, estimated)",
+        workloads);
+    const auto& status = batch.status;
+    c.query(
+        "INSERT INTO agent_status AS a (agent_id, site, host, last_seen_ns, last_sequence, "
+        "sent_ns, ringbuf_drops_total, events_total, uplink_dropped_total, rule_pack_version, "
+        "health) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "ON CONFLICT (host, agent_id) DO UPDATE SET "
+        "last_seen_ns = GREATEST(a.last_seen_ns, EXCLUDED.last_seen_ns), "
+        "site = CASE WHEN EXCLUDED.last_sequence > a.last_sequence THEN EXCLUDED.site "
+        "ELSE a.site END, "
+        "last_sequence = GREATEST(a.last_sequence, EXCLUDED.last_sequence), "
+        "sent_ns = CASE WHEN EXCLUDED.last_sequence > a.last_sequence THEN EXCLUDED.sent_ns "
+        "ELSE a.sent_ns END, "
+        "ringbuf_drops_total = CASE WHEN EXCLUDED.last_sequence > a.last_sequence "
+        "THEN EXCLUDED.ringbuf_drops_total ELSE a.ringbuf_drops_total END, "
+        "events_total = CASE WHEN EXCLUDED.last_sequence > a.last_sequence "
+        "THEN EXCLUDED.events_total ELSE a.events_total END, "
+        "uplink_dropped_total = CASE WHEN EXCLUDED.last_sequence > a.last_sequence "
+        "THEN EXCLUDED.uplink_dropped_total ELSE a.uplink_dropped_total END, "
+        "rule_pack_version = CASE WHEN EXCLUDED.last_sequence > a.last_sequence "
+        "THEN EXCLUDED.rule_pack_version ELSE a.rule_pack_version END, "
+        "health = CASE WHEN EXCLUDED.last_sequence > a.last_sequence THEN EXCLUDED.health "
+        "ELSE a.health END",
+        Params(batch.agent_id, batch.site, batch.host, to_db(received_ns), to_db(batch.sequence),
+               to_db(batch.sent_ns), to_db(status.ringbuf_drops_total), to_db(status.events_total),
+               to_db(status.uplink_dropped_total), status.rule_pack_version, health));
+    // After this batch's energy: a job's last records travel with or before its end.
+    for (const auto& end : batch.workload_ends) {
+      if (end.workload.kind != protocol::WorkloadKind::kSlurmJob) continue;
+      c.query(
+          "INSERT INTO job_footprint_hosts AS j (job_id, host, user_name, account, start_ns, "
+          "end_ns, cpu_seconds, energy_joules, cpu_joules, dram_joules, gpu_joules, idle_joules, "
+          "carbon_gco2e, embodied_gco2e, estimated) "
+          "SELECT $1, host, (array_agg(workload_user ORDER BY workload_user DESC))[1], "
+          "(array_agg(workload_account ORDER BY workload_account DESC))[1], MIN(start_ns), "
+          "MAX(end_ns), SUM(cpu_seconds), SUM(energy_joules), SUM(cpu_joules), "
+          "SUM(dram_joules), SUM(gpu_joules), SUM(idle_joules), SUM(carbon_gco2e), "
+          "SUM(embodied_gco2e), bool_or(estimated) FROM workload_energy "
+          "WHERE workload_kind = 'slurm_job'::bytea AND workload_id = $1 AND host = $2 "
+          "GROUP BY host "
+          "ON CONFLICT (job_id, host) DO UPDATE SET user_name = EXCLUDED.user_name, "
+          "account = EXCLUDED.account, start_ns = EXCLUDED.start_ns, end_ns = EXCLUDED.end_ns, "
+          "cpu_seconds = EXCLUDED.cpu_seconds, energy_joules = EXCLUDED.energy_joules, "
+          "cpu_joules = EXCLUDED.cpu_joules, dram_joules = EXCLUDED.dram_joules, "
+          "gpu_joules = EXCLUDED.gpu_joules, idle_joules = EXCLUDED.idle_joules, "
+          "carbon_gco2e = EXCLUDED.carbon_gco2e, embodied_gco2e = EXCLUDED.embodied_gco2e, "
+          "estimated = EXCLUDED.estimated",
+          Params(end.workload.id, batch.host));
+    }
+    c.exec("COMMIT");
+    return {StoreOutcome::Status::kStored, {}};
+  };
+  try {
+    return with_connection(write);
+  } catch (const std::exception& e) {
+    return {StoreOutcome::Status::kFailed, e.what()};
+  }
+}
+
+void PostgresStore::store_alerts(const std::string& origin, const std::string& site,
+                                 const std::string& host,
+                                 const std::vector<protocol::Alert>& alerts, uint64_t received_ns) {
+  if (alerts.empty()) return;
+  auto rows = [&] {
+    CopyRows out;
+    for (const auto& alert : alerts) {
+      auto event = alert.event;
+      if (event.site.empty()) event.site = site;
+      if (event.host.empty()) event.host = host;
+      out.row(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
+              alert.level, stored_form::encode_tags(alert.tags), event.site, event.host, origin,
+              event.pid, event.user, event_image(event), event_command_line(event),
+              protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
+              stored_form::encode_event(event));
+    }
+    return out;
+  };
+  // Not idempotent: done again only when its first call (BEGIN) failed.
+  with_connection(
+      [&](Connection& c) {
+        c.exec("BEGIN");
+        auto copy = rows();
+        c.copy(
+            "alerts (received_ns, time_ns, rule_id, rule_title, level, tags, site, host, "
+            "agent_id, pid, user_name, image, command_line, workload_kind, workload_id, "
+            "workload_user, event)",
+            copy);
+        c.exec("COMMIT");
+      },
+      false);
+}
+
+std::optional<JobFootprint> PostgresStore::job_footprint(const std::string& job_id) {
+  return with_connection([&](Connection& c) -> std::optional<JobFootprint> {
+    const auto r = c.query(
+        "SELECT host, user_name, account, start_ns, end_ns, cpu_seconds, energy_joules, "
+        "cpu_joules, dram_joules, gpu_joules, idle_joules, carbon_gco2e, embodied_gco2e, "
+        "estimated FROM job_footprint_hosts WHERE job_id = $1 ORDER BY host",
+        Params(job_id));
+    JobFootprint f;
+    f.job_id = job_id;
+    for (int i = 0; i < r.rows(); ++i) {
+      f.hosts.push_back({r.text(i, 0), r.unsigned_integer(i, 3), r.unsigned_integer(i, 4),
+                         r.real(i, 5), r.real(i, 6), r.real(i, 7), r.real(i, 8), r.real(i, 9),
+                         r.real(i, 10), r.real(i, 11), r.real(i, 12), r.boolean(i, 13)});
+      if (f.user.empty()) f.user = r.text(i, 1);
+      if (f.account.empty()) f.account = r.text(i, 2);
+    }
+    if (f.hosts.empty()) return std::nullopt;
+    return f;
+  });
+}
+
+std::vector<StoredAlert> PostgresStore::alerts(const AlertQuery& query) {
+  return with_connection([&](Connection& c) {
+    const auto r = c.query(
+        "SELECT id, received_ns, agent_id, rule_id, rule_title, level, tags, event FROM alerts "
+        "WHERE time_ns >= $1" +
+            host_filter(query.host) + " ORDER BY time_ns DESC, id DESC LIMIT $2",
+        Params(to_db_bound(query.since_ns), to_db_bound(query.limit), query.host));
+    std::vector<StoredAlert> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      StoredAlert stored;
+      stored.id = r.integer(i, 0);
+      stored.received_ns = r.unsigned_integer(i, 1);
+      stored.agent_id = r.text(i, 2);
+      stored.alert.rule_id = r.text(i, 3);
+      stored.alert.rule_title = r.text(i, 4);
+      stored.alert.level = r.text(i, 5);
+      const std::string what = "alert " + std::to_string(stored.id);
+      stored.alert.tags = stored_form::decode_tags(r.blob(i, 6), what);
+      stored.alert.event = stored_form::decode_event(r.blob(i, 7), what);
+      out.push_back(std::move(stored));
+    }
+    return out;
+  });
+}
+
+std::vector<protocol::Event> PostgresStore::events(const EventQuery& query) {
+  const std::string kind =
+      query.kind ? std::string(protocol::to_string(*query.kind)) : std::string();
+  std::string sql = "SELECT id, event FROM events WHERE time_ns >= $1";
+  if (!query.host.empty()) sql += " AND host = $3";
+  if (query.kind) sql += " AND kind = $4";
+  sql += " ORDER BY time_ns DESC, id DESC LIMIT $2";
+  return with_connection([&](Connection& c) {
+    const auto r = c.query(
+        sql, Params(to_db_bound(query.since_ns), to_db_bound(query.limit), query.host, kind));
+    std::vector<protocol::Event> out;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(
+          stored_form::decode_event(r.blob(i, 1), "event " + std::to_string(r.integer(i, 0))));
+    return out;
+  });
+}
+
+EnergyReport PostgresStore::energy(const EnergyQuery& query) {
+  const int64_t start = to_db_bound(query.start_ns), end = to_db_bound(query.end_ns);
+  const std::string window = " WHERE end_ns BETWEEN $1 AND $2" + host_filter(query.host);
+  const uint64_t bucket_ns =
+      std::max<uint64_t>(1'000'000'000, (query.end_ns - query.start_ns) / 300);
+  const Params params(start, end, query.host, to_db(bucket_ns));
+
+  return with_connection([&](Connection& c) {
+    EnergyReport report;
+    report.start_ns = query.start_ns;
+    report.end_ns = query.end_ns;
+    std::map<std::string, NodeEnergy> nodes;  // by host
+
+    const auto zones = c.query(
+        "SELECT host, (array_agg(site ORDER BY end_ns DESC))[1], zone, source, "
+        "SUM(energy_joules), bool_or(estimated), in_node_total FROM zone_energy" +
+            window + " GROUP BY host, zone, source, in_node_total ORDER BY host, zone, source",
+        params);
+    for (int i = 0; i < zones.rows(); ++i) {
+      auto& node = nodes[zones.text(i, 0)];
+      node.host = zones.text(i, 0);
+      node.site = zones.text(i, 1);
+      ZoneSummary zone{zones.text(i, 2),    zones.text(i, 3),   zones.real(i, 4), 0,
+                       zones.boolean(i, 5), zones.boolean(i, 6)};
+      if (zone.in_node_total) node.energy_joules += zone.energy_joules;
+      node.estimated |= zone.estimated;
+      node.zones.push_back(std::move(zone));
+    }
+
+    // The latest interval of each host: its power now.
+    const std::string latest =
+        " JOIN (SELECT host AS h, MAX(end_ns) AS last_end FROM zone_energy" + window +
+        " GROUP BY host) AS latest ON host = latest.h AND end_ns = latest.last_end";
+    const auto latest_zones = c.query(
+        "SELECT host, zone, source, SUM(energy_joules), MAX(end_ns - start_ns), in_node_total "
+        "FROM zone_energy" +
+            latest + " GROUP BY host, zone, source, in_node_total",
+        params);
+    for (int i = 0; i < latest_zones.rows(); ++i) {
+      const double seconds = static_cast<double>(latest_zones.integer(i, 4)) / 1e9;
+      if (seconds <= 0) continue;
+      auto& node = nodes[latest_zones.text(i, 0)];
+      const std::string name = latest_zones.text(i, 1), source = latest_zones.text(i, 2);
+      const double watts = latest_zones.real(i, 3) / seconds;
+      const bool in_node_total = latest_zones.boolean(i, 5);
+      for (auto& zone : node.zones) {
+        if (zone.zone == name && zone.source == source && zone.in_node_total == in_node_total)
+          zone.power_watts = watts;
+      }
+      if (in_node_total) node.power_watts += watts;
+    }
+
+    const auto workloads = c.query(
+        "SELECT host, (array_agg(site ORDER BY end_ns DESC))[1], workload_kind, workload_id, "
+        "workload_user, SUM(energy_joules), SUM(cpu_seconds), SUM(carbon_gco2e), "
+        "bool_or(estimated) FROM workload_energy" +
+            window +
+            " GROUP BY host, workload_kind, workload_id, workload_user "
+            "ORDER BY host, SUM(energy_joules) DESC",
+        params);
+    std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t>
+        workload_index;
+    for (int i = 0; i < workloads.rows(); ++i) {
+      WorkloadSummary summary;
+      summary.host = workloads.text(i, 0);
+      const std::string kind = workloads.text(i, 2);
+      if (!protocol::parse_workload_kind(kind, summary.workload.kind))
+        throw StoreError("unknown workload kind '" + kind + "' in the database");
+      summary.workload.id = workloads.text(i, 3);
+      summary.workload.user = workloads.text(i, 4);
+      summary.energy_joules = workloads.real(i, 5);
+      summary.cpu_seconds = workloads.real(i, 6);
+      summary.carbon_gco2e = workloads.real(i, 7);
+      summary.estimated = workloads.boolean(i, 8);
+      auto& node = nodes[summary.host];
+      if (node.host.empty()) {
+        node.host = summary.host;
+        node.site = workloads.text(i, 1);
+      }
+      node.carbon_gco2e += summary.carbon_gco2e;
+      node.estimated |= summary.estimated;
+      workload_index[{summary.host, kind, summary.workload.id, summary.workload.user}] =
+          report.workloads.size();
+      report.workloads.push_back(std::move(summary));
+    }
+    const std::string latest_workload =
+        " JOIN (SELECT host AS h, MAX(end_ns) AS last_end FROM workload_energy" + window +
+        " GROUP BY host) AS latest ON host = latest.h AND end_ns = latest.last_end";
+    const auto latest_workloads = c.query(
+        "SELECT host, workload_kind, workload_id, workload_user, SUM(energy_joules), "
+        "MAX(end_ns - start_ns) FROM workload_energy" +
+            latest_workload + " GROUP BY host, workload_kind, workload_id, workload_user",
+        params);
+    for (int i = 0; i < latest_workloads.rows(); ++i) {
+      const double seconds = static_cast<double>(latest_workloads.integer(i, 5)) / 1e9;
+      const auto it =
+          workload_index.find({latest_workloads.text(i, 0), latest_workloads.text(i, 1),
+                               latest_workloads.text(i, 2), latest_workloads.text(i, 3)});
+      if (seconds > 0 && it != workload_index.end())
+        report.workloads[it->second].power_watts = latest_workloads.real(i, 4) / seconds;
+    }
+
+    // Node power series: per interval the node-total zones' energy, then
+    // averaged per bucket (energy / covered time, so gaps do not dilute it).
+    const auto series = c.query(
+        "SELECT host, MAX(end_ns), SUM(joules), SUM(end_ns - start_ns)::bigint FROM ("
+        "SELECT host, start_ns, end_ns, SUM(energy_joules) AS joules FROM zone_energy" +
+            window +
+            " AND in_node_total GROUP BY host, start_ns, end_ns) AS intervals "
+            "GROUP BY host, end_ns / $4 ORDER BY host, 2",
+        params);
+    for (int i = 0; i < series.rows(); ++i) {
+      const double seconds = static_cast<double>(series.integer(i, 3)) / 1e9;
+      if (seconds > 0)
+        report.series.push_back(
+            {series.text(i, 0), series.unsigned_integer(i, 1), series.real(i, 2) / seconds});
+    }
+
+    for (auto& [host, node] : nodes) report.nodes.push_back(std::move(node));
+    return report;
+  });
+}
+
+std::vector<AgentRecord> PostgresStore::agents() {
+  return with_connection([&](Connection& c) {
+    const auto r = c.query(
+        "SELECT agent_id, site, host, last_seen_ns, last_sequence, sent_ns, ringbuf_drops_total, "
+        "events_total, uplink_dropped_total, rule_pack_version, health FROM agent_status "
+        "ORDER BY agent_id, host");
+    std::vector<AgentRecord> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      AgentRecord agent;
+      agent.agent_id = r.text(i, 0);
+      agent.site = r.text(i, 1);
+      agent.host = r.text(i, 2);
+      agent.last_seen_ns = r.unsigned_integer(i, 3);
+      agent.last_sequence = r.unsigned_integer(i, 4);
+      agent.sent_ns = r.unsigned_integer(i, 5);
+      agent.status.ringbuf_drops_total = r.unsigned_integer(i, 6);
+      agent.status.events_total = r.unsigned_integer(i, 7);
+      agent.status.uplink_dropped_total = r.unsigned_integer(i, 8);
+      agent.status.rule_pack_version = r.text(i, 9);
+      stored_form::decode_health(r.blob(i, 10), agent.agent_id, agent.status);
+      out.push_back(std::move(agent));
+    }
+    return out;
+  });
+}
+
+RetentionOutcome PostgresStore::apply_retention(const RetentionPolicy& policy, uint64_t now_ns) {
+  const auto cut = stored_form::retention_cutoffs(policy, now_ns);
+  // Each step moves rows with DELETE ... RETURNING into the INSERT of their
+  // sums, in one statement: a row is summed exactly once even when a batch
+  // is stored meanwhile or another collector runs retention too.
+  auto downsample = [](Connection& c, const std::string& table, const std::string& keys,
+                       const std::vector<std::string>& sums, uint64_t resolution_ns,
+                       uint64_t cutoff_ns, RetentionOutcome& out) {
+    std::string columns, summed;
+    for (const auto& column : sums) {
+      columns += ", " + column;
+      summed += ", SUM(" + column + ")";
+    }
+    const std::string sql = "WITH moved AS (DELETE FROM " + table +
+                            " WHERE resolution_ns < $1 AND end_ns <= $2 RETURNING *), "
+                            "written AS (INSERT INTO " +
+                            table + " (" + keys + ", start_ns, end_ns, resolution_ns" + columns +
+                            ") SELECT " + keys + ", MIN(start_ns), MAX(end_ns), $1" + summed +
+                            " FROM moved GROUP BY " + keys +
+                            ", (end_ns - 1) / $1 RETURNING 1) "
+                            "SELECT (SELECT COUNT(*) FROM moved), (SELECT COUNT(*) FROM written)";
+    const auto r = c.query(sql, Params(to_db(resolution_ns), to_db(cutoff_ns)));
+    out.energy_rows_downsampled += r.unsigned_integer(0, 0);
+    out.energy_rows_written += r.unsigned_integer(0, 1);
+  };
+  return with_connection([&](Connection& c) {
+    RetentionOutcome out;
+    c.exec("BEGIN");
+    c.query("SELECT pg_advisory_xact_lock($1)", Params(kRetentionLockKey));
+    if (cut.events_ns != 0)
+      out.events_deleted =
+          c.query("DELETE FROM events WHERE time_ns < $1", Params(to_db(cut.events_ns))).affected();
+    if (cut.alerts_ns != 0)
+      out.alerts_deleted =
+          c.query("DELETE FROM alerts WHERE time_ns < $1", Params(to_db(cut.alerts_ns))).affected();
+    for (const auto& [resolution, cutoff] :
+         {std::pair{stored_form::kMinuteNs, cut.minute_ns}, {stored_form::kHourNs, cut.hour_ns}}) {
+      if (cutoff == 0) continue;
+      downsample(c, "zone_energy", "agent_id, site, host, zone, source, estimated, in_node_total",
+                 {"energy_joules"}, resolution, cutoff, out);
+      downsample(c, "workload_energy",
+                 "agent_id, site, host, workload_kind, workload_id, workload_user, "
+                 "workload_account, cgroup_path, estimated",
+                 {"cpu_seconds", "energy_joules", "carbon_gco2e", "cpu_joules", "dram_joules",
+                  "gpu_joules", "idle_joules", "embodied_gco2e"},
+                 resolution, cutoff, out);
+    }
+    if (cut.batches_ns != 0)
+      out.batches_deleted =
+          c.query("DELETE FROM batches WHERE received_ns < $1", Params(to_db(cut.batches_ns)))
+              .affected();
+    c.exec("COMMIT");
+    return out;
+  });
+}
+
+}  // namespace vigie::collector

@@ -1,0 +1,123 @@
+// A loopback HTTP server for tests that receive what the collector sends
+// (webhooks, Alertmanager's notifications): records every request and
+// answers with the status `respond` chooses. Listens on 127.0.0.1, an
+// ephemeral port; stopped at destruction.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vigie::collector::testing {
+
+struct ReceivedRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+};
+
+class HttpReceiver {
+ public:
+  // `respond` gives the status for request number n (0-based); default 200.
+  explicit HttpReceiver(std::function<int(std::size_t)> respond = {})
+      : respond_(std::move(respond)),
+        acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~HttpReceiver() {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    // Wake the blocking accept with a connection of our own.
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket socket(ioc);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ignored);
+    thread_.join();
+  }
+  HttpReceiver(const HttpReceiver&) = delete;
+  HttpReceiver& operator=(const HttpReceiver&) = delete;
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+
+  std::vector<ReceivedRequest> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+  // Waits until `pred(requests())` holds or `limit` passed; its last answer.
+  bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
+                std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return pred(requests_); });
+  }
+
+ private:
+  void serve() {
+    namespace http = boost::beast::http;
+    while (!stopping_) {
+      boost::asio::ip::tcp::socket socket(ioc_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec || stopping_) continue;
+      // Idle keep-alive connections (Alertmanager's Go client keeps them)
+      // are closed after 2 s so that the destructor never waits on one.
+      const timeval timeout{2, 0};
+      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+      boost::beast::flat_buffer buffer;
+      while (true) {  // keep-alive: serve every request of the connection
+        http::request<http::string_body> request;
+        http::read(socket, buffer, request, ec);
+        if (ec) break;
+        ReceivedRequest received{std::string(request.method_string()),
+                                 std::string(request.target()),
+                                 {},
+                                 request.body()};
+        for (const auto& field : request) {
+          std::string name(field.name_string());
+          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          received.headers[name] = std::string(field.value());
+        }
+        std::size_t index = 0;
+        {
+          std::lock_guard lock(mutex_);
+          index = requests_.size();
+          requests_.push_back(std::move(received));
+        }
+        changed_.notify_all();
+        http::response<http::string_body> response;
+        response.version(11);
+        response.result(static_cast<unsigned>(respond_ ? respond_(index) : 200));
+        response.keep_alive(request.keep_alive());
+        response.body() = "{}";
+        response.prepare_payload();
+        http::write(socket, response, ec);
+        if (ec || !request.keep_alive()) break;
+      }
+      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    }
+  }
+
+  std::function<int(std::size_t)> respond_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<ReceivedRequest> requests_;
+};
+
+}  // namespace vigie::collector::testing
