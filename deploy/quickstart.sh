@@ -40,6 +40,11 @@ api:
 agent_tokens:
   - sha256: $token_sha256
     host: $(hostname)
+# Correlation (port scans…) and threshold/absence rules (a silent node, drops).
+rules:
+  paths: [$root/rules/packs/hpc-csirt]
+  ioc_lists: {mining-pools: $root/rules/packs/hpc-csirt/iocs/mining-pools.csv}
+  threshold_paths: [$root/deploy/config/vigie-thresholds.yaml]
 YAML
 cat >"$state/vigie-agent.yaml" <<YAML
 site: local
