@@ -96,10 +96,10 @@ class LabelSet {
     return *this;
   }
   std::vector<Label> finish(const std::vector<std::pair<std::string, std::string>>& external) {
-    for (const auto& [name, value] : external) {
+    for (const auto& label : external) {
       const bool present = std::any_of(labels_.begin(), labels_.end(),
-                                       [&](const Label& l) { return l.name == name; });
-      if (!present) add(name, value);
+                                       [&](const Label& l) { return l.name == label.first; });
+      if (!present) add(label.first, label.second);
     }
     std::stable_sort(labels_.begin(), labels_.end(), label_less);
     return std::move(labels_);
