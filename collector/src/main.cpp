@@ -6,17 +6,9 @@
 #include <csignal>
 #include <iostream>
 
-#include "vigie/collector/alert_router.h"
-#include "vigie/collector/alertmanager.h"
+#include "vigie/collector/access.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/correlation.h"
-#include "vigie/collector/federation.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/remote_write.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/storage.h"
-#include "vigie/collector/webhook.h"
+#include "vigie/collector/service.h"
 
 int main(int argc, char** argv) {
   using namespace vigie::collector;
@@ -87,76 +79,13 @@ int main(int argc, char** argv) {
         config.listen_address != "::1")
       spdlog::warn("no tls: configured: tokens and data cross the network in clear text");
 
-    const std::unique_ptr<Store> store_owner = open_store(config.storage, config.database_path);
-    Store& store = *store_owner;
-    Metrics metrics;
-    RetentionRunner retention(store, config.retention, metrics.registry());
-    Handler handler(config, store, metrics);
-    // remote_write (remote_write.h): node, workload and agent-health series
-    // of every stored batch to Prometheus, VictoriaMetrics, Mimir…
-    std::unique_ptr<remote_write::Writer> remote_writer;
-    if (!config.remote_write.empty()) {
-      remote_writer =
-          std::make_unique<remote_write::Writer>(config.remote_write, metrics.registry());
-      handler.add_listener(*remote_writer);
-    }
-    // Federation (federation.h): packs and IOC lists served to agents or
-    // sites; a site forwards to its peers and mirrors its pull peer.
-    std::unique_ptr<DistributionServer> distribution;
-    if (!config.federation.distribution_dir.empty()) {
-      distribution = std::make_unique<DistributionServer>(config.federation.distribution_dir);
-      handler.set_distribution(*distribution);
-    }
-    std::unique_ptr<FederationForwarder> forwarder;
-    if (!config.federation.peers.empty()) {
-      forwarder = std::make_unique<FederationForwarder>(config.federation, &metrics.registry());
-      handler.add_listener(*forwarder);  // energy aggregates; alerts via the alert router's sinks
-    }
-    std::unique_ptr<DistributionMirror> mirror;
-    for (const FederationPeer& peer : config.federation.peers) {
-      if (!peer.pull) continue;
-      mirror = std::make_unique<DistributionMirror>(config.federation, peer, &metrics.registry());
-      mirror->start();
-    }
-    // Alerting: agent alerts of every stored batch and the collector's own
-    // correlation/threshold alerts go through the router to its sinks.
-    const AlertingConfig& alerting = config.alerting;
-    std::unique_ptr<AlertmanagerClient> alertmanager;
-    if (alerting.alertmanager)
-      alertmanager =
-          std::make_unique<AlertmanagerClient>(*alerting.alertmanager, &metrics.registry());
-    std::vector<std::unique_ptr<WebhookSink>> webhooks;
-    for (const WebhookOptions& webhook : alerting.webhooks)
-      webhooks.push_back(std::make_unique<WebhookSink>(webhook, &metrics.registry()));
-    AlertRouterOptions router_options = alerting.alerts;
-    if (router_options.site.empty()) router_options.site = config.federation.site;
-    AlertRouter router(router_options);
-    router.register_metrics(metrics.registry());
-    if (alertmanager) router.add_sink(*alertmanager);
-    for (auto& webhook : webhooks) router.add_sink(*webhook);
-    if (forwarder) router.add_sink(*forwarder);
-    handler.add_listener(router);
-    std::unique_ptr<CorrelationEngine> correlation;
-    if (alerting.rules) {
-      correlation =
-          std::make_unique<CorrelationEngine>(*alerting.rules, store, router, &metrics.registry());
-      handler.add_listener(*correlation);
-    }
-    Server server(config, handler);
-    server.start();
-    retention.start();
-    spdlog::info("vigie-collector listening on {}:{} ({}), database {}", config.listen_address,
-                 server.port(), config.tls.enabled() ? "https" : "http",
-                 describe_store(config.storage, config.database_path));
+    Service service(config);
+    service.start();
 
     int signal = 0;
     sigwait(&signals, &signal);
     spdlog::info("signal {} received, stopping", signal);
-    retention.stop();
-    server.stop();
-    // What is queued for remote_write gets a short chance to go out.
-    if (remote_writer && !remote_writer->flush(std::chrono::seconds(5)))
-      spdlog::warn("remote_write: samples still queued at exit are dropped");
+    service.stop();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

@@ -1,0 +1,119 @@
+#include "vigie/collector/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <vector>
+
+#include "vigie/collector/alert_router.h"
+#include "vigie/collector/alertmanager.h"
+#include "vigie/collector/correlation.h"
+#include "vigie/collector/federation.h"
+#include "vigie/collector/handler.h"
+#include "vigie/collector/metrics.h"
+#include "vigie/collector/remote_write.h"
+#include "vigie/collector/server.h"
+#include "vigie/collector/storage.h"
+#include "vigie/collector/webhook.h"
+
+namespace vigie::collector {
+
+// Members in dependency order: each is destroyed before what it uses.
+struct Service::Impl {
+  explicit Impl(const Config& c)
+      : config(c),
+        store(open_store(config.storage, config.database_path)),
+        retention(*store, config.retention, metrics.registry()),
+        handler(config, *store, metrics),
+        router(router_options(config)) {
+    // remote_write (remote_write.h): node, workload and agent-health series
+    // of every stored batch to Prometheus, VictoriaMetrics, Mimir…
+    if (!config.remote_write.empty()) {
+      remote_writer =
+          std::make_unique<remote_write::Writer>(config.remote_write, metrics.registry());
+      handler.add_listener(*remote_writer);
+    }
+    // Federation (federation.h): packs and IOC lists served to agents or
+    // sites; a site forwards to its peers and mirrors its pull peer.
+    if (!config.federation.distribution_dir.empty()) {
+      distribution = std::make_unique<DistributionServer>(config.federation.distribution_dir);
+      handler.set_distribution(*distribution);
+    }
+    if (!config.federation.peers.empty()) {
+      forwarder = std::make_unique<FederationForwarder>(config.federation, &metrics.registry());
+      handler.add_listener(*forwarder);  // energy aggregates; alerts via the router's sinks
+    }
+    for (const FederationPeer& peer : config.federation.peers) {
+      if (peer.pull)
+        mirror = std::make_unique<DistributionMirror>(config.federation, peer, &metrics.registry());
+    }
+    // Alerting: agent alerts of every stored batch and the collector's own
+    // correlation/threshold alerts go through the router to its sinks.
+    const AlertingConfig& alerting = config.alerting;
+    if (alerting.alertmanager)
+      alertmanager =
+          std::make_unique<AlertmanagerClient>(*alerting.alertmanager, &metrics.registry());
+    for (const WebhookOptions& webhook : alerting.webhooks)
+      webhooks.push_back(std::make_unique<WebhookSink>(webhook, &metrics.registry()));
+    router.register_metrics(metrics.registry());
+    if (alertmanager) router.add_sink(*alertmanager);
+    for (auto& webhook : webhooks) router.add_sink(*webhook);
+    if (forwarder) router.add_sink(*forwarder);
+    handler.add_listener(router);
+    if (alerting.rules) {
+      correlation =
+          std::make_unique<CorrelationEngine>(*alerting.rules, *store, router, &metrics.registry());
+      handler.add_listener(*correlation);
+    }
+    server = std::make_unique<Server>(config, handler);
+  }
+
+  static AlertRouterOptions router_options(const Config& config) {
+    AlertRouterOptions options = config.alerting.alerts;
+    if (options.site.empty()) options.site = config.federation.site;
+    return options;
+  }
+
+  const Config config;
+  const std::unique_ptr<Store> store;
+  Metrics metrics;
+  RetentionRunner retention;
+  Handler handler;
+  std::unique_ptr<remote_write::Writer> remote_writer;
+  std::unique_ptr<DistributionServer> distribution;
+  std::unique_ptr<FederationForwarder> forwarder;
+  std::unique_ptr<DistributionMirror> mirror;
+  std::unique_ptr<AlertmanagerClient> alertmanager;
+  std::vector<std::unique_ptr<WebhookSink>> webhooks;
+  AlertRouter router;
+  std::unique_ptr<CorrelationEngine> correlation;
+  std::unique_ptr<Server> server;
+  bool stopped = false;
+};
+
+Service::Service(const Config& config) : impl_(std::make_unique<Impl>(config)) {}
+
+Service::~Service() { stop(); }
+
+void Service::start() {
+  if (impl_->mirror) impl_->mirror->start();
+  impl_->server->start();
+  impl_->retention.start();
+  spdlog::info("vigie-collector listening on {}:{} ({}), database {}", impl_->config.listen_address,
+               impl_->server->port(), impl_->config.tls.enabled() ? "https" : "http",
+               describe_store(impl_->config.storage, impl_->config.database_path));
+}
+
+uint16_t Service::port() const { return impl_->server->port(); }
+
+void Service::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->retention.stop();
+  impl_->server->stop();
+  // What is queued for remote_write gets a short chance to go out.
+  if (impl_->remote_writer && !impl_->remote_writer->flush(std::chrono::seconds(5)))
+    spdlog::warn("remote_write: samples still queued at exit are dropped");
+}
+
+}  // namespace vigie::collector
