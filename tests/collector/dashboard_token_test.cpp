@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "browser_check.h"
 #include "footprint_fixture.h"
 #include "loopback_collector.h"
 
@@ -15,27 +16,11 @@ namespace vigie::collector {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::pair<int, std::string> run(const std::string& cmd) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::string output;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof(buf), p)) output.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::run;
 
 TEST(CollectorDashboardToken, AsksForATokenOn401AndKeepsIt) {
-  const char* chromium_env = std::getenv("CHROMIUM");
-  const std::string chromium = chromium_env != nullptr ? chromium_env : "/usr/bin/chromium";
-  if (!fs::exists(chromium) ||
-      !fs::exists(std::string(VIGIE_SOURCE_DIR) + "/dashboards/node_modules/playwright-core") ||
-      run("node --version").first != 0) {
-    FAIL() << "needs node, " << chromium
-           << " and dashboards/node_modules/playwright-core (deploy/install-deps.sh --test, "
-              "deploy/build.sh)";
-  }
+  if (const std::string missing = testing::browser_missing(VIGIE_SOURCE_DIR); !missing.empty())
+    FAIL() << missing;
   constexpr const char* kToken = "alice-dashboard-token";
   testing::LoopbackCollector collector([](Config& config) {
     config.dashboard_dir = std::string(VIGIE_SOURCE_DIR) + "/dashboards/web";

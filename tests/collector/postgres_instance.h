@@ -48,6 +48,8 @@
 #include <thread>
 #include <vector>
 
+#include "../integration/processes.h"  // free_port
+
 namespace vigie::collector::testing {
 
 class PostgresInstance {
@@ -183,18 +185,6 @@ class PostgresInstance {
     return out;
   }
 
-  static uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-
   // The newest /usr/lib/postgresql/<major>/bin holding initdb and postgres.
   static std::filesystem::path find_bin_dir() {
     std::vector<std::filesystem::path> found;
@@ -279,7 +269,7 @@ class PostgresInstance {
                                  "): " + tail(read_all(log)));
       // A free port may be taken between the check and the bind: try a few.
       for (int attempt = 0;; ++attempt) {
-        port_ = free_port();
+        port_ = integration::free_port();
         try {
           launch();
           wait_ready();
