@@ -61,6 +61,15 @@ struct PowerConfig {
   double lifetime_years = 4;       // amortisation period of embodied_kgco2e
 };
 
+// `spool:`: unacknowledged batches kept on disk (vigie/uplink/spool.h,
+// UplinkOptions::spool_dir), replayed after an outage or a restart.
+struct SpoolConfig {
+  bool enabled = true;
+  std::string dir;                  // default: <state_dir>/spool
+  uint64_t max_bytes = 1ull << 30;  // >= 1 MiB; the oldest batches are dropped (counted) beyond
+  bool sync = true;                 // fsync every batch (crash-safe); false: benchmarks only
+};
+
 struct Config {
   std::string agent_id;  // default: host
   std::string site = "local";
@@ -103,6 +112,7 @@ struct Config {
   std::string proc_root = "/proc";
   SensorConfig sensor;
   PowerConfig power;
+  SpoolConfig spool;
   std::string log_level = "info";
 };
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -77,9 +78,28 @@ struct UplinkOptions {
   // Sealed batches wait encoded (zstd), bounded by count, events and encoded
   // bytes (memory while the collector is unreachable); beyond any of them, the
   // oldest waiting batch is dropped and counted.
+  // With a spool, these bound only what waits in memory without a file
+  // (sealed but not yet written, or not writable); spooled batches wait on
+  // disk, bounded by spool_max_bytes.
   std::size_t max_queue_batches = 600;
   std::size_t max_queue_events = 100000;
   std::size_t max_queue_bytes = 32 << 20;
+  // On-disk spool (spool.h), empty: memory only. Every sealed batch is
+  // written there by a spool writer thread (never the caller of add_*(), so a
+  // sensor thread never waits on fsync), its body is then freed from memory
+  // and read back from disk to be sent; it is removed once acknowledged or
+  // rejected. At construction the spooled batches are queued first, in
+  // sequence order, and new sequences start above them. Bounds: before a
+  // write, the oldest spooled batches (never the one in flight) are evicted
+  // while spool bytes + the new file exceed spool_max_bytes (reason
+  // "spool_full"); a write failing with ENOSPC/EDQUOT evicts the oldest and
+  // retries (reason "disk_full"); a batch that still cannot be written stays
+  // in memory under the max_queue_* bounds (spool_write_errors_total). At
+  // stop(), what is undelivered stays spooled for the next start and is not
+  // counted as dropped.
+  std::string spool_dir;
+  uint64_t spool_max_bytes = 1ull << 30;
+  bool spool_sync = true;  // SpoolOptions::sync
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{30000};
@@ -98,7 +118,11 @@ struct CollectorStats {
 struct UplinkStats {
   uint64_t batches_sent_total = 0;
   uint64_t batches_rejected_total = 0;  // non-retryable 4xx: dropped, counted
-  uint64_t batches_dropped_total = 0;   // queue full, or undelivered at stop
+  uint64_t batches_dropped_total = 0;   // the sum of batches_dropped_by_reason
+  // Why: "queue_full" (max_queue_* in memory), "spool_full" (spool_max_bytes),
+  // "disk_full" (ENOSPC/EDQUOT), "corrupt" (a spooled file failed its CRC),
+  // "stopped" (undelivered at stop without a spool). Every reason is present, 0 or not.
+  std::map<std::string, uint64_t> batches_dropped_by_reason;
   // What dropped and rejected batches held.
   uint64_t events_dropped_total = 0;
   uint64_t alerts_dropped_total = 0;
@@ -108,6 +132,18 @@ struct UplinkStats {
   std::size_t queue_events = 0;               // events in those batches
   std::size_t queue_bytes = 0;                // their encoded size
   std::size_t pending_events = 0;             // events not yet sealed into a batch
+  // The bounds (UplinkOptions), exported next to their use.
+  std::size_t queue_batches_limit = 0;
+  std::size_t queue_events_limit = 0;
+  std::size_t queue_bytes_limit = 0;
+  std::size_t pending_events_limit = 0;  // max_batch_events
+  // Spool (all 0 without one): batches and file bytes on disk now, its bound,
+  // failed writes (batch kept in memory), batches found at start.
+  std::size_t spool_batches = 0;
+  uint64_t spool_bytes = 0;
+  uint64_t spool_bytes_limit = 0;
+  uint64_t spool_write_errors_total = 0;
+  uint64_t spool_replayed_batches_total = 0;
   // Per collector, in UplinkOptions order (endpoint, then failover_endpoints).
   std::vector<CollectorStats> collectors;
 };
