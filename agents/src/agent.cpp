@@ -116,6 +116,7 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     if (!sensor) spdlog::warn("eBPF sensor unavailable, running energy only: {}", error);
   }
   metrics.set_sensor_up(sensor != nullptr);
+  metrics.set_process_table_limit(config.sensor.process_table_entries);
   if (sensor) {
     for (const auto& status : sensor->kinds()) metrics.set_kind_up(status.kind, status.up);
   } else {
@@ -152,6 +153,22 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
     std::filesystem::create_directories(config.state_dir, ec);
     if (ec) throw std::runtime_error("state_dir " + config.state_dir + ": " + ec.message());
     uo.sequence_state_path = config.state_dir + "/uplink.seq";
+  }
+  if (config.spool.enabled) {
+    uo.spool_dir = config.spool.dir;
+    if (uo.spool_dir.empty() && !config.state_dir.empty()) {
+      uo.spool_dir = config.state_dir + "/spool";
+    }
+    if (uo.spool_dir.empty()) {
+      spdlog::warn(
+          "spool: no spool.dir and no state_dir: unacknowledged batches wait in memory "
+          "only and are lost at a crash or restart");
+    }
+    uo.spool_max_bytes = config.spool.max_bytes;
+    uo.spool_sync = config.spool.sync;
+    if (!uo.spool_sync) {
+      spdlog::warn("spool.sync is off: a crash of the machine can lose spooled batches");
+    }
   }
   uplink = std::make_unique<uplink::Uplink>(uo, [this] {
     protocol::AgentStatus s;

@@ -218,6 +218,16 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
             fail(n, "'sensor.wakeup_bytes' must be below 'sensor.ringbuf_bytes'");
           }
         }},
+       {"spool",
+        [&](const YAML::Node& n) {
+          auto& s = c.spool;
+          for_each_key(n, "spool.",
+                       {{"enabled", flag(s.enabled, "spool.enabled")},
+                        {"dir", str(s.dir, "spool.dir")},
+                        // 1 MiB holds a few batches; 2^50 (1 PiB) keeps the double exact.
+                        {"max_bytes", number(s.max_bytes, "spool.max_bytes", 1 << 20, 1ull << 50)},
+                        {"sync", flag(s.sync, "spool.sync")}});
+        }},
        {"power", [&](const YAML::Node& n) {
           auto& p = c.power;
           for_each_key(
@@ -260,6 +270,7 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
   c.rules_pull.dir = resolve(c.rules_pull.dir, base_dir);
   c.power.grid_intensity_csv = resolve(c.power.grid_intensity_csv, base_dir);
   c.power.pue_csv = resolve(c.power.pue_csv, base_dir);
+  c.spool.dir = resolve(c.spool.dir, base_dir);
   if (collector_urls_given) {
     c.collector_url = c.collector_urls.front();
   } else {

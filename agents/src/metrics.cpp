@@ -43,11 +43,14 @@ AgentMetrics::AgentMetrics()
                            .Help("Batches the collector refused with a non-retryable 4xx")
                            .Register(*registry_)
                            .Add({})),
-      uplink_dropped_batches_(BuildCounter()
-                                  .Name("vigie_uplink_batches_dropped_total")
-                                  .Help("Batches dropped because the send queue was full")
-                                  .Register(*registry_)
-                                  .Add({})),
+      uplink_dropped_batches_(
+          BuildCounter()
+              .Name("vigie_uplink_batches_dropped_total")
+              .Help("Batches dropped, by reason: queue_full (memory bounds), spool_full "
+                    "(spool.max_bytes, oldest first), disk_full (no space for the spool, oldest "
+                    "first), corrupt (a spooled file failed its CRC), stopped (undelivered at "
+                    "stop without a spool)")
+              .Register(*registry_)),
       uplink_dropped_events_(BuildCounter()
                                  .Name("vigie_uplink_events_dropped_total")
                                  .Help("Events inside dropped or rejected batches")
@@ -85,6 +88,59 @@ AgentMetrics::AgentMetrics()
               .Help("Encoded (zstd) bytes of the sealed batches waiting for delivery")
               .Register(*registry_)
               .Add({})),
+      uplink_queue_limit_(BuildGauge()
+                              .Name("vigie_uplink_queue_batches_limit")
+                              .Help("Bound of vigie_uplink_queue_batches (beyond it the oldest "
+                                    "batch held in memory is dropped)")
+                              .Register(*registry_)
+                              .Add({})),
+      uplink_queue_events_limit_(BuildGauge()
+                                     .Name("vigie_uplink_queue_events_limit")
+                                     .Help("Bound of vigie_uplink_queue_events")
+                                     .Register(*registry_)
+                                     .Add({})),
+      uplink_queue_bytes_limit_(BuildGauge()
+                                    .Name("vigie_uplink_queue_bytes_limit")
+                                    .Help("Bound of vigie_uplink_queue_bytes")
+                                    .Register(*registry_)
+                                    .Add({})),
+      uplink_pending_events_(BuildGauge()
+                                 .Name("vigie_uplink_pending_events")
+                                 .Help("Events not yet sealed into a batch")
+                                 .Register(*registry_)
+                                 .Add({})),
+      uplink_pending_events_limit_(BuildGauge()
+                                       .Name("vigie_uplink_pending_events_limit")
+                                       .Help("Events that seal a batch (the batch size bound)")
+                                       .Register(*registry_)
+                                       .Add({})),
+      uplink_spool_batches_(BuildGauge()
+                                .Name("vigie_uplink_spool_batches")
+                                .Help("Unacknowledged batches in the on-disk spool")
+                                .Register(*registry_)
+                                .Add({})),
+      uplink_spool_bytes_(BuildGauge()
+                              .Name("vigie_uplink_spool_bytes")
+                              .Help("File bytes of the batches in the on-disk spool")
+                              .Register(*registry_)
+                              .Add({})),
+      uplink_spool_bytes_limit_(BuildGauge()
+                                    .Name("vigie_uplink_spool_bytes_limit")
+                                    .Help("Bound of vigie_uplink_spool_bytes (spool.max_bytes; 0 "
+                                          "without a spool)")
+                                    .Register(*registry_)
+                                    .Add({})),
+      uplink_spool_write_errors_(BuildCounter()
+                                     .Name("vigie_uplink_spool_write_errors_total")
+                                     .Help("Batches the spool could not take (kept in memory "
+                                           "under the queue bounds)")
+                                     .Register(*registry_)
+                                     .Add({})),
+      uplink_spool_replayed_(BuildCounter()
+                                 .Name("vigie_uplink_spool_replayed_batches_total")
+                                 .Help("Batches found in the spool at start, to be replayed")
+                                 .Register(*registry_)
+                                 .Add({})),
       uplink_collector_sent_(BuildCounter()
                                  .Name("vigie_uplink_collector_batches_sent_total")
                                  .Help("Batches acknowledged, by collector")
@@ -170,6 +226,13 @@ AgentMetrics::AgentMetrics()
                               .Help("Processes held by the sensor's process table")
                               .Register(*registry_)
                               .Add({})),
+      process_table_limit_(BuildGauge()
+                               .Name("vigie_sensor_process_table_entries_limit")
+                               .Help("Bound of vigie_sensor_process_table_entries "
+                                     "(sensor.process_table_entries; beyond it the oldest "
+                                     "process is evicted)")
+                               .Register(*registry_)
+                               .Add({})),
       pending_full_(BuildCounter()
                         .Name("vigie_sensor_pending_full_total")
                         .Help("Syscalls not reported because the kernel's pending-state map was "
@@ -218,6 +281,10 @@ AgentMetrics::AgentMetrics()
     const auto kind = static_cast<protocol::EventKind>(k);
     events_by_kind_[k] = &events_.Add({{"kind", std::string(protocol::to_string(kind))}});
   }
+  // Every reason from the start, 0 until it happens (a rate() needs the series).
+  for (const char* reason : {"queue_full", "spool_full", "disk_full", "corrupt", "stopped"}) {
+    uplink_dropped_batches_.Add({{"reason", reason}});
+  }
 }
 
 void AgentMetrics::advance(prometheus::Counter& counter, uint64_t total) {
@@ -242,7 +309,9 @@ void AgentMetrics::set_decode_errors(uint64_t total) { advance(decode_errors_, t
 void AgentMetrics::set_uplink(const uplink::UplinkStats& stats) {
   advance(uplink_sent_, stats.batches_sent_total);
   advance(uplink_rejected_, stats.batches_rejected_total);
-  advance(uplink_dropped_batches_, stats.batches_dropped_total);
+  for (const auto& [reason, total] : stats.batches_dropped_by_reason) {
+    advance(uplink_dropped_batches_.Add({{"reason", reason}}), total);
+  }
   advance(uplink_dropped_events_, stats.events_dropped_total);
   advance(uplink_dropped_alerts_, stats.alerts_dropped_total);
   advance(uplink_dropped_energy_, stats.energy_records_dropped_total);
@@ -250,6 +319,16 @@ void AgentMetrics::set_uplink(const uplink::UplinkStats& stats) {
   uplink_queue_.Set(static_cast<double>(stats.queue_batches));
   uplink_queue_events_.Set(static_cast<double>(stats.queue_events));
   uplink_queue_bytes_.Set(static_cast<double>(stats.queue_bytes));
+  uplink_queue_limit_.Set(static_cast<double>(stats.queue_batches_limit));
+  uplink_queue_events_limit_.Set(static_cast<double>(stats.queue_events_limit));
+  uplink_queue_bytes_limit_.Set(static_cast<double>(stats.queue_bytes_limit));
+  uplink_pending_events_.Set(static_cast<double>(stats.pending_events));
+  uplink_pending_events_limit_.Set(static_cast<double>(stats.pending_events_limit));
+  uplink_spool_batches_.Set(static_cast<double>(stats.spool_batches));
+  uplink_spool_bytes_.Set(static_cast<double>(stats.spool_bytes));
+  uplink_spool_bytes_limit_.Set(static_cast<double>(stats.spool_bytes_limit));
+  advance(uplink_spool_write_errors_, stats.spool_write_errors_total);
+  advance(uplink_spool_replayed_, stats.spool_replayed_batches_total);
   for (const auto& c : stats.collectors) {
     const prometheus::Labels labels{{"collector", c.address}};
     advance(uplink_collector_sent_.Add(labels), c.batches_sent_total);
@@ -344,6 +423,9 @@ void AgentMetrics::set_sensor_health(std::size_t process_table_size, uint64_t pe
   process_table_size_.Set(static_cast<double>(process_table_size));
   advance(pending_full_, pending_full);
   advance(hash_failures_, hash_failures);
+}
+void AgentMetrics::set_process_table_limit(std::size_t entries) {
+  process_table_limit_.Set(static_cast<double>(entries));
 }
 void AgentMetrics::set_ringbuf_used_bytes(uint64_t bytes) {
   ringbuf_used_.Set(static_cast<double>(bytes));

@@ -50,6 +50,9 @@ class AgentMetrics {
   // and execs whose image could not be hashed (cumulative totals).
   void set_sensor_health(std::size_t process_table_size, uint64_t pending_full,
                          uint64_t hash_failures);
+  // vigie_sensor_process_table_entries_limit: the process table's bound
+  // (sensor.process_table_entries), next to its use.
+  void set_process_table_limit(std::size_t entries);
   // vigie_sensor_ringbuf_used_bytes: bytes waiting in the ring buffer (the
   // kernel's BPF_RB_AVAIL_DATA), sampled at each health publication.
   void set_ringbuf_used_bytes(uint64_t bytes);
@@ -72,7 +75,8 @@ class AgentMetrics {
   prometheus::Counter& decode_errors_;
   prometheus::Counter& uplink_sent_;
   prometheus::Counter& uplink_rejected_;
-  prometheus::Counter& uplink_dropped_batches_;
+  // {reason}: every reason of UplinkStats::batches_dropped_by_reason, 0 or not.
+  prometheus::Family<prometheus::Counter>& uplink_dropped_batches_;
   prometheus::Counter& uplink_dropped_events_;
   prometheus::Counter& uplink_dropped_alerts_;
   prometheus::Counter& uplink_dropped_energy_;
@@ -80,6 +84,18 @@ class AgentMetrics {
   prometheus::Gauge& uplink_queue_;
   prometheus::Gauge& uplink_queue_events_;
   prometheus::Gauge& uplink_queue_bytes_;
+  // Each bound of the uplink as a gauge `<use>_limit` next to its use
+  // (node_exporter's node_nf_conntrack_entries / _limit).
+  prometheus::Gauge& uplink_queue_limit_;
+  prometheus::Gauge& uplink_queue_events_limit_;
+  prometheus::Gauge& uplink_queue_bytes_limit_;
+  prometheus::Gauge& uplink_pending_events_;
+  prometheus::Gauge& uplink_pending_events_limit_;
+  prometheus::Gauge& uplink_spool_batches_;
+  prometheus::Gauge& uplink_spool_bytes_;
+  prometheus::Gauge& uplink_spool_bytes_limit_;
+  prometheus::Counter& uplink_spool_write_errors_;
+  prometheus::Counter& uplink_spool_replayed_;
   // Per collector of collector.urls, labelled {collector="host:port"}.
   prometheus::Family<prometheus::Counter>& uplink_collector_sent_;
   prometheus::Family<prometheus::Counter>& uplink_collector_failures_;
@@ -99,6 +115,7 @@ class AgentMetrics {
   prometheus::Gauge& sensor_up_;
   prometheus::Family<prometheus::Gauge>& kind_up_;
   prometheus::Gauge& process_table_size_;
+  prometheus::Gauge& process_table_limit_;
   prometheus::Counter& pending_full_;
   prometheus::Counter& hash_failures_;
   prometheus::Gauge& rules_loaded_;

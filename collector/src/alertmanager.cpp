@@ -329,6 +329,18 @@ AlertmanagerClient::AlertmanagerClient(AlertmanagerOptions options, prometheus::
                                    "resolved less than resolved_retention ago)")
                                .Register(*registry)
                                .Add({});
+    prometheus::BuildGauge()
+        .Name("vigie_collector_alertmanager_queue_length_limit")
+        .Help("Alert notifications allowed to wait for the Alertmanager sender (queue_size)")
+        .Register(*registry)
+        .Add({})
+        .Set(static_cast<double>(impl_->options.queue_size));
+    prometheus::BuildGauge()
+        .Name("vigie_collector_alertmanager_active_alerts_limit")
+        .Help("Alerts kept for re-sending to Alertmanager (max_active)")
+        .Register(*registry)
+        .Add({})
+        .Set(static_cast<double>(impl_->options.max_active));
   }
   for (const std::string& url : impl_->options.urls) {
     Target target;

@@ -494,6 +494,13 @@ CorrelationEngine::CorrelationEngine(CorrelationOptions options, Store& store, A
     i.m.series = gauge("vigie_collector_threshold_series", "Live series of threshold rules");
     i.m.series_evicted = counter("vigie_collector_threshold_series_evicted_total",
                                  "Threshold series dropped because max_series was reached");
+    gauge("vigie_collector_correlation_queue_length_limit",
+          "Stored batches allowed to wait for the rules (queue_batches); more are dropped")
+        ->Set(static_cast<double>(i.options.queue_batches));
+    gauge("vigie_collector_correlation_groups_limit", "Correlation windows kept (max_groups)")
+        ->Set(static_cast<double>(i.options.max_groups));
+    gauge("vigie_collector_threshold_series_limit", "Threshold series kept (max_series)")
+        ->Set(static_cast<double>(i.options.max_series));
   }
   if (i.options.start_thread) i.worker = std::thread([impl = impl_.get()] { impl->run(); });
 }

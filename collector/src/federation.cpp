@@ -176,6 +176,7 @@ struct FederationForwarder::Metrics {
   prometheus::Family<prometheus::Counter>* batches_dropped = nullptr;
   prometheus::Family<prometheus::Counter>* send_failures = nullptr;
   prometheus::Family<prometheus::Gauge>* queue = nullptr;
+  prometheus::Family<prometheus::Gauge>* queue_limit = nullptr;
 
   explicit Metrics(prometheus::Registry& r)
       : alerts_forwarded(&prometheus::BuildCounter()
@@ -205,7 +206,12 @@ struct FederationForwarder::Metrics {
         queue(&prometheus::BuildGauge()
                    .Name("vigie_federation_queue_batches")
                    .Help("Batches waiting for a federation peer")
-                   .Register(r)) {}
+                   .Register(r)),
+        queue_limit(&prometheus::BuildGauge()
+                         .Name("vigie_federation_queue_batches_limit")
+                         .Help("Batches allowed to wait for a federation peer, spooled ones "
+                               "included (max_queue_batches); beyond, the oldest is dropped")
+                         .Register(r)) {}
 };
 
 struct FederationForwarder::Peer {
@@ -408,6 +414,7 @@ FederationForwarder::FederationForwarder(FederationConfig config, prometheus::Re
       peer->m_failures = &metrics_->send_failures->Add(labels);
       peer->m_queue = &metrics_->queue->Add(labels);
       peer->m_queue->Set(static_cast<double>(peer->stats.queue_batches));
+      metrics_->queue_limit->Add(labels).Set(static_cast<double>(config_.max_queue_batches));
     }
     peers_.push_back(std::move(peer));
   }

@@ -241,6 +241,9 @@ int status_for(Rejection reason) {
       return 503;
     case Rejection::kStorageBusy:
       return 429;
+    case Rejection::kHeaderTimeout:
+    case Rejection::kReadTimeout:
+      return 408;  // counted only: the server closes without an answer
     case Rejection::kBadQuery:
     case Rejection::kMalformedHttp:
     case Rejection::kPlainHttpOnTls:
@@ -325,7 +328,15 @@ std::string_view route_of(std::string_view path) {
 }  // namespace
 
 Handler::Handler(const Config& config, Store& store, Metrics& metrics)
-    : config_(config), store_(store), metrics_(metrics) {}
+    : config_(config), store_(store), metrics_(metrics) {
+  metrics_.set_limits({config_.max_connections, max_pending_batches(), config_.header_limit_bytes,
+                       config_.body_limit_bytes, protocol::kMaxDecodedBatchBytes});
+}
+
+std::size_t Handler::max_pending_batches() const {
+  return config_.max_pending_batches != 0 ? config_.max_pending_batches
+                                          : std::max<std::size_t>(1, config_.threads);
+}
 
 void Handler::add_listener(BatchListener& listener) { listeners_.push_back(&listener); }
 
@@ -572,9 +583,7 @@ Response Handler::ingest(const Request& request) {
   }
 
   // Admission before decoding: under overload a batch costs no more than this.
-  const std::size_t max_pending = config_.max_pending_batches != 0
-                                      ? config_.max_pending_batches
-                                      : std::max<std::size_t>(1, config_.threads);
+  const std::size_t max_pending = max_pending_batches();
   const std::size_t pending = pending_batches_.fetch_add(1) + 1;
   metrics_.pending_batches(+1);
   struct Admitted {
@@ -590,9 +599,16 @@ Response Handler::ingest(const Request& request) {
   }
 
   protocol::Batch batch;
-  if (const auto decoded = protocol::decode_batch(request.body, batch); !decoded.ok()) {
+  const auto decoded = protocol::decode_batch(request.body, batch);
+  if (!decoded.ok())
     return rejection(rejection_for(decoded.error), "bad batch: " + decoded.message);
-  }
+  // Held from here until answered: the decoded batch's size, as it was bounded.
+  struct Decoded {
+    Metrics& metrics;
+    double bytes;
+    ~Decoded() { metrics.decoded_batch_bytes(-bytes); }
+  } held{metrics_, static_cast<double>(decoded.decoded_bytes)};
+  metrics_.decoded_batch_bytes(held.bytes);
   // The codec gives every event the batch's site and host, so checking the
   // batch's is enough to keep an agent to its own node.
   if ((!token->site.empty() && batch.site != token->site) ||

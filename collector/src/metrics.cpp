@@ -5,8 +5,11 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sqlite3.h>
 
 #include <array>
+#include <mutex>
+#include <vector>
 
 namespace vigie::collector {
 
@@ -20,7 +23,8 @@ constexpr std::array kRejections = {
     Rejection::kStorage,          Rejection::kMalformedHttp,
     Rejection::kBadQuery,         Rejection::kTooManyConnections,
     Rejection::kStorageBusy,      Rejection::kPlainHttpOnTls,
-    Rejection::kTlsHandshake,
+    Rejection::kTlsHandshake,     Rejection::kHeaderTimeout,
+    Rejection::kReadTimeout,
 };
 }  // namespace
 
@@ -60,6 +64,10 @@ std::string_view to_string(Rejection reason) {
       return "plain_http_on_tls";
     case Rejection::kTlsHandshake:
       return "tls_handshake_failed";
+    case Rejection::kHeaderTimeout:
+      return "header_timeout";
+    case Rejection::kReadTimeout:
+      return "read_timeout";
   }
   return "unknown";
 }
@@ -101,6 +109,39 @@ struct Metrics::Impl {
                                    .Help("Ingest requests admitted and waiting on the store")
                                    .Register(*registry)
                                    .Add({});
+  prometheus::Gauge& gauge(const char* name, const char* help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(*registry).Add({});
+  }
+  prometheus::Gauge& connections = gauge("vigie_collector_connections", "Open connections");
+  prometheus::Gauge& header_bytes =
+      gauge("vigie_collector_request_header_bytes",
+            "Bytes of request headers held by the requests being handled");
+  prometheus::Gauge& body_bytes =
+      gauge("vigie_collector_request_body_bytes",
+            "Bytes of request bodies held by the requests being handled");
+  prometheus::Gauge& decoded_bytes =
+      gauge("vigie_collector_ingest_decoded_batch_bytes",
+            "Bytes of decompressed batches being decoded and stored");
+  prometheus::Gauge& connections_limit = gauge("vigie_collector_connections_limit",
+                                               "Open connections allowed (limits.max_connections)");
+  prometheus::Gauge& pending_limit =
+      gauge("vigie_collector_ingest_pending_batches_limit",
+            "Ingest requests allowed to wait on the store (limits.max_pending_batches)");
+  prometheus::Gauge& header_limit =
+      gauge("vigie_collector_request_header_bytes_limit",
+            "Largest request headers accepted, bytes per request (limits.header_bytes)");
+  prometheus::Gauge& body_limit =
+      gauge("vigie_collector_request_body_bytes_limit",
+            "Largest request body accepted, bytes per request (limits.body_bytes)");
+  prometheus::Gauge& decoded_limit = gauge("vigie_collector_ingest_decoded_batch_bytes_limit",
+                                           "Largest decompressed batch accepted, bytes per batch");
+  // sqlite3_memory_used(): SQLite's page caches (cache_size, sqlite_store.cpp),
+  // schema and statements, process-wide; lets a memory check tell that
+  // bounded cache from a leak (tests/integration/soak_test.cpp). 0 with PostgreSQL.
+  prometheus::Gauge& sqlite_memory =
+      gauge("vigie_collector_sqlite_memory_bytes", "Heap held by SQLite, bytes");
+  std::mutex refresh_mutex;
+  std::vector<std::function<void()>> refresh;
   prometheus::Family<prometheus::Counter>& rejections =
       prometheus::BuildCounter()
           .Name("vigie_collector_rejections_total")
@@ -138,7 +179,30 @@ void Metrics::rejected(Rejection reason) {
   impl_->rejections.Add({{"reason", std::string(to_string(reason))}}).Increment();
 }
 
+void Metrics::set_limits(const Limits& limits) {
+  impl_->connections_limit.Set(static_cast<double>(limits.connections));
+  impl_->pending_limit.Set(static_cast<double>(limits.pending_batches));
+  impl_->header_limit.Set(static_cast<double>(limits.request_header_bytes));
+  impl_->body_limit.Set(static_cast<double>(limits.request_body_bytes));
+  impl_->decoded_limit.Set(static_cast<double>(limits.decoded_batch_bytes));
+}
+
+void Metrics::connections(int delta) { impl_->connections.Increment(delta); }
+void Metrics::request_header_bytes(double delta) { impl_->header_bytes.Increment(delta); }
+void Metrics::request_body_bytes(double delta) { impl_->body_bytes.Increment(delta); }
+void Metrics::decoded_batch_bytes(double delta) { impl_->decoded_bytes.Increment(delta); }
+
+void Metrics::on_collect(std::function<void()> refresh) {
+  std::lock_guard lock(impl_->refresh_mutex);
+  impl_->refresh.push_back(std::move(refresh));
+}
+
 std::string Metrics::exposition() const {
+  {
+    std::lock_guard lock(impl_->refresh_mutex);
+    for (const auto& refresh : impl_->refresh) refresh();
+  }
+  impl_->sqlite_memory.Set(static_cast<double>(sqlite3_memory_used()));
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }
 

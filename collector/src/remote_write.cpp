@@ -563,6 +563,11 @@ Writer::Writer(std::vector<EndpointConfig> endpoints, ::prometheus::Registry& re
                     .Name("vigie_collector_remote_write_queue_samples")
                     .Help("Samples waiting to be sent")
                     .Register(registry);
+  auto& queue_limit =
+      ::prometheus::BuildGauge()
+          .Name("vigie_collector_remote_write_queue_samples_limit")
+          .Help("Samples allowed to wait (queue_capacity_samples); beyond, the oldest are dropped")
+          .Register(registry);
 
   for (auto& config : endpoints) {
     if (config.max_samples_per_send == 0 || config.queue_capacity_samples == 0)
@@ -592,6 +597,7 @@ Writer::Writer(std::vector<EndpointConfig> endpoints, ::prometheus::Registry& re
     q->folded = &folded.Add(name);
     q->requests = &requests;
     q->queue_samples = &queue.Add(name);
+    queue_limit.Add(name).Set(static_cast<double>(q->config.queue_capacity_samples));
     queues_.push_back(std::move(q));
   }
   for (auto& q : queues_) q->thread = std::thread([raw = q.get()] { raw->run(); });

@@ -33,6 +33,7 @@ using tcp = net::ip::tcp;
 // closing, so that it sees the 413 or 401 instead of a connection reset.
 constexpr std::size_t kMaxDrainBytes = 64u << 20;
 constexpr auto kDrainTimeout = std::chrono::seconds(10);
+constexpr std::size_t kDiscardBytes = 64u << 10;  // read at a time while draining
 // What the first read of a keep-alive connection's next request asks for.
 constexpr std::size_t kFirstReadBytes = 4096;
 // To send TLS close_notify and wait for the peer's before closing.
@@ -73,7 +74,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         handler_(handler),
         open_(std::move(open)),
         plain_on_tls_port_(plain_on_tls_port) {}
-  ~Session() { --*open_; }
+  ~Session() {
+    release_held();
+    --*open_;
+    handler_.metrics().connections(-1);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -127,6 +132,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void do_read_header() {
+    reading_body_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(config_.header_limit_bytes));
     parser_->body_limit(config_.body_limit_bytes);
@@ -147,8 +153,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     return request;
   }
 
-  void on_read_header(beast::error_code ec, std::size_t) {
+  void on_read_header(beast::error_code ec, std::size_t header_bytes) {
     if (ec) return on_error(ec);
+    hold(held_header_, header_bytes, &Metrics::request_header_bytes);
     if (plain_on_tls_port_) {
       draining_ = true;
       return send(handler_.reject(Rejection::kPlainHttpOnTls, parser_->get().target()), false,
@@ -161,6 +168,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return send(std::move(*refusal), false, parser_->get().version());
     }
     lowest().expires_after(config_.read_timeout);
+    reading_body_ = true;
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, this->shared_from_this()));
   }
@@ -168,6 +176,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     auto& message = parser_->get();
+    hold(held_body_, message.body().size(), &Metrics::request_body_bytes);
     Request request = request_of(message);
     request.body = std::move(message.body());
     Response response;
@@ -181,6 +190,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void on_error(beast::error_code ec) {
+    if (ec == beast::error::timeout && !plain_on_tls_port_) {
+      // Slowloris (headers) or a slow POST (body): closed without an answer.
+      handler_.count_rejection(reading_body_ ? Rejection::kReadTimeout : Rejection::kHeaderTimeout);
+      return do_close();
+    }
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
         ec == net::error::eof || ec == ssl::error::stream_truncated) {
@@ -207,6 +221,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     http::async_write(
         stream_, *message,
         [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
+          self->release_held();
           if (ec) return self->do_close();
           if (!message->keep_alive()) return self->draining_ ? self->do_drain() : self->do_close();
           self->do_wait_next();
@@ -221,11 +236,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     }
     lowest().expires_after(kDrainTimeout);
+    discard_ = std::make_unique<char[]>(kDiscardBytes);
     read_some_discarded();
   }
 
   void read_some_discarded() {
-    stream_.async_read_some(net::buffer(discard_),
+    stream_.async_read_some(net::buffer(discard_.get(), kDiscardBytes),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > kMaxDrainBytes)
@@ -245,6 +261,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
+  // Request bytes held from when they are read until the answer is sent,
+  // exported as vigie_collector_request_{header,body}_bytes.
+  void hold(std::size_t& held, std::size_t bytes, void (Metrics::*gauge)(double)) {
+    held += bytes;
+    (handler_.metrics().*gauge)(static_cast<double>(bytes));
+  }
+  void release_held() {
+    if (held_header_ != 0)
+      handler_.metrics().request_header_bytes(-static_cast<double>(held_header_));
+    if (held_body_ != 0) handler_.metrics().request_body_bytes(-static_cast<double>(held_body_));
+    held_header_ = held_body_ = 0;
+  }
+
   void close_socket() {
     beast::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -259,8 +288,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<ConnectionCount> open_;
   const bool plain_on_tls_port_;
   bool draining_ = false;
+  bool reading_body_ = false;  // which timeout a timeout is: read_timeout, else header_timeout
+  std::size_t held_header_ = 0;
+  std::size_t held_body_ = 0;
   std::size_t drained_ = 0;
-  std::array<char, 64 * 1024> discard_{};
+  // Only for draining, so that an idle or slow connection costs a few KiB.
+  std::unique_ptr<char[]> discard_;
 };
 
 // On a TLS port, reads the first bytes (bounded by tls.handshake_timeout)
@@ -293,6 +326,7 @@ class Detector : public std::enable_shared_from_this<Detector> {
       stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
       stream_.close();
       --*open_;
+      handler_.metrics().connections(-1);
       return;
     }
     // The open connection passes to the session (which decrements it).
@@ -393,6 +427,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
       refuse(std::move(socket));
     } else {
       ++*open_;
+      handler_.metrics().connections(+1);
       if (tls_ != nullptr) {
         std::make_shared<Detector>(std::move(socket), *tls_, config_, handler_, open_)->run();
       } else {

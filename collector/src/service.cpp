@@ -1,5 +1,7 @@
 #include "vigie/collector/service.h"
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -13,10 +15,38 @@
 #include "vigie/collector/metrics.h"
 #include "vigie/collector/remote_write.h"
 #include "vigie/collector/server.h"
+#include "vigie/collector/sqlite_store.h"
 #include "vigie/collector/storage.h"
 #include "vigie/collector/webhook.h"
 
 namespace vigie::collector {
+namespace {
+
+// SQLite's group-commit write queue (sqlite_store.h) as use and bound:
+// vigie_collector_sqlite_write_queue_{batches,bytes} and their _limit,
+// read from the store at each scrape.
+void export_write_queue(const SqliteStore& store, Metrics& metrics) {
+  auto gauge = [&metrics](const char* name, const char* help) -> prometheus::Gauge& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(metrics.registry()).Add({});
+  };
+  auto& batches = gauge("vigie_collector_sqlite_write_queue_batches",
+                        "Batches waiting for SQLite's group commit");
+  auto& bytes = gauge("vigie_collector_sqlite_write_queue_bytes",
+                      "Encoded rows of the batches waiting for SQLite's group commit, bytes");
+  gauge("vigie_collector_sqlite_write_queue_batches_limit",
+        "Batches allowed to wait for SQLite's group commit; more get 429")
+      .Set(static_cast<double>(store.write_queue_limits().max_batches));
+  gauge("vigie_collector_sqlite_write_queue_bytes_limit",
+        "Encoded bytes allowed to wait for SQLite's group commit; more get 429")
+      .Set(static_cast<double>(store.write_queue_limits().max_bytes));
+  metrics.on_collect([&store, &batches, &bytes] {
+    const auto stats = store.write_queue_stats();
+    batches.Set(static_cast<double>(stats.queued_batches));
+    bytes.Set(static_cast<double>(stats.queued_bytes));
+  });
+}
+
+}  // namespace
 
 // Members in dependency order: each is destroyed before what it uses.
 struct Service::Impl {
@@ -26,6 +56,8 @@ struct Service::Impl {
         retention(*store, config.retention, metrics.registry()),
         handler(config, *store, metrics),
         router(router_options(config)) {
+    if (const auto* sqlite = dynamic_cast<const SqliteStore*>(store.get()))
+      export_write_queue(*sqlite, metrics);
     // remote_write (remote_write.h): node, workload and agent-health series
     // of every stored batch to Prometheus, VictoriaMetrics, Mimir…
     if (!config.remote_write.empty()) {

@@ -190,6 +190,12 @@ WebhookSink::WebhookSink(WebhookOptions options, prometheus::Registry* registry)
                               .Help("Alert notifications waiting for a webhook's sender")
                               .Register(*registry)
                               .Add({{"webhook", name}});
+    prometheus::BuildGauge()
+        .Name("vigie_collector_webhook_queue_length_limit")
+        .Help("Alert notifications allowed to wait for a webhook's sender (queue_size)")
+        .Register(*registry)
+        .Add({{"webhook", name}})
+        .Set(static_cast<double>(impl_->options.queue_size));
   }
   impl_->sender = std::thread([impl = impl_.get()] { impl->run(); });
 }

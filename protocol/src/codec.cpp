@@ -1,7 +1,9 @@
 #include "vigie/protocol/codec.h"
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <zstd.h>
 
 #include <cmath>
@@ -338,6 +340,56 @@ void to_pb(const WorkloadEnergy& in, pb::WorkloadEnergy* out) {
 
 DecodeResult invalid(std::string message) { return {DecodeError::kInvalid, std::move(message)}; }
 
+// What a serialized message would cost once parsed, counted on the wire
+// before parsing: a few bytes of protobuf can stand for a record of several
+// hundred bytes in memory (an empty event is 5 bytes on the wire), so the
+// decoded-size bound alone lets a 6 KB zstd frame become gigabytes.
+struct WireCount {
+  std::size_t records = 0;   // top-level repeated entries of the Batch
+  std::size_t elements = 0;  // field occurrences at any depth, packed values included
+};
+
+// Walks one message of type `type` (nullptr: an unknown group, kept by the
+// parser as unknown fields) from `in` to its end, its limit or its END_GROUP,
+// adding to `count`; stops early once a bound is passed. Malformed input
+// just ends the walk: the parser reports it.
+void count_wire(google::protobuf::io::CodedInputStream& in,
+                const google::protobuf::Descriptor* type, int depth, WireCount& count) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::internal::WireFormatLite;
+  while (count.records <= kMaxBatchRecords && count.elements <= kMaxBatchElements) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return;
+    const auto wire_type = WireFormatLite::GetTagWireType(tag);
+    if (wire_type == WireFormatLite::WIRETYPE_END_GROUP) return;
+    ++count.elements;
+    const FieldDescriptor* field =
+        type == nullptr ? nullptr : type->FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
+    if (depth == 0 && field != nullptr && field->is_repeated()) ++count.records;
+    if (depth >= 32) return;  // deeper than the schema goes: the parser will say
+    if (wire_type == WireFormatLite::WIRETYPE_START_GROUP) {
+      count_wire(in, nullptr, depth + 1, count);
+      continue;
+    }
+    if (wire_type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED || field == nullptr ||
+        (field->type() != FieldDescriptor::TYPE_MESSAGE && !field->is_packable())) {
+      if (!WireFormatLite::SkipField(&in, tag)) return;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length) || length > static_cast<uint32_t>(INT32_MAX)) return;
+    if (field->type() != FieldDescriptor::TYPE_MESSAGE) {
+      count.elements += length;  // packed: at least one byte per value
+      if (!in.Skip(static_cast<int>(length))) return;
+      continue;
+    }
+    const auto limit = in.PushLimit(static_cast<int>(length));
+    count_wire(in, field->message_type(), depth + 1, count);
+    if (!in.Skip(in.BytesUntilLimit())) return;
+    in.PopLimit(limit);
+  }
+}
+
 // A joule, second or gram figure: finite and not negative.
 bool valid_quantity(double v) { return std::isfinite(v) && v >= 0; }
 
@@ -434,23 +486,41 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     ZSTD_inBuffer in{body.data(), body.size(), 0};
     std::string chunk(ZSTD_DStreamOutSize(), '\0');
     std::size_t ret = 1;
-    while (in.pos < in.size && ret != 0) {
+    bool flushed = false;  // the last call left no output in the decoder
+    // All input consumed is not the end: a full output chunk means the
+    // decoder may hold more (zstd.h, ZSTD_decompressStream).
+    while (ret != 0 && (in.pos < in.size || !flushed)) {
       ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
       ret = ZSTD_decompressStream(dctx.get(), &o, &in);
       if (ZSTD_isError(ret)) {
         return {DecodeError::kCorrupt,
                 std::string("corrupt zstd frame: ") + ZSTD_getErrorName(ret)};
       }
-      raw.append(chunk.data(), o.pos);
-      if (raw.size() > max_decoded_bytes) {
+      flushed = o.pos < o.size;
+      if (raw.size() + o.pos > max_decoded_bytes) {
         return {DecodeError::kTooLarge, "decompressed batch exceeds the limit of " +
                                             std::to_string(max_decoded_bytes) + " bytes"};
       }
+      raw.append(chunk.data(), o.pos);
     }
     if (ret != 0) return {DecodeError::kCorrupt, "truncated zstd frame"};
     if (in.pos != in.size) return {DecodeError::kCorrupt, "data after the zstd frame"};
   }
 
+  {
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(raw.data()),
+                                              static_cast<int>(raw.size()));
+    WireCount count;
+    count_wire(in, pb::Batch::descriptor(), 0, count);
+    if (count.records > kMaxBatchRecords) {
+      return {DecodeError::kTooLarge, "batch holds more than " + std::to_string(kMaxBatchRecords) +
+                                          " events, energy records and alerts"};
+    }
+    if (count.elements > kMaxBatchElements) {
+      return {DecodeError::kTooLarge,
+              "batch holds more than " + std::to_string(kMaxBatchElements) + " protobuf fields"};
+    }
+  }
   pb::Batch msg;
   if (!msg.ParseFromString(raw)) {
     return {DecodeError::kBadProtobuf, "payload is not a vigie.v1.Batch protobuf message"};
@@ -534,7 +604,9 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     }
     out.workload_ends.push_back(std::move(end));
   }
-  return {};
+  DecodeResult result;
+  result.decoded_bytes = raw.size();
+  return result;
 }
 
 }  // namespace vigie::protocol

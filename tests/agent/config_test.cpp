@@ -133,5 +133,29 @@ sensor:
   EXPECT_THROW(parse_config("sensor: {ancestry_depth: 1000}", ""), std::runtime_error);
 }
 
+TEST(Config, SpoolSection) {
+  Config c = parse_config("", "/etc/vigie");
+  EXPECT_TRUE(c.spool.enabled);
+  EXPECT_EQ(c.spool.dir, "");  // the agent makes it <state_dir>/spool
+  EXPECT_EQ(c.spool.max_bytes, 1ull << 30);
+  EXPECT_TRUE(c.spool.sync);
+  c = parse_config("spool:\n  enabled: false\n  dir: spool\n  max_bytes: 1048576\n  sync: false\n",
+                   "/etc/vigie");
+  EXPECT_FALSE(c.spool.enabled);
+  EXPECT_EQ(c.spool.dir, "/etc/vigie/spool");  // relative: against the file's directory
+  EXPECT_EQ(c.spool.max_bytes, 1u << 20);
+  EXPECT_FALSE(c.spool.sync);
+  EXPECT_EQ(parse_config("spool: {dir: /data/spool, max_bytes: 53687091200}", "/").spool.max_bytes,
+            50ull << 30);
+  expect_error("spool: {max_bytes: 1048575}", "'spool.max_bytes' must be within");
+  expect_error("spool: {max_bytes: -1}", "'spool.max_bytes' must be within");
+  expect_error("spool: {max_bytes: 1GiB}", "'spool.max_bytes' has the wrong type");
+  expect_error("spool: {sync: sometimes}", "'spool.sync' has the wrong type");
+  expect_error("spool: {enabled: 2}", "'spool.enabled' has the wrong type");
+  expect_error("spool: {dir: [a]}", "'spool.dir' has the wrong type");
+  expect_error("spool: {max_size: 1048576}", "unknown key 'spool.max_size'");
+  expect_error("spool: [a]", "'spool.' must be a mapping");
+}
+
 }  // namespace
 }  // namespace vigie::agent

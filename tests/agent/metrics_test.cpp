@@ -74,6 +74,50 @@ TEST(AgentMetrics, UplinkCountersFollowTheUplink) {
   EXPECT_NE(text.find("vigie_uplink_queue_events 7"), std::string::npos) << text;
 }
 
+TEST(AgentMetrics, UplinkDropsByReasonBoundsAndSpool) {
+  AgentMetrics m;
+  std::string text = exposition(m);
+  for (const char* reason : {"queue_full", "spool_full", "disk_full", "corrupt", "stopped"}) {
+    const std::string line =
+        "vigie_uplink_batches_dropped_total{reason=\"" + std::string(reason) + "\"} 0";
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  uplink::UplinkStats s;
+  s.batches_dropped_by_reason = {
+      {"queue_full", 1}, {"spool_full", 4}, {"disk_full", 2}, {"corrupt", 3}, {"stopped", 0}};
+  s.batches_dropped_total = 10;
+  s.queue_batches = 2;
+  s.queue_batches_limit = 600;
+  s.queue_events_limit = 100000;
+  s.queue_bytes_limit = 33554432;
+  s.pending_events = 12;
+  s.pending_events_limit = 1000;
+  s.spool_batches = 40;
+  s.spool_bytes = 123456;
+  s.spool_bytes_limit = 1073741824;
+  s.spool_write_errors_total = 5;
+  s.spool_replayed_batches_total = 38;
+  m.set_uplink(s);
+  s.batches_dropped_by_reason["spool_full"] = 6;
+  m.set_uplink(s);
+  m.set_process_table_limit(65536);
+  m.set_sensor_health(100, 0, 0);
+  text = exposition(m);
+  for (const char* line :
+       {"vigie_uplink_batches_dropped_total{reason=\"queue_full\"} 1",
+        "vigie_uplink_batches_dropped_total{reason=\"spool_full\"} 6",
+        "vigie_uplink_batches_dropped_total{reason=\"disk_full\"} 2",
+        "vigie_uplink_batches_dropped_total{reason=\"corrupt\"} 3",
+        "vigie_uplink_batches_dropped_total{reason=\"stopped\"} 0", "vigie_uplink_queue_batches 2",
+        "vigie_uplink_queue_batches_limit 600", "vigie_uplink_queue_events_limit 100000",
+        "vigie_uplink_queue_bytes_limit 33554432", "vigie_uplink_pending_events 12",
+        "vigie_uplink_pending_events_limit 1000", "vigie_uplink_spool_batches 40",
+        "vigie_uplink_spool_bytes 123456", "vigie_uplink_spool_bytes_limit 1073741824",
+        "vigie_uplink_spool_write_errors_total 5", "vigie_uplink_spool_replayed_batches_total 38",
+        "vigie_sensor_process_table_entries 100", "vigie_sensor_process_table_entries_limit 65536"})
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
+}
+
 TEST(AgentMetrics, UplinkPerCollectorSeries) {
   AgentMetrics m;
   uplink::UplinkStats s;

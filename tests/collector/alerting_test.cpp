@@ -361,8 +361,12 @@ TEST_F(CorrelationFixture, DropRateAndPowerThresholds) {
   for (const auto& n : got) names.insert(n.alert.rule_title);
   EXPECT_EQ(names, (std::set<std::string>{"RingBufferDrops", "NodePowerHigh"}));
   for (const auto& n : got) {
-    if (n.alert.rule_title == "RingBufferDrops") EXPECT_EQ(alert_annotations(n).at("value"), "50");
-    if (n.alert.rule_title == "NodePowerHigh") EXPECT_EQ(alert_annotations(n).at("value"), "12");
+    if (n.alert.rule_title == "RingBufferDrops") {
+      EXPECT_EQ(alert_annotations(n).at("value"), "50");
+    }
+    if (n.alert.rule_title == "NodePowerHigh") {
+      EXPECT_EQ(alert_annotations(n).at("value"), "12");
+    }
   }
   // The agent restarted: its counter went back to 1; 0.1/s resolves the drop alert.
   protocol::Batch third = testing::sample_batch(3, "node1", kBaseNs + 20 * kSecondNs);

@@ -179,101 +179,17 @@ std::string exchange_raw(uint16_t port, const std::string& raw) {
   return read_all(fd);
 }
 
-TEST_F(CollectorServerTest, RefusesAnUnauthenticatedIngestBeforeItsBody) {
-  // 10 MiB is within this server's body limit: only the token check stops it.
-  const auto server = another_server([](Config& c) { c.body_limit_bytes = 16u << 20; });
-  for (const std::string authorization : {"", "Authorization: Bearer wrong-token\r\n"}) {
-    const int fd = connect_raw(server->port());
-    ASSERT_TRUE(send_raw(fd, "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n" + authorization +
-                                 "Content-Type: application/x-protobuf\r\n"
-                                 "Content-Encoding: zstd\r\nContent-Length: 10485760\r\n\r\n"));
-    // Not a byte of the body is sent, yet the answer comes and the server closes.
-    bool closed = false;
-    const std::string answer = read_all(fd, &closed);
-    EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << authorization << answer;
-    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
-    EXPECT_TRUE(closed);
-  }
-  // An agent with a token is still served on that server.
-  protocol::HttpRequest request;
-  request.method = "POST";
-  request.target = "/api/v1/ingest";
-  request.headers = {{"Authorization", std::string("Bearer ") + kToken},
-                     {"Content-Type", "application/x-protobuf"},
-                     {"Content-Encoding", "zstd"}};
-  request.body = protocol::encode_batch(sample_batch(1));
-  protocol::Endpoint endpoint = endpoint_;
-  endpoint.port = std::to_string(server->port());
-  EXPECT_EQ(protocol::send(endpoint, request).status, 200);
-}
+// Slow, oversized, malformed and unauthenticated requests, and connections
+// over the cap: hostile_test.cpp.
 
-TEST_F(CollectorServerTest, DropsAClientWhoseHeadersTakeTooLong) {
-  const auto server = another_server([](Config& c) { c.header_timeout = std::chrono::seconds(1); });
-  const auto start = std::chrono::steady_clock::now();
-  const int slow = connect_raw(server->port());
-  ASSERT_TRUE(send_raw(slow, "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n"));
-  // A keep-alive client whose next request stalls half-way gets the same.
-  const int stalled = connect_raw(server->port());
-  ASSERT_TRUE(send_raw(stalled,
-                       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n"));
-  // Meanwhile another client is served.
-  EXPECT_EQ(get("/api/v1/agents", server->port()).status, 200);
-
-  bool closed = false;
-  EXPECT_EQ(read_all(slow, &closed), "");
-  EXPECT_TRUE(closed) << "still open after the header timeout";
-  const std::string answers = read_all(stalled, &closed);
-  EXPECT_TRUE(closed);
-  EXPECT_EQ(answers.rfind("HTTP/1.1 200", 0), 0u) << answers;
-  EXPECT_EQ(answers.find("HTTP/1.1", 1), std::string::npos) << answers;
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(elapsed, std::chrono::milliseconds(900));
-  EXPECT_LT(elapsed, std::chrono::seconds(4));
-}
-
-TEST_F(CollectorServerTest, AnswersConnectionsOverTheCapWith503) {
-  const auto server = another_server([](Config& c) { c.max_connections = 2; });
-  const int first = connect_raw(server->port());
-  const int second = connect_raw(server->port());
-  bool closed = false;
-  const std::string answer = read_all(connect_raw(server->port()), &closed);
-  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
-  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
-  EXPECT_NE(answer.find("too many connections"), std::string::npos) << answer;
-  EXPECT_TRUE(closed);
-
-  // Slots free up once the server sees its clients go.
-  close(first);
-  close(second);
-  protocol::HttpResponse metrics;
-  for (int i = 0; i < 100 && metrics.status != 200; ++i) {
-    metrics = get("/metrics", server->port());
-    if (metrics.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_EQ(metrics.status, 200);
-  const std::string line = R"(vigie_collector_rejections_total{reason="too_many_connections"} )";
-  const auto at = metrics.body.find(line);
-  ASSERT_NE(at, std::string::npos) << metrics.body;
-  EXPECT_NE(metrics.body[at + line.size()], '0') << metrics.body;
-}
-
-TEST_F(CollectorServerTest, AnswersMalformedHttpWithA4xx) {
-  EXPECT_EQ(exchange_raw(collector_.port(), "NOT HTTP AT ALL\r\n\r\n").rfind("HTTP/1.1 400", 0),
-            0u);
-  const std::string huge_header =
-      "GET / HTTP/1.1\r\nX-Filler: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
-  EXPECT_EQ(exchange_raw(collector_.port(), huge_header).rfind("HTTP/1.1 431", 0), 0u);
-  // Keep-alive: two requests on one connection, two answers.
+TEST_F(CollectorServerTest, AnswersKeepAliveRequestsInTurn) {
+  // Two requests on one connection, two answers.
   const std::string twice =
       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /api/v1/agents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   const std::string answers = exchange_raw(collector_.port(), twice);
+  EXPECT_EQ(answers.rfind("HTTP/1.1 200", 0), 0u) << answers;
   EXPECT_NE(answers.find("HTTP/1.1 200"), answers.rfind("HTTP/1.1 200")) << answers;
-  EXPECT_EQ(get("/metrics").status, 200);
-  EXPECT_NE(
-      get("/metrics").body.find(R"(vigie_collector_rejections_total{reason="malformed_http"} 1)"),
-      std::string::npos);
 }
 
 TEST_F(CollectorServerTest, StopsCleanly) {

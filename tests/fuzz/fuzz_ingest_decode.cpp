@@ -5,7 +5,9 @@
 // vigie.v1.Batch payload that the target compresses first, so that mutations
 // reach the protobuf and validation layers instead of dying in zstd's checks.
 // Properties: never crashes; an accepted batch meets the documented
-// validation; decode(encode(b)) accepts b again and encodes it to the same bytes.
+// validation and bounds (decoded size, records), and is refused under a
+// smaller max_decoded_bytes exactly when it is larger; decode(encode(b))
+// accepts b again and encodes it to the same bytes.
 #include <google/protobuf/stubs/logging.h>
 #include <zstd.h>
 
@@ -39,6 +41,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     body.assign(input);
   }
 
+  // A tight bound on the decompressed size takes the refusal paths of both
+  // zstd decoders (declared size and streamed).
+  protocol::Batch bounded;
+  const protocol::DecodeResult tight = protocol::decode_batch(body, bounded, 256);
+  check(!tight.ok() || tight.decoded_bytes <= 256, "decoded past max_decoded_bytes");
+
   protocol::Batch batch;
   const protocol::DecodeResult result = protocol::decode_batch(body, batch);
   if (!result.ok()) {
@@ -47,6 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   check(!batch.agent_id.empty() && !batch.host.empty() && batch.sequence >= 1,
         "accepted batch violates agent_id/host/sequence validation");
+  check(result.decoded_bytes <= protocol::kMaxDecodedBatchBytes, "decoded_bytes above the bound");
+  check(batch.events.size() + batch.zone_energy.size() + batch.workload_energy.size() +
+                batch.alerts.size() + batch.workload_ends.size() <=
+            protocol::kMaxBatchRecords,
+        "accepted a batch over kMaxBatchRecords");
+  check(tight.ok() == (result.decoded_bytes <= 256), "max_decoded_bytes refused a smaller batch");
 
   // Whatever the collector accepted must survive a re-encode (the collector and
   // tests rely on encode_batch for valid batches). Compare encodings, not Batch

@@ -33,15 +33,10 @@ using vigie::integration::free_port;
 using vigie::integration::read_file;
 using vigie::integration::spawn;
 using vigie::integration::stop;
+using vigie::integration::write_file;
 
 constexpr uint32_t kNobody = 65534;
 constexpr uint16_t kMiningPoolPort = 3333;
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  ASSERT_TRUE(out.good()) << "cannot write " << path;
-}
 
 // A child process connects to 127.0.0.1:`port` over TCP and exits; returns its
 // pid. Nothing needs to listen: the connect attempt itself is the event.

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,13 @@ inline uint16_t free_port() {
 inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Throws std::runtime_error when the file cannot be written.
+inline void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out.good()) throw std::runtime_error("cannot write " + path.string());
 }
 
 // Runs argv[0] (an absolute path) with stdout and stderr to `log`.

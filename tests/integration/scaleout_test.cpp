@@ -43,17 +43,12 @@ using vigie::integration::eventually;
 using vigie::integration::free_port;
 using vigie::integration::read_file;
 using vigie::integration::spawn;
+using vigie::integration::write_file;
 using vigie::protocol::Endpoint;
 
 constexpr const char* kSite = "site-scaleout";
 constexpr const char* kHost = "node-scaleout";
 constexpr const char* kAgentId = "agent-scaleout";
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out.good()) throw std::runtime_error("cannot write " + path.string());
-}
 
 // "SELECT ..." on the shared database; the first column of the first row.
 std::string query(const std::string& url, const std::string& sql) {
@@ -450,7 +445,11 @@ TEST_F(ScaleOut, RealAgentWithCollectorUrlsFailsOverWithoutAGap) {
   EXPECT_EQ(scrape("vigie_uplink_collector_active{collector=\"" + b + "\"}"), 1);
   EXPECT_EQ(scrape("vigie_uplink_collector_active{collector=\"" + a + "\"}"), 0);
   EXPECT_GE(scrape("vigie_uplink_collector_send_failures_total{collector=\"" + a + "\"}"), 1);
-  EXPECT_EQ(scrape("vigie_uplink_batches_dropped_total"), 0);
+  for (const char* reason : {"queue_full", "spool_full", "disk_full", "corrupt", "stopped"}) {
+    EXPECT_EQ(scrape("vigie_uplink_batches_dropped_total{reason=\"" + std::string(reason) + "\"}"),
+              0)
+        << reason;
+  }
   const double sent = scrape("vigie_uplink_batches_sent_total");
   vigie::integration::stop(agent);  // SIGTERM: delivers what is queued
   agent = -1;

@@ -4,6 +4,8 @@
 #include <zstd.h>
 
 #include <cmath>
+#include <memory>
+#include <string>
 
 namespace vigie::protocol {
 namespace {
@@ -211,6 +213,94 @@ TEST(Codec, RefusesIntegersStoresCannotHold) {
   b = sample_batch();
   b.events[0].time_ns = UINT64_MAX;
   EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+}
+
+std::string varint(uint64_t v) {
+  std::string out;
+  for (; v >= 0x80; v >>= 7) out += static_cast<char>((v & 0x7f) | 0x80);
+  return out + static_cast<char>(v);
+}
+
+// A zstd frame of a Batch payload: agent_id "a", host "h", sequence 1, then `rest`.
+std::string frame_of(const std::string& rest) {
+  const std::string payload = std::string(
+                                  "\x0a\x01"
+                                  "a"
+                                  "\x1a\x01"
+                                  "h"
+                                  "\x20\x01") +
+                              rest;
+  std::string frame(ZSTD_compressBound(payload.size()), '\0');
+  frame.resize(ZSTD_compress(frame.data(), frame.size(), payload.data(), payload.size(), 1));
+  return frame;
+}
+
+std::string repeated(const std::string& entry, std::size_t count) {
+  std::string out;
+  out.reserve(entry.size() * count);
+  for (std::size_t i = 0; i < count; ++i) out += entry;
+  return out;
+}
+
+TEST(Codec, BoundsTheRecordsOfABatchBeforeParsingThem) {
+  // events { process_exit {} }: 5 bytes on the wire, hundreds once parsed.
+  const std::string empty_event("\x32\x03\x8a\x01\x00", 5);
+  Batch out;
+  const DecodeResult at = decode_batch(frame_of(repeated(empty_event, kMaxBatchRecords)), out);
+  ASSERT_TRUE(at.ok()) << at.message;
+  EXPECT_EQ(out.events.size(), kMaxBatchRecords);
+  EXPECT_EQ(at.decoded_bytes, 8 + 5 * kMaxBatchRecords);
+  const DecodeResult over =
+      decode_batch(frame_of(repeated(empty_event, kMaxBatchRecords + 1)), out);
+  EXPECT_EQ(over.error, DecodeError::kTooLarge);
+  EXPECT_NE(over.message.find("more than 100000 events"), std::string::npos) << over.message;
+}
+
+TEST(Codec, BoundsTheFieldsOfABatchAtAnyDepth) {
+  Batch out;
+  // One exec event with too many (empty) argv strings.
+  const std::string argv = repeated(std::string("\x12\x00", 2), kMaxBatchElements);
+  const std::string exec = "\x82\x01" + varint(argv.size()) + argv;
+  const DecodeResult nested = decode_batch(frame_of("\x32" + varint(exec.size()) + exec), out);
+  EXPECT_EQ(nested.error, DecodeError::kTooLarge);
+  EXPECT_NE(nested.message.find("protobuf fields"), std::string::npos) << nested.message;
+  // Unknown fields (kept by the parser), flat or inside an unknown group.
+  const std::string unknown = repeated(std::string("\xf8\x06\x00", 3), kMaxBatchElements);
+  EXPECT_EQ(decode_batch(frame_of(unknown), out).error, DecodeError::kTooLarge);
+  EXPECT_EQ(decode_batch(frame_of("\xfb\x06" + unknown + "\xfc\x06"), out).error,
+            DecodeError::kTooLarge);
+  // An agent's real batch is far below.
+  EXPECT_TRUE(decode_batch(encode_batch(sample_batch()), out).ok());
+}
+
+TEST(Codec, DecodesAFrameOfUnknownSizeThatFlushesAfterItsLastInput) {
+  // Streamed without a declared size, 2 MiB of one letter in a few hundred
+  // bytes: the decoder has output left once all input is consumed.
+  Batch big = sample_batch();
+  std::get<ProcessExec>(big.events[0].body).argv = {std::string(2u << 20, 'a')};
+  const std::string sized = encode_batch(big);
+  std::string raw(ZSTD_getFrameContentSize(sized.data(), sized.size()), '\0');
+  ASSERT_EQ(ZSTD_decompress(raw.data(), raw.size(), sized.data(), sized.size()), raw.size());
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  std::string frame(ZSTD_compressBound(raw.size()), '\0');
+  ZSTD_outBuffer o{frame.data(), frame.size(), 0};
+  for (std::size_t at = 0; at < raw.size(); at += 4096) {
+    ZSTD_inBuffer in{raw.data() + at, std::min<std::size_t>(4096, raw.size() - at), 0};
+    while (in.pos < in.size)
+      ASSERT_FALSE(ZSTD_isError(ZSTD_compressStream2(cctx.get(), &o, &in, ZSTD_e_continue)));
+  }
+  ZSTD_inBuffer none{nullptr, 0, 0};
+  while (ZSTD_compressStream2(cctx.get(), &o, &none, ZSTD_e_end) != 0) {
+  }
+  frame.resize(o.pos);
+  ASSERT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), ZSTD_CONTENTSIZE_UNKNOWN);
+  Batch out;
+  const DecodeResult r = decode_batch(frame, out);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.decoded_bytes, raw.size());
+  EXPECT_EQ(encode_batch(out), sized);
+  // The same under a bound just below its size: refused, not truncated.
+  EXPECT_EQ(decode_batch(frame, out, raw.size() - 1).error, DecodeError::kTooLarge);
 }
 
 TEST(Codec, RefusesDataAfterTheFrame) {

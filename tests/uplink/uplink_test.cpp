@@ -250,6 +250,31 @@ TEST(Uplink, RetriesWhileCollectorIsDownThenDelivers) {
   EXPECT_EQ(uplink.stats().batches_dropped_total, 0u);
 }
 
+// A collector that never answers: the kernel completes the handshake and
+// takes the request into the socket's buffer, nobody accepts or replies, so
+// a POST hangs until the request timeout. Pending events must still be
+// sealed every flush interval meanwhile (with a spool, that is what puts
+// them on disk before a crash), not wait for the send to end.
+TEST(Uplink, SealsEveryFlushIntervalWhileASendHangs) {
+  net::io_context ioc;
+  tcp::acceptor silent(ioc, {net::ip::make_address("127.0.0.1"), 0});  // listens, never accepts
+  UplinkOptions o = options({"127.0.0.1", std::to_string(silent.local_endpoint().port())});
+  o.request_timeout = 60s;
+  Uplink uplink(o, {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return uplink.stats().queue_batches == 1; }));  // in flight
+  for (uint32_t pid = 2; pid <= 4; ++pid) {
+    uplink.add_event(exec_event(pid));
+    // Sealed while the first send still hangs (its timeout is a minute).
+    ASSERT_TRUE(eventually([&] { return uplink.stats().queue_batches == pid; }, 10s))
+        << "event " << pid << " still unsealed: sealing waits for the hanging send";
+    EXPECT_EQ(uplink.stats().pending_events, 0u);
+  }
+  EXPECT_EQ(uplink.stats().send_failures_total, 0u);  // the first send has not ended yet
+  silent.close();  // resets the queued connection: the hanging send fails now
+  uplink.stop(0ms);
+}
+
 TEST(Uplink, UndeliveredBatchesAtStopAreCounted) {
   Uplink uplink(options({"127.0.0.1", std::to_string(free_port())}), {});
   uplink.add_event(exec_event(5));

@@ -56,6 +56,16 @@ std::optional<std::string> unreadable(const std::string& dir) {
   return why;
 }
 
+// A zone's name from its `name` file: the first line, trailing blanks
+// dropped. A sysfs attribute is one line; a tree that says more is not
+// trusted with the rest (it would end up in zone names and labels).
+std::string zone_name(const char* buf) {
+  std::string name(buf);
+  name.resize(std::min(name.find('\n'), name.size()));
+  while (!name.empty() && name.back() == ' ') name.pop_back();
+  return name;
+}
+
 }  // namespace
 
 RaplDomain rapl_domain(std::string_view name) {
@@ -124,8 +134,7 @@ std::unique_ptr<RaplSource> RaplSource::open(std::string& error) {
         error = "cannot read " + zone_dir(control, {i}) + "/name";
         return nullptr;
       }
-      std::string name = buf;
-      while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+      std::string name = zone_name(buf);
       // The MMIO interface duplicates packages the MSR interface already gives.
       if (top_names.contains(name)) continue;
       here.insert(name);
@@ -138,8 +147,7 @@ std::unique_ptr<RaplSource> RaplSource::open(std::string& error) {
           error = "cannot read " + zone_dir(control, {i, j}) + "/name";
           return nullptr;
         }
-        std::string s = sub_name;
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        std::string s = zone_name(sub_name);
         if (!add(control, {i, j}, name + "/" + s)) return nullptr;
       }
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <random>
 #include <set>
@@ -70,7 +71,22 @@ uint64_t SequenceAllocator::next() {
   return next_++;
 }
 
+void SequenceAllocator::skip_past(uint64_t sequence) {
+  if (sequence == UINT64_MAX || sequence < next_) return;
+  next_ = sequence + 1;
+  if (next_ >= reserved_end_) reserve();
+}
+
 namespace {
+
+// UplinkStats::batches_dropped_by_reason's keys.
+constexpr const char* kDropReasons[] = {"queue_full", "spool_full", "disk_full", "corrupt",
+                                        "stopped"};
+// A batch the spool could not take is tried again after this long (disk
+// space comes back as acknowledged batches are removed).
+constexpr auto kSpoolRetryInterval = std::chrono::seconds(1);
+// Drops and write errors are logged at most this often per reason, with totals.
+constexpr auto kDropLogInterval = std::chrono::minutes(1);
 
 // "host:port", IPv6 hosts in brackets (RFC 3986 authority).
 std::string address_of(const protocol::Endpoint& endpoint) {
@@ -97,7 +113,34 @@ Uplink::Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> sta
     stats_.collectors.push_back(std::move(collector));
   }
   stats_.collectors.front().active = true;
+  for (const char* reason : kDropReasons) stats_.batches_dropped_by_reason[reason] = 0;
+  stats_.queue_batches_limit = options_.max_queue_batches;
+  stats_.queue_events_limit = options_.max_queue_events;
+  stats_.queue_bytes_limit = options_.max_queue_bytes;
+  stats_.pending_events_limit = options_.max_batch_events;
+  if (!options_.spool_dir.empty()) {
+    spool_ = std::make_unique<Spool>(SpoolOptions{options_.spool_dir, options_.spool_sync});
+    stats_.spool_bytes_limit = options_.spool_max_bytes;
+    // Files whose header is gone: only the number of batches is known.
+    stats_.batches_dropped_by_reason["corrupt"] += spool_->corrupt_files();
+    stats_.batches_dropped_total += spool_->corrupt_files();
+    for (const SpoolEntry& entry : spool_->recovered()) {
+      Sealed batch;
+      batch.sequence = entry.sequence;
+      batch.events = entry.counts.events;
+      batch.alerts = entry.counts.alerts;
+      batch.energy_records = entry.counts.energy_records;
+      batch.spooled = true;
+      batch.file_bytes = entry.file_bytes;
+      queue_.push_back(std::move(batch));  // recovered() is in sequence order
+    }
+    stats_.spool_replayed_batches_total = spool_->recovered().size();
+    if (!queue_.empty()) sequences_.skip_past(queue_.back().sequence);
+    publish_spool_stats();
+  }
   sender_ = std::thread([this] { run(); });
+  sealer_ = std::thread([this] { run_sealer(); });
+  if (spool_) spooler_ = std::thread([this] { run_spooler(); });
 }
 
 Uplink::~Uplink() { stop(); }
@@ -139,6 +182,37 @@ void Uplink::count_lost_locked(const Sealed& batch) {
   stats_.energy_records_dropped_total += batch.energy_records;
 }
 
+void Uplink::drop_locked(const Sealed& batch, const char* reason) {
+  ++stats_.batches_dropped_total;
+  const uint64_t so_far = ++stats_.batches_dropped_by_reason[reason];
+  count_lost_locked(batch);
+  const auto now = Clock::now();
+  auto& next_log = next_drop_log_[reason];
+  if (now >= next_log) {
+    spdlog::warn("uplink dropped batch {} with {} events ({}): {} batches dropped for {} so far",
+                 batch.sequence, batch.events, reason, so_far, reason);
+    next_log = now + kDropLogInterval;
+  }
+}
+
+std::deque<Uplink::Sealed>::iterator Uplink::find_locked(uint64_t sequence) {
+  auto it = std::lower_bound(queue_.begin(), queue_.end(), sequence,
+                             [](const Sealed& b, uint64_t s) { return b.sequence < s; });
+  return it != queue_.end() && it->sequence == sequence ? it : queue_.end();
+}
+
+void Uplink::insert_locked(Sealed batch) {
+  // Two threads may seal at once (a full batch, the flush timer): keep the
+  // queue in sequence order so that delivery stays ordered.
+  auto at = queue_.end();
+  while (at != queue_.begin() && std::prev(at)->sequence > batch.sequence) --at;
+  queue_.insert(at, std::move(batch));
+}
+
+bool Uplink::sendable_locked(const Sealed& batch) const {
+  return !spool_ || (!batch.writing && (batch.spooled || batch.write_failed));
+}
+
 void Uplink::seal(std::unique_lock<std::mutex>& lk) {
   if (pending_empty_locked()) return;
   protocol::Batch batch = std::move(pending_);
@@ -149,35 +223,171 @@ void Uplink::seal(std::unique_lock<std::mutex>& lk) {
   batch.sequence = sequences_.next();
   batch.sent_ns = protocol::wall_clock_ns();
   if (status_) batch.status = status_();
-  Sealed sealed{
-      batch.sequence,
-      {},
-      batch.events.size(),
-      batch.alerts.size(),
-      batch.zone_energy.size() + batch.workload_energy.size() + batch.workload_ends.size()};
+  Sealed sealed;
+  sealed.sequence = batch.sequence;
+  sealed.events = batch.events.size();
+  sealed.alerts = batch.alerts.size();
+  sealed.energy_records =
+      batch.zone_energy.size() + batch.workload_energy.size() + batch.workload_ends.size();
+  sealing_events_ += sealed.events;
   lk.unlock();
-  sealed.body = protocol::encode_batch(batch);
+  sealed.body = std::make_shared<const std::string>(protocol::encode_batch(batch));
   batch = {};  // free the decoded form before taking the lock again
   lk.lock();
-  // Two threads may seal at once (a full batch, the flush timer): keep the
-  // queue in sequence order so that delivery stays ordered.
-  auto at = queue_.end();
-  while (at != queue_.begin() && std::prev(at)->sequence > sealed.sequence) --at;
+  sealing_events_ -= sealed.events;
+  ++queue_batches_;
   queue_events_ += sealed.events;
-  queue_bytes_ += sealed.body.size();
-  queue_.insert(at, std::move(sealed));
-  while (queue_.size() > 1 &&
-         (queue_.size() > std::max<std::size_t>(options_.max_queue_batches, 1) ||
+  queue_bytes_ += sealed.body->size();
+  if (spool_) unspooled_.insert(sealed.sequence);
+  insert_locked(std::move(sealed));
+  if (spool_) spool_wake_.notify_one();
+  // The bounds of what waits in memory: the oldest batch held in memory goes
+  // first (with a spool, never the one the spool writer holds).
+  while (queue_batches_ > 1 &&
+         (queue_batches_ > std::max<std::size_t>(options_.max_queue_batches, 1) ||
           queue_events_ > options_.max_queue_events || queue_bytes_ > options_.max_queue_bytes)) {
-    const Sealed& oldest = queue_.front();
-    ++stats_.batches_dropped_total;
-    count_lost_locked(oldest);
-    spdlog::warn(
-        "uplink queue full ({} batches, {} events, {} bytes): dropped batch {} with {} events",
-        queue_.size(), queue_events_, queue_bytes_, oldest.sequence, oldest.events);
-    queue_events_ -= oldest.events;
-    queue_bytes_ -= oldest.body.size();
-    queue_.pop_front();
+    auto victim = queue_.end();
+    if (!spool_) {
+      victim = queue_.begin();
+    } else {
+      for (uint64_t sequence : unspooled_) {
+        auto it = find_locked(sequence);
+        if (it != queue_.end() && !it->writing) {
+          victim = it;
+          break;
+        }
+      }
+    }
+    if (victim == queue_.end()) break;
+    drop_locked(*victim, "queue_full");
+    --queue_batches_;
+    queue_events_ -= victim->events;
+    queue_bytes_ -= victim->body->size();
+    unspooled_.erase(victim->sequence);
+    queue_.erase(victim);
+  }
+}
+
+void Uplink::publish_spool_stats() {
+  spool_batches_ = spool_->batches();
+  spool_bytes_ = spool_->bytes();
+}
+
+void Uplink::unspool(uint64_t sequence) {
+  std::lock_guard sl(spool_mutex_);
+  spool_->remove(sequence);
+  publish_spool_stats();
+}
+
+bool Uplink::spool_batch(uint64_t sequence) {
+  std::unique_lock sl(spool_mutex_);
+  std::unique_lock lk(mutex_);
+  auto it = find_locked(sequence);
+  if (it == queue_.end() || it->spooled || it->writing || !it->body) return false;
+  it->writing = true;
+  const std::shared_ptr<const std::string> body = it->body;
+  const BatchCounts counts{it->events, it->alerts, it->energy_records};
+  const uint64_t file_bytes = Spool::kHeaderBytes + body->size();
+  // The oldest spooled batch leaves the spool. The one in flight is not in
+  // queue_: it is never evicted.
+  uint64_t projected = spool_->bytes();
+  std::vector<uint64_t> evicted;
+  auto evict_oldest = [&](const char* reason) {
+    for (auto v = queue_.begin(); v != queue_.end(); ++v) {
+      if (!v->spooled) continue;
+      projected -= std::min(projected, v->file_bytes);
+      evicted.push_back(v->sequence);
+      drop_locked(*v, reason);
+      queue_.erase(v);
+      return true;
+    }
+    return false;
+  };
+  while (projected + file_bytes > options_.spool_max_bytes && evict_oldest("spool_full")) {
+  }
+  const bool fits = projected + file_bytes <= options_.spool_max_bytes;
+  lk.unlock();
+  for (uint64_t v : evicted) spool_->remove(v);
+  evicted.clear();
+  SpoolWriteResult result;
+  if (fits) {
+    result = spool_->write(sequence, counts, *body);
+    while (result.error == ENOSPC || result.error == EDQUOT) {
+      lk.lock();
+      const bool any = evict_oldest("disk_full");
+      lk.unlock();
+      if (!any) break;
+      spool_->remove(evicted.back());
+      evicted.clear();
+      result = spool_->write(sequence, counts, *body);
+    }
+  } else {
+    result = {EFBIG, "a batch of " + std::to_string(file_bytes) +
+                         " bytes does not fit in spool_max_bytes " +
+                         std::to_string(options_.spool_max_bytes) +
+                         " with no older spooled batch left to evict"};
+  }
+  publish_spool_stats();
+  lk.lock();
+  it = find_locked(sequence);  // still queued: `writing` keeps it from every eviction
+  if (it == queue_.end()) {
+    if (result.ok()) spool_->remove(sequence);
+    publish_spool_stats();
+    return false;
+  }
+  it->writing = false;
+  if (result.ok()) {
+    it->spooled = true;
+    it->write_failed = false;
+    it->file_bytes = file_bytes;
+    --queue_batches_;
+    queue_events_ -= it->events;
+    queue_bytes_ -= it->body->size();
+    it->body.reset();
+    unspooled_.erase(sequence);
+  } else {
+    it->write_failed = true;
+    it->retry_at = Clock::now() + kSpoolRetryInterval;
+    const uint64_t errors = ++stats_.spool_write_errors_total;
+    const auto now = Clock::now();
+    auto& next_log = next_drop_log_["spool_write"];
+    if (now >= next_log) {
+      spdlog::warn("spool: cannot write batch {}: {}; kept in memory ({} failed writes so far)",
+                   sequence, result.message, errors);
+      next_log = now + kDropLogInterval;
+    }
+  }
+  lk.unlock();
+  wake_.notify_all();
+  return result.ok();
+}
+
+void Uplink::run_spooler() {
+  std::unique_lock lk(mutex_);
+  while (!spooler_stopping_) {
+    const auto now = Clock::now();
+    std::optional<uint64_t> pick;
+    auto wake_at = Clock::time_point::max();
+    for (uint64_t sequence : unspooled_) {  // oldest first
+      auto it = find_locked(sequence);
+      if (it == queue_.end() || it->writing) continue;
+      if (it->retry_at <= now) {
+        pick = sequence;
+        break;
+      }
+      wake_at = std::min(wake_at, it->retry_at);
+    }
+    if (!pick) {
+      if (wake_at == Clock::time_point::max()) {
+        spool_wake_.wait(lk);
+      } else {
+        spool_wake_.wait_until(lk, wake_at);
+      }
+      continue;
+    }
+    lk.unlock();
+    spool_batch(*pick);
+    lk.lock();
   }
 }
 
@@ -195,27 +405,60 @@ void Uplink::switch_locked(std::size_t index, Clock::time_point now) {
 void Uplink::run() {
   std::mt19937_64 random(std::random_device{}());
   std::unique_lock lk(mutex_);
-  auto next_seal = Clock::now() + options_.flush_interval;
   unsigned attempt = 0;
   auto next_rejection_log = Clock::time_point{};
-  for (;;) {
-    const auto now = Clock::now();
-    if (stopping_ || now >= next_seal) {
-      seal(lk);
-      next_seal = now + options_.flush_interval;
+  // Done with the batch in flight (delivered or rejected): its file goes too.
+  auto finish_in_flight = [&] {
+    const bool spooled = in_flight_->spooled;
+    const uint64_t sequence = in_flight_->sequence;
+    in_flight_.reset();
+    if (spooled) {
+      lk.unlock();
+      unspool(sequence);
+      lk.lock();
     }
+  };
+  for (;;) {
+    if (stopping_) seal(lk);  // what the sealer left pending
+    const auto now = Clock::now();
     if (stopping_ && ((!in_flight_ && queue_.empty()) || now >= stop_deadline_)) break;
     if (!in_flight_) {
-      if (queue_.empty()) {
-        wake_.wait_until(lk, next_seal);
+      // With a spool, a batch is sent once on disk (or once it could not be
+      // written): the spool writer wakes this thread.
+      if (queue_.empty() || !sendable_locked(queue_.front())) {
+        if (stopping_) {
+          wake_.wait_until(lk, stop_deadline_);
+        } else {
+          wake_.wait(lk);
+        }
         continue;
       }
       // The sender owns the batch from here; its body is not copied again.
       in_flight_ = std::move(queue_.front());
       queue_.pop_front();
-      queue_events_ -= in_flight_->events;
-      queue_bytes_ -= in_flight_->body.size();
       attempt = 0;
+      if (in_flight_->body) {
+        --queue_batches_;
+        queue_events_ -= in_flight_->events;
+        queue_bytes_ -= in_flight_->body->size();
+        unspooled_.erase(in_flight_->sequence);
+      } else {  // spooled: read back from disk
+        const uint64_t sequence = in_flight_->sequence;
+        lk.unlock();
+        std::optional<std::string> body;
+        {
+          std::lock_guard sl(spool_mutex_);
+          body = spool_->read(sequence);
+          publish_spool_stats();
+        }
+        lk.lock();
+        if (!body) {  // the spool removed and logged the file
+          drop_locked(*in_flight_, "corrupt");
+          in_flight_.reset();
+          continue;
+        }
+        in_flight_->body = std::make_shared<const std::string>(std::move(*body));
+      }
     }
     if (current_ != 0 && options_.failback_interval.count() > 0 && now >= failback_at_) {
       spdlog::info("uplink going back to the preferred collector {} (was on {})",
@@ -226,14 +469,14 @@ void Uplink::run() {
     const protocol::Endpoint& endpoint = endpoints_[collector];
     const uint64_t sequence = in_flight_->sequence;
     const std::size_t events = in_flight_->events;
-    const std::string& body = in_flight_->body;
+    const std::shared_ptr<const std::string> body = in_flight_->body;
     lk.unlock();
     protocol::HttpRequest request{"POST",
                                   "/api/v1/ingest",
                                   {{"Authorization", "Bearer " + options_.token},
                                    {"Content-Type", std::string(protocol::kContentType)},
                                    {"Content-Encoding", std::string(protocol::kContentEncoding)}},
-                                  body};
+                                  *body};
     const protocol::HttpResponse response =
         protocol::send(endpoint, request, options_.request_timeout);
     const Outcome outcome = classify(response);
@@ -241,7 +484,7 @@ void Uplink::run() {
     if (outcome == Outcome::kDelivered) {
       ++stats_.batches_sent_total;
       ++stats_.collectors[collector].batches_sent_total;
-      in_flight_.reset();
+      finish_in_flight();
       continue;
     }
     ++stats_.send_failures_total;
@@ -257,7 +500,7 @@ void Uplink::run() {
             sequence, events, response.status, response.body, stats_.batches_rejected_total);
         next_rejection_log = now + std::chrono::minutes(1);
       }
-      in_flight_.reset();
+      finish_in_flight();
       continue;
     }
     // Retryable: the batch moves to the next collector, if any. Only the first
@@ -290,6 +533,16 @@ void Uplink::run() {
   }
 }
 
+void Uplink::run_sealer() {
+  std::unique_lock lk(mutex_);
+  for (;;) {
+    const auto next_seal = Clock::now() + options_.flush_interval;
+    if (seal_wake_.wait_until(lk, next_seal, [&] { return stopping_; })) return;
+    seal(lk);
+    wake_.notify_all();
+  }
+}
+
 void Uplink::stop(milliseconds grace) {
   {
     std::lock_guard lk(mutex_);
@@ -298,32 +551,75 @@ void Uplink::stop(milliseconds grace) {
       stop_deadline_ = Clock::now() + grace;
     }
   }
+  seal_wake_.notify_all();
+  if (sealer_.joinable()) sealer_.join();
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
-  std::lock_guard lk(mutex_);
-  if (in_flight_) queue_.push_front(std::move(*in_flight_));
-  in_flight_.reset();
-  if (!queue_.empty()) {
-    std::size_t events = 0;
-    for (const auto& b : queue_) {
-      events += b.events;
-      count_lost_locked(b);
+  if (spooler_.joinable()) {
+    {
+      std::lock_guard lk(mutex_);
+      spooler_stopping_ = true;
     }
-    spdlog::warn("stopping with {} undelivered batches ({} events)", queue_.size(), events);
-    stats_.batches_dropped_total += queue_.size();
-    queue_.clear();
-    queue_events_ = 0;
-    queue_bytes_ = 0;
+    spool_wake_.notify_all();
+    spooler_.join();
   }
+  std::unique_lock lk(mutex_);
+  if (in_flight_) {
+    Sealed batch = std::move(*in_flight_);
+    in_flight_.reset();
+    if (batch.spooled) {
+      batch.body.reset();  // its file stays for the next start
+    } else {
+      ++queue_batches_;
+      queue_events_ += batch.events;
+      queue_bytes_ += batch.body->size();
+      if (spool_) unspooled_.insert(batch.sequence);
+    }
+    insert_locked(std::move(batch));
+  }
+  if (spool_) {
+    // Sealed but not on disk yet (just sealed, or a write that failed): one
+    // more try each, so that a clean stop loses nothing the disk can take.
+    const std::vector<uint64_t> left(unspooled_.begin(), unspooled_.end());
+    lk.unlock();
+    for (uint64_t sequence : left) spool_batch(sequence);
+    lk.lock();
+  }
+  std::size_t spooled = 0, lost = 0, lost_events = 0;
+  for (const auto& b : queue_) {
+    if (b.spooled) {
+      ++spooled;
+      continue;
+    }
+    ++lost;
+    lost_events += b.events;
+    ++stats_.batches_dropped_total;
+    ++stats_.batches_dropped_by_reason["stopped"];
+    count_lost_locked(b);
+  }
+  if (lost > 0) {
+    spdlog::warn("stopping with {} undelivered batches ({} events) lost", lost, lost_events);
+  }
+  if (spooled > 0) {
+    spdlog::info("stopping with {} undelivered batches kept in the spool {} for the next start",
+                 spooled, spool_->directory());
+  }
+  queue_.clear();
+  unspooled_.clear();
+  queue_batches_ = 0;
+  queue_events_ = 0;
+  queue_bytes_ = 0;
 }
 
 UplinkStats Uplink::stats() const {
   std::lock_guard lk(mutex_);
   UplinkStats s = stats_;
-  s.queue_batches = queue_.size() + (in_flight_ ? 1 : 0);
+  s.queue_batches = queue_batches_ + (in_flight_ ? 1 : 0);
   s.queue_events = queue_events_ + (in_flight_ ? in_flight_->events : 0);
-  s.queue_bytes = queue_bytes_ + (in_flight_ ? in_flight_->body.size() : 0);
-  s.pending_events = pending_.events.size();
+  s.queue_bytes = queue_bytes_ + (in_flight_ && in_flight_->body ? in_flight_->body->size() : 0);
+  s.pending_events = pending_.events.size() + sealing_events_;
+  s.spool_batches = spool_batches_.load();
+  s.spool_bytes = spool_bytes_.load();
   return s;
 }
 

@@ -91,8 +91,12 @@ class Handler {
   // kTooManyConnections, kPlainHttpOnTls, kMalformedHttp with the parser's `detail`): the
   // response, counted like any other. `target` may be empty when unknown.
   Response reject(Rejection reason, std::string_view target, std::string_view detail = {});
-  // For refusals with no HTTP answer (kTlsHandshake): counted only.
+  // For refusals with no HTTP answer (kTlsHandshake, kHeaderTimeout,
+  // kReadTimeout): counted only.
   void count_rejection(Rejection reason);
+  // The metrics this handler counts in, for the server's own gauges
+  // (connections, request bytes held).
+  Metrics& metrics() { return metrics_; }
 
   // Limit on query results.
   static constexpr std::size_t kMaxLimit = 10000;
@@ -108,6 +112,8 @@ class Handler {
   Response ingest(const Request& request);
   Response distribution(const Request& request, std::string_view path);
   Response rejection(Rejection reason, std::string message);
+  // limits.max_pending_batches, or `threads` when 0.
+  std::size_t max_pending_batches() const;
 
   const Config config_;
   Store& store_;

@@ -1,6 +1,9 @@
 // The collector's own Prometheus metrics (served at GET /metrics).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +38,8 @@ enum class Rejection : uint8_t {
   kStorageBusy,     // 429: storage lags (limits.max_pending_batches or the store's queue); retried
   kPlainHttpOnTls,  // 400: plain HTTP sent to the TLS port; answered in plain text, closed
   kTlsHandshake,    // TLS handshake failed or timed out (no HTTP answer possible); closed
+  kHeaderTimeout,   // headers not complete within timeouts.header_seconds (slowloris); closed
+  kReadTimeout,     // body not complete within timeouts.read_seconds (slow POST); closed
 };
 std::string_view to_string(Rejection reason);
 
@@ -48,6 +53,24 @@ std::string_view to_string(Rejection reason);
 //   vigie_collector_rejections_total{reason}
 //   vigie_collector_ingest_pending_batches                (gauge: ingest requests admitted and
 //                                                          not yet answered by the store)
+//   vigie_collector_sqlite_memory_bytes                   (gauge: sqlite3_memory_used(), mostly
+//                                                          page cache, bounded by cache_size)
+// Bounded resources, each as its use now (gauge `<name>`) and its bound
+// (gauge `<name>_limit`, set once by set_limits), node_exporter's
+// node_nf_conntrack_entries / _limit convention:
+//   vigie_collector_connections                  open connections; limits.max_connections
+//   vigie_collector_ingest_pending_batches       see above; limits.max_pending_batches
+//   vigie_collector_request_header_bytes         bytes of request headers held by requests
+//                                                being handled, all connections; the limit
+//                                                (limits.header_bytes) is per request (431)
+//   vigie_collector_request_body_bytes           the same for request bodies; the limit
+//                                                (limits.body_bytes) is per request (413)
+//   vigie_collector_ingest_decoded_batch_bytes   decompressed batches being decoded and
+//                                                stored; the limit is per batch (413,
+//                                                protocol::kMaxDecodedBatchBytes)
+// Components register the bounds of their own queues (correlation.h,
+// remote_write.h, webhook.h, alertmanager.h, federation.h; the SQLite write
+// queue in service.cpp).
 // `path` is the route ("/api/v1/ingest", "static", "other"…), never the raw
 // target, so label cardinality stays bounded. Thread-safe.
 class Metrics {
@@ -63,6 +86,25 @@ class Metrics {
   void rejected(Rejection reason);
   // An ingest request starts (+1) or stops (-1) waiting on the store.
   void pending_batches(int delta);
+
+  // The bounds exported as `<name>_limit` gauges (see above).
+  struct Limits {
+    std::size_t connections = 0;
+    std::size_t pending_batches = 0;
+    std::size_t request_header_bytes = 0;
+    std::size_t request_body_bytes = 0;
+    std::size_t decoded_batch_bytes = 0;
+  };
+  void set_limits(const Limits& limits);
+  // Changes of the use gauges above (bytes or connections, + or -).
+  void connections(int delta);
+  void request_header_bytes(double delta);
+  void request_body_bytes(double delta);
+  void decoded_batch_bytes(double delta);
+  // `refresh` runs at each exposition() before the registry is collected:
+  // for gauges read from elsewhere (a store's queue). Register before
+  // serving; `refresh` must be thread-safe and outlive the Metrics.
+  void on_collect(std::function<void()> refresh);
 
   // The text exposition format, version 0.0.4.
   std::string exposition() const;

@@ -66,6 +66,7 @@ class SqliteStore final : public Store {
     uint64_t batches_refused_busy = 0;    // kBusy outcomes
   };
   WriteQueueStats write_queue_stats() const;
+  const SqliteWriteQueueLimits& write_queue_limits() const { return queue_limits_; }
 
  private:
   class Statements;

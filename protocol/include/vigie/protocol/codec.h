@@ -15,6 +15,14 @@ inline constexpr std::string_view kContentEncoding = "zstd";
 // Upper bound on a decompressed batch; larger frames are refused, never
 // allocated (a zstd bomb must not take the collector down).
 inline constexpr std::size_t kMaxDecodedBatchBytes = 64u << 20;
+// Upper bounds on what a batch holds, counted on the wire before parsing: a
+// protobuf record can be a few bytes (an empty event is 5) yet cost hundreds
+// once parsed, so 64 MiB of them would be gigabytes. Records: events, energy
+// records, alerts and workload ends (100x an agent's default batch of 1000
+// events). Elements: protobuf field occurrences at any depth, packed values
+// included (an exec event with its ancestry is about 60).
+inline constexpr std::size_t kMaxBatchRecords = 100'000;
+inline constexpr std::size_t kMaxBatchElements = 1'000'000;
 
 // Serialises `batch` as a vigie.v1.Batch message and compresses it with zstd
 // at `level` (1..19). Never fails for a valid Batch.
@@ -23,7 +31,8 @@ std::string encode_batch(const Batch& batch, int level = 3);
 enum class DecodeError : uint8_t {
   kNone = 0,
   kNotZstd,      // the body is not a zstd frame
-  kTooLarge,     // decompressed size exceeds max_decoded_bytes
+  kTooLarge,     // decompressed size exceeds max_decoded_bytes, or more than
+                 // kMaxBatchRecords records or kMaxBatchElements fields
   kCorrupt,      // the zstd frame is damaged
   kBadProtobuf,  // the payload is not a vigie.v1.Batch
   kInvalid,      // well-formed but violates the schema's rules (see message)
@@ -32,6 +41,7 @@ enum class DecodeError : uint8_t {
 struct DecodeResult {
   DecodeError error = DecodeError::kNone;
   std::string message;  // human-readable, safe to return to the client
+  std::size_t decoded_bytes = 0;  // size of the decompressed payload (0 when not reached)
   bool ok() const { return error == DecodeError::kNone; }
 };
 
