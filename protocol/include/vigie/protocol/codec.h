@@ -40,7 +40,7 @@ enum class DecodeError : uint8_t {
 
 struct DecodeResult {
   DecodeError error = DecodeError::kNone;
-  std::string message;  // human-readable, safe to return to the client
+  std::string message;            // human-readable, safe to return to the client
   std::size_t decoded_bytes = 0;  // size of the decompressed payload (0 when not reached)
   bool ok() const { return error == DecodeError::kNone; }
 };
