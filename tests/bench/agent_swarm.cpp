@@ -1,7 +1,7 @@
 // vigie_agent_swarm: N simulated agents in one process for the soak
 // (tests/integration/soak_test.cpp, tests/bench/soak.sh). Each agent is a real
 // vigie::uplink::Uplink (its own agent id and host "swarm-<i>", its own spool
-// directory, its own sender thread) fed process_exec events whose command
+// directory, its own threads) fed process_exec events whose command
 // lines are unique markers "swarm <run> <i> <n>" (n = 0, 1, … per agent) at a
 // fixed rate, plus one zone energy record per agent every energy interval.
 // After --duration seconds it stops generating, waits (bounded) until every
@@ -52,9 +52,9 @@ using vigie::protocol::ZoneEnergy;
 // under 90 KiB per uplink, rounded up about 3x).
 constexpr std::size_t kEventMemoryBytes = 1536;
 constexpr std::size_t kPerUplinkBytes = 256 << 10;
-// Stack of every thread the process starts (uplink sender and spool
-// threads): 1 MiB instead of glibc's 8 MiB default (RLIMIT_STACK), so that
-// 1,000-2,000 threads reserve 1-2 GiB of address space, not 8-16 GiB. The
+// Stack of every thread the process starts (each uplink's sender, seal timer
+// and spool writer): 1 MiB instead of glibc's 8 MiB default (RLIMIT_STACK), so
+// that 3,000 threads reserve 3 GiB of address space, not 24 GiB. The
 // uplink's threads hold no large stack buffers.
 constexpr std::size_t kThreadStackBytes = 1 << 20;
 
