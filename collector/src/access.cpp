@@ -1,6 +1,5 @@
 #include "vigie/collector/access.h"
 
-#include <openssl/crypto.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -236,14 +235,8 @@ ServerTls parse_tls_config(const std::string& path, const YAML::Node& tls) {
 
 const Principal* find_api_token(const std::vector<ApiToken>& tokens,
                                 std::string_view bearer_token) {
-  const Sha256Digest digest = sha256(bearer_token);
-  const Principal* found = nullptr;
-  // Visit every entry so the time taken says nothing about which one matched.
-  for (const auto& token : tokens) {
-    if (CRYPTO_memcmp(token.sha256.data(), digest.data(), digest.size()) == 0)
-      found = &token.principal;
-  }
-  return found;
+  const ApiToken* found = find_token(tokens, bearer_token);
+  return found ? &found->principal : nullptr;
 }
 
 std::string anonymous_access_warning(const ApiConfig& api, const std::string& listen_address) {

@@ -151,15 +151,8 @@ Config load_config(const std::string& path) {
   return config;
 }
 
-const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
-                                   std::string_view bearer_token) {
-  const Sha256Digest digest = sha256(bearer_token);
-  const AgentToken* found = nullptr;
-  // Visit every entry so the time taken says nothing about which one matched.
-  for (const auto& token : tokens) {
-    if (CRYPTO_memcmp(token.sha256.data(), digest.data(), digest.size()) == 0) found = &token;
-  }
-  return found;
+bool digests_equal(const Sha256Digest& a, const Sha256Digest& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace vigie::collector

@@ -17,11 +17,14 @@
 #include <string>
 #include <thread>
 
+#include "../integration/exposition.h"
 #include "vigie/agent/agent.h"
 #include "vigie/rules/rule_set.h"
 
 namespace vigie {
 namespace {
+
+using vigie::integration::find_sample;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -232,14 +235,6 @@ std::string http_get_metrics(uint16_t port) {
   return body;
 }
 
-// The value of an unlabelled series in the exposition; nullopt when absent.
-std::optional<double> metric(const std::string& exposition, const std::string& name) {
-  const std::string key = "\n" + name + " ";
-  const auto at = exposition.find(key);
-  if (at == std::string::npos) return std::nullopt;
-  return std::stod(exposition.substr(at + key.size()));
-}
-
 // Polls /metrics until `done` holds; a deadline guards against a hang, it is
 // not a timing assertion.
 bool wait_for(uint16_t port, const std::function<bool(const std::string&)>& done,
@@ -275,7 +270,7 @@ TEST(RulesReload, AgentSwapsOnFileChangeAndOnSighupAndCountsFailures) {
 
   std::string text;
   EXPECT_TRUE(wait_for(
-      port, [](const std::string& t) { return metric(t, "vigie_rules_loaded") == 1.0; }, text))
+      port, [](const std::string& t) { return find_sample(t, "vigie_rules_loaded") == 1.0; }, text))
       << text;
   EXPECT_NE(text.find("vigie_rules_pack_info{version=\"7\"} 1"), std::string::npos)
       << "pack version not exported as read: " << text;
@@ -284,8 +279,8 @@ TEST(RulesReload, AgentSwapsOnFileChangeAndOnSighupAndCountsFailures) {
   EXPECT_TRUE(wait_for(
       port,
       [](const std::string& t) {
-        return metric(t, "vigie_rules_loaded") == 2.0 &&
-               metric(t, "vigie_rules_reloads_total") == 1.0;
+        return find_sample(t, "vigie_rules_loaded") == 2.0 &&
+               find_sample(t, "vigie_rules_reloads_total") == 1.0;
       },
       text))
       << text;
@@ -293,19 +288,23 @@ TEST(RulesReload, AgentSwapsOnFileChangeAndOnSighupAndCountsFailures) {
   write(dir.path / "pack" / "evil.yml", "detection: [unclosed\n");
   EXPECT_TRUE(wait_for(
       port,
-      [](const std::string& t) { return metric(t, "vigie_rules_reload_failures_total") == 1.0; },
+      [](const std::string& t) {
+        return find_sample(t, "vigie_rules_reload_failures_total") == 1.0;
+      },
       text))
       << text;
-  EXPECT_EQ(metric(text, "vigie_rules_loaded"), 2.0) << "the old set must stay";
+  EXPECT_EQ(find_sample(text, "vigie_rules_loaded"), 2.0) << "the old set must stay";
 
   // SIGHUP retries now, even without a change: refused again, counted again.
   ::kill(::getpid(), SIGHUP);
   EXPECT_TRUE(wait_for(
       port,
-      [](const std::string& t) { return metric(t, "vigie_rules_reload_failures_total") == 2.0; },
+      [](const std::string& t) {
+        return find_sample(t, "vigie_rules_reload_failures_total") == 2.0;
+      },
       text))
       << text;
-  EXPECT_EQ(metric(text, "vigie_rules_loaded"), 2.0);
+  EXPECT_EQ(find_sample(text, "vigie_rules_loaded"), 2.0);
 
   stop = true;
   runner.join();

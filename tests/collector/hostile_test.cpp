@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../integration/exposition.h"
 #include "loopback_collector.h"
 #include "sample_batch.h"
 #include "vigie/collector/service.h"
@@ -116,14 +117,7 @@ json json_body(const std::string& answer) {
 // The value of the sample `series` (name and labels exactly as exposed) in a
 // Prometheus text exposition; -1 when absent.
 double sample(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
+  return vigie::integration::find_sample(exposition, series).value_or(-1);
 }
 
 std::string rejections(const char* reason) {

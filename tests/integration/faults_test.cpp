@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "exposition.h"
 #include "processes.h"
 #include "vigie/protocol/http_client.h"
 
@@ -96,27 +97,10 @@ std::string sha256_hex(const fs::path& file) {
   return r.output.substr(0, 64);
 }
 
-// The sum of every series of `name` in a Prometheus text exposition whose
-// labels contain `label` (e.g. `reason="disk_full"`, empty: any); nullopt
-// when no series of that name is there.
+// Sum of the samples of `name` whose labels contain `label` (exposition.h).
 std::optional<double> metric(const std::string& exposition, const std::string& name,
                              const std::string& label = "") {
-  std::optional<double> sum;
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] == '#' || line.rfind(name, 0) != 0) continue;
-    if (line.size() <= name.size() || (line[name.size()] != ' ' && line[name.size()] != '{')) {
-      continue;
-    }
-    const auto labels_end = line.find('}');
-    if (!label.empty() && (labels_end == std::string::npos ||
-                           line.substr(0, labels_end).find(label) == std::string::npos)) {
-      continue;
-    }
-    const auto space = line.rfind(' ');
-    sum = sum.value_or(0) + std::stod(line.substr(space + 1));
-  }
-  return sum;
+  return vigie::integration::sum_samples(exposition, name, label);
 }
 
 // A child process, killed with SIGKILL and reaped when dropped.

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "../collector/postgres_instance.h"
+#include "exposition.h"
 #include "processes.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
@@ -386,16 +387,6 @@ TEST_F(ScaleOut, BatchStoredByACollectorKilledBeforeAnsweringIsStoredOnce) {
             "1");
 }
 
-// The value of one series ("name" or "name{labels}") in a Prometheus
-// exposition; -1 when absent.
-double series_value(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
 // The real vigie-agent (energy only: no eBPF needed) configured with
 // `collector.urls: [A, B]`: A is killed with SIGKILL, the agent fails over to
 // B, and the shared database holds every batch sequence from 1 on without a
@@ -426,7 +417,7 @@ TEST_F(ScaleOut, RealAgentWithCollectorUrlsFailsOverWithoutAGap) {
   const Endpoint agent_metrics{"127.0.0.1", std::to_string(metrics_port)};
   auto scrape = [&](const std::string& series) {
     const auto r = vigie::protocol::send(agent_metrics, {"GET", "/metrics", {}, ""}, 2s);
-    return r.ok() ? series_value(r.body, series) : -1;
+    return r.ok() ? vigie::integration::find_sample(r.body, series).value_or(-1) : -1;
   };
   const std::string sent_to_a =
       "vigie_uplink_collector_batches_sent_total{collector=\"" + a + "\"}";

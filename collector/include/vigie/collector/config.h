@@ -24,6 +24,22 @@ using Sha256Digest = std::array<unsigned char, 32>;
 Sha256Digest sha256(std::string_view data);
 // Lower-case hex of a digest, 64 characters.
 std::string to_hex(const Sha256Digest& digest);
+// Equality of two digests in constant time (OpenSSL CRYPTO_memcmp).
+bool digests_equal(const Sha256Digest& a, const Sha256Digest& b);
+
+// The entry of `tokens` (any type with a `Sha256Digest sha256` member) whose
+// digest is SHA-256 of `bearer_token`; nullptr when none. Every entry is
+// compared, in constant time, so the time taken says nothing about which one
+// matched.
+template <typename Token>
+const Token* find_token(const std::vector<Token>& tokens, std::string_view bearer_token) {
+  const Sha256Digest digest = sha256(bearer_token);
+  const Token* found = nullptr;
+  for (const auto& token : tokens) {
+    if (digests_equal(token.sha256, digest)) found = &token;
+  }
+  return found;
+}
 
 // One agent token, stored hashed (DESIGN "Security model": secrets are stored
 // hashed). A token writes only for its host (DESIGN: "Agent tokens are scoped
@@ -73,9 +89,10 @@ Config default_config();
 // errors.
 Config load_config(const std::string& path);
 
-// Who a bearer token belongs to. Compares digests in constant time.
-// Returns nullptr when no token matches.
-const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
-                                   std::string_view bearer_token);
+// Who a bearer token belongs to (find_token); nullptr when no token matches.
+inline const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
+                                          std::string_view bearer_token) {
+  return find_token(tokens, bearer_token);
+}
 
 }  // namespace vigie::collector
