@@ -123,7 +123,6 @@ Uplink::Uplink(UplinkOptions options, std::function<protocol::AgentStatus()> sta
     stats_.spool_bytes_limit = options_.spool_max_bytes;
     // Files whose header is gone: only the number of batches is known.
     stats_.batches_dropped_by_reason["corrupt"] += spool_->corrupt_files();
-    stats_.batches_dropped_total += spool_->corrupt_files();
     for (const SpoolEntry& entry : spool_->recovered()) {
       Sealed batch;
       batch.sequence = entry.sequence;
@@ -183,7 +182,6 @@ void Uplink::count_lost_locked(const Sealed& batch) {
 }
 
 void Uplink::drop_locked(const Sealed& batch, const char* reason) {
-  ++stats_.batches_dropped_total;
   const uint64_t so_far = ++stats_.batches_dropped_by_reason[reason];
   count_lost_locked(batch);
   const auto now = Clock::now();
@@ -593,7 +591,6 @@ void Uplink::stop(milliseconds grace) {
     }
     ++lost;
     lost_events += b.events;
-    ++stats_.batches_dropped_total;
     ++stats_.batches_dropped_by_reason["stopped"];
     count_lost_locked(b);
   }
@@ -614,6 +611,9 @@ void Uplink::stop(milliseconds grace) {
 UplinkStats Uplink::stats() const {
   std::lock_guard lk(mutex_);
   UplinkStats s = stats_;
+  for (const auto& [reason, batches] : s.batches_dropped_by_reason) {
+    s.batches_dropped_total += batches;
+  }
   s.queue_batches = queue_batches_ + (in_flight_ ? 1 : 0);
   s.queue_events = queue_events_ + (in_flight_ ? in_flight_->events : 0);
   s.queue_bytes = queue_bytes_ + (in_flight_ && in_flight_->body ? in_flight_->body->size() : 0);

@@ -125,7 +125,7 @@ struct CollectorStats {
 struct UplinkStats {
   uint64_t batches_sent_total = 0;
   uint64_t batches_rejected_total = 0;  // non-retryable 4xx: dropped, counted
-  uint64_t batches_dropped_total = 0;   // the sum of batches_dropped_by_reason
+  uint64_t batches_dropped_total = 0;   // the sum of batches_dropped_by_reason (stats())
   // Why: "queue_full" (max_queue_* in memory), "spool_full" (spool_max_bytes),
   // "disk_full" (ENOSPC/EDQUOT), "corrupt" (a spooled file failed its CRC),
   // "stopped" (undelivered at stop without a spool). Every reason is present, 0 or not.
