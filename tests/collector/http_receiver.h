@@ -1,11 +1,11 @@
 // A loopback HTTP server for tests that receive what the collector sends
 // (webhooks, Alertmanager's notifications): records every request and
 // answers with the status `respond` chooses. Listens on 127.0.0.1, an
-// ephemeral port; stopped at destruction.
+// ephemeral port; each connection is served on its own thread, so that a
+// client holding an idle keep-alive connection (Alertmanager's Go client
+// keeps one for 90 s) never keeps another client waiting. Stopped at
+// destruction: the listener first, then every open connection is shut down.
 #pragma once
-
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -45,6 +46,15 @@ class HttpReceiver {
     boost::asio::ip::tcp::socket socket(ioc);
     socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ignored);
     thread_.join();
+    // A shutdown wakes a connection thread blocked reading its socket.
+    std::vector<std::thread> connections;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& open : sockets_)
+        open->shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+      connections.swap(connections_);
+    }
+    for (auto& connection : connections) connection.join();
   }
   HttpReceiver(const HttpReceiver&) = delete;
   HttpReceiver& operator=(const HttpReceiver&) = delete;
@@ -66,48 +76,51 @@ class HttpReceiver {
 
  private:
   void serve() {
-    namespace http = boost::beast::http;
     while (!stopping_) {
-      boost::asio::ip::tcp::socket socket(ioc_);
+      auto socket = std::make_shared<boost::asio::ip::tcp::socket>(ioc_);
       boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
+      acceptor_.accept(*socket, ec);
       if (ec || stopping_) continue;
-      // Idle keep-alive connections (Alertmanager's Go client keeps them)
-      // are closed after 2 s so that the destructor never waits on one.
-      const timeval timeout{2, 0};
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-      boost::beast::flat_buffer buffer;
-      while (true) {  // keep-alive: serve every request of the connection
-        http::request<http::string_body> request;
-        http::read(socket, buffer, request, ec);
-        if (ec) break;
-        ReceivedRequest received{std::string(request.method_string()),
-                                 std::string(request.target()),
-                                 {},
-                                 request.body()};
-        for (const auto& field : request) {
-          std::string name(field.name_string());
-          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          received.headers[name] = std::string(field.value());
-        }
-        std::size_t index = 0;
-        {
-          std::lock_guard lock(mutex_);
-          index = requests_.size();
-          requests_.push_back(std::move(received));
-        }
-        changed_.notify_all();
-        http::response<http::string_body> response;
-        response.version(11);
-        response.result(static_cast<unsigned>(respond_ ? respond_(index) : 200));
-        response.keep_alive(request.keep_alive());
-        response.body() = "{}";
-        response.prepare_payload();
-        http::write(socket, response, ec);
-        if (ec || !request.keep_alive()) break;
-      }
-      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+      std::lock_guard lock(mutex_);
+      sockets_.push_back(socket);
+      connections_.emplace_back([this, socket] { serve_connection(*socket); });
     }
+  }
+
+  // Serves every request of one connection (keep-alive) until the client
+  // closes it or the receiver stops.
+  void serve_connection(boost::asio::ip::tcp::socket& socket) {
+    namespace http = boost::beast::http;
+    boost::system::error_code ec;
+    boost::beast::flat_buffer buffer;
+    while (!stopping_) {
+      http::request<http::string_body> request;
+      http::read(socket, buffer, request, ec);
+      if (ec) break;
+      ReceivedRequest received{
+          std::string(request.method_string()), std::string(request.target()), {}, request.body()};
+      for (const auto& field : request) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        received.headers[name] = std::string(field.value());
+      }
+      std::size_t index = 0;
+      {
+        std::lock_guard lock(mutex_);
+        index = requests_.size();
+        requests_.push_back(std::move(received));
+      }
+      changed_.notify_all();
+      http::response<http::string_body> response;
+      response.version(11);
+      response.result(static_cast<unsigned>(respond_ ? respond_(index) : 200));
+      response.keep_alive(request.keep_alive());
+      response.body() = "{}";
+      response.prepare_payload();
+      http::write(socket, response, ec);
+      if (ec || !request.keep_alive()) break;
+    }
+    socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
   }
 
   std::function<int(std::size_t)> respond_;
@@ -118,6 +131,8 @@ class HttpReceiver {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<ReceivedRequest> requests_;
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;  // every accepted one
+  std::vector<std::thread> connections_;
 };
 
 }  // namespace vigie::collector::testing
