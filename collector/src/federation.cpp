@@ -1,17 +1,13 @@
 #include "vigie/collector/federation.h"
 
-#include <fcntl.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <deque>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -23,6 +19,8 @@
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/distribution.h"
 #include "vigie/protocol/http_client.h"
+#include "vigie/uplink/spool.h"
+#include "vigie/uplink/uplink.h"
 
 namespace vigie::collector {
 namespace {
@@ -36,86 +34,6 @@ constexpr std::size_t kMaxAlertsPerBatch = 1000;
 // resolution of one of them is not a new alert for the federation.
 constexpr std::size_t kRememberedAlerts = 100000;
 constexpr int kTlpLevels = 5;
-
-// Writes `content` to `path` through a temporary file, fsync'd, renamed.
-bool write_atomically(const fs::path& path, std::string_view content, std::string& error) {
-  const fs::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    error = tmp.string() + ": " + std::strerror(errno);
-    return false;
-  }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  const bool ok = done == content.size() && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = path.string() + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
-}
-
-// Batch sequence numbers that increase across restarts (the logic of the
-// agent's uplink::SequenceAllocator, which the collector may not link): a
-// block is reserved by writing its end to `state_path` before any number in
-// it is used, so a crash may skip numbers but never reuses one.
-class Sequences {
- public:
-  explicit Sequences(fs::path state_path) : state_path_(std::move(state_path)) {
-    if (state_path_.empty()) {
-      // Microseconds of the wall clock: still increasing across restarts.
-      next_ = protocol::wall_clock_ns() / 1000;
-      reserved_end_ = std::numeric_limits<uint64_t>::max();
-      return;
-    }
-    std::ifstream in(state_path_);
-    if (in) {
-      uint64_t end = 0;
-      if (!(in >> end)) throw std::runtime_error(state_path_.string() + ": not a sequence number");
-      next_ = reserved_end_ = end;
-    }
-  }
-  uint64_t next() {
-    if (next_ >= reserved_end_) {
-      const uint64_t end = next_ + kBlock;
-      std::string error;
-      if (!write_atomically(state_path_, std::to_string(end) + "\n", error))
-        throw std::runtime_error("cannot reserve sequence numbers: " + error);
-      reserved_end_ = end;
-    }
-    return next_++;
-  }
-
- private:
-  static constexpr uint64_t kBlock = 4096;
-  fs::path state_path_;
-  uint64_t next_ = 1;
-  uint64_t reserved_end_ = 1;
-};
-
-// Prometheus remote_write's rules, as the agent's uplink applies them.
-enum class Outcome : uint8_t { kDelivered, kRetry, kRejected };
-Outcome classify(const protocol::HttpResponse& response) {
-  if (response.ok()) return Outcome::kDelivered;
-  if (response.status == 0 || response.status == 429 || response.status >= 500)
-    return Outcome::kRetry;
-  return Outcome::kRejected;
-}
-
-// Full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
-std::chrono::milliseconds backoff(unsigned attempt, std::chrono::milliseconds initial,
-                                  std::chrono::milliseconds max, std::mt19937_64& random) {
-  const auto cap = std::min<int64_t>(max.count(), initial.count() << std::min(attempt, 20u));
-  return std::chrono::milliseconds(
-      std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 1))(random));
-}
 
 // The alert's tags with exactly one TLP tag, the effective level, so that
 // the federation knows how far it may share it.
@@ -197,7 +115,8 @@ struct FederationForwarder::Metrics {
                           .Register(r)),
         batches_dropped(&prometheus::BuildCounter()
                              .Name("vigie_federation_batches_dropped_total")
-                             .Help("Batches given up: queue_full, rejected (4xx), stopped")
+                             .Help("Batches given up: queue_full, rejected (4xx), stopped, "
+                                   "corrupt (a spool file failing its CRC)")
                              .Register(r)),
         send_failures(&prometheus::BuildCounter()
                            .Name("vigie_federation_send_failures_total")
@@ -217,13 +136,18 @@ struct FederationForwarder::Metrics {
 struct FederationForwarder::Peer {
   struct Sealed {
     uint64_t sequence = 0;
+    uplink::BatchCounts counts;
     std::string body;
   };
 
   FederationPeer config;
   protocol::Endpoint endpoint;
-  fs::path spool;  // empty: no spool
-  Sequences sequences;
+  // The agent's spool and sequence numbering, the same guarantees: a batch
+  // is on disk (CRC-checked, fsync'd) before it is sent, and a number is
+  // never reused across restarts. Empty without a state_dir.
+  std::mutex spool_mutex;  // the Spool is not thread-safe: sealing and sending use it
+  std::optional<uplink::Spool> spool;
+  uplink::SequenceAllocator sequences;
 
   // Exported counters of this peer (nullptr without a registry).
   prometheus::Counter* m_forwarded = nullptr;
@@ -233,6 +157,7 @@ struct FederationForwarder::Peer {
   prometheus::Counter* m_dropped_full = nullptr;
   prometheus::Counter* m_rejected = nullptr;
   prometheus::Counter* m_dropped_stopped = nullptr;
+  prometheus::Counter* m_dropped_corrupt = nullptr;
   prometheus::Counter* m_failures = nullptr;
   prometheus::Gauge* m_queue = nullptr;
 
@@ -244,39 +169,32 @@ struct FederationForwarder::Peer {
   std::deque<Sealed> queue;
   bool in_flight = false;
   PeerStats stats;
+  uint64_t corrupt_at_open = 0;  // counted once the metrics exist
   bool stopping = false;
   Clock::time_point stop_deadline{};
   std::thread sender;
 
-  Peer(FederationPeer c, fs::path state)
-      : config(std::move(c)),
-        spool(state.empty() ? fs::path() : state / "spool"),
-        sequences(state.empty() ? fs::path() : state / "sequence") {
+  Peer(FederationPeer c, const fs::path& state)
+      : config(std::move(c)), sequences(sequence_path(state)) {
     stats.peer = config.name;
     std::string error;
     endpoint.tls.ca_file = config.tls_ca_file;
     if (!protocol::Endpoint::parse(config.url, endpoint, error))
       throw std::runtime_error("federation peer " + config.name + ": " + error);
-    if (spool.empty()) return;
-    std::error_code ec;
-    fs::create_directories(spool, ec);
-    if (ec) throw std::runtime_error(spool.string() + ": " + ec.message());
+    if (state.empty()) return;
+    spool.emplace(uplink::SpoolOptions{(state / "spool").string(), true});
+    corrupt_at_open = spool->corrupt_files();
+    stats.batches_dropped_total += corrupt_at_open;
     // What a previous run sealed and did not deliver, in sequence order.
-    std::vector<std::pair<uint64_t, fs::path>> files;
-    for (const auto& entry : fs::directory_iterator(spool)) {
-      const std::string name = entry.path().filename().string();
-      if (!name.ends_with(".batch")) continue;
-      try {
-        files.emplace_back(std::stoull(name), entry.path());
-      } catch (const std::exception&) {
-        spdlog::warn("federation: ignoring {} in the spool", entry.path().string());
+    for (const uplink::SpoolEntry& entry : spool->recovered()) {
+      sequences.skip_past(entry.sequence);
+      std::optional<std::string> body = spool->read(entry.sequence);
+      if (!body) {
+        ++corrupt_at_open;
+        ++stats.batches_dropped_total;
+        continue;
       }
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& [sequence, path] : files) {
-      std::ifstream in(path, std::ios::binary);
-      std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      queue.push_back({sequence, std::move(body)});
+      queue.push_back({entry.sequence, entry.counts, std::move(*body)});
     }
     stats.queue_batches = queue.size();
     if (!queue.empty())
@@ -284,13 +202,19 @@ struct FederationForwarder::Peer {
                    config.name);
   }
 
-  fs::path spool_file(uint64_t sequence) const {
-    return spool / (std::to_string(sequence) + ".batch");
+  // `state`/sequence, its directory created; empty without a state_dir.
+  static std::string sequence_path(const fs::path& state) {
+    if (state.empty()) return {};
+    std::error_code ec;
+    fs::create_directories(state, ec);
+    if (ec) throw std::runtime_error(state.string() + ": " + ec.message());
+    return (state / "sequence").string();
   }
-  void unspool(uint64_t sequence) const {
-    if (spool.empty()) return;
-    std::error_code ignored;
-    fs::remove(spool_file(sequence), ignored);
+
+  void unspool(uint64_t sequence) {
+    if (!spool) return;
+    std::lock_guard lock(spool_mutex);
+    spool->remove(sequence);
   }
   static void inc(prometheus::Counter* counter, double by = 1) {
     if (counter != nullptr) counter->Increment(by);
@@ -301,17 +225,23 @@ struct FederationForwarder::Peer {
   }
 
   // Numbers, encodes, spools and queues `batch`; drops the oldest waiting
-  // batch beyond max_queue_batches.
+  // batch beyond max_queue_batches. A batch the spool cannot take (disk
+  // full) is still queued in memory, and said.
   void enqueue(protocol::Batch batch, std::size_t max_queue) {
     std::unique_lock lock(mutex);
     batch.sequence = sequences.next();
     lock.unlock();
     batch.sent_ns = protocol::wall_clock_ns();
-    Sealed sealed{batch.sequence, protocol::encode_batch(batch)};
-    if (!spool.empty()) {
-      std::string error;
-      if (!write_atomically(spool_file(sealed.sequence), sealed.body, error))
-        spdlog::warn("federation: cannot spool a batch for {}: {}", config.name, error);
+    Sealed sealed{batch.sequence,
+                  {0, batch.alerts.size(), batch.zone_energy.size() + batch.workload_energy.size()},
+                  protocol::encode_batch(batch)};
+    if (spool) {
+      std::lock_guard spool_lock(spool_mutex);
+      const uplink::SpoolWriteResult written =
+          spool->write(sealed.sequence, sealed.counts, sealed.body);
+      if (!written.ok())
+        spdlog::warn("federation: cannot spool a batch for {} (kept in memory): {}", config.name,
+                     written.message);
     }
     lock.lock();
     queue.push_back(std::move(sealed));
@@ -344,15 +274,15 @@ struct FederationForwarder::Peer {
                          {"Content-Encoding", std::string(protocol::kContentEncoding)}};
       request.body = batch.body;
       const auto response = protocol::send(endpoint, request, options.request_timeout);
-      const Outcome outcome = classify(response);
+      const uplink::Outcome outcome = uplink::classify(response);
       lock.lock();
       in_flight = false;
-      if (outcome == Outcome::kDelivered) {
+      if (outcome == uplink::Outcome::kDelivered) {
         attempt = 0;
         ++stats.batches_sent_total;
         inc(m_sent);
         unspool(batch.sequence);
-      } else if (outcome == Outcome::kRejected) {
+      } else if (outcome == uplink::Outcome::kRejected) {
         attempt = 0;
         ++stats.batches_rejected_total;
         ++stats.send_failures_total;
@@ -369,15 +299,20 @@ struct FederationForwarder::Peer {
               "federation: {} unreachable, retrying: {}", config.name,
               response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
         queue.push_front(std::move(batch));
-        const auto until =
-            Clock::now() + backoff(attempt++, options.initial_backoff, options.max_backoff, random);
+        // The peer's Retry-After (its 429 when storage lags), up to max_backoff.
+        const auto delay = std::max(
+            uplink::backoff_delay(attempt++, options.initial_backoff, options.max_backoff,
+                                  random()),
+            std::min<std::chrono::milliseconds>(
+                response.retry_after.value_or(std::chrono::seconds(0)), options.max_backoff));
+        const auto until = Clock::now() + delay;
         wake.wait_until(lock, stopping ? std::min(until, stop_deadline) : until,
                         [&] { return stopping && Clock::now() >= stop_deadline; });
       }
       update_queue_locked();
     }
     // Stopped: what is left stays spooled, or is lost without a spool.
-    if (spool.empty() && !queue.empty()) {
+    if (!spool && !queue.empty()) {
       stats.batches_dropped_total += queue.size();
       inc(m_dropped_stopped, static_cast<double>(queue.size()));
       spdlog::warn("federation: {} batches for {} dropped at stop (no state_dir)", queue.size(),
@@ -411,6 +346,9 @@ FederationForwarder::FederationForwarder(FederationConfig config, prometheus::Re
           &metrics_->batches_dropped->Add({{"peer", peer_config.name}, {"reason", "rejected"}});
       peer->m_dropped_stopped =
           &metrics_->batches_dropped->Add({{"peer", peer_config.name}, {"reason", "stopped"}});
+      peer->m_dropped_corrupt =
+          &metrics_->batches_dropped->Add({{"peer", peer_config.name}, {"reason", "corrupt"}});
+      Peer::inc(peer->m_dropped_corrupt, static_cast<double>(peer->corrupt_at_open));
       peer->m_failures = &metrics_->send_failures->Add(labels);
       peer->m_queue = &metrics_->queue->Add(labels);
       peer->m_queue->Set(static_cast<double>(peer->stats.queue_batches));

@@ -3,7 +3,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +25,27 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  // Beyond a day it is a day: no server means more, and it keeps the sums finite.
+  constexpr std::chrono::seconds kMax(86400);
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 6) return kMax;
+    return std::min(std::chrono::seconds(std::stoll(std::string(value))), kMax);
+  }
+  // IMF-fixdate, always GMT, in the C locale's day and month names.
+  std::tm tm{};
+  const std::string text(value);
+  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  const auto at = std::chrono::system_clock::from_time_t(::timegm(&tm));
+  if (at <= now) return std::chrono::seconds(0);
+  return std::min(std::chrono::duration_cast<std::chrono::seconds>(at - now), kMax);
+}
 
 bool Endpoint::parse(const std::string& url, Endpoint& out, std::string& error) {
   std::string rest = url;
@@ -167,6 +190,9 @@ void exchange(Stream& stream, http::request<http::string_body>& req,
       }
       result.status = static_cast<int>(parser.get().result_int());
       result.body = std::move(parser.get().body());
+      if (const auto field = parser.get().find(http::field::retry_after);
+          field != parser.get().end())
+        result.retry_after = parse_retry_after(field->value(), std::chrono::system_clock::now());
     });
   });
 }

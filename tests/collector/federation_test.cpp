@@ -6,7 +6,9 @@
 #include "vigie/collector/federation.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <limits>
@@ -347,6 +349,60 @@ TEST_F(FederationTest, SpooledBatchesAreDeliveredOnceAfterARestart) {
       nlohmann::json::parse(federation_->get("/api/v1/alerts?host=node-r").body)["alerts"];
   ASSERT_EQ(alerts.size(), 1u) << alerts.dump();
   EXPECT_EQ(alerts[0]["rule_id"], "green-node-r");
+  EXPECT_TRUE(fs::is_empty(state / "federation/national/spool"));
+}
+
+// A spool file damaged while the collector was down (a bad disk, a partial
+// copy) is dropped at restart, counted, and the others are still delivered.
+TEST_F(FederationTest, ACorruptSpoolFileIsDroppedAndCounted) {
+  const fs::path state = site_a_.collector->dir() / "corrupt-state";
+  FederationConfig config = site_a_.collector->config().federation;
+  config.state_dir = state.string();
+  config.peers[0].url = "http://127.0.0.1:1";
+  protocol::Batch batch = site_batch("site-a", "node-c", 1, kBaseNs, true);
+  {
+    FederationForwarder offline(config, nullptr);
+    for (const char* host : {"node-c1", "node-c2"}) {  // one batch per host
+      AlertNotification n;
+      n.site = "site-a";
+      n.host = host;
+      n.alert = batch.alerts[1];  // green
+      n.alert.rule_id = std::string("green-") + host;
+      n.tlp = Tlp::kGreen;
+      n.fingerprint = host;
+      n.starts_ns = kBaseNs;
+      offline.deliver(n);
+    }
+    offline.flush();
+    offline.stop(std::chrono::milliseconds(0));
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(state / "federation/national/spool"))
+    files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 2u);
+  {
+    std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('\x5a');  // the last byte of the body: its CRC no longer matches
+  }
+  config.peers[0].url = federation_->url();
+  prometheus::Registry registry;
+  FederationForwarder online(config, &registry);
+  drain(online);
+  EXPECT_EQ(online.stats().at(0).batches_sent_total, 1u);
+  EXPECT_EQ(online.stats().at(0).batches_dropped_total, 1u);
+  bool counted = false;
+  for (const auto& family : registry.Collect())
+    if (family.name == "vigie_federation_batches_dropped_total")
+      for (const auto& metric : family.metric)
+        for (const auto& label : metric.label)
+          counted = counted || (label.value == "corrupt" && metric.counter.value == 1);
+  EXPECT_TRUE(counted);
+  const auto alerts =
+      nlohmann::json::parse(federation_->get("/api/v1/alerts?host=node-c2").body)["alerts"];
+  ASSERT_EQ(alerts.size(), 1u) << alerts.dump();
+  EXPECT_EQ(alerts[0]["rule_id"], "green-node-c2");
   EXPECT_TRUE(fs::is_empty(state / "federation/national/spool"));
 }
 

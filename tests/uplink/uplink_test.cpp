@@ -32,12 +32,15 @@ using protocol::HttpResponse;
 constexpr int kStoreThenHangUp = -1;
 
 // A scripted collector on 127.0.0.1: answers the i-th request with statuses[i]
-// (the last status repeats) and records every batch it accepts (2xx, or
-// kStoreThenHangUp).
+// (the last status repeats), with `retry_after` as its Retry-After on a 429
+// when not empty, and records every batch it accepts (2xx, or
+// kStoreThenHangUp) and when each request arrived.
 class ScriptedCollector {
  public:
-  explicit ScriptedCollector(std::vector<int> statuses, uint16_t port = 0)
+  explicit ScriptedCollector(std::vector<int> statuses, uint16_t port = 0,
+                             std::string retry_after = {})
       : statuses_(std::move(statuses)),
+        retry_after_(std::move(retry_after)),
         acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), port}) {
     thread_ = std::thread([this] { serve(); });
   }
@@ -60,6 +63,10 @@ class ScriptedCollector {
     return authorizations_;
   }
   int requests() const { return requests_; }
+  std::vector<std::chrono::steady_clock::time_point> arrivals() {
+    std::lock_guard lk(mu_);
+    return arrivals_;
+  }
 
  private:
   void serve() {
@@ -76,6 +83,7 @@ class ScriptedCollector {
       const int status = statuses_[std::min<std::size_t>(n, statuses_.size() - 1)];
       {
         std::lock_guard lk(mu_);
+        arrivals_.push_back(std::chrono::steady_clock::now());
         authorizations_.emplace_back(req[http::field::authorization]);
         protocol::Batch b;
         if ((status / 100 == 2 || status == kStoreThenHangUp) &&
@@ -85,6 +93,7 @@ class ScriptedCollector {
       }
       if (status == kStoreThenHangUp) continue;  // the socket closes unanswered
       http::response<http::string_body> res{static_cast<http::status>(status), 11};
+      if (status == 429 && !retry_after_.empty()) res.set(http::field::retry_after, retry_after_);
       res.body() = "scripted";
       res.prepare_payload();
       http::write(socket, res, ec);
@@ -92,6 +101,7 @@ class ScriptedCollector {
   }
 
   std::vector<int> statuses_;
+  std::string retry_after_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -100,6 +110,7 @@ class ScriptedCollector {
   std::mutex mu_;
   std::vector<protocol::Batch> batches_;
   std::vector<std::string> authorizations_;
+  std::vector<std::chrono::steady_clock::time_point> arrivals_;
 };
 
 protocol::Event exec_event(uint32_t pid) {
@@ -219,6 +230,29 @@ TEST(Uplink, RetriesServerErrorsAndTooManyRequests) {
   EXPECT_EQ(stats.send_failures_total, 3u);
   EXPECT_EQ(stats.batches_sent_total, 1u);
   EXPECT_EQ(stats.batches_rejected_total, 0u);
+}
+
+// A collector whose storage lags answers 429 with Retry-After: the uplink
+// waits at least that long (its own backoff here is 10-50 ms), never more
+// than max_backoff.
+TEST(Uplink, WaitsTheCollectorsRetryAfter) {
+  ScriptedCollector collector({429, 200}, 0, "1");
+  UplinkOptions o = options(collector.endpoint());
+  o.max_backoff = 5s;
+  Uplink uplink(o, {});
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return collector.batches().size() == 1; }));
+  const auto arrivals = collector.arrivals();
+  ASSERT_EQ(arrivals.size(), 2u);
+  EXPECT_GE(arrivals[1] - arrivals[0], 1s);
+}
+
+TEST(Uplink, CapsTheCollectorsRetryAfterAtMaxBackoff) {
+  ScriptedCollector collector({429, 200}, 0, "3600");
+  Uplink uplink(options(collector.endpoint()), {});  // max_backoff 50 ms
+  uplink.add_event(exec_event(1));
+  ASSERT_TRUE(eventually([&] { return collector.batches().size() == 1; }, 30s))
+      << "the uplink waited the hour the collector asked for";
 }
 
 TEST(Uplink, NeverRetriesClientErrors) {

@@ -404,6 +404,8 @@ void Uplink::run() {
   std::mt19937_64 random(std::random_device{}());
   std::unique_lock lk(mutex_);
   unsigned attempt = 0;
+  // The longest Retry-After of the collectors that failed in this round.
+  milliseconds retry_after{0};
   auto next_rejection_log = Clock::time_point{};
   // Done with the batch in flight (delivered or rejected): its file goes too.
   auto finish_in_flight = [&] {
@@ -435,6 +437,7 @@ void Uplink::run() {
       in_flight_ = std::move(queue_.front());
       queue_.pop_front();
       attempt = 0;
+      retry_after = milliseconds(0);
       if (in_flight_->body) {
         --queue_batches_;
         queue_events_ -= in_flight_->events;
@@ -504,6 +507,8 @@ void Uplink::run() {
     // Retryable: the batch moves to the next collector, if any. Only the first
     // failure in a row is a warning; collectors all down say it once.
     ++attempt;
+    if (response.retry_after)
+      retry_after = std::max<milliseconds>(retry_after, *response.retry_after);
     const std::size_t next = (collector + 1) % endpoints_.size();
     const std::string reason =
         response.status ? "HTTP " + std::to_string(response.status) : response.error;
@@ -523,8 +528,11 @@ void Uplink::run() {
     // Back off once every collector has failed in a row (with one collector:
     // after every failure, as remote_write does).
     if (attempt % endpoints_.size() != 0) continue;
-    const auto delay = backoff_delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
-                                     options_.initial_backoff, options_.max_backoff, random());
+    const auto delay =
+        std::max(backoff_delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
+                               options_.initial_backoff, options_.max_backoff, random()),
+                 std::min(retry_after, options_.max_backoff));
+    retry_after = milliseconds(0);
     const auto until = Clock::now() + delay;
     wake_.wait_until(lk, stopping_ ? std::min(until, stop_deadline_) : until,
                      [&] { return stopping_ && Clock::now() >= stop_deadline_; });

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -53,8 +55,19 @@ struct HttpResponse {
   int status = 0;  // HTTP status; 0 when the request never got an answer
   std::string body;
   std::string error;  // transport error (connect refused, timeout…) when status == 0
+  // The server's Retry-After (429, 503: how long to wait before trying again),
+  // when it sent one that parse_retry_after understands.
+  std::optional<std::chrono::seconds> retry_after;
   bool ok() const { return status >= 200 && status < 300; }
 };
+
+// A Retry-After field value (RFC 9110 section 10.2.3): delay-seconds
+// ("120"), or an HTTP-date in the IMF-fixdate form every current server sends
+// ("Sun, 06 Nov 1994 08:49:37 GMT"), as the delay from `now` (0 for a date in
+// the past), capped at a day. nullopt for anything else (the obsolete RFC 850 and asctime
+// date forms included): the caller then keeps its own backoff.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now);
 
 // Sends `request` to `endpoint`, waiting at most `timeout` for the whole
 // exchange (connect, TLS handshake, write, read). Never throws: transport

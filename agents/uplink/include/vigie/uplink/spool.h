@@ -43,7 +43,7 @@ struct SpoolEntry {
 
 struct SpoolOptions {
   std::string directory;  // created (0700, parents too) when missing
-  // fsync each file and the directory on write and remove. Off only where a
+  // fsync each file and the directory on write. Off only where a
   // crash of the machine need not be survived (benchmarks, simulations).
   bool sync = true;
 };
@@ -79,7 +79,9 @@ class Spool {
   // counted in corrupt_files().
   std::optional<std::string> read(uint64_t sequence);
 
-  // Removes a batch (acknowledged, rejected or evicted); a missing file is fine.
+  // Removes a batch (acknowledged, rejected or evicted); a missing file is
+  // fine. Not fsync'd: after a crash a removed batch may come back, and its
+  // replay is a duplicate the collector ignores.
   void remove(uint64_t sequence);
 
   uint64_t bytes() const { return bytes_; }  // file bytes of the batches on disk

@@ -108,6 +108,9 @@ struct UplinkOptions {
   uint64_t spool_max_bytes = 1ull << 30;
   bool spool_sync = true;  // SpoolOptions::sync
   std::chrono::milliseconds request_timeout{10000};
+  // Backoff after a round of failures (backoff_delay); a collector's
+  // Retry-After (its 429 when storage lags) is waited at least, up to
+  // max_backoff.
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{30000};
 };
