@@ -6,12 +6,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "../collector/footprint_fixture.h"
 #include "../collector/loopback_collector.h"
@@ -166,6 +169,53 @@ TEST_F(JobCommandTest, EpilogAppendsTheFootprintToTheJobsOutputAsItsUser) {
   EXPECT_NE(printed.output.find("Job 42"), std::string::npos) << printed.output;
   const auto missing = run(env + " VIGIE_EPILOG_WAIT_S=0 " + epilog + " --print 7");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
+}
+
+// slurmd kills the Epilog's process group as soon as the script returns
+// (SIGKILL); the background delivery must already be in a session of its own
+// by then. Run as slurmd runs it, many times on a busy machine (the race
+// shows under load: a simulation lost one delivery in eight).
+TEST_F(JobCommandTest, EpilogsDeliveryOutlivesTheKillOfItsProcessGroup) {
+  ASSERT_EQ(::geteuid(), 0u) << "the epilog runs as root (runuser)";
+  ASSERT_EQ(::chmod(loopback_.dir().c_str(), 0755), 0);
+  end_job_42();
+  constexpr int kRuns = 40;
+  std::vector<std::string> outs, commands;
+  for (int i = 0; i < kRuns; ++i) {
+    outs.push_back((loopback_.dir() / ("slurm-42-" + std::to_string(i) + ".out")).string());
+    std::ofstream(outs.back()) << "job output\n";
+    ASSERT_EQ(::chmod(outs.back().c_str(), 0666), 0);
+    commands.push_back(std::string("exec env PATH=/usr/sbin:/usr/bin:/sbin:/bin VIGIE_CLI=") +
+                       VIGIE_CLI_PATH + " VIGIE_COLLECTOR=" + url_ +
+                       " SLURM_JOB_ID=42 SLURM_JOB_USER=nobody SLURM_JOB_STDOUT=" + outs.back() +
+                       " " + VIGIE_SOURCE_DIR + "/deploy/slurm/epilog.sh");
+  }
+  std::atomic<bool> busy{true};
+  std::vector<std::thread> load;
+  for (unsigned i = 0; i < 2 * std::max(1u, std::thread::hardware_concurrency()); ++i)
+    load.emplace_back([&busy] {
+      while (busy.load(std::memory_order_relaxed)) {
+      }
+    });
+  for (const std::string& command : commands) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::setpgid(0, 0);  // slurmd runs the Epilog as a process group leader
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::kill(-pid, SIGKILL);  // what is left of the group once the script returned
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command;
+  }
+  busy = false;
+  for (auto& t : load) t.join();
+  int delivered = 0;
+  for (const std::string& out : outs)
+    delivered += wait_for_footprint(out).find("tree-months") != std::string::npos;
+  EXPECT_EQ(delivered, kRuns);
 }
 
 // Slurm before 23.02 does not export the output file to the epilog: it asks
