@@ -408,9 +408,19 @@ PostgresStore::Lease::~Lease() {
   store_.available_.notify_all();
 }
 
+PostgresStore::PoolStats PostgresStore::pool_stats() const {
+  std::lock_guard lock(mutex_);
+  return {open_, open_ - idle_.size(), waiting_};
+}
+
 PostgresStore::Lease PostgresStore::acquire() {
   std::unique_lock lock(mutex_);
-  available_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+  auto ready = [&] { return !idle_.empty() || open_ < pool_size_; };
+  if (!ready()) {
+    ++waiting_;
+    available_.wait(lock, ready);
+    --waiting_;
+  }
   if (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();

@@ -13,6 +13,7 @@
 #include "vigie/collector/federation.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/metrics.h"
+#include "vigie/collector/postgres_store.h"
 #include "vigie/collector/remote_write.h"
 #include "vigie/collector/server.h"
 #include "vigie/collector/sqlite_store.h"
@@ -22,27 +23,56 @@
 namespace vigie::collector {
 namespace {
 
-// SQLite's group-commit write queue (sqlite_store.h) as use and bound:
-// vigie_collector_sqlite_write_queue_{batches,bytes} and their _limit,
-// read from the store at each scrape.
-void export_write_queue(const SqliteStore& store, Metrics& metrics) {
-  auto gauge = [&metrics](const char* name, const char* help) -> prometheus::Gauge& {
-    return prometheus::BuildGauge().Name(name).Help(help).Register(metrics.registry()).Add({});
-  };
-  auto& batches = gauge("vigie_collector_sqlite_write_queue_batches",
+prometheus::Gauge& gauge(Metrics& metrics, const char* name, const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(metrics.registry()).Add({});
+}
+
+// SQLite's group-commit write queue and page cache (sqlite_store.h) as use
+// and bound: vigie_collector_sqlite_write_queue_{batches,bytes},
+// vigie_collector_sqlite_page_cache_bytes and their _limit, read from the
+// store at each scrape.
+void export_sqlite(const SqliteStore& store, Metrics& metrics) {
+  auto& batches = gauge(metrics, "vigie_collector_sqlite_write_queue_batches",
                         "Batches waiting for SQLite's group commit");
-  auto& bytes = gauge("vigie_collector_sqlite_write_queue_bytes",
+  auto& bytes = gauge(metrics, "vigie_collector_sqlite_write_queue_bytes",
                       "Encoded rows of the batches waiting for SQLite's group commit, bytes");
-  gauge("vigie_collector_sqlite_write_queue_batches_limit",
+  gauge(metrics, "vigie_collector_sqlite_write_queue_batches_limit",
         "Batches allowed to wait for SQLite's group commit; more get 429")
       .Set(static_cast<double>(store.write_queue_limits().max_batches));
-  gauge("vigie_collector_sqlite_write_queue_bytes_limit",
+  gauge(metrics, "vigie_collector_sqlite_write_queue_bytes_limit",
         "Encoded bytes allowed to wait for SQLite's group commit; more get 429")
       .Set(static_cast<double>(store.write_queue_limits().max_bytes));
-  metrics.on_collect([&store, &batches, &bytes] {
+  auto& cache = gauge(metrics, "vigie_collector_sqlite_page_cache_bytes",
+                      "Heap held by SQLite's page cache of the store's connection, bytes");
+  gauge(metrics, "vigie_collector_sqlite_page_cache_bytes_limit",
+        "Page cache allowed to the store's connection (PRAGMA cache_size), bytes")
+      .Set(static_cast<double>(SqliteStore::kPageCacheBytes));
+  metrics.on_collect([&store, &batches, &bytes, &cache] {
     const auto stats = store.write_queue_stats();
     batches.Set(static_cast<double>(stats.queued_batches));
     bytes.Set(static_cast<double>(stats.queued_bytes));
+    cache.Set(static_cast<double>(store.page_cache_bytes()));
+  });
+}
+
+// The PostgreSQL connection pool (postgres_store.h) as use and bound:
+// vigie_collector_postgresql_connections and its _limit (pool_size), with
+// the connections leased and the calls waiting for one.
+void export_postgresql(const PostgresStore& store, Metrics& metrics) {
+  auto& open = gauge(metrics, "vigie_collector_postgresql_connections",
+                     "Connections the store holds to PostgreSQL, leased or idle");
+  auto& in_use = gauge(metrics, "vigie_collector_postgresql_connections_in_use",
+                       "Connections leased to a store call now");
+  auto& waiting = gauge(metrics, "vigie_collector_postgresql_waiting_calls",
+                        "Store calls waiting for a connection: every one is leased");
+  gauge(metrics, "vigie_collector_postgresql_connections_limit",
+        "Connections the store may hold to PostgreSQL (storage.postgresql_pool_size)")
+      .Set(static_cast<double>(store.pool_size()));
+  metrics.on_collect([&store, &open, &in_use, &waiting] {
+    const auto stats = store.pool_stats();
+    open.Set(static_cast<double>(stats.open));
+    in_use.Set(static_cast<double>(stats.in_use));
+    waiting.Set(static_cast<double>(stats.waiting));
   });
 }
 
@@ -57,7 +87,9 @@ struct Service::Impl {
         handler(config, *store, metrics),
         router(router_options(config)) {
     if (const auto* sqlite = dynamic_cast<const SqliteStore*>(store.get()))
-      export_write_queue(*sqlite, metrics);
+      export_sqlite(*sqlite, metrics);
+    if (const auto* postgresql = dynamic_cast<const PostgresStore*>(store.get()))
+      export_postgresql(*postgresql, metrics);
     // remote_write (remote_write.h): node, workload and agent-health series
     // of every stored batch to Prometheus, VictoriaMetrics, Mimir…
     if (!config.remote_write.empty()) {

@@ -722,6 +722,7 @@ TEST(CollectorBounds, EveryLimitIsExportedWithItsUseAndItsConfiguredValue) {
       {"vigie_collector_ingest_decoded_batch_bytes_limit", protocol::kMaxDecodedBatchBytes},
       {"vigie_collector_sqlite_write_queue_batches_limit", SqliteWriteQueueLimits{}.max_batches},
       {"vigie_collector_sqlite_write_queue_bytes_limit", SqliteWriteQueueLimits{}.max_bytes},
+      {"vigie_collector_sqlite_page_cache_bytes_limit", SqliteStore::kPageCacheBytes},
       {"vigie_collector_correlation_queue_length_limit", 111},
       {"vigie_collector_correlation_groups_limit", 222},
       {"vigie_collector_threshold_series_limit", 333},

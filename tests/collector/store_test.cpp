@@ -631,9 +631,27 @@ TEST(PostgresStoreTest, ManyThreadsShareThePool) {
       }
     });
   }
+  // The pool as /metrics shows it, sampled while the threads run: never
+  // more connections than pool_size.
+  std::size_t most_open = 0, most_in_use = 0;
+  while (stored < 80) {
+    const auto pool = store.pool_stats();
+    most_open = std::max(most_open, pool.open);
+    most_in_use = std::max(most_in_use, pool.in_use);
+    EXPECT_LE(pool.in_use, pool.open);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(stored, 80);
   EXPECT_EQ(store.agents().size(), 8u);
+  EXPECT_EQ(store.pool_size(), 3u);
+  EXPECT_LE(most_open, 3u);
+  EXPECT_GE(most_in_use, 1u);
+  EXPECT_LE(most_in_use, 3u);
+  const auto idle = store.pool_stats();
+  EXPECT_EQ(idle.in_use, 0u);
+  EXPECT_EQ(idle.waiting, 0u);
+  EXPECT_GE(idle.open, 1u);
 }
 
 TEST(PostgresStoreTest, ReconnectsAfterTheServerRestarts) {

@@ -269,7 +269,10 @@ std::string Spool::path_of(uint64_t sequence) const {
   return options_.directory + "/" + name + std::string(kBatchSuffix);
 }
 
-SpoolWriteResult Spool::write(uint64_t sequence, const BatchCounts& counts, std::string_view body) {
+int Spool::sync_directory() { return options_.sync ? fsync_dir(options_.directory) : 0; }
+
+SpoolWriteResult Spool::write(uint64_t sequence, const BatchCounts& counts, std::string_view body,
+                              bool sync_directory) {
   const std::string path = path_of(sequence);
   const std::string tmp = path + std::string(kTmpSuffix);
   Header header{sequence, counts, body.size(), crc32_of(body.data(), body.size())};
@@ -289,7 +292,7 @@ SpoolWriteResult Spool::write(uint64_t sequence, const BatchCounts& counts, std:
   }
   if (::close(fd) != 0) return failed(tmp, errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return failed(path, errno);
-  if (options_.sync) {
+  if (options_.sync && sync_directory) {
     if (const int error = fsync_dir(options_.directory); error != 0) {
       // The rename may not survive a crash: the batch stays in memory instead.
       ::unlink(path.c_str());

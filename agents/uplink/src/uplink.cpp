@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <set>
@@ -85,6 +86,11 @@ constexpr const char* kDropReasons[] = {"queue_full", "spool_full", "disk_full",
 // A batch the spool could not take is tried again after this long (disk
 // space comes back as acknowledged batches are removed).
 constexpr auto kSpoolRetryInterval = std::chrono::seconds(1);
+// The spool writer writes up to this many sealed batches, then fsyncs the
+// directory once for all of them (group commit). A batch is 1 s of events or
+// 1,000 of them: a group is what an exec storm seals while one group is
+// written.
+constexpr std::size_t kSpoolGroupBatches = 64;
 // Drops and write errors are logged at most this often per reason, with totals.
 constexpr auto kDropLogInterval = std::chrono::minutes(1);
 
@@ -277,73 +283,102 @@ void Uplink::unspool(uint64_t sequence) {
   publish_spool_stats();
 }
 
-bool Uplink::spool_batch(uint64_t sequence) {
+void Uplink::spool_group(const std::vector<uint64_t>& sequences) {
+  struct Written {
+    uint64_t sequence;
+    uint64_t file_bytes;
+    SpoolWriteResult result;
+  };
+  std::vector<Written> written;
   std::unique_lock sl(spool_mutex_);
   std::unique_lock lk(mutex_);
-  auto it = find_locked(sequence);
-  if (it == queue_.end() || it->spooled || it->writing || !it->body) return false;
-  it->writing = true;
-  const std::shared_ptr<const std::string> body = it->body;
-  const BatchCounts counts{it->events, it->alerts, it->energy_records};
-  const uint64_t file_bytes = Spool::kHeaderBytes + body->size();
-  // The oldest spooled batch leaves the spool. The one in flight is not in
-  // queue_: it is never evicted.
-  uint64_t projected = spool_->bytes();
-  std::vector<uint64_t> evicted;
-  auto evict_oldest = [&](const char* reason) {
-    for (auto v = queue_.begin(); v != queue_.end(); ++v) {
-      if (!v->spooled) continue;
-      projected -= std::min(projected, v->file_bytes);
-      evicted.push_back(v->sequence);
-      drop_locked(*v, reason);
-      queue_.erase(v);
-      return true;
+  for (const uint64_t sequence : sequences) {
+    auto it = find_locked(sequence);
+    if (it == queue_.end() || it->spooled || it->writing || !it->body) continue;
+    it->writing = true;
+    const std::shared_ptr<const std::string> body = it->body;
+    const BatchCounts counts{it->events, it->alerts, it->energy_records};
+    const uint64_t file_bytes = Spool::kHeaderBytes + body->size();
+    // The oldest batch on disk leaves the spool: spooled, or written earlier
+    // in this group. The one in flight is not in queue_, and this one is not
+    // written yet: neither is evicted.
+    uint64_t projected = spool_->bytes();
+    std::vector<uint64_t> evicted;
+    auto evict_oldest = [&](const char* reason) {
+      for (auto v = queue_.begin(); v != queue_.end(); ++v) {
+        if (!v->spooled && !v->written) continue;
+        projected -= std::min(projected, v->file_bytes);
+        evicted.push_back(v->sequence);
+        drop_locked(*v, reason);
+        queue_.erase(v);
+        return true;
+      }
+      return false;
+    };
+    while (projected + file_bytes > options_.spool_max_bytes && evict_oldest("spool_full")) {
     }
-    return false;
-  };
-  while (projected + file_bytes > options_.spool_max_bytes && evict_oldest("spool_full")) {
+    const bool fits = projected + file_bytes <= options_.spool_max_bytes;
+    lk.unlock();
+    for (uint64_t v : evicted) spool_->remove(v);
+    evicted.clear();
+    SpoolWriteResult result;
+    if (fits) {
+      result = spool_->write(sequence, counts, *body, /*sync_directory=*/false);
+      while (result.error == ENOSPC || result.error == EDQUOT) {
+        lk.lock();
+        const bool any = evict_oldest("disk_full");
+        lk.unlock();
+        if (!any) break;
+        spool_->remove(evicted.back());
+        evicted.clear();
+        result = spool_->write(sequence, counts, *body, /*sync_directory=*/false);
+      }
+    } else {
+      result = {EFBIG, "a batch of " + std::to_string(file_bytes) +
+                           " bytes does not fit in spool_max_bytes " +
+                           std::to_string(options_.spool_max_bytes) +
+                           " with no older spooled batch left to evict"};
+    }
+    lk.lock();
+    if (result.ok()) {
+      it = find_locked(sequence);  // `writing`: still queued
+      it->written = true;
+      it->file_bytes = file_bytes;
+    }
+    written.push_back({sequence, file_bytes, std::move(result)});
   }
-  const bool fits = projected + file_bytes <= options_.spool_max_bytes;
   lk.unlock();
-  for (uint64_t v : evicted) spool_->remove(v);
-  evicted.clear();
-  SpoolWriteResult result;
-  if (fits) {
-    result = spool_->write(sequence, counts, *body);
-    while (result.error == ENOSPC || result.error == EDQUOT) {
-      lk.lock();
-      const bool any = evict_oldest("disk_full");
-      lk.unlock();
-      if (!any) break;
-      spool_->remove(evicted.back());
-      evicted.clear();
-      result = spool_->write(sequence, counts, *body);
+  // Group commit: one directory fsync makes every rename of the group
+  // durable (the files themselves were fsync'd one by one). Until then none
+  // of them counts as spooled, so none is sent before it would survive a
+  // power loss.
+  if (options_.spool_sync &&
+      std::any_of(written.begin(), written.end(), [](const Written& w) { return w.result.ok(); })) {
+    if (const int error = spool_->sync_directory(); error != 0) {
+      for (Written& w : written) {
+        if (!w.result.ok()) continue;
+        spool_->remove(w.sequence);  // the rename may not survive a crash: kept in memory
+        w.result = {error, spool_->directory() + ": " + std::strerror(error)};
+      }
     }
-  } else {
-    result = {EFBIG, "a batch of " + std::to_string(file_bytes) +
-                         " bytes does not fit in spool_max_bytes " +
-                         std::to_string(options_.spool_max_bytes) +
-                         " with no older spooled batch left to evict"};
   }
-  publish_spool_stats();
   lk.lock();
-  it = find_locked(sequence);  // still queued: `writing` keeps it from every eviction
-  if (it == queue_.end()) {
-    if (result.ok()) spool_->remove(sequence);
-    publish_spool_stats();
-    return false;
-  }
-  it->writing = false;
-  if (result.ok()) {
-    it->spooled = true;
-    it->write_failed = false;
-    it->file_bytes = file_bytes;
-    --queue_batches_;
-    queue_events_ -= it->events;
-    queue_bytes_ -= it->body->size();
-    it->body.reset();
-    unspooled_.erase(sequence);
-  } else {
+  for (const Written& w : written) {
+    auto it = find_locked(w.sequence);
+    if (it == queue_.end()) continue;  // evicted by a later write of the group
+    it->writing = false;
+    it->written = false;
+    if (w.result.ok()) {
+      it->spooled = true;
+      it->write_failed = false;
+      it->file_bytes = w.file_bytes;
+      --queue_batches_;
+      queue_events_ -= it->events;
+      queue_bytes_ -= it->body->size();
+      it->body.reset();
+      unspooled_.erase(w.sequence);
+      continue;
+    }
     it->write_failed = true;
     it->retry_at = Clock::now() + kSpoolRetryInterval;
     const uint64_t errors = ++stats_.spool_write_errors_total;
@@ -351,31 +386,32 @@ bool Uplink::spool_batch(uint64_t sequence) {
     auto& next_log = next_drop_log_["spool_write"];
     if (now >= next_log) {
       spdlog::warn("spool: cannot write batch {}: {}; kept in memory ({} failed writes so far)",
-                   sequence, result.message, errors);
+                   w.sequence, w.result.message, errors);
       next_log = now + kDropLogInterval;
     }
   }
+  publish_spool_stats();
   lk.unlock();
   wake_.notify_all();
-  return result.ok();
 }
 
 void Uplink::run_spooler() {
   std::unique_lock lk(mutex_);
   while (!spooler_stopping_) {
     const auto now = Clock::now();
-    std::optional<uint64_t> pick;
+    std::vector<uint64_t> group;
     auto wake_at = Clock::time_point::max();
     for (uint64_t sequence : unspooled_) {  // oldest first
       auto it = find_locked(sequence);
       if (it == queue_.end() || it->writing) continue;
       if (it->retry_at <= now) {
-        pick = sequence;
-        break;
+        group.push_back(sequence);
+        if (group.size() == kSpoolGroupBatches) break;
+      } else {
+        wake_at = std::min(wake_at, it->retry_at);
       }
-      wake_at = std::min(wake_at, it->retry_at);
     }
-    if (!pick) {
+    if (group.empty()) {
       if (wake_at == Clock::time_point::max()) {
         spool_wake_.wait(lk);
       } else {
@@ -384,7 +420,7 @@ void Uplink::run_spooler() {
       continue;
     }
     lk.unlock();
-    spool_batch(*pick);
+    spool_group(group);
     lk.lock();
   }
 }
@@ -588,7 +624,7 @@ void Uplink::stop(milliseconds grace) {
     // more try each, so that a clean stop loses nothing the disk can take.
     const std::vector<uint64_t> left(unspooled_.begin(), unspooled_.end());
     lk.unlock();
-    for (uint64_t sequence : left) spool_batch(sequence);
+    spool_group(left);
     lk.lock();
   }
   std::size_t spooled = 0, lost = 0, lost_events = 0;

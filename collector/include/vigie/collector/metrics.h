@@ -70,7 +70,7 @@ std::string_view to_string(Rejection reason);
 //                                                protocol::kMaxDecodedBatchBytes)
 // Components register the bounds of their own queues (correlation.h,
 // remote_write.h, webhook.h, alertmanager.h, federation.h; the SQLite write
-// queue in service.cpp).
+// queue and page cache in service.cpp).
 // `path` is the route ("/api/v1/ingest", "static", "other"…), never the raw
 // target, so label cardinality stays bounded. Thread-safe.
 class Metrics {

@@ -51,6 +51,16 @@ class PostgresStore final : public Store {
                     const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override;
   RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override;
 
+  // The pool now: connections open (leased + idle, at most pool_size()),
+  // leased to a call, and calls waiting for one because all are leased.
+  struct PoolStats {
+    std::size_t open = 0;
+    std::size_t in_use = 0;
+    std::size_t waiting = 0;
+  };
+  PoolStats pool_stats() const;
+  std::size_t pool_size() const { return pool_size_; }
+
   static constexpr int kSchemaVersion = 1;
   // The pg_advisory_xact_lock key that serialises migrations ("vigiemig").
   static constexpr long long kMigrationLockKey = 0x76696769656d6967;
@@ -81,10 +91,11 @@ class PostgresStore final : public Store {
 
   std::string conninfo_;
   std::size_t pool_size_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;
-  std::size_t open_ = 0;  // leased + idle
+  std::size_t open_ = 0;     // leased + idle
+  std::size_t waiting_ = 0;  // calls in acquire() waiting for a connection
 };
 
 }  // namespace vigie::collector

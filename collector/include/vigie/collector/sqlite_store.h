@@ -1,6 +1,7 @@
 // The embedded Store backend: one SQLite file in WAL mode.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -68,6 +69,12 @@ class SqliteStore final : public Store {
   WriteQueueStats write_queue_stats() const;
   const SqliteWriteQueueLimits& write_queue_limits() const { return queue_limits_; }
 
+  // The connection's page cache bound (PRAGMA cache_size), bytes: 64 MiB.
+  static constexpr std::size_t kPageCacheBytes = std::size_t{64} << 20;
+  // Heap the connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED),
+  // bytes. Never waits for a commit: while one runs, the value read last.
+  uint64_t page_cache_bytes() const;
+
  private:
   class Statements;
   struct PendingBatch;
@@ -78,8 +85,9 @@ class SqliteStore final : public Store {
   void write_alerts(const std::string& agent_id, const std::vector<protocol::Alert>& alerts,
                     uint64_t received_ns);
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   sqlite3* db_ = nullptr;
+  mutable std::atomic<uint64_t> page_cache_bytes_{0};
   std::unique_ptr<Statements> statements_;
 
   // The group commit queue; queue_mutex_ is never held while waiting for mutex_.

@@ -71,8 +71,16 @@ class Spool {
   const std::vector<SpoolEntry>& recovered() const { return recovered_; }
 
   // Writes one batch durably (see the file comment). On failure nothing is
-  // left under the final name and the `.tmp` is removed.
-  SpoolWriteResult write(uint64_t sequence, const BatchCounts& counts, std::string_view body);
+  // left under the final name and the `.tmp` is removed. With
+  // `sync_directory` false the directory is not fsync'd: the caller writes
+  // several batches, then calls sync_directory() once for all (group
+  // commit); until then a power loss may take the new names away.
+  SpoolWriteResult write(uint64_t sequence, const BatchCounts& counts, std::string_view body,
+                         bool sync_directory = true);
+
+  // fsyncs the directory (when SpoolOptions::sync): every write before it
+  // survives a power loss. 0, or the errno.
+  int sync_directory();
 
   // The body of a spooled batch, checked against its CRC. nullopt when the
   // file is missing, short or fails its CRC: such a file is removed and

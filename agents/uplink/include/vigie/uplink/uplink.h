@@ -194,8 +194,9 @@ class Uplink {
     std::size_t energy_records = 0;
     bool spooled = false;       // its file is in the spool
     bool writing = false;       // the spool writer is writing it
+    bool written = false;       // written, waiting for its group's directory fsync
     bool write_failed = false;  // a write failed: sendable from memory, retried at retry_at
-    uint64_t file_bytes = 0;    // when spooled
+    uint64_t file_bytes = 0;    // when spooled or written
     std::chrono::steady_clock::time_point retry_at{};
   };
 
@@ -206,10 +207,12 @@ class Uplink {
   void run_sealer();
   // The spool writer thread: writes sealed batches, oldest first.
   void run_spooler();
-  // Writes one queued batch to the spool, evicting older spooled ones for
-  // spool_max_bytes and on a full disk; false when it could not be written.
-  // Called with no lock held.
-  bool spool_batch(uint64_t sequence);
+  // Writes queued batches to the spool, evicting older spooled ones for
+  // spool_max_bytes and on a full disk, then fsyncs the directory once for
+  // all (group commit) before any of them counts as spooled. A batch that
+  // could not be written stays in memory and is retried later. Called with
+  // no lock held.
+  void spool_group(const std::vector<uint64_t>& sequences);
   // A batch is taken by the sender once spooled, or once its write failed.
   bool sendable_locked(const Sealed& batch) const;
   std::deque<Sealed>::iterator find_locked(uint64_t sequence);
