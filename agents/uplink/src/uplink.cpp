@@ -290,9 +290,11 @@ void Uplink::spool_group(const std::vector<uint64_t>& sequences) {
     SpoolWriteResult result;
   };
   std::vector<Written> written;
-  std::unique_lock sl(spool_mutex_);
-  std::unique_lock lk(mutex_);
+  // The spool lock is taken batch by batch, so that the sender reads and
+  // removes files between the group's writes rather than after all of them.
   for (const uint64_t sequence : sequences) {
+    std::unique_lock sl(spool_mutex_);
+    std::unique_lock lk(mutex_);
     auto it = find_locked(sequence);
     if (it == queue_.end() || it->spooled || it->writing || !it->body) continue;
     it->writing = true;
@@ -347,7 +349,7 @@ void Uplink::spool_group(const std::vector<uint64_t>& sequences) {
     }
     written.push_back({sequence, file_bytes, std::move(result)});
   }
-  lk.unlock();
+  std::unique_lock sl(spool_mutex_);
   // Group commit: one directory fsync makes every rename of the group
   // durable (the files themselves were fsync'd one by one). Until then none
   // of them counts as spooled, so none is sent before it would survive a
@@ -362,7 +364,7 @@ void Uplink::spool_group(const std::vector<uint64_t>& sequences) {
       }
     }
   }
-  lk.lock();
+  std::unique_lock lk(mutex_);
   for (const Written& w : written) {
     auto it = find_locked(w.sequence);
     if (it == queue_.end()) continue;  // evicted by a later write of the group
