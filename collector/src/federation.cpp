@@ -266,14 +266,8 @@ struct FederationForwarder::Peer {
       queue.pop_front();
       in_flight = true;
       lock.unlock();
-      protocol::HttpRequest request;
-      request.method = "POST";
-      request.target = "/api/v1/ingest";
-      request.headers = {{"Authorization", "Bearer " + config.token},
-                         {"Content-Type", std::string(protocol::kContentType)},
-                         {"Content-Encoding", std::string(protocol::kContentEncoding)}};
-      request.body = batch.body;
-      const auto response = protocol::send(endpoint, request, options.request_timeout);
+      const auto response = protocol::send(
+          endpoint, protocol::ingest_request(config.token, batch.body), options.request_timeout);
       const uplink::Outcome outcome = uplink::classify(response);
       lock.lock();
       in_flight = false;
@@ -300,11 +294,9 @@ struct FederationForwarder::Peer {
               response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
         queue.push_front(std::move(batch));
         // The peer's Retry-After (its 429 when storage lags), up to max_backoff.
-        const auto delay = std::max(
-            uplink::backoff_delay(attempt++, options.initial_backoff, options.max_backoff,
-                                  random()),
-            std::min<std::chrono::milliseconds>(
-                response.retry_after.value_or(std::chrono::seconds(0)), options.max_backoff));
+        const auto delay =
+            uplink::backoff_delay(attempt++, options.initial_backoff, options.max_backoff, random(),
+                                  response.retry_after.value_or(std::chrono::seconds(0)));
         const auto until = Clock::now() + delay;
         wake.wait_until(lock, stopping ? std::min(until, stop_deadline) : until,
                         [&] { return stopping && Clock::now() >= stop_deadline; });

@@ -18,6 +18,8 @@
 #include <mutex>
 #include <optional>
 
+#include "vigie/protocol/codec.h"
+
 namespace vigie::protocol {
 
 namespace beast = boost::beast;
@@ -25,6 +27,15 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+
+HttpRequest ingest_request(std::string_view token, std::string body) {
+  return {"POST",
+          "/api/v1/ingest",
+          {{"Authorization", "Bearer " + std::string(token)},
+           {"Content-Type", std::string(kContentType)},
+           {"Content-Encoding", std::string(kContentEncoding)}},
+          std::move(body)};
+}
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now) {

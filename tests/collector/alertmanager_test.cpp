@@ -167,13 +167,9 @@ class AlertmanagerIntegration : public ::testing::Test {
     protocol::Endpoint endpoint;
     endpoint.host = "127.0.0.1";
     endpoint.port = std::to_string(server_->port());
-    protocol::HttpRequest request{"POST",
-                                  "/api/v1/ingest",
-                                  {{"Authorization", std::string("Bearer ") + kToken},
-                                   {"Content-Type", "application/x-protobuf"},
-                                   {"Content-Encoding", "zstd"}},
-                                  protocol::encode_batch(batch)};
-    const auto response = protocol::send(endpoint, request, std::chrono::seconds(10));
+    const auto response =
+        protocol::send(endpoint, protocol::ingest_request(kToken, protocol::encode_batch(batch)),
+                       std::chrono::seconds(10));
     ASSERT_EQ(response.status, 200) << response.error << response.body;
   }
 

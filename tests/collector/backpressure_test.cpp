@@ -194,14 +194,8 @@ TEST_F(BackpressureTest, AFullStoreQueueIs429OverHttp) {
   server.start();
   protocol::Endpoint endpoint{"127.0.0.1", std::to_string(server.port())};
   auto post = [&](const protocol::Batch& batch) {
-    protocol::HttpRequest request;
-    request.method = "POST";
-    request.target = "/api/v1/ingest";
-    request.headers = {{"Authorization", std::string("Bearer ") + kToken},
-                       {"Content-Type", "application/x-protobuf"},
-                       {"Content-Encoding", "zstd"}};
-    request.body = protocol::encode_batch(batch);
-    return protocol::send(endpoint, request, std::chrono::seconds(20));
+    return protocol::send(endpoint, protocol::ingest_request(kToken, protocol::encode_batch(batch)),
+                          std::chrono::seconds(20));
   };
 
   sqlite3* other = nullptr;

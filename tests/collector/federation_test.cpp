@@ -94,14 +94,8 @@ class Collector {
     return protocol::send(endpoint(), request);
   }
   void ingest(const protocol::Batch& batch) const {
-    protocol::HttpRequest request;
-    request.method = "POST";
-    request.target = "/api/v1/ingest";
-    request.headers = {{"Authorization", std::string("Bearer ") + kNodeToken},
-                       {"Content-Type", std::string(protocol::kContentType)},
-                       {"Content-Encoding", std::string(protocol::kContentEncoding)}};
-    request.body = protocol::encode_batch(batch);
-    const auto response = protocol::send(endpoint(), request);
+    const auto response = protocol::send(
+        endpoint(), protocol::ingest_request(kNodeToken, protocol::encode_batch(batch)));
     ASSERT_EQ(response.status, 200) << response.error << response.body;
   }
 

@@ -169,14 +169,11 @@ class GoodClient {
   void run() {
     uint64_t sequence = 0;
     while (!stopping_) {
-      protocol::HttpRequest post;
-      post.method = "POST";
-      post.target = "/api/v1/ingest";
-      post.headers = {{"Authorization", std::string("Bearer ") + kAgentToken},
-                      {"Content-Type", "application/x-protobuf"},
-                      {"Content-Encoding", "zstd"}};
-      post.body = protocol::encode_batch(sample_batch(++sequence, kHost));
-      const auto stored = protocol::send(endpoint_, post, 30s);
+      const auto stored =
+          protocol::send(endpoint_,
+                         protocol::ingest_request(
+                             kAgentToken, protocol::encode_batch(sample_batch(++sequence, kHost))),
+                         30s);
       check("ingest", stored);
       if (stored.status == 200 && stored.body.find("\"stored\"") != std::string::npos) ++stored_;
       for (const char* target :
@@ -249,14 +246,7 @@ class HostileTest : public ::testing::Test {
   protocol::HttpResponse ingest(const std::string& body, const std::string& token = kAgentToken) {
     protocol::Endpoint endpoint;
     endpoint.port = std::to_string(collector_.port());
-    protocol::HttpRequest post;
-    post.method = "POST";
-    post.target = "/api/v1/ingest";
-    post.headers = {{"Authorization", "Bearer " + token},
-                    {"Content-Type", "application/x-protobuf"},
-                    {"Content-Encoding", "zstd"}};
-    post.body = body;
-    return protocol::send(endpoint, post, 60s);
+    return protocol::send(endpoint, protocol::ingest_request(token, body), 60s);
   }
 
   static std::string ingest_headers(const std::string& extra) {

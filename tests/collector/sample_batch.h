@@ -150,7 +150,11 @@ class TempDir {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
+  // `sub` under the directory, as a string.
+  std::string str(const std::string& sub = "") const { return (path_ / sub).string(); }
 
  private:
   std::filesystem::path path_;

@@ -38,14 +38,8 @@ class CollectorServerTest : public ::testing::Test {
   }
 
   protocol::HttpResponse post(const std::string& body, const std::string& token = kToken) {
-    protocol::HttpRequest request;
-    request.method = "POST";
-    request.target = "/api/v1/ingest";
-    request.headers = {{"Authorization", "Bearer " + token},
-                       {"Content-Type", "application/x-protobuf"},
-                       {"Content-Encoding", "zstd"}};
-    request.body = body;
-    return protocol::send(endpoint_, request, std::chrono::seconds(20));
+    return protocol::send(endpoint_, protocol::ingest_request(token, body),
+                          std::chrono::seconds(20));
   }
 
   protocol::HttpResponse get(const std::string& target, uint16_t port = 0) {

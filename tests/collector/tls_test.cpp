@@ -75,14 +75,10 @@ class CollectorTlsTest : public ::testing::Test {
   }
 
   static protocol::HttpResponse ingest(const protocol::Endpoint& endpoint, uint64_t sequence) {
-    protocol::HttpRequest request;
-    request.method = "POST";
-    request.target = "/api/v1/ingest";
-    request.headers = {{"Authorization", std::string("Bearer ") + kAgentToken},
-                       {"Content-Type", "application/x-protobuf"},
-                       {"Content-Encoding", "zstd"}};
-    request.body = protocol::encode_batch(testing::sample_batch(sequence));
-    return protocol::send(endpoint, request, 5s);
+    return protocol::send(endpoint,
+                          protocol::ingest_request(
+                              kAgentToken, protocol::encode_batch(testing::sample_batch(sequence))),
+                          5s);
   }
 
   // The value of vigie_collector_rejections_total{reason}, read from the

@@ -383,13 +383,8 @@ TEST(RemoteWriteIntegration, CollectorBinaryWritesToVictoriaMetrics) {
   endpoint.host = "127.0.0.1";
   endpoint.port = std::to_string(port);
   for (const auto* batch : {&data.first, &data.second}) {
-    protocol::HttpRequest request{"POST",
-                                  "/api/v1/ingest",
-                                  {{"Authorization", std::string("Bearer ") + kToken},
-                                   {"Content-Type", "application/x-protobuf"},
-                                   {"Content-Encoding", "zstd"}},
-                                  protocol::encode_batch(*batch)};
-    const auto response = protocol::send(endpoint, request);
+    const auto response =
+        protocol::send(endpoint, protocol::ingest_request(kToken, protocol::encode_batch(*batch)));
     ASSERT_EQ(response.status, 200) << response.body << response.error;
   }
   std::vector<json> series;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "../collector/http_receiver.h"
+#include "../collector/sample_batch.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/uplink/uplink.h"
 
@@ -35,26 +36,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A fresh directory under /tmp, removed at destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "vigie-spool-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  std::string str(const std::string& sub = "") const { return (path_ / sub).string(); }
-
- private:
-  fs::path path_;
-};
+using collector::testing::TempDir;
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {

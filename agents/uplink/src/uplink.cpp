@@ -28,10 +28,11 @@ Outcome classify(const protocol::HttpResponse& response) {
 }
 
 milliseconds backoff_delay(unsigned attempt, milliseconds initial, milliseconds max,
-                           uint64_t random) {
+                           uint64_t random, milliseconds retry_after) {
   const unsigned shift = std::min(attempt, 30u);
   const auto cap = std::min<int64_t>(max.count(), initial.count() << shift);
-  return milliseconds(cap <= 0 ? 0 : static_cast<int64_t>(random % (cap + 1)));
+  const milliseconds jittered(cap <= 0 ? 0 : static_cast<int64_t>(random % (cap + 1)));
+  return std::max(jittered, std::min(retry_after, max));
 }
 
 SequenceAllocator::SequenceAllocator(std::string state_path, uint64_t block)
@@ -510,14 +511,8 @@ void Uplink::run() {
     const std::size_t events = in_flight_->events;
     const std::shared_ptr<const std::string> body = in_flight_->body;
     lk.unlock();
-    protocol::HttpRequest request{"POST",
-                                  "/api/v1/ingest",
-                                  {{"Authorization", "Bearer " + options_.token},
-                                   {"Content-Type", std::string(protocol::kContentType)},
-                                   {"Content-Encoding", std::string(protocol::kContentEncoding)}},
-                                  *body};
-    const protocol::HttpResponse response =
-        protocol::send(endpoint, request, options_.request_timeout);
+    const protocol::HttpResponse response = protocol::send(
+        endpoint, protocol::ingest_request(options_.token, *body), options_.request_timeout);
     const Outcome outcome = classify(response);
     lk.lock();
     if (outcome == Outcome::kDelivered) {
@@ -567,9 +562,8 @@ void Uplink::run() {
     // after every failure, as remote_write does).
     if (attempt % endpoints_.size() != 0) continue;
     const auto delay =
-        std::max(backoff_delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
-                               options_.initial_backoff, options_.max_backoff, random()),
-                 std::min(retry_after, options_.max_backoff));
+        backoff_delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
+                      options_.initial_backoff, options_.max_backoff, random(), retry_after);
     retry_after = milliseconds(0);
     const auto until = Clock::now() + delay;
     wake_.wait_until(lk, stopping_ ? std::min(until, stop_deadline_) : until,

@@ -51,6 +51,11 @@ struct HttpRequest {
   std::string body;
 };
 
+// The POST an agent (or a site forwarding to its federation) makes to a
+// collector's /api/v1/ingest: `body` is an encode_batch() result (protobuf,
+// zstd), `token` the agent's bearer token.
+HttpRequest ingest_request(std::string_view token, std::string body);
+
 struct HttpResponse {
   int status = 0;  // HTTP status; 0 when the request never got an answer
   std::string body;

@@ -32,9 +32,11 @@ enum class Outcome : uint8_t { kDelivered, kRetry, kRejected };
 Outcome classify(const protocol::HttpResponse& response);
 
 // Exponential backoff with full jitter ("Exponential Backoff And Jitter",
-// AWS Architecture Blog, 2015): wait uniform in [0, min(max, initial * 2^attempt)].
+// AWS Architecture Blog, 2015): wait uniform in [0, min(max, initial * 2^attempt)],
+// and at least `retry_after` (the server's Retry-After) up to `max`.
 std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds initial,
-                                        std::chrono::milliseconds max, uint64_t random);
+                                        std::chrono::milliseconds max, uint64_t random,
+                                        std::chrono::milliseconds retry_after = {});
 
 // Hands out batch sequence numbers that keep increasing across agent
 // restarts: blocks of `block` numbers are reserved by writing the block's end
