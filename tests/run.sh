@@ -3,7 +3,8 @@
 # suite with ctest, then every libFuzzer target for a fixed number of runs
 # (tests/fuzz/run.sh, a clang build in build/fuzz). Needs root: sensor and
 # integration tests load real eBPF programs, create cgroups and mount
-# namespaces. Extra arguments go to the first ctest; VIGIE_SKIP_FUZZ=1 skips fuzzing.
+# namespaces. Extra arguments go to ctest; VIGIE_SKIP_FUZZ=1 skips fuzzing;
+# CTEST_PARALLEL_LEVEL sets how many tests run at once (default: nproc).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -46,14 +47,43 @@ if [[ -z "${VIGIE_TEST_POSTGRES_URL:-}" ]]; then
   trap stop_postgres EXIT
   start_postgres || echo "tests/run.sh: no shared PostgreSQL (see ${pg_dir:-?}): tests start their own" >&2
 fi
+# ctest runs tests in parallel (CTEST_PARALLEL_LEVEL, default the number of
+# cores); tests that must have the machine to themselves carry RUN_SERIAL or a
+# RESOURCE_LOCK (tests/CMakeLists.txt). The fuzz targets run even when ctest
+# failed, so that one run reports everything; the summary comes last.
 log="$root/build/test/ctest.log"
-(cd "$root/build/test" && ctest --output-on-failure --timeout 600 "$@") | tee "$log"
+ctest_status=0
+(cd "$root/build/test" &&
+  ctest --output-on-failure --timeout 600 -j"${CTEST_PARALLEL_LEVEL:-$(nproc)}" "$@") |
+  tee "$log" || ctest_status=$?
+ctest_line=$(grep -E '^[0-9]+% tests passed' "$log" | tail -n 1 || true)
 # A skipped test did not run: on a machine that can run Vigie's tests (root,
 # eBPF, loopback servers) it is a missing capability, so it fails the suite.
-if grep -q -- '\*\*\*Skipped\|Not Run' "$log"; then
-  echo "tests/run.sh: tests were skipped (see above): every test must run here" >&2
+skipped=$(grep -c -- '\*\*\*Skipped\|Not Run' "$log" || true)
+[[ -z "$ctest_line" ]] && ctest_status=1
+
+fuzz_status=0
+fuzz_line="fuzz targets: not run (VIGIE_SKIP_FUZZ=1)"
+if [[ "${VIGIE_SKIP_FUZZ:-0}" != 1 ]]; then
+  fuzz_log="$root/build/test/fuzz.log"
+  "$root/tests/fuzz/run.sh" | tee "$fuzz_log" || fuzz_status=$?
+  fuzz_line="fuzz targets: $(grep -E '^[0-9]+% tests passed' "$fuzz_log" | tail -n 1 || echo "did not run (build failed)")"
+  grep -qE '^[0-9]+% tests passed' "$fuzz_log" || fuzz_status=1
+fi
+
+echo
+echo "== tests/run.sh summary"
+echo "ctest: ${ctest_line:-did not complete}"
+if ((skipped > 0)); then echo "ctest: $skipped tests skipped: every test must run here"; fi
+echo "$fuzz_line"
+# One closing line over both: passed and failed test cases and fuzz targets.
+totals=$(cat "$log" "${fuzz_log:-/dev/null}" 2>/dev/null |
+  sed -nE 's/^[0-9]+% tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1 \2/p' |
+  awk '{ f += $1; t += $2 } END { printf "%d %d", t - f, f }')
+read -r passed failed <<<"${totals:-0 0}"
+echo "total: $passed passed, $failed failed"
+if ((ctest_status != 0 || skipped > 0 || fuzz_status != 0)); then
+  echo "tests/run.sh: FAILED"
   exit 1
 fi
-if [[ "${VIGIE_SKIP_FUZZ:-0}" != 1 ]]; then
-  "$root/tests/fuzz/run.sh"
-fi
+echo "tests/run.sh: all passed"
