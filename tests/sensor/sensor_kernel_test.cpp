@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -91,6 +92,41 @@ TEST(SensorKernelTest, RejectsInvalidRingBufferSize) {
   std::string error;
   EXPECT_EQ(Sensor::open(options, error), nullptr);
   EXPECT_NE(error.find("power of two"), std::string::npos) << error;
+}
+
+// Without CAP_BPF the sensor says which capability is missing, not that the
+// kernel lacks a ring buffer (libbpf's probe answers "unsupported" when it
+// may not create the map). The child process drops its effective capabilities
+// and sends Sensor::open's error back through a pipe.
+TEST(SensorKernelTest, MissingCapabilityIsNamed) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) ::_exit(2);
+    for (auto& word : data) word.effective = 0;
+    if (::syscall(SYS_capset, &header, data) != 0) ::_exit(3);
+    SensorOptions options;
+    std::string error;
+    const bool opened = Sensor::open(options, error) != nullptr;
+    const ssize_t written = ::write(fds[1], error.data(), error.size());
+    ::_exit(opened ? 4 : written == static_cast<ssize_t>(error.size()) ? 0 : 5);
+  }
+  ::close(fds[1]);
+  std::string error;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) error.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "2, 3: capget/capset failed; 4: the sensor opened";
+  EXPECT_NE(error.find("CAP_BPF"), std::string::npos) << error;
+  EXPECT_EQ(error.find("no BPF ring buffer"), std::string::npos) << error;
 }
 
 TEST(SensorKernelTest, ExecCarriesProcessParentAndCgroup) {

@@ -2,9 +2,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,6 +79,32 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 bool is_permission_error(int err) { return err == -EPERM || err == -EACCES; }
 
 const char* kPrivilegeHint = "eBPF needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)";
+
+// The capabilities the sensor needs that this process does not have in its
+// effective set: CAP_BPF (bpf(2) maps and programs) and CAP_PERFMON
+// (tracepoint attachment), each also granted by CAP_SYS_ADMIN (Linux 5.8,
+// include/uapi/linux/capability.h). Empty when all are there, or when they
+// cannot be read (the kernel's answer then says why).
+std::vector<std::string> missing_capabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return {};
+  auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1u; };
+  if (has(CAP_SYS_ADMIN)) return {};
+  std::vector<std::string> missing;
+  if (!has(CAP_BPF)) missing.emplace_back("CAP_BPF");
+  if (!has(CAP_PERFMON)) missing.emplace_back("CAP_PERFMON");
+  return missing;
+}
+
+// "missing capability CAP_BPF, CAP_PERFMON (...)" or "" when none is missing.
+std::string missing_capabilities_text() {
+  const auto missing = missing_capabilities();
+  if (missing.empty()) return {};
+  std::string text = missing.size() == 1 ? "missing capability " : "missing capabilities ";
+  for (size_t i = 0; i < missing.size(); ++i) text += (i ? ", " : "") + missing[i];
+  return text + " (" + kPrivilegeHint + ")";
+}
 
 // Tracepoint attachment reads the tracepoint id from tracefs.
 bool ensure_tracefs(bool may_mount, std::string& error) {
@@ -425,112 +453,135 @@ int load_skeleton(const SensorOptions& options,
   return err;
 }
 
-}  // namespace
+// Sensor::open's phases, in order. Each returns false (or nullptr) with
+// `error` set when the sensor cannot run at all.
 
-std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& error) {
-  static std::once_flag print_once;
-  std::call_once(print_once, [] { libbpf_set_print(libbpf_print); });
-  error.clear();
-
+// Phase 1: options the kernel would refuse, and the watched paths in their
+// kernel form.
+bool validate_options(const SensorOptions& options, std::vector<sensor_watch>& watches,
+                      std::string& error) {
   const long page = ::sysconf(_SC_PAGESIZE);
   const uint32_t bytes = options.ringbuf_bytes;
   if (bytes < page || (bytes & (bytes - 1)) != 0) {
     error = "ringbuf_bytes must be a power of two >= the page size (" + std::to_string(page) +
             "), got " + std::to_string(bytes);
-    return nullptr;
+    return false;
   }
   if (options.wakeup_bytes >= bytes) {
     error = "wakeup_bytes (" + std::to_string(options.wakeup_bytes) +
             ") must be below ringbuf_bytes (" + std::to_string(bytes) + ")";
-    return nullptr;
+    return false;
   }
   if (options.watched_paths.size() > SENSOR_WATCH_MAX) {
     error = "at most " + std::to_string(SENSOR_WATCH_MAX) + " watched paths, got " +
             std::to_string(options.watched_paths.size());
-    return nullptr;
+    return false;
   }
-  std::vector<sensor_watch> watches(options.watched_paths.size());
+  watches.assign(options.watched_paths.size(), sensor_watch{});
   for (size_t i = 0; i < watches.size(); ++i) {
-    if (!parse_watch(options.watched_paths[i], watches[i], error)) return nullptr;
+    if (!parse_watch(options.watched_paths[i], watches[i], error)) return false;
   }
+  return true;
+}
+
+// Phase 2: what the kernel and this process offer: BTF, the BPF ring buffer,
+// the capabilities, tracefs.
+bool probe_kernel(const SensorOptions& options, bool any_program, std::string& error) {
   if (::access(kBtfPath, R_OK) != 0) {
     error = std::string("kernel BTF unavailable at ") + kBtfPath + " (" + std::strerror(errno) +
             "): CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y";
-    return nullptr;
+    return false;
   }
-  int probe = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
-  if (probe == 0) {
-    error = "the kernel has no BPF ring buffer (Linux >= 5.8 needed)";
-    return nullptr;
+  // libbpf's probe answers 0 ("not supported") for a map it may not create,
+  // so a missing capability is told apart first.
+  const int probe = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+  if (probe <= 0) {
+    if (const std::string missing = missing_capabilities_text(); !missing.empty()) {
+      error = missing;
+    } else if (probe == 0) {
+      error = "the kernel has no BPF ring buffer (Linux >= 5.8 needed)";
+    } else {
+      error = "probing eBPF support failed: " + errno_text(probe) +
+              (is_permission_error(probe) ? std::string("; ") + kPrivilegeHint : "");
+    }
+    return false;
   }
-  if (probe < 0) {
-    error = "probing eBPF support failed: " + errno_text(probe) +
-            (is_permission_error(probe) ? std::string("; ") + kPrivilegeHint : "");
-    return nullptr;
-  }
-  std::array<bool, protocol::kEventKindCount> load = options.kinds;
-  load[static_cast<size_t>(K::kFilelessExec)] = false;  // no program of its own
-  const bool any_program = std::find(load.begin(), load.end(), true) != load.end();
-  if (any_program && !ensure_tracefs(options.mount_tracefs, error)) return nullptr;
+  return !any_program || ensure_tracefs(options.mount_tracefs, error);
+}
 
-  auto impl = std::make_unique<Impl>(options);
-  std::array<std::string, protocol::kEventKindCount> off_reason;
-  for (int k = 0; k < protocol::kEventKindCount; ++k) {
-    if (!options.kinds[k]) off_reason[k] = "disabled by configuration";
-  }
-  if (options.kinds[static_cast<size_t>(K::kFilelessExec)] && !options.enabled(K::kProcessExec)) {
-    off_reason[static_cast<size_t>(K::kFilelessExec)] = "needs process_exec";
-  }
-
-  std::string log;
-  libbpf_capture = &log;
-  struct CaptureEnd {
-    ~CaptureEnd() { libbpf_capture = nullptr; }
-  } capture_end;
-
-  int err = load_skeleton(options, load, impl->skel);
+// Phase 3: loads the programs of the `load` kinds. When the kernel refuses
+// the whole set, finds the kinds it refuses (one load each), turns them off
+// with their reason, and loads the rest.
+sensor_bpf* load_programs(const SensorOptions& options,
+                          std::array<bool, protocol::kEventKindCount>& load,
+                          std::array<std::string, protocol::kEventKindCount>& off_reason,
+                          std::string& log, std::string& error) {
+  sensor_bpf* skel = nullptr;
+  int err = load_skeleton(options, load, skel);
   if (err != 0 && is_permission_error(err)) {
-    error = "loading the eBPF programs failed: " + errno_text(err) + " (" + kPrivilegeHint + ")" +
-            excerpt(log);
+    const std::string missing = missing_capabilities_text();
+    error = "loading the eBPF programs failed: " + errno_text(err) + " (" +
+            (missing.empty() ? kPrivilegeHint : missing) + ")" + excerpt(log);
     return nullptr;
   }
-  if (err != 0) {
-    // Find the kinds the kernel refuses, one load each, and run without them.
-    for (int k = 0; k < protocol::kEventKindCount; ++k) {
-      if (!load[k]) continue;
-      std::array<bool, protocol::kEventKindCount> alone{};
-      alone[k] = true;
-      log.clear();
-      sensor_bpf* trial = nullptr;
-      const int trial_err = load_skeleton(options, alone, trial);
-      sensor_bpf__destroy(trial);
-      if (trial_err != 0) {
-        load[k] = false;
-        off_reason[k] = "the kernel refused its programs: " + errno_text(trial_err) + excerpt(log);
-      }
-    }
+  if (err == 0) return skel;
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    if (!load[k]) continue;
+    std::array<bool, protocol::kEventKindCount> alone{};
+    alone[k] = true;
     log.clear();
-    err = std::find(load.begin(), load.end(), true) == load.end()
-              ? -ENOENT
-              : load_skeleton(options, load, impl->skel);
-    if (err != 0) {
-      error = "loading the eBPF programs failed: " + errno_text(err) + excerpt(log);
-      return nullptr;
+    sensor_bpf* trial = nullptr;
+    const int trial_err = load_skeleton(options, alone, trial);
+    sensor_bpf__destroy(trial);
+    if (trial_err != 0) {
+      load[k] = false;
+      off_reason[k] = "the kernel refused its programs: " + errno_text(trial_err) + excerpt(log);
     }
   }
-  sensor_bpf* skel = impl->skel;
+  log.clear();
+  err = std::find(load.begin(), load.end(), true) == load.end()
+            ? -ENOENT
+            : load_skeleton(options, load, skel);
+  if (err != 0) {
+    error = "loading the eBPF programs failed: " + errno_text(err) + excerpt(log);
+    return nullptr;
+  }
+  return skel;
+}
 
+// Phase 4 (and again after attachment): which kinds the programs report, in
+// the kind_enabled map.
+bool write_kind_enabled(sensor_bpf* skel, const std::array<bool, protocol::kEventKindCount>& load,
+                        std::string& error) {
   for (uint32_t k = 0; k < protocol::kEventKindCount; ++k) {
     const uint32_t on = load[k] ? 1 : 0;
-    bpf_map__update_elem(skel->maps.kind_enabled, &k, sizeof(k), &on, sizeof(on), BPF_ANY);
+    const int err =
+        bpf_map__update_elem(skel->maps.kind_enabled, &k, sizeof(k), &on, sizeof(on), BPF_ANY);
+    if (err != 0) {
+      error = "writing the kind_enabled map failed: " + errno_text(err);
+      return false;
+    }
   }
-  for (uint32_t i = 0; i < watches.size(); ++i) {
-    bpf_map__update_elem(skel->maps.watched, &i, sizeof(i), &watches[i], sizeof(watches[i]),
-                         BPF_ANY);
-  }
+  return true;
+}
 
-  // Attach each program on its own; a kind whose required programs (or all of
-  // its programs) cannot attach is turned off, its other links destroyed.
+bool write_watches(sensor_bpf* skel, const std::vector<sensor_watch>& watches, std::string& error) {
+  for (uint32_t i = 0; i < watches.size(); ++i) {
+    const int err = bpf_map__update_elem(skel->maps.watched, &i, sizeof(i), &watches[i],
+                                         sizeof(watches[i]), BPF_ANY);
+    if (err != 0) {
+      error = "writing the watched-paths map failed: " + errno_text(err);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Phase 5: attaches each loaded program on its own; a kind whose required
+// programs (or all of its programs) cannot attach is turned off with its
+// reason, and its other links destroyed.
+void attach_programs(sensor_bpf* skel, std::array<bool, protocol::kEventKindCount>& load,
+                     std::array<std::string, protocol::kEventKindCount>& off_reason) {
   std::array<int, protocol::kEventKindCount> attached{};
   for (const ProgramSpec& spec : kPrograms) {
     const auto k = static_cast<size_t>(spec.kind);
@@ -565,10 +616,45 @@ std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& 
       link = nullptr;
     }
   }
-  for (uint32_t k = 0; k < protocol::kEventKindCount; ++k) {
-    const uint32_t on = load[k] ? 1 : 0;
-    bpf_map__update_elem(skel->maps.kind_enabled, &k, sizeof(k), &on, sizeof(on), BPF_ANY);
+}
+
+}  // namespace
+
+std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& error) {
+  static std::once_flag print_once;
+  std::call_once(print_once, [] { libbpf_set_print(libbpf_print); });
+  error.clear();
+
+  std::vector<sensor_watch> watches;
+  if (!validate_options(options, watches, error)) return nullptr;
+  std::array<bool, protocol::kEventKindCount> load = options.kinds;
+  load[static_cast<size_t>(K::kFilelessExec)] = false;  // no program of its own
+  const bool any_program = std::find(load.begin(), load.end(), true) != load.end();
+  if (!probe_kernel(options, any_program, error)) return nullptr;
+
+  auto impl = std::make_unique<Impl>(options);
+  std::array<std::string, protocol::kEventKindCount> off_reason;
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    if (!options.kinds[k]) off_reason[k] = "disabled by configuration";
   }
+  if (options.kinds[static_cast<size_t>(K::kFilelessExec)] && !options.enabled(K::kProcessExec)) {
+    off_reason[static_cast<size_t>(K::kFilelessExec)] = "needs process_exec";
+  }
+
+  std::string log;
+  libbpf_capture = &log;
+  struct CaptureEnd {
+    ~CaptureEnd() { libbpf_capture = nullptr; }
+  } capture_end;
+
+  impl->skel = load_programs(options, load, off_reason, log, error);
+  if (impl->skel == nullptr) return nullptr;
+  sensor_bpf* skel = impl->skel;
+  if (!write_kind_enabled(skel, load, error) || !write_watches(skel, watches, error))
+    return nullptr;
+  attach_programs(skel, load, off_reason);
+  if (!write_kind_enabled(skel, load, error)) return nullptr;
+
   if (!load[static_cast<size_t>(K::kProcessExec)] &&
       off_reason[static_cast<size_t>(K::kFilelessExec)].empty()) {
     off_reason[static_cast<size_t>(K::kFilelessExec)] = "needs process_exec";
@@ -591,6 +677,7 @@ std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& 
     return nullptr;
   }
 
+  // Phase 6: the ring-buffer reader and the process table.
   impl->ring =
       ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, impl.get(), nullptr);
   if (impl->ring == nullptr) {
@@ -611,8 +698,8 @@ std::unique_ptr<Sensor> Sensor::open(const SensorOptions& options, std::string& 
   for (const auto& status : impl->kinds) {
     if (status.up) on += (on.empty() ? "" : ",") + std::string(protocol::to_string(status.kind));
   }
-  spdlog::info("sensor: attached ({}), ring buffer {} bytes, {} processes known from {}", on, bytes,
-               seeded, options.proc_root);
+  spdlog::info("sensor: attached ({}), ring buffer {} bytes, {} processes known from {}", on,
+               options.ringbuf_bytes, seeded, options.proc_root);
   return std::unique_ptr<Sensor>(new Sensor(std::move(impl)));
 }
 
