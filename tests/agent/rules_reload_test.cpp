@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "../integration/exposition.h"
+#include "support/exposition.h"
 #include "vigie/agent/agent.h"
 #include "vigie/rules/rule_set.h"
 

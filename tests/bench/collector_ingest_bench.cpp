@@ -48,9 +48,9 @@
 #include <thread>
 #include <vector>
 
-#include "../collector/postgres_instance.h"
-#include "../collector/sample_batch.h"
-#include "../integration/processes.h"
+#include "support/postgres_instance.h"
+#include "support/processes.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/config.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/metrics.h"

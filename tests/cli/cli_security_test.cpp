@@ -5,10 +5,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../collector/loopback_collector.h"
-#include "../collector/sample_batch.h"
-#include "../collector/test_pki.h"
 #include "run_command.h"
+#include "support/loopback_collector.h"
+#include "support/sample_batch.h"
+#include "support/test_pki.h"
 
 namespace vigie::collector {
 namespace {

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "../collector/loopback_collector.h"
-#include "../collector/sample_batch.h"
 #include "run_command.h"
+#include "support/loopback_collector.h"
+#include "support/sample_batch.h"
 
 namespace vigie::collector {
 namespace {

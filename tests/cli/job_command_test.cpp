@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "../collector/footprint_fixture.h"
-#include "../collector/loopback_collector.h"
-#include "../collector/sample_batch.h"
+#include "support/footprint_fixture.h"
+#include "support/loopback_collector.h"
+#include "support/sample_batch.h"
 #include "run_command.h"
 
 namespace vigie::collector {

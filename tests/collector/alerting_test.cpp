@@ -7,8 +7,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "http_receiver.h"
-#include "sample_batch.h"
+#include "support/http_receiver.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/alert_router.h"
 #include "vigie/collector/alertmanager.h"
 #include "vigie/collector/config.h"

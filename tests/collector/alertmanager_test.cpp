@@ -12,9 +12,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../integration/processes.h"
-#include "http_receiver.h"
-#include "sample_batch.h"
+#include "support/http_receiver.h"
+#include "support/processes.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/alert_router.h"
 #include "vigie/collector/correlation.h"
 #include "vigie/collector/handler.h"

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "sample_batch.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/alert_router.h"
 #include "vigie/collector/config.h"
 #include "vigie/collector/handler.h"

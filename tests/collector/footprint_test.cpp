@@ -7,8 +7,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "footprint_fixture.h"
-#include "sample_batch.h"
+#include "support/footprint_fixture.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/sqlite_store.h"
 

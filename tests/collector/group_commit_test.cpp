@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "sample_batch.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector {

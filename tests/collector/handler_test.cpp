@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sample_batch.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/json.h"
 #include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"

@@ -25,9 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "../integration/exposition.h"
-#include "loopback_collector.h"
-#include "sample_batch.h"
+#include "support/exposition.h"
+#include "support/loopback_collector.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/service.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"

@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "browser_check.h"
-#include "footprint_fixture.h"
-#include "loopback_collector.h"
+#include "support/browser_check.h"
+#include "support/footprint_fixture.h"
+#include "support/loopback_collector.h"
 
 namespace vigie::collector {
 namespace {

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <set>
 
-#include "http_receiver.h"
-#include "sample_batch.h"
+#include "support/http_receiver.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/config.h"
 
 namespace vigie::collector::remote_write {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "loopback_collector.h"
-#include "sample_batch.h"
+#include "support/loopback_collector.h"
+#include "support/sample_batch.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <thread>
 
-#include "postgres_instance.h"
-#include "sample_batch.h"
+#include "support/postgres_instance.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/config.h"
 #include "vigie/collector/metrics.h"
 #include "vigie/collector/postgres_store.h"

@@ -8,8 +8,8 @@
 #include <optional>
 #include <thread>
 
-#include "postgres_instance.h"
-#include "sample_batch.h"
+#include "support/postgres_instance.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/postgres_store.h"
 #include "vigie/collector/sqlite_store.h"
 

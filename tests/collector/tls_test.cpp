@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "loopback_collector.h"
-#include "sample_batch.h"
-#include "test_pki.h"
+#include "support/loopback_collector.h"
+#include "support/sample_batch.h"
+#include "support/test_pki.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "../collector/sample_batch.h"
 #include "sensor_record.h"
+#include "support/sample_batch.h"
 #include "vigie/protocol/codec.h"
 
 namespace fs = std::filesystem;

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "processes.h"
+#include "support/processes.h"
 #include "vigie/protocol/http_client.h"
 
 namespace {

@@ -40,8 +40,8 @@
 #include <variant>
 #include <vector>
 
-#include "exposition.h"
-#include "processes.h"
+#include "support/exposition.h"
+#include "support/processes.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 #include "vigie/uplink/spool.h"

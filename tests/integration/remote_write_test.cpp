@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../collector/sample_batch.h"
-#include "processes.h"
+#include "support/processes.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/metrics.h"
 #include "vigie/collector/sqlite_store.h"

@@ -24,9 +24,9 @@
 #include <thread>
 #include <vector>
 
-#include "../collector/postgres_instance.h"
-#include "exposition.h"
-#include "processes.h"
+#include "support/exposition.h"
+#include "support/postgres_instance.h"
+#include "support/processes.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 #include "vigie/uplink/uplink.h"

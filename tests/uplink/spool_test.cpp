@@ -24,8 +24,8 @@
 #include <thread>
 #include <vector>
 
-#include "../collector/http_receiver.h"
-#include "../collector/sample_batch.h"
+#include "support/http_receiver.h"
+#include "support/sample_batch.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/uplink/uplink.h"
 

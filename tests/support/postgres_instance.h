@@ -48,7 +48,7 @@
 #include <thread>
 #include <vector>
 
-#include "../integration/processes.h"  // free_port
+#include "support/processes.h"  // free_port
 
 namespace vigie::collector::testing {
 

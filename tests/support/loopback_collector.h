@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "sample_batch.h"
+#include "support/sample_batch.h"
 #include "vigie/collector/config.h"
 #include "vigie/collector/handler.h"
 #include "vigie/collector/metrics.h"
