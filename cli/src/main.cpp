@@ -306,6 +306,9 @@ void print_agents(const json& body) {
 int main(int argc, char** argv) {
   CLI::App app{"vigie: alerts, events and energy from a Vigie collector"};
   app.require_subcommand(1);
+  // Global options are accepted after the subcommand too (`vigie job 42 --json`):
+  // subcommands made below inherit this and hand what they do not know to app.
+  app.fallthrough();
   Options options;
   if (const char* env = std::getenv("VIGIE_COLLECTOR"); env && *env) options.collector = env;
   app.add_option("--collector", options.collector,

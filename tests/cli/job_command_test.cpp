@@ -16,10 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "run_command.h"
 #include "support/footprint_fixture.h"
 #include "support/loopback_collector.h"
 #include "support/sample_batch.h"
-#include "run_command.h"
 
 namespace vigie::collector {
 namespace {
@@ -92,6 +92,15 @@ TEST_F(JobCommandTest, JsonHasTheJobsTotals) {
   EXPECT_DOUBLE_EQ(f.at("carbon_gco2e").get<double>(), 22.5);
   EXPECT_TRUE(f.at("estimated").get<bool>());
   EXPECT_EQ(f.at("hosts").size(), 2u);
+}
+
+// Global options work after the subcommand too, as the README shows them.
+TEST_F(JobCommandTest, GlobalOptionsAfterTheSubcommand) {
+  end_job_42();
+  const auto result = run(vigie("job 42 --json"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(json::parse(result.output).at("job_id"), "42");
+  EXPECT_EQ(run(vigie("job 42 --json --timeout 5")).output, result.output);
 }
 
 TEST_F(JobCommandTest, UnknownOrRunningJobIsAClearErrorWithExitCode1) {
