@@ -12,6 +12,7 @@
 #include <tuple>
 #include <utility>
 
+#include "energy_report.h"
 #include "stored_form.h"
 #include "vigie/collector/json.h"
 
@@ -713,32 +714,20 @@ std::vector<protocol::Event> PostgresStore::events(const EventQuery& query) {
 EnergyReport PostgresStore::energy(const EnergyQuery& query) {
   const int64_t start = to_db_bound(query.start_ns), end = to_db_bound(query.end_ns);
   const std::string window = " WHERE end_ns BETWEEN $1 AND $2" + host_filter(query.host);
-  const uint64_t bucket_ns =
-      std::max<uint64_t>(1'000'000'000, (query.end_ns - query.start_ns) / 300);
-  const Params params(start, end, query.host, to_db(bucket_ns));
+  const Params params(start, end, query.host, to_db(EnergyReportBuilder::bucket_ns(query)));
 
   return with_connection([&](Connection& c) {
-    EnergyReport report;
-    report.start_ns = query.start_ns;
-    report.end_ns = query.end_ns;
-    std::map<std::string, NodeEnergy> nodes;  // by host
-
+    EnergyReportBuilder report(query);
     const auto zones = c.query(
         "SELECT host, (array_agg(site ORDER BY end_ns DESC))[1], zone, source, "
         "SUM(energy_joules), bool_or(estimated), in_node_total FROM zone_energy" +
             window + " GROUP BY host, zone, source, in_node_total ORDER BY host, zone, source",
         params);
     for (int i = 0; i < zones.rows(); ++i) {
-      auto& node = nodes[zones.text(i, 0)];
-      node.host = zones.text(i, 0);
-      node.site = zones.text(i, 1);
-      ZoneSummary zone{zones.text(i, 2),    zones.text(i, 3),   zones.real(i, 4), 0,
-                       zones.boolean(i, 5), zones.boolean(i, 6)};
-      if (zone.in_node_total) node.energy_joules += zone.energy_joules;
-      node.estimated |= zone.estimated;
-      node.zones.push_back(std::move(zone));
+      report.add_zone(zones.text(i, 0), zones.text(i, 1),
+                      {zones.text(i, 2), zones.text(i, 3), zones.real(i, 4), 0, zones.boolean(i, 5),
+                       zones.boolean(i, 6)});
     }
-
     // The latest interval of each host: its power now.
     const std::string latest =
         " JOIN (SELECT host AS h, MAX(end_ns) AS last_end FROM zone_energy" + window +
@@ -749,17 +738,9 @@ EnergyReport PostgresStore::energy(const EnergyQuery& query) {
             latest + " GROUP BY host, zone, source, in_node_total",
         params);
     for (int i = 0; i < latest_zones.rows(); ++i) {
-      const double seconds = static_cast<double>(latest_zones.integer(i, 4)) / 1e9;
-      if (seconds <= 0) continue;
-      auto& node = nodes[latest_zones.text(i, 0)];
-      const std::string name = latest_zones.text(i, 1), source = latest_zones.text(i, 2);
-      const double watts = latest_zones.real(i, 3) / seconds;
-      const bool in_node_total = latest_zones.boolean(i, 5);
-      for (auto& zone : node.zones) {
-        if (zone.zone == name && zone.source == source && zone.in_node_total == in_node_total)
-          zone.power_watts = watts;
-      }
-      if (in_node_total) node.power_watts += watts;
+      report.add_latest_zone(latest_zones.text(i, 0), latest_zones.text(i, 1),
+                             latest_zones.text(i, 2), latest_zones.boolean(i, 5),
+                             latest_zones.real(i, 3), latest_zones.unsigned_integer(i, 4));
     }
 
     const auto workloads = c.query(
@@ -770,30 +751,16 @@ EnergyReport PostgresStore::energy(const EnergyQuery& query) {
             " GROUP BY host, workload_kind, workload_id, workload_user "
             "ORDER BY host, SUM(energy_joules) DESC",
         params);
-    std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t>
-        workload_index;
     for (int i = 0; i < workloads.rows(); ++i) {
       WorkloadSummary summary;
       summary.host = workloads.text(i, 0);
-      const std::string kind = workloads.text(i, 2);
-      if (!protocol::parse_workload_kind(kind, summary.workload.kind))
-        throw StoreError("unknown workload kind '" + kind + "' in the database");
       summary.workload.id = workloads.text(i, 3);
       summary.workload.user = workloads.text(i, 4);
       summary.energy_joules = workloads.real(i, 5);
       summary.cpu_seconds = workloads.real(i, 6);
       summary.carbon_gco2e = workloads.real(i, 7);
       summary.estimated = workloads.boolean(i, 8);
-      auto& node = nodes[summary.host];
-      if (node.host.empty()) {
-        node.host = summary.host;
-        node.site = workloads.text(i, 1);
-      }
-      node.carbon_gco2e += summary.carbon_gco2e;
-      node.estimated |= summary.estimated;
-      workload_index[{summary.host, kind, summary.workload.id, summary.workload.user}] =
-          report.workloads.size();
-      report.workloads.push_back(std::move(summary));
+      report.add_workload(workloads.text(i, 1), workloads.text(i, 2), std::move(summary));
     }
     const std::string latest_workload =
         " JOIN (SELECT host AS h, MAX(end_ns) AS last_end FROM workload_energy" + window +
@@ -804,16 +771,13 @@ EnergyReport PostgresStore::energy(const EnergyQuery& query) {
             latest_workload + " GROUP BY host, workload_kind, workload_id, workload_user",
         params);
     for (int i = 0; i < latest_workloads.rows(); ++i) {
-      const double seconds = static_cast<double>(latest_workloads.integer(i, 5)) / 1e9;
-      const auto it =
-          workload_index.find({latest_workloads.text(i, 0), latest_workloads.text(i, 1),
-                               latest_workloads.text(i, 2), latest_workloads.text(i, 3)});
-      if (seconds > 0 && it != workload_index.end())
-        report.workloads[it->second].power_watts = latest_workloads.real(i, 4) / seconds;
+      report.add_latest_workload(latest_workloads.text(i, 0), latest_workloads.text(i, 1),
+                                 latest_workloads.text(i, 2), latest_workloads.text(i, 3),
+                                 latest_workloads.real(i, 4),
+                                 latest_workloads.unsigned_integer(i, 5));
     }
 
-    // Node power series: per interval the node-total zones' energy, then
-    // averaged per bucket (energy / covered time, so gaps do not dilute it).
+    // Node power series: per interval the node-total zones' energy, then per bucket.
     const auto series = c.query(
         "SELECT host, MAX(end_ns), SUM(joules), SUM(end_ns - start_ns)::bigint FROM ("
         "SELECT host, start_ns, end_ns, SUM(energy_joules) AS joules FROM zone_energy" +
@@ -822,14 +786,10 @@ EnergyReport PostgresStore::energy(const EnergyQuery& query) {
             "GROUP BY host, end_ns / $4 ORDER BY host, 2",
         params);
     for (int i = 0; i < series.rows(); ++i) {
-      const double seconds = static_cast<double>(series.integer(i, 3)) / 1e9;
-      if (seconds > 0)
-        report.series.push_back(
-            {series.text(i, 0), series.unsigned_integer(i, 1), series.real(i, 2) / seconds});
+      report.add_series_point(series.text(i, 0), series.unsigned_integer(i, 1), series.real(i, 2),
+                              series.unsigned_integer(i, 3));
     }
-
-    for (auto& [host, node] : nodes) report.nodes.push_back(std::move(node));
-    return report;
+    return std::move(report).finish();
   });
 }
 

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "energy_report.h"
 #include "stored_form.h"
 #include "vigie/collector/json.h"
 
@@ -737,31 +738,22 @@ std::vector<protocol::Event> SqliteStore::events(const EventQuery& query) {
 EnergyReport SqliteStore::energy(const EnergyQuery& query) {
   std::lock_guard lock(mutex_);
   auto& s = *statements_;
-  EnergyReport report;
-  report.start_ns = query.start_ns;
-  report.end_ns = query.end_ns;
+  EnergyReportBuilder report(query);
   const int64_t start = to_db_bound(query.start_ns), end = to_db_bound(query.end_ns);
   const std::string window = " WHERE end_ns BETWEEN ?1 AND ?2" + host_filter(query.host);
   auto bind = [&](Statement& statement, auto... extra) -> Statement& {
     return statement.bind(start, end, query.host, extra...);
   };
-  std::map<std::string, NodeEnergy> nodes;  // by host
 
   auto& zones = s.cached(
       "SELECT host, site, zone, source, SUM(energy_joules), MAX(estimated), in_node_total "
       "FROM zone_energy" +
       window + " GROUP BY host, zone, source, in_node_total ORDER BY host, zone, source");
   for (bind(zones); zones.step();) {
-    auto& node = nodes[zones.text(0)];
-    node.host = zones.text(0);
-    node.site = zones.text(1);
-    ZoneSummary zone{zones.text(2),         zones.text(3),        zones.real(4), 0,
-                     zones.integer(5) != 0, zones.integer(6) != 0};
-    if (zone.in_node_total) node.energy_joules += zone.energy_joules;
-    node.estimated |= zone.estimated;
-    node.zones.push_back(std::move(zone));
+    report.add_zone(zones.text(0), zones.text(1),
+                    {zones.text(2), zones.text(3), zones.real(4), 0, zones.integer(5) != 0,
+                     zones.integer(6) != 0});
   }
-
   // The latest interval of each host: its power now.
   const std::string latest = " JOIN (SELECT host AS h, MAX(end_ns) AS last FROM zone_energy" +
                              window + " GROUP BY host) ON host = h AND end_ns = last";
@@ -770,87 +762,52 @@ EnergyReport SqliteStore::energy(const EnergyQuery& query) {
       "FROM zone_energy" +
       latest + " GROUP BY host, zone, source, in_node_total");
   for (bind(latest_zones); latest_zones.step();) {
-    const double seconds = static_cast<double>(latest_zones.integer(4)) / 1e9;
-    if (seconds <= 0) continue;
-    auto& node = nodes[latest_zones.text(0)];
-    const std::string name = latest_zones.text(1), source = latest_zones.text(2);
-    const double watts = latest_zones.real(3) / seconds;
-    const bool in_node_total = latest_zones.integer(5) != 0;
-    for (auto& zone : node.zones) {
-      if (zone.zone == name && zone.source == source && zone.in_node_total == in_node_total) {
-        zone.power_watts = watts;
-      }
-    }
-    if (in_node_total) node.power_watts += watts;
+    report.add_latest_zone(latest_zones.text(0), latest_zones.text(1), latest_zones.text(2),
+                           latest_zones.integer(5) != 0, latest_zones.real(3),
+                           latest_zones.unsigned_integer(4));
   }
 
   auto& workloads = s.cached(
       "SELECT host, site, workload_kind, workload_id, workload_user, SUM(energy_joules), "
-      "SUM(cpu_seconds), "
-      "SUM(carbon_gco2e), MAX(estimated) FROM workload_energy" +
+      "SUM(cpu_seconds), SUM(carbon_gco2e), MAX(estimated) FROM workload_energy" +
       window +
       " GROUP BY host, workload_kind, workload_id, workload_user ORDER BY host, SUM(energy_joules) "
       "DESC");
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t>
-      workload_index;
   for (bind(workloads); workloads.step();) {
     WorkloadSummary summary;
     summary.host = workloads.text(0);
-    if (!protocol::parse_workload_kind(workloads.text(2), summary.workload.kind)) {
-      throw StoreError("unknown workload kind '" + workloads.text(2) + "' in the database");
-    }
     summary.workload.id = workloads.text(3);
     summary.workload.user = workloads.text(4);
     summary.energy_joules = workloads.real(5);
     summary.cpu_seconds = workloads.real(6);
     summary.carbon_gco2e = workloads.real(7);
     summary.estimated = workloads.integer(8) != 0;
-    auto& node = nodes[summary.host];
-    if (node.host.empty()) {
-      node.host = summary.host;
-      node.site = workloads.text(1);
-    }
-    node.carbon_gco2e += summary.carbon_gco2e;
-    node.estimated |= summary.estimated;
-    workload_index[{summary.host, workloads.text(2), summary.workload.id, summary.workload.user}] =
-        report.workloads.size();
-    report.workloads.push_back(std::move(summary));
+    report.add_workload(workloads.text(1), workloads.text(2), std::move(summary));
   }
   const std::string latest_workload =
       " JOIN (SELECT host AS h, MAX(end_ns) AS last FROM workload_energy" + window +
       " GROUP BY host) ON host = h AND end_ns = last";
   auto& latest_workloads = s.cached(
-      "SELECT host, workload_kind, workload_id, workload_user, SUM(energy_joules), MAX(end_ns - "
-      "start_ns) "
-      "FROM workload_energy" +
+      "SELECT host, workload_kind, workload_id, workload_user, SUM(energy_joules), "
+      "MAX(end_ns - start_ns) FROM workload_energy" +
       latest_workload + " GROUP BY host, workload_kind, workload_id, workload_user");
   for (bind(latest_workloads); latest_workloads.step();) {
-    const double seconds = static_cast<double>(latest_workloads.integer(5)) / 1e9;
-    const auto it = workload_index.find({latest_workloads.text(0), latest_workloads.text(1),
-                                         latest_workloads.text(2), latest_workloads.text(3)});
-    if (seconds > 0 && it != workload_index.end()) {
-      report.workloads[it->second].power_watts = latest_workloads.real(4) / seconds;
-    }
+    report.add_latest_workload(latest_workloads.text(0), latest_workloads.text(1),
+                               latest_workloads.text(2), latest_workloads.text(3),
+                               latest_workloads.real(4), latest_workloads.unsigned_integer(5));
   }
 
-  // Node power series: per interval the node-total zones' energy, then
-  // averaged per bucket (energy / covered time, so gaps do not dilute it).
-  const uint64_t bucket_ns =
-      std::max<uint64_t>(1'000'000'000, (query.end_ns - query.start_ns) / 300);
+  // Node power series: per interval the node-total zones' energy, then per bucket.
   auto& series = s.cached(
       "SELECT host, MAX(end_ns), SUM(joules), SUM(end_ns - start_ns) FROM ("
       "SELECT host, start_ns, end_ns, SUM(energy_joules) AS joules FROM zone_energy" +
       window + " AND in_node_total = 1" +
       " GROUP BY host, start_ns, end_ns) GROUP BY host, end_ns / ?4 ORDER BY host, 2");
-  for (bind(series, to_db(bucket_ns)); series.step();) {
-    const double seconds = static_cast<double>(series.integer(3)) / 1e9;
-    if (seconds > 0)
-      report.series.push_back(
-          {series.text(0), series.unsigned_integer(1), series.real(2) / seconds});
+  for (bind(series, to_db(EnergyReportBuilder::bucket_ns(query))); series.step();) {
+    report.add_series_point(series.text(0), series.unsigned_integer(1), series.real(2),
+                            series.unsigned_integer(3));
   }
-
-  for (auto& [host, node] : nodes) report.nodes.push_back(std::move(node));
-  return report;
+  return std::move(report).finish();
 }
 
 std::vector<AgentRecord> SqliteStore::agents() {

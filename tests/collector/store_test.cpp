@@ -6,10 +6,12 @@
 #include <atomic>
 #include <future>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "support/postgres_instance.h"
 #include "support/sample_batch.h"
+#include "vigie/collector/json.h"
 #include "vigie/collector/postgres_store.h"
 #include "vigie/collector/sqlite_store.h"
 
@@ -285,6 +287,64 @@ TEST_P(StoreTest, AggregatesEnergyPerNodeWorkloadAndTime) {
   EXPECT_EQ(only_node2.workloads.size(), 2u);
   // A window that ends before any interval does is empty.
   EXPECT_TRUE(store.energy({0, kBaseNs, ""}).nodes.empty());
+}
+
+// The energy report is assembled once (energy_report.h) from each backend's
+// SQL: one fixture through both must give the same answer, field by field,
+// for the whole window, one host, a window cut mid-way and an empty one.
+TEST(StoreParity, EnergyReportIsTheSameOnSqliteAndPostgres) {
+  testing::TempDir dir;
+  PostgresInstance postgres;
+  SqliteStore sqlite((dir.path() / "collector.db").string());
+  PostgresStore pg(postgres.create_database());
+  std::mt19937_64 random(7);
+  uint64_t sequence = 0;
+  for (const std::string host : {"node1", "node2", "gpu01"}) {
+    for (int interval = 0; interval < 12; ++interval) {
+      auto batch = sample_batch(++sequence, host, kBaseNs + interval * 10 * kSecondNs);
+      batch.site = host == "gpu01" ? "site-b" : "site-a";
+      for (auto& zone : batch.zone_energy)
+        zone.energy_joules = static_cast<double>(random() % 900) + 0.25;
+      if (host == "gpu01") {
+        batch.zone_energy.push_back({batch.zone_energy[0].start_ns, batch.zone_energy[0].end_ns,
+                                     "gpu0", protocol::EnergySource::kNvml, interval % 3 == 0,
+                                     static_cast<double>(random() % 3000)});
+      }
+      for (auto& workload : batch.workload_energy) {
+        workload.energy_joules = static_cast<double>(random() % 500) + 0.5;
+        workload.cpu_seconds = static_cast<double>(random() % 80);
+        workload.carbon_gco2e = static_cast<double>(random() % 100) / 8;
+        workload.estimated = host == "node2" && interval > 6;
+      }
+      if (interval % 4 == 1) {  // a second job on the node for a while
+        auto other = batch.workload_energy[0];
+        other.workload.id = "43";
+        other.workload.user = "bob";
+        other.energy_joules /= 3;
+        batch.workload_energy.push_back(other);
+      }
+      ASSERT_EQ(sqlite.store_batch(batch, kBaseNs).status, Status::kStored);
+      ASSERT_EQ(pg.store_batch(batch, kBaseNs).status, Status::kStored);
+    }
+  }
+  const std::vector<EnergyQuery> queries = {
+      {kBaseNs, kBaseNs + 3600 * kSecondNs, ""},
+      {kBaseNs, kBaseNs + 3600 * kSecondNs, "gpu01"},
+      {kBaseNs + 35 * kSecondNs, kBaseNs + 75 * kSecondNs, ""},
+      {0, kBaseNs, ""},
+  };
+  for (const EnergyQuery& query : queries) {
+    const nlohmann::json from_sqlite = to_json(sqlite.energy(query));
+    const nlohmann::json from_postgres = to_json(pg.energy(query));
+    EXPECT_EQ(from_sqlite, from_postgres)
+        << "query [" << query.start_ns << ", " << query.end_ns << "] host '" << query.host
+        << "'\nSQLite: " << from_sqlite.dump(1) << "\nPostgreSQL: " << from_postgres.dump(1);
+  }
+  // The fixture is not trivially empty.
+  const auto report = sqlite.energy(queries[0]);
+  EXPECT_EQ(report.nodes.size(), 3u);
+  EXPECT_GE(report.workloads.size(), 7u);
+  EXPECT_GE(report.series.size(), 3u * 3);  // 12 intervals of 10 s in 12 s buckets
 }
 
 TEST_P(StoreTest, AFailedTransactionLeavesNothingBehind) {
