@@ -7,13 +7,15 @@
 
 #include <algorithm>
 #include <ctime>
-#include <deque>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
 #include "http_url.h"
 #include "vigie/collector/alert_router.h"
 #include "vigie/collector/json.h"
+#include "vigie/delivery/retry.h"
+#include "vigie/delivery/send_worker.h"
 #include "vigie/protocol/http_client.h"
 
 namespace vigie::collector {
@@ -138,7 +140,7 @@ struct Target {
   std::set<std::string> dirty;  // fingerprints not yet accepted since they changed
   uint64_t next_resend_ns = 0;  // full re-send of every kept alert
   uint64_t retry_at_ns = 0;     // backing off until then
-  std::chrono::milliseconds backoff{0};
+  std::optional<delivery::Backoff> backoff;
   prometheus::Counter* sent = nullptr;
   prometheus::Counter* failed = nullptr;
 };
@@ -149,21 +151,31 @@ struct AlertmanagerClient::Impl {
   AlertmanagerOptions options;
   std::vector<Target> targets;  // sender thread only
 
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::deque<AlertNotification> queue;  // under mutex
-  bool stopping = false;                // under mutex
-
   std::map<std::string, AlertNotification> kept;  // by fingerprint; sender thread only
 
   std::atomic<uint64_t> sent_total{0}, failed_total{0}, dropped_total{0}, queue_length{0},
       active_alerts{0};
   prometheus::Counter* dropped_queue = nullptr;
   prometheus::Counter* dropped_active = nullptr;
+  prometheus::Counter* dropped_stopped = nullptr;
   prometheus::Gauge* queue_gauge = nullptr;
   prometheus::Gauge* active_gauge = nullptr;
 
-  std::thread sender;
+  // Notifications waiting for the sender, at most queue_size (a new one
+  // beyond is dropped, reason queue_full).
+  delivery::SendWorker<AlertNotification> worker;
+
+  explicit Impl(AlertmanagerOptions o)
+      : options(std::move(o)),
+        worker(
+            {.max_items = options.queue_size}, {},
+            [this](const AlertNotification&, std::string_view reason) {
+              drop(reason == delivery::kDropQueueFull ? dropped_queue : dropped_stopped);
+            },
+            [this](const delivery::QueueSize& size) {
+              queue_length = size.items;
+              if (queue_gauge) queue_gauge->Set(static_cast<double>(size.items));
+            }) {}
 
   void drop(prometheus::Counter* counter) {
     ++dropped_total;
@@ -197,7 +209,11 @@ struct AlertmanagerClient::Impl {
     old.ends_ns = ends;
   }
 
-  bool post(Target& target, const std::vector<const AlertNotification*>& alerts, uint64_t now) {
+  // POSTs `alerts` in chunks; the answer of the first chunk that failed, or
+  // nullopt when every chunk was accepted.
+  std::optional<protocol::HttpResponse> post(Target& target,
+                                             const std::vector<const AlertNotification*>& alerts,
+                                             uint64_t now) {
     const uint64_t active_until = now + 4 * to_ns(options.resend_interval);
     for (std::size_t first = 0; first < alerts.size(); first += options.max_alerts_per_post) {
       const std::size_t last = std::min(alerts.size(), first + options.max_alerts_per_post);
@@ -211,23 +227,27 @@ struct AlertmanagerClient::Impl {
       request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       const protocol::HttpResponse response =
           protocol::send(target.endpoint, request, options.timeout, 1u << 20);
-      if (!response.ok()) {
+      if (delivery::classify(response) != delivery::Outcome::kDelivered) {
         ++failed_total;
         if (target.failed) target.failed->Increment();
         spdlog::warn("alertmanager {}: POST {} failed: {}", target.url, target.path,
                      response.status == 0
                          ? response.error
                          : std::to_string(response.status) + " " + response.body.substr(0, 200));
-        return false;
+        return response;
       }
       sent_total += last - first;
       if (target.sent) target.sent->Increment(static_cast<double>(last - first));
     }
-    return true;
+    return std::nullopt;
   }
 
+  // Every notification is merged into `kept`; each Alertmanager gets the
+  // changed alerts at once and every kept alert each resend_interval. A POST
+  // that failed is retried after its target's backoff when delivery::classify
+  // says so (no answer, 429, 5xx); one refused (another 4xx) is counted and
+  // not retried before the next full re-send.
   void run() {
-    std::unique_lock lock(mutex);
     while (true) {
       uint64_t now = now_ns();
       uint64_t deadline = UINT64_MAX;
@@ -236,17 +256,10 @@ struct AlertmanagerClient::Impl {
             t.dirty.empty() ? std::max(t.next_resend_ns, t.retry_at_ns) : t.retry_at_ns;
         deadline = std::min(deadline, next);
       }
-      if (queue.empty() && !stopping && deadline > now) {
-        const auto wait =
-            std::chrono::nanoseconds(std::min<uint64_t>(deadline - now, 3'600'000'000'000ull));
-        wake.wait_for(lock, wait, [this] { return !queue.empty() || stopping; });
-      }
-      if (stopping) return;
-      std::deque<AlertNotification> batch;
-      batch.swap(queue);
-      queue_length = 0;
-      if (queue_gauge) queue_gauge->Set(0);
-      lock.unlock();
+      const auto wait = std::chrono::nanoseconds(
+          deadline > now ? std::min<uint64_t>(deadline - now, 3'600'000'000'000ull) : 0);
+      std::vector<AlertNotification> batch = worker.take(std::chrono::steady_clock::now() + wait);
+      if (worker.stopping()) return;
 
       for (AlertNotification& n : batch) {
         for (Target& t : targets) t.dirty.insert(n.fingerprint);
@@ -277,25 +290,24 @@ struct AlertmanagerClient::Impl {
             if (auto it = kept.find(fp); it != kept.end()) alerts.push_back(&it->second);
           }
         }
-        if (alerts.empty() || post(t, alerts, now)) {
+        const std::optional<protocol::HttpResponse> failure =
+            alerts.empty() ? std::nullopt : post(t, alerts, now);
+        if (!failure || delivery::classify(*failure) == delivery::Outcome::kRejected) {
           t.dirty.clear();
           if (full) t.next_resend_ns = now + to_ns(options.resend_interval);
-          t.backoff = std::chrono::milliseconds(0);
+          t.backoff->reset();
           t.retry_at_ns = 0;
         } else {
-          t.backoff = t.backoff.count() == 0 ? options.initial_backoff
-                                             : std::min(options.max_backoff, t.backoff * 2);
-          t.retry_at_ns = now_ns() + to_ns(t.backoff);
+          t.retry_at_ns = now_ns() + to_ns(t.backoff->next(*failure));
         }
       }
-      lock.lock();
+      worker.done();
     }
   }
 };
 
 AlertmanagerClient::AlertmanagerClient(AlertmanagerOptions options, prometheus::Registry* registry)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
+    : impl_(std::make_unique<Impl>(std::move(options))) {
   if (impl_->options.urls.empty()) throw std::invalid_argument("alertmanager: no url");
   if (impl_->options.max_alerts_per_post == 0) impl_->options.max_alerts_per_post = 1;
   prometheus::Family<prometheus::Counter>* sent = nullptr;
@@ -317,6 +329,7 @@ AlertmanagerClient::AlertmanagerClient(AlertmanagerOptions options, prometheus::
                         .Register(*registry);
     impl_->dropped_queue = &dropped.Add({{"reason", "queue_full"}});
     impl_->dropped_active = &dropped.Add({{"reason", "max_active"}});
+    impl_->dropped_stopped = &dropped.Add({{"reason", "stopped"}});
     impl_->queue_gauge = &prometheus::BuildGauge()
                               .Name("vigie_collector_alertmanager_queue_length")
                               .Help("Alert notifications waiting for the Alertmanager sender")
@@ -353,32 +366,19 @@ AlertmanagerClient::AlertmanagerClient(AlertmanagerOptions options, prometheus::
     target.path += "/api/v2/alerts";
     if (sent) target.sent = &sent->Add({{"alertmanager", url}});
     if (failed) target.failed = &failed->Add({{"alertmanager", url}});
+    target.backoff.emplace(
+        delivery::BackoffPolicy{impl_->options.initial_backoff, impl_->options.max_backoff});
     impl_->targets.push_back(std::move(target));
   }
-  impl_->sender = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->worker.start([impl = impl_.get()] { impl->run(); });
 }
 
 AlertmanagerClient::~AlertmanagerClient() {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-  }
-  impl_->wake.notify_all();
-  impl_->sender.join();
+  impl_->worker.drop_all(impl_->worker.stop(std::chrono::milliseconds(0)), delivery::kDropStopped);
 }
 
 void AlertmanagerClient::deliver(const AlertNotification& notification) {
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->queue.size() >= impl_->options.queue_size) {
-      impl_->drop(impl_->dropped_queue);
-      return;
-    }
-    impl_->queue.push_back(notification);
-    impl_->queue_length = impl_->queue.size();
-    if (impl_->queue_gauge) impl_->queue_gauge->Set(static_cast<double>(impl_->queue.size()));
-  }
-  impl_->wake.notify_one();
+  impl_->worker.push(notification);
 }
 
 AlertmanagerStats AlertmanagerClient::stats() const {

@@ -8,19 +8,21 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <set>
 #include <unordered_set>
 
 #include "vigie/collector/alert_router.h"
+#include "vigie/delivery/retry.h"
+#include "vigie/delivery/send_worker.h"
+#include "vigie/delivery/sequence.h"
+#include "vigie/delivery/spool.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/distribution.h"
 #include "vigie/protocol/http_client.h"
-#include "vigie/uplink/spool.h"
-#include "vigie/uplink/uplink.h"
 
 namespace vigie::collector {
 namespace {
@@ -136,7 +138,7 @@ struct FederationForwarder::Metrics {
 struct FederationForwarder::Peer {
   struct Sealed {
     uint64_t sequence = 0;
-    uplink::BatchCounts counts;
+    delivery::BatchCounts counts;
     std::string body;
   };
 
@@ -146,8 +148,8 @@ struct FederationForwarder::Peer {
   // is on disk (CRC-checked, fsync'd) before it is sent, and a number is
   // never reused across restarts. Empty without a state_dir.
   std::mutex spool_mutex;  // the Spool is not thread-safe: sealing and sending use it
-  std::optional<uplink::Spool> spool;
-  uplink::SequenceAllocator sequences;
+  std::optional<delivery::Spool> spool;
+  delivery::SequenceAllocator sequences;
 
   // Exported counters of this peer (nullptr without a registry).
   prometheus::Counter* m_forwarded = nullptr;
@@ -161,32 +163,40 @@ struct FederationForwarder::Peer {
   prometheus::Counter* m_failures = nullptr;
   prometheus::Gauge* m_queue = nullptr;
 
+  // Lock order: never call `worker` while holding `mutex` (the worker's drop
+  // callback takes `mutex`).
   mutable std::mutex mutex;
-  std::condition_variable wake;
   std::map<std::string, std::vector<protocol::Alert>> pending;  // by original host
   std::set<std::pair<std::string, uint64_t>> seen;              // forwarded (fingerprint, start)
   std::deque<std::pair<std::string, uint64_t>> seen_order;
-  std::deque<Sealed> queue;
-  bool in_flight = false;
   PeerStats stats;
   uint64_t corrupt_at_open = 0;  // counted once the metrics exist
-  bool stopping = false;
-  Clock::time_point stop_deadline{};
-  std::thread sender;
+  // Sealed batches, oldest dropped beyond max_queue_batches (unspooled and
+  // counted, reason "queue_full").
+  delivery::SendWorker<Sealed> worker;
 
-  Peer(FederationPeer c, const fs::path& state)
-      : config(std::move(c)), sequences(sequence_path(state)) {
+  Peer(FederationPeer c, const fs::path& state, std::size_t max_queue)
+      : config(std::move(c)),
+        sequences(sequence_path(state)),
+        worker(
+            {.max_items = std::max<std::size_t>(max_queue, 1),
+             .overflow = delivery::QueueLimits::Overflow::kDropOldest},
+            {}, [this](const Sealed& batch, std::string_view reason) { dropped(batch, reason); },
+            [this](const delivery::QueueSize& size) {
+              if (m_queue != nullptr) m_queue->Set(static_cast<double>(queued(size)));
+            }) {
     stats.peer = config.name;
     std::string error;
     endpoint.tls.ca_file = config.tls_ca_file;
     if (!protocol::Endpoint::parse(config.url, endpoint, error))
       throw std::runtime_error("federation peer " + config.name + ": " + error);
     if (state.empty()) return;
-    spool.emplace(uplink::SpoolOptions{(state / "spool").string(), true});
+    spool.emplace(delivery::SpoolOptions{(state / "spool").string(), true});
     corrupt_at_open = spool->corrupt_files();
     stats.batches_dropped_total += corrupt_at_open;
     // What a previous run sealed and did not deliver, in sequence order.
-    for (const uplink::SpoolEntry& entry : spool->recovered()) {
+    std::size_t reloaded = 0;
+    for (const delivery::SpoolEntry& entry : spool->recovered()) {
       sequences.skip_past(entry.sequence);
       std::optional<std::string> body = spool->read(entry.sequence);
       if (!body) {
@@ -194,12 +204,11 @@ struct FederationForwarder::Peer {
         ++stats.batches_dropped_total;
         continue;
       }
-      queue.push_back({entry.sequence, entry.counts, std::move(*body)});
+      worker.push({entry.sequence, entry.counts, std::move(*body)});
+      ++reloaded;
     }
-    stats.queue_batches = queue.size();
-    if (!queue.empty())
-      spdlog::info("federation: {} batches for {} reloaded from the spool", queue.size(),
-                   config.name);
+    if (reloaded != 0)
+      spdlog::info("federation: {} batches for {} reloaded from the spool", reloaded, config.name);
   }
 
   // `state`/sequence, its directory created; empty without a state_dir.
@@ -216,102 +225,106 @@ struct FederationForwarder::Peer {
     std::lock_guard lock(spool_mutex);
     spool->remove(sequence);
   }
+  // Batches waiting, the one in flight included (PeerStats::queue_batches).
+  static std::size_t queued(const delivery::QueueSize& size) {
+    return size.items + size.in_flight_items;
+  }
   static void inc(prometheus::Counter* counter, double by = 1) {
     if (counter != nullptr) counter->Increment(by);
   }
-  void update_queue_locked() {
-    stats.queue_batches = queue.size() + (in_flight ? 1 : 0);
-    if (m_queue != nullptr) m_queue->Set(static_cast<double>(stats.queue_batches));
+
+  // The worker's drop callback: evicted beyond max_queue_batches, or left at
+  // stop without a spool.
+  void dropped(const Sealed& batch, std::string_view reason) {
+    {
+      std::lock_guard lock(mutex);
+      ++stats.batches_dropped_total;
+    }
+    if (reason == delivery::kDropQueueFull) {
+      unspool(batch.sequence);
+      inc(m_dropped_full);
+    } else {
+      inc(m_dropped_stopped);
+    }
   }
 
-  // Numbers, encodes, spools and queues `batch`; drops the oldest waiting
-  // batch beyond max_queue_batches. A batch the spool cannot take (disk
-  // full) is still queued in memory, and said.
-  void enqueue(protocol::Batch batch, std::size_t max_queue) {
-    std::unique_lock lock(mutex);
-    batch.sequence = sequences.next();
-    lock.unlock();
+  // Numbers, encodes, spools and queues `batch`. A batch the spool cannot
+  // take (disk full) is still queued in memory, and said.
+  void enqueue(protocol::Batch batch) {
+    {
+      std::lock_guard lock(mutex);
+      batch.sequence = sequences.next();
+    }
     batch.sent_ns = protocol::wall_clock_ns();
     Sealed sealed{batch.sequence,
                   {0, batch.alerts.size(), batch.zone_energy.size() + batch.workload_energy.size()},
                   protocol::encode_batch(batch)};
     if (spool) {
       std::lock_guard spool_lock(spool_mutex);
-      const uplink::SpoolWriteResult written =
+      const delivery::SpoolWriteResult written =
           spool->write(sealed.sequence, sealed.counts, sealed.body);
       if (!written.ok())
         spdlog::warn("federation: cannot spool a batch for {} (kept in memory): {}", config.name,
                      written.message);
     }
-    lock.lock();
-    queue.push_back(std::move(sealed));
-    while (queue.size() > max_queue) {
-      unspool(queue.front().sequence);
-      queue.pop_front();
-      ++stats.batches_dropped_total;
-      inc(m_dropped_full);
-    }
-    update_queue_locked();
-    wake.notify_all();
+    worker.push(std::move(sealed));
   }
 
   void run(const FederationConfig& options) {
-    std::mt19937_64 random(std::random_device{}());
-    unsigned attempt = 0;
-    std::unique_lock lock(mutex);
-    while (true) {
-      wake.wait(lock, [&] { return stopping || !queue.empty(); });
-      if (queue.empty() || (stopping && Clock::now() >= stop_deadline)) break;
-      Sealed batch = std::move(queue.front());
-      queue.pop_front();
-      in_flight = true;
-      lock.unlock();
+    delivery::Backoff backoff({options.initial_backoff, options.max_backoff});
+    while (std::optional<Sealed> batch = worker.take_one()) {
       const auto response = protocol::send(
-          endpoint, protocol::ingest_request(config.token, batch.body), options.request_timeout);
-      const uplink::Outcome outcome = uplink::classify(response);
-      lock.lock();
-      in_flight = false;
-      if (outcome == uplink::Outcome::kDelivered) {
-        attempt = 0;
-        ++stats.batches_sent_total;
-        inc(m_sent);
-        unspool(batch.sequence);
-      } else if (outcome == uplink::Outcome::kRejected) {
-        attempt = 0;
-        ++stats.batches_rejected_total;
-        ++stats.send_failures_total;
-        inc(m_rejected);
+          endpoint, protocol::ingest_request(config.token, batch->body), options.request_timeout);
+      const delivery::Outcome outcome = delivery::classify(response);
+      if (outcome == delivery::Outcome::kRetry) {
+        {
+          std::lock_guard lock(mutex);
+          ++stats.send_failures_total;
+        }
         inc(m_failures);
-        unspool(batch.sequence);
-        spdlog::error("federation: {} refused batch {} (not retried): HTTP {} {}", config.name,
-                      batch.sequence, response.status, response.body.substr(0, 200));
-      } else {
-        ++stats.send_failures_total;
-        inc(m_failures);
-        if (attempt == 0)
+        if (backoff.failures() == 0)
           spdlog::warn(
               "federation: {} unreachable, retrying: {}", config.name,
               response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
-        queue.push_front(std::move(batch));
+        worker.push_front(std::move(*batch));
         // The peer's Retry-After (its 429 when storage lags), up to max_backoff.
-        const auto delay =
-            uplink::backoff_delay(attempt++, options.initial_backoff, options.max_backoff, random(),
-                                  response.retry_after.value_or(std::chrono::seconds(0)));
-        const auto until = Clock::now() + delay;
-        wake.wait_until(lock, stopping ? std::min(until, stop_deadline) : until,
-                        [&] { return stopping && Clock::now() >= stop_deadline; });
+        if (!worker.pause(backoff.next(response))) break;
+        continue;
       }
-      update_queue_locked();
+      backoff.reset();
+      {
+        std::lock_guard lock(mutex);
+        if (outcome == delivery::Outcome::kDelivered) {
+          ++stats.batches_sent_total;
+        } else {
+          ++stats.batches_rejected_total;
+          ++stats.send_failures_total;
+        }
+      }
+      if (outcome == delivery::Outcome::kDelivered) {
+        inc(m_sent);
+      } else {
+        inc(m_rejected);
+        inc(m_failures);
+        spdlog::error("federation: {} refused batch {} (not retried): HTTP {} {}", config.name,
+                      batch->sequence, response.status, response.body.substr(0, 200));
+      }
+      unspool(batch->sequence);
+      worker.done();
     }
-    // Stopped: what is left stays spooled, or is lost without a spool.
-    if (!spool && !queue.empty()) {
-      stats.batches_dropped_total += queue.size();
-      inc(m_dropped_stopped, static_cast<double>(queue.size()));
-      spdlog::warn("federation: {} batches for {} dropped at stop (no state_dir)", queue.size(),
-                   config.name);
-      queue.clear();
-    }
-    update_queue_locked();
+  }
+
+  // Stops the sender at `deadline`: what is left stays spooled for the next
+  // start, or is dropped and counted ("stopped") without a spool.
+  void stop(Clock::time_point deadline) {
+    const auto now = Clock::now();
+    const std::vector<Sealed> left =
+        worker.stop(std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline > now ? deadline - now : Clock::duration::zero()));
+    if (spool || left.empty()) return;
+    worker.drop_all(left, delivery::kDropStopped);
+    spdlog::warn("federation: {} batches for {} dropped at stop (no state_dir)", left.size(),
+                 config.name);
   }
 };
 
@@ -322,7 +335,7 @@ FederationForwarder::FederationForwarder(FederationConfig config, prometheus::Re
     const fs::path state = config_.state_dir.empty()
                                ? fs::path()
                                : fs::path(config_.state_dir) / "federation" / peer_config.name;
-    auto peer = std::make_unique<Peer>(peer_config, state);
+    auto peer = std::make_unique<Peer>(peer_config, state, config_.max_queue_batches);
     if (metrics_) {
       const std::map<std::string, std::string> labels{{"peer", peer_config.name}};
       peer->m_forwarded = &metrics_->alerts_forwarded->Add(labels);
@@ -343,14 +356,14 @@ FederationForwarder::FederationForwarder(FederationConfig config, prometheus::Re
       Peer::inc(peer->m_dropped_corrupt, static_cast<double>(peer->corrupt_at_open));
       peer->m_failures = &metrics_->send_failures->Add(labels);
       peer->m_queue = &metrics_->queue->Add(labels);
-      peer->m_queue->Set(static_cast<double>(peer->stats.queue_batches));
+      peer->m_queue->Set(static_cast<double>(Peer::queued(peer->worker.size())));
       metrics_->queue_limit->Add(labels).Set(static_cast<double>(config_.max_queue_batches));
     }
     peers_.push_back(std::move(peer));
   }
   for (auto& peer : peers_) {
     Peer* p = peer.get();
-    p->sender = std::thread([this, p] { p->run(config_); });
+    p->worker.start([this, p] { p->run(config_); });
   }
   ticker_ = std::thread([this] { run_ticker(); });
 }
@@ -472,10 +485,10 @@ void FederationForwarder::seal(uint64_t cutoff_ns) {
         const auto end = std::min(alerts.size(), i + kMaxAlertsPerBatch);
         batch.alerts.assign(std::make_move_iterator(alerts.begin() + static_cast<long>(i)),
                             std::make_move_iterator(alerts.begin() + static_cast<long>(end)));
-        peer->enqueue(std::move(batch), config_.max_queue_batches);
+        peer->enqueue(std::move(batch));
       }
     }
-    if (energy_rows > 0 && peer->config.energy) peer->enqueue(energy, config_.max_queue_batches);
+    if (energy_rows > 0 && peer->config.energy) peer->enqueue(energy);
   }
 }
 
@@ -513,22 +526,17 @@ void FederationForwarder::stop(std::chrono::milliseconds grace) {
     spdlog::error("federation: {}", e.what());
   }
   const auto deadline = Clock::now() + grace;
-  for (auto& peer : peers_) {
-    std::lock_guard lock(peer->mutex);
-    peer->stopping = true;
-    peer->stop_deadline = deadline;
-    peer->wake.notify_all();
-  }
-  for (auto& peer : peers_) {
-    if (peer->sender.joinable()) peer->sender.join();
-  }
+  for (auto& peer : peers_) peer->stop(deadline);
 }
 
 std::vector<PeerStats> FederationForwarder::stats() const {
   std::vector<PeerStats> out;
   for (const auto& peer : peers_) {
-    std::lock_guard lock(peer->mutex);
-    out.push_back(peer->stats);
+    {
+      std::lock_guard lock(peer->mutex);
+      out.push_back(peer->stats);
+    }
+    out.back().queue_batches = Peer::queued(peer->worker.size());
   }
   return out;
 }

@@ -9,16 +9,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <iterator>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 
 #include "prometheus/remote.pb.h"
+#include "vigie/delivery/retry.h"
+#include "vigie/delivery/send_worker.h"
 #include "vigie/protocol/http_client.h"
 
 namespace vigie::collector::remote_write {
@@ -191,20 +191,6 @@ bool decode_write_request(std::string_view body, std::vector<TimeSeries>& series
   return true;
 }
 
-SendOutcome classify(int http_status) {
-  if (http_status >= 200 && http_status < 300) return SendOutcome::kSent;
-  if (http_status == 0 || http_status == 429 || (http_status >= 500 && http_status < 600))
-    return SendOutcome::kRetry;
-  return SendOutcome::kDrop;
-}
-
-std::chrono::milliseconds backoff(int attempt, std::chrono::milliseconds min_backoff,
-                                  std::chrono::milliseconds max_backoff) {
-  auto wait = std::max(min_backoff, std::chrono::milliseconds(1));
-  for (int i = 1; i < attempt && wait < max_backoff; ++i) wait *= 2;
-  return std::min(wait, max_backoff);
-}
-
 // --- SeriesBuilder ---------------------------------------------------------
 
 SeriesBuilder::SeriesBuilder(SeriesOptions options) : options_(std::move(options)) {}
@@ -350,50 +336,47 @@ struct Writer::Queue {
   std::string remote_name;
   protocol::Endpoint endpoint;
   std::string target;         // path and query of the URL
-  std::string authorization;  // last good value
+  std::string authorization;  // last good value (sender thread only)
 
   std::mutex build_mutex;  // the builder, and the order of pushes
   SeriesBuilder builder;
 
-  std::mutex mutex;
-  std::condition_variable wake;  // data queued, or stopping
-  std::condition_variable idle;  // queue empty and nothing in flight
-  std::deque<TimeSeries> items;
-  std::size_t queued_samples = 0;
-  bool in_flight = false;
-  bool stopping = false;
-  bool failing = false;  // logging: one warning per failure streak
+  bool failing = false;  // logging: one warning per failure streak (sender thread only)
   bool credentials_failing = false;
 
-  ::prometheus::Counter* sent;
-  ::prometheus::Counter* failed;
-  ::prometheus::Counter* retried;
-  ::prometheus::Counter* dropped_queue_full;
-  ::prometheus::Counter* dropped_shutdown;
-  ::prometheus::Counter* dropped_invalid;
-  ::prometheus::Counter* folded;
-  ::prometheus::Family<::prometheus::Counter>* requests;
-  ::prometheus::Gauge* queue_samples;
+  ::prometheus::Counter* sent = nullptr;
+  ::prometheus::Counter* failed = nullptr;
+  ::prometheus::Counter* retried = nullptr;
+  ::prometheus::Counter* dropped_queue_full = nullptr;
+  ::prometheus::Counter* dropped_shutdown = nullptr;
+  ::prometheus::Counter* dropped_invalid = nullptr;
+  ::prometheus::Counter* folded = nullptr;
+  ::prometheus::Family<::prometheus::Counter>* requests = nullptr;
+  ::prometheus::Gauge* queue_samples = nullptr;
 
-  std::thread thread;
+  // Series waiting, bounded in samples (queue_capacity_samples): beyond it
+  // the oldest are dropped (reason queue_full), as Prometheus's own queue does.
+  delivery::SendWorker<TimeSeries> worker;
 
-  explicit Queue(EndpointConfig c) : config(std::move(c)), builder(config.series) {}
+  explicit Queue(EndpointConfig c)
+      : config(std::move(c)),
+        builder(config.series),
+        worker(
+            {.max_bytes = config.queue_capacity_samples,
+             .overflow = delivery::QueueLimits::Overflow::kDropOldest},
+            [](const TimeSeries& s) { return s.samples.size(); },
+            [this](const TimeSeries& s, std::string_view reason) {
+              auto* counter =
+                  reason == delivery::kDropQueueFull ? dropped_queue_full : dropped_shutdown;
+              if (counter) counter->Increment(static_cast<double>(s.samples.size()));
+            },
+            [this](const delivery::QueueSize& size) {
+              // Samples waiting; the request in flight is not in the queue any more.
+              if (queue_samples) queue_samples->Set(static_cast<double>(size.bytes));
+            }) {}
 
   void push(std::vector<TimeSeries> series) {
-    std::lock_guard lock(mutex);
-    for (auto& s : series) {
-      queued_samples += s.samples.size();
-      items.push_back(std::move(s));
-    }
-    std::size_t dropped = 0;
-    while (queued_samples > config.queue_capacity_samples && !items.empty()) {
-      dropped += items.front().samples.size();
-      queued_samples -= items.front().samples.size();
-      items.pop_front();
-    }
-    if (dropped != 0) dropped_queue_full->Increment(static_cast<double>(dropped));
-    queue_samples->Set(static_cast<double>(queued_samples));
-    wake.notify_one();
+    for (auto& s : series) worker.push(std::move(s));
   }
 
   std::vector<std::pair<std::string, std::string>> headers() {
@@ -421,8 +404,10 @@ struct Writer::Queue {
     return h;
   }
 
-  // One request, retried until it is sent, refused, or the writer stops.
-  void send(const std::vector<TimeSeries>& series, std::size_t samples) {
+  // One request, retried until it is sent or refused (true), or the writer
+  // stops during a backoff (false: its samples are dropped, reason shutdown).
+  bool send(const std::vector<TimeSeries>& series, std::size_t samples,
+            delivery::Backoff& backoff) {
     const std::string body = encode_write_request(series);
     for (int attempt = 0;; ++attempt) {
       if (attempt > 0) retried->Increment(static_cast<double>(samples));
@@ -437,45 +422,45 @@ struct Writer::Queue {
       const std::string answer = response.status == 0 ? response.error
                                                       : "HTTP " + std::to_string(response.status) +
                                                             " " + response.body.substr(0, 256);
-      switch (classify(response.status)) {
-        case SendOutcome::kSent:
+      switch (delivery::classify(response)) {
+        case delivery::Outcome::kDelivered:
           sent->Increment(static_cast<double>(samples));
           if (failing) spdlog::info("remote_write {}: sending again", remote_name);
           failing = false;
-          return;
-        case SendOutcome::kDrop:
+          backoff.reset();
+          return true;
+        case delivery::Outcome::kRejected:
           failed->Increment(static_cast<double>(samples));
           spdlog::warn("remote_write {}: {} samples refused, not retried: {}", remote_name, samples,
                        answer);
-          return;
-        case SendOutcome::kRetry:
+          backoff.reset();
+          return true;
+        case delivery::Outcome::kRetry:
           if (!failing)
             spdlog::warn("remote_write {}: {}; retrying with backoff", remote_name, answer);
           failing = true;
           break;
       }
-      std::unique_lock lock(mutex);
-      if (wake.wait_for(lock, backoff(attempt + 1, config.min_backoff, config.max_backoff),
-                        [this] { return stopping; })) {
+      if (!worker.pause(backoff.next(response))) {
         dropped_shutdown->Increment(static_cast<double>(samples));
-        return;
+        return false;
       }
     }
   }
 
   void run() {
-    std::unique_lock lock(mutex);
+    delivery::Backoff backoff({config.min_backoff, config.max_backoff});
     for (;;) {
-      wake.wait(lock, [this] { return stopping || !items.empty(); });
-      if (stopping) break;
       // Up to max_samples_per_send samples, oldest first, one TimeSeries per
       // label set with its samples in the order queued (timestamp order).
+      std::vector<TimeSeries> taken =
+          worker.take(delivery::SendWorker<TimeSeries>::Clock::time_point::max(), SIZE_MAX,
+                      config.max_samples_per_send);
+      if (taken.empty()) return;  // stopped
       std::vector<TimeSeries> request;
       std::unordered_map<std::string, std::size_t> index;
       std::size_t samples = 0;
-      while (!items.empty() && (samples == 0 || samples + items.front().samples.size() <=
-                                                    config.max_samples_per_send)) {
-        auto& item = items.front();
+      for (TimeSeries& item : taken) {
         samples += item.samples.size();
         const auto [it, inserted] = index.try_emplace(series_key(item.labels), request.size());
         if (inserted) {
@@ -484,22 +469,16 @@ struct Writer::Queue {
           auto& into = request[it->second].samples;
           into.insert(into.end(), item.samples.begin(), item.samples.end());
         }
-        items.pop_front();
       }
-      queued_samples -= samples;
-      queue_samples->Set(static_cast<double>(queued_samples));
-      in_flight = true;
-      lock.unlock();
-      send(request, samples);
-      lock.lock();
-      in_flight = false;
-      if (items.empty()) idle.notify_all();
+      if (!send(request, samples, backoff)) return;
+      worker.done();
     }
-    dropped_shutdown->Increment(static_cast<double>(queued_samples));
-    items.clear();
-    queued_samples = 0;
-    queue_samples->Set(0);
-    idle.notify_all();
+  }
+
+  // Stops the sender now: a request in backoff is abandoned, what is queued
+  // dropped (reason shutdown).
+  void stop() {
+    worker.drop_all(worker.stop(std::chrono::milliseconds(0)), delivery::kDropStopped);
   }
 };
 
@@ -600,17 +579,11 @@ Writer::Writer(std::vector<EndpointConfig> endpoints, ::prometheus::Registry& re
     queue_limit.Add(name).Set(static_cast<double>(q->config.queue_capacity_samples));
     queues_.push_back(std::move(q));
   }
-  for (auto& q : queues_) q->thread = std::thread([raw = q.get()] { raw->run(); });
+  for (auto& q : queues_) q->worker.start([raw = q.get()] { raw->run(); });
 }
 
 Writer::~Writer() {
-  for (auto& q : queues_) {
-    std::lock_guard lock(q->mutex);
-    q->stopping = true;
-    q->wake.notify_all();
-  }
-  for (auto& q : queues_)
-    if (q->thread.joinable()) q->thread.join();
+  for (auto& q : queues_) q->stop();
 }
 
 void Writer::on_stored(const protocol::Batch& batch, uint64_t received_ns) {
@@ -630,8 +603,9 @@ bool Writer::flush(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool all = true;
   for (auto& q : queues_) {
-    std::unique_lock lock(q->mutex);
-    all &= q->idle.wait_until(lock, deadline, [&] { return q->items.empty() && !q->in_flight; });
+    const auto left = deadline - std::chrono::steady_clock::now();
+    all &= q->worker.wait_idle(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(left),
+                                        std::chrono::milliseconds(0)));
   }
   return all;
 }

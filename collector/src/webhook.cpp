@@ -8,16 +8,15 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
+#include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "http_url.h"
 #include "vigie/collector/alert_router.h"
 #include "vigie/collector/alertmanager.h"
 #include "vigie/collector/json.h"
+#include "vigie/delivery/retry.h"
+#include "vigie/delivery/send_worker.h"
 #include "vigie/protocol/http_client.h"
 
 namespace vigie::collector {
@@ -68,39 +67,45 @@ struct WebhookSink::Impl {
   protocol::Endpoint endpoint;
   std::string target;
 
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::deque<AlertNotification> queue;
-  bool stopping = false;
-
   std::atomic<uint64_t> delivered{0}, rejected{0}, gave_up{0}, dropped{0}, failed_attempts{0},
       queue_length{0};
   prometheus::Counter* delivered_counter = nullptr;
   prometheus::Counter* rejected_counter = nullptr;
   prometheus::Counter* gave_up_counter = nullptr;
   prometheus::Counter* dropped_counter = nullptr;
+  prometheus::Counter* stopped_counter = nullptr;
   prometheus::Counter* failed_counter = nullptr;
   prometheus::Gauge* queue_gauge = nullptr;
-  std::thread sender;
+
+  // Notifications waiting, at most queue_size: a new one beyond is dropped
+  // (queue_full), the queued ones keep their order.
+  delivery::SendWorker<AlertNotification> worker;
+
+  explicit Impl(WebhookOptions o)
+      : options(std::move(o)),
+        worker(
+            {.max_items = options.queue_size}, {},
+            [this](const AlertNotification&, std::string_view reason) {
+              if (reason == delivery::kDropQueueFull) {
+                bump(dropped, dropped_counter);
+              } else if (stopped_counter) {
+                stopped_counter->Increment();
+              }
+            },
+            [this](const delivery::QueueSize& size) {
+              queue_length = size.items;
+              if (queue_gauge) queue_gauge->Set(static_cast<double>(size.items));
+            }) {}
 
   static void bump(std::atomic<uint64_t>& value, prometheus::Counter* counter) {
     ++value;
     if (counter) counter->Increment();
   }
 
-  void set_queue_length(std::size_t n) {
-    queue_length = n;
-    if (queue_gauge) queue_gauge->Set(static_cast<double>(n));
-  }
-
-  // Sleeps up to `delay`; false when stopping.
-  bool pause(std::chrono::milliseconds delay) {
-    std::unique_lock lock(mutex);
-    return !wake.wait_for(lock, delay, [this] { return stopping; });
-  }
-
-  void send_one(const AlertNotification& n) {
-    std::chrono::milliseconds backoff = options.initial_backoff;
+  // Sends one notification until delivered, refused or max_attempts failed;
+  // false when the sink stops during a backoff.
+  bool send_one(const AlertNotification& n) {
+    delivery::Backoff backoff({options.initial_backoff, options.max_backoff});
     for (unsigned attempt = 1;; ++attempt) {
       protocol::HttpRequest request;
       request.method = "POST";
@@ -114,51 +119,43 @@ struct WebhookSink::Impl {
             "sha256=" + hmac_sha256_hex(options.hmac_secret, request.body));
       const protocol::HttpResponse response =
           protocol::send(endpoint, request, options.timeout, 1u << 20);
-      if (response.ok()) {
+      const delivery::Outcome outcome = delivery::classify(response);
+      if (outcome == delivery::Outcome::kDelivered) {
         bump(delivered, delivered_counter);
-        return;
+        return true;
       }
       bump(failed_attempts, failed_counter);
-      const bool retryable =
-          response.status == 0 || response.status == 429 || response.status >= 500;
       const std::string why =
           response.status == 0 ? response.error : std::to_string(response.status);
-      if (!retryable) {
+      if (outcome == delivery::Outcome::kRejected) {
         spdlog::warn("webhook {}: alert {} refused ({}), not retried", options.name, n.fingerprint,
                      why);
         bump(rejected, rejected_counter);
-        return;
+        return true;
       }
       if (attempt >= options.max_attempts) {
         spdlog::warn("webhook {}: alert {} given up after {} attempts ({})", options.name,
                      n.fingerprint, attempt, why);
         bump(gave_up, gave_up_counter);
-        return;
+        return true;
       }
-      if (!pause(backoff)) return;
-      backoff = std::min(options.max_backoff, backoff * 2);
+      if (!worker.pause(backoff.next(response))) {
+        if (stopped_counter) stopped_counter->Increment();
+        return false;
+      }
     }
   }
 
   void run() {
-    while (true) {
-      AlertNotification n;
-      {
-        std::unique_lock lock(mutex);
-        wake.wait(lock, [this] { return stopping || !queue.empty(); });
-        if (stopping) return;
-        n = std::move(queue.front());
-        queue.pop_front();
-        set_queue_length(queue.size());
-      }
-      send_one(n);
+    while (std::optional<AlertNotification> n = worker.take_one()) {
+      if (!send_one(*n)) return;
+      worker.done();
     }
   }
 };
 
 WebhookSink::WebhookSink(WebhookOptions options, prometheus::Registry* registry)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
+    : impl_(std::make_unique<Impl>(std::move(options))) {
   std::string error, path;
   impl_->endpoint.tls.ca_file = impl_->options.tls_ca_file;
   if (!parse_http_url(impl_->options.url, impl_->endpoint, path, error))
@@ -180,6 +177,7 @@ WebhookSink::WebhookSink(WebhookOptions options, prometheus::Registry* registry)
     impl_->rejected_counter = &notifications.Add({{"webhook", name}, {"result", "rejected"}});
     impl_->gave_up_counter = &notifications.Add({{"webhook", name}, {"result", "gave_up"}});
     impl_->dropped_counter = &notifications.Add({{"webhook", name}, {"result", "queue_full"}});
+    impl_->stopped_counter = &notifications.Add({{"webhook", name}, {"result", "stopped"}});
     impl_->failed_counter = &prometheus::BuildCounter()
                                  .Name("vigie_collector_webhook_failed_attempts_total")
                                  .Help("Webhook POSTs that failed (transport error or non-2xx)")
@@ -197,29 +195,15 @@ WebhookSink::WebhookSink(WebhookOptions options, prometheus::Registry* registry)
         .Add({{"webhook", name}})
         .Set(static_cast<double>(impl_->options.queue_size));
   }
-  impl_->sender = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->worker.start([impl = impl_.get()] { impl->run(); });
 }
 
 WebhookSink::~WebhookSink() {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-  }
-  impl_->wake.notify_all();
-  impl_->sender.join();
+  impl_->worker.drop_all(impl_->worker.stop(std::chrono::milliseconds(0)), delivery::kDropStopped);
 }
 
 void WebhookSink::deliver(const AlertNotification& notification) {
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->queue.size() >= impl_->options.queue_size) {
-      Impl::bump(impl_->dropped, impl_->dropped_counter);
-      return;
-    }
-    impl_->queue.push_back(notification);
-    impl_->set_queue_length(impl_->queue.size());
-  }
-  impl_->wake.notify_one();
+  impl_->worker.push(notification);
 }
 
 WebhookStats WebhookSink::stats() const {

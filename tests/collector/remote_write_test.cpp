@@ -318,21 +318,6 @@ TEST(RemoteWriteSeries, IdleSeriesAreForgotten) {
   EXPECT_EQ(builder.series_count(), count);  // node1's are gone, node2's kept
 }
 
-// --- retry policy ---
-
-TEST(RemoteWriteRetry, OnlyFiveHundredsAnd429AndNoAnswerAreRetried) {
-  for (int status : {200, 204}) EXPECT_EQ(classify(status), SendOutcome::kSent) << status;
-  for (int status : {400, 401, 403, 404, 409, 413, 415, 422})
-    EXPECT_EQ(classify(status), SendOutcome::kDrop) << status;
-  for (int status : {0, 429, 500, 502, 503, 504})
-    EXPECT_EQ(classify(status), SendOutcome::kRetry) << status;
-  using std::chrono::milliseconds;
-  EXPECT_EQ(backoff(1, milliseconds(30), milliseconds(5000)), milliseconds(30));
-  EXPECT_EQ(backoff(2, milliseconds(30), milliseconds(5000)), milliseconds(60));
-  EXPECT_EQ(backoff(5, milliseconds(30), milliseconds(5000)), milliseconds(480));
-  EXPECT_EQ(backoff(100, milliseconds(30), milliseconds(5000)), milliseconds(5000));
-}
-
 EndpointConfig endpoint_at(const std::string& url) {
   EndpointConfig config;
   config.url = url + "/api/v1/write";

@@ -42,9 +42,9 @@
 
 #include "support/exposition.h"
 #include "support/processes.h"
+#include "vigie/delivery/spool.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
-#include "vigie/uplink/spool.h"
 
 extern char** environ;
 
@@ -372,10 +372,10 @@ class AgentProcess {
     std::size_t markers = 0;
     for (const auto& name : spool_files()) {
       const std::string file = read_file(spool_path() / name);
-      if (file.size() < vigie::uplink::Spool::kHeaderBytes) continue;
+      if (file.size() < vigie::delivery::Spool::kHeaderBytes) continue;
       vigie::protocol::Batch batch;
       if (!vigie::protocol::decode_batch(
-               std::string_view(file).substr(vigie::uplink::Spool::kHeaderBytes), batch)
+               std::string_view(file).substr(vigie::delivery::Spool::kHeaderBytes), batch)
                .ok()) {
         continue;
       }

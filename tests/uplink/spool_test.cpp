@@ -1,7 +1,6 @@
-// The agent's on-disk spool (vigie/uplink/spool.h) and the Uplink with a
-// spool: real files on the real file system, a real tmpfs for the full disk,
-// real SIGKILLs for crash safety, a real HTTP receiver on loopback.
-#include "vigie/uplink/spool.h"
+// The Uplink with a spool (vigie/delivery/spool.h): real files on the real
+// file system, a real tmpfs for the full disk, real SIGKILLs for crash
+// safety, a real HTTP receiver on loopback.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -26,17 +25,21 @@
 
 #include "support/http_receiver.h"
 #include "support/sample_batch.h"
+#include "support/spool_files.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/uplink/uplink.h"
 
 namespace vigie::uplink {
 namespace {
 
+using delivery::Spool;
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 using collector::testing::TempDir;
+using namespace vigie::testing;  // support/spool_files.h
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
@@ -46,55 +49,6 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
     std::this_thread::sleep_for(10ms);
   }
   return pred();
-}
-
-std::string spool_name(uint64_t sequence) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%020llu.batch", static_cast<unsigned long long>(sequence));
-  return name;
-}
-
-std::vector<std::string> batch_files(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-void flip_byte(const fs::path& file, std::streamoff at) {
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(at);
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(at);
-  f.write(&c, 1);
-}
-
-// An exec event whose argv carries `pid` (to be found again) and `payload`
-// random hex bytes (to make batches of a known, barely compressible size).
-protocol::Event exec_event(uint32_t pid, std::size_t payload = 0, uint64_t seed = 0) {
-  protocol::Event e;
-  e.pid = pid;
-  std::string arg;
-  std::mt19937_64 random(seed * 1'000'003 + pid);
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < payload; ++i) arg.push_back(kHex[random() & 15]);
-  e.body =
-      protocol::ProcessExec{"/bin/true", {"/bin/true", arg}, false, "/bin/true " + arg, "", ""};
-  return e;
-}
-
-std::string encoded_batch(uint64_t sequence, uint32_t first_pid, std::size_t events) {
-  protocol::Batch b;
-  b.agent_id = "agent-1";
-  b.site = "site-a";
-  b.host = "node001";
-  b.sequence = sequence;
-  for (std::size_t i = 0; i < events; ++i) {
-    b.events.push_back(exec_event(first_pid + static_cast<uint32_t>(i)));
-  }
-  return protocol::encode_batch(b);
 }
 
 // A collector on loopback: answers 503 while down (the uplink retries), 200
@@ -186,170 +140,6 @@ std::string check_delivery(const std::vector<protocol::Batch>& batches, uint32_t
   }
   return problems.str();
 }
-
-// ---------------------------------------------------------------- Spool
-
-TEST(Spool, WritesReadsAndRemovesWithByteAccounting) {
-  TempDir dir;
-  Spool spool({dir.str("a/b/spool"), true});  // parents created
-  EXPECT_EQ(fs::status(dir.str("a/b/spool")).permissions() & fs::perms::all, fs::perms::owner_all);
-  const std::string b1 = encoded_batch(7, 0, 3), b2 = encoded_batch(8, 3, 5);
-  ASSERT_TRUE(spool.write(7, {3, 1, 2}, b1).ok());
-  ASSERT_TRUE(spool.write(8, {5, 0, 0}, b2).ok());
-  EXPECT_EQ(spool.batches(), 2u);
-  EXPECT_EQ(spool.bytes(), 2 * Spool::kHeaderBytes + b1.size() + b2.size());
-  EXPECT_EQ(fs::file_size(dir.path() / "a/b/spool" / spool_name(7)),
-            Spool::kHeaderBytes + b1.size());
-  EXPECT_EQ(spool.read(7), b1);
-  EXPECT_EQ(spool.read(8), b2);
-  spool.remove(7);
-  spool.remove(7);   // twice: fine
-  spool.remove(99);  // never written: fine
-  EXPECT_EQ(spool.batches(), 1u);
-  EXPECT_EQ(spool.bytes(), Spool::kHeaderBytes + b2.size());
-  EXPECT_EQ(batch_files(dir.path() / "a/b/spool"), std::vector<std::string>{spool_name(8)});
-  EXPECT_EQ(spool.corrupt_files(), 0u);
-}
-
-TEST(Spool, ReopenRecoversInSequenceOrderWithCounts) {
-  TempDir dir;
-  std::map<uint64_t, std::string> bodies;
-  {
-    Spool spool({dir.str(), true});
-    for (uint64_t s : {500ull, 3ull, 42ull, 10000000000000000000ull}) {
-      bodies[s] = encoded_batch(s, 0, s % 7 + 1);
-      ASSERT_TRUE(spool.write(s, {s % 7 + 1, s % 3, s % 5}, bodies[s]).ok());
-    }
-  }
-  Spool reopened({dir.str(), true});
-  const auto& r = reopened.recovered();
-  ASSERT_EQ(r.size(), 4u);
-  uint64_t total = 0;
-  for (std::size_t i = 0; i < r.size(); ++i) {
-    if (i > 0) {
-      EXPECT_LT(r[i - 1].sequence, r[i].sequence);
-    }
-    const uint64_t s = r[i].sequence;
-    ASSERT_TRUE(bodies.count(s)) << s;
-    EXPECT_EQ(r[i].counts.events, s % 7 + 1);
-    EXPECT_EQ(r[i].counts.alerts, s % 3);
-    EXPECT_EQ(r[i].counts.energy_records, s % 5);
-    EXPECT_EQ(r[i].file_bytes, Spool::kHeaderBytes + bodies[s].size());
-    EXPECT_EQ(reopened.read(s), bodies[s]);
-    total += r[i].file_bytes;
-  }
-  EXPECT_EQ(r.front().sequence, 3u);
-  EXPECT_EQ(reopened.bytes(), total);
-  EXPECT_EQ(reopened.batches(), 4u);
-  EXPECT_EQ(reopened.corrupt_files(), 0u);
-}
-
-TEST(Spool, LeftoverTmpIsRemovedAndOtherFilesAreLeftAlone) {
-  TempDir dir;
-  {
-    Spool spool({dir.str(), true});
-    ASSERT_TRUE(spool.write(1, {1, 0, 0}, encoded_batch(1, 0, 1)).ok());
-  }
-  // A crash between the write of the .tmp and its rename.
-  fs::copy_file(dir.path() / spool_name(1), dir.path() / (spool_name(2) + ".tmp"));
-  std::ofstream(dir.path() / "README") << "not a batch";
-  Spool reopened({dir.str(), true});
-  EXPECT_EQ(reopened.recovered().size(), 1u);
-  EXPECT_EQ(reopened.corrupt_files(), 0u);
-  EXPECT_FALSE(fs::exists(dir.path() / (spool_name(2) + ".tmp")));
-  EXPECT_TRUE(fs::exists(dir.path() / "README"));
-}
-
-TEST(Spool, CorruptFilesAreRemovedAndCounted) {
-  TempDir dir;
-  std::map<uint64_t, std::string> bodies;
-  {
-    Spool spool({dir.str(), true});
-    for (uint64_t s = 1; s <= 7; ++s) {
-      bodies[s] = encoded_batch(s, 0, 20);
-      ASSERT_TRUE(spool.write(s, {20, 0, 0}, bodies[s]).ok());
-    }
-  }
-  const fs::path d = dir.path();
-  flip_byte(d / spool_name(1), 0);   // magic
-  flip_byte(d / spool_name(2), 20);  // events count: header CRC fails
-  flip_byte(d / spool_name(3), 70);  // body: the body CRC fails (found at read)
-  fs::resize_file(d / spool_name(4), fs::file_size(d / spool_name(4)) - 1);  // truncated body
-  fs::resize_file(d / spool_name(5), 30);                                    // truncated header
-  fs::rename(d / spool_name(6), d / spool_name(66));  // sequence differs from its name
-  Spool reopened({dir.str(), true});
-  // 1, 2, 4, 5 and 66 go at open; 3's header is sound.
-  EXPECT_EQ(reopened.corrupt_files(), 5u);
-  ASSERT_EQ(reopened.recovered().size(), 2u);
-  EXPECT_EQ(reopened.recovered()[0].sequence, 3u);
-  EXPECT_EQ(reopened.recovered()[1].sequence, 7u);
-  EXPECT_EQ(batch_files(d), (std::vector<std::string>{spool_name(3), spool_name(7)}));
-  EXPECT_EQ(reopened.bytes(), 2 * Spool::kHeaderBytes + bodies[3].size() + bodies[7].size());
-  EXPECT_EQ(reopened.read(3), std::nullopt);  // body CRC
-  EXPECT_EQ(reopened.corrupt_files(), 6u);
-  EXPECT_FALSE(fs::exists(d / spool_name(3)));
-  EXPECT_EQ(reopened.bytes(), Spool::kHeaderBytes + bodies[7].size());
-  EXPECT_EQ(reopened.read(7), bodies[7]);
-  fs::remove(d / spool_name(7));
-  EXPECT_EQ(reopened.read(7), std::nullopt);  // gone from under the spool
-  EXPECT_EQ(reopened.corrupt_files(), 7u);
-  EXPECT_EQ(reopened.batches(), 0u);
-  EXPECT_EQ(reopened.bytes(), 0u);
-}
-
-TEST(Spool, RefusesADirectoryItCannotUse) {
-  TempDir dir;
-  std::ofstream(dir.path() / "file") << "x";
-  EXPECT_THROW(Spool({dir.str("file"), true}), std::runtime_error);
-  EXPECT_THROW(Spool({dir.str("file/sub"), true}), std::runtime_error);
-  EXPECT_THROW(Spool({"", true}), std::runtime_error);
-}
-
-TEST(Spool, AFailedWriteLeavesNothingAndKeepsErrno) {
-  TempDir dir;
-  Spool spool({dir.str("s"), true});
-  fs::remove_all(dir.path() / "s");  // the directory vanished under the agent
-  const auto result = spool.write(1, {1, 0, 0}, "body");
-  EXPECT_EQ(result.error, ENOENT);
-  EXPECT_NE(result.message.find(dir.str("s")), std::string::npos) << result.message;
-  EXPECT_EQ(spool.batches(), 0u);
-  EXPECT_EQ(spool.bytes(), 0u);
-}
-
-// The cost of crash safety: batches/s through Spool::write with fsync of
-// each file and of the directory per batch, with the directory fsync'd once
-// per group of 64 batches (the Uplink's group commit), and without fsync, on
-// this machine's disk; printed with ratios to the first, no timing assertion.
-// Rounds alternate the three modes so that a disk's changing speed weighs
-// on all three alike.
-TEST(Spool, WriterThroughputIsMeasured) {
-  TempDir dir;
-  const std::string body = encoded_batch(1, 0, 100);
-  constexpr int kBatches = 128, kGroup = 64, kRounds = 3;
-  enum Mode { kPerBatch, kGrouped, kNoSync };
-  const char* names[] = {"fsync per batch", "directory fsync per 64 batches", "no fsync"};
-  double seconds[3] = {0, 0, 0};
-  for (int round = 0; round < kRounds; ++round) {
-    for (const Mode mode : {kPerBatch, kGrouped, kNoSync}) {
-      Spool spool(
-          {dir.str("r" + std::to_string(round) + "m" + std::to_string(mode)), mode != kNoSync});
-      const auto start = Clock::now();
-      for (int i = 0; i < kBatches; ++i) {
-        ASSERT_TRUE(spool.write(i + 1, {100, 0, 0}, body, mode == kPerBatch).ok());
-        if (mode == kGrouped && (i + 1) % kGroup == 0) ASSERT_EQ(spool.sync_directory(), 0);
-      }
-      seconds[mode] += std::chrono::duration<double>(Clock::now() - start).count();
-      EXPECT_EQ(spool.batches(), static_cast<std::size_t>(kBatches));
-    }
-  }
-  for (const Mode mode : {kPerBatch, kGrouped, kNoSync}) {
-    std::cout << "spool writes, " << names[mode] << ": " << kRounds * kBatches / seconds[mode]
-              << " batches/s of " << body.size() + Spool::kHeaderBytes << " bytes ("
-              << seconds[kPerBatch] / seconds[mode] << "x fsync per batch)\n";
-  }
-}
-
-// ---------------------------------------------------------------- Uplink with a spool
 
 TEST(UplinkSpool, EveryDropReasonAndLimitIsReported) {
   TempDir dir;

@@ -143,53 +143,6 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
   return pred();
 }
 
-TEST(Classify, FollowsRemoteWriteRules) {
-  EXPECT_EQ(classify({200, "", ""}), Outcome::kDelivered);
-  EXPECT_EQ(classify({204, "", ""}), Outcome::kDelivered);
-  EXPECT_EQ(classify({0, "", "connection refused"}), Outcome::kRetry);
-  EXPECT_EQ(classify({429, "", ""}), Outcome::kRetry);
-  EXPECT_EQ(classify({503, "", ""}), Outcome::kRetry);
-  EXPECT_EQ(classify({400, "", ""}), Outcome::kRejected);
-  EXPECT_EQ(classify({401, "", ""}), Outcome::kRejected);
-  EXPECT_EQ(classify({413, "", ""}), Outcome::kRejected);
-}
-
-TEST(Backoff, GrowsAndIsCapped) {
-  for (unsigned attempt = 0; attempt < 40; ++attempt) {
-    const auto d = backoff_delay(attempt, 100ms, 5000ms, UINT64_MAX);
-    EXPECT_LE(
-        d, std::min<std::chrono::milliseconds>(5000ms, 100ms * (1ull << std::min(attempt, 20u))));
-  }
-  EXPECT_EQ(backoff_delay(3, 100ms, 5000ms, 800), 800ms);  // cap 800: max random
-  EXPECT_EQ(backoff_delay(0, 100ms, 5000ms, 0), 0ms);
-}
-
-TEST(SequenceAllocator, KeepsIncreasingAcrossRestarts) {
-  const auto path =
-      std::filesystem::temp_directory_path() / ("vigie-seq-" + std::to_string(::getpid()));
-  std::filesystem::remove(path);
-  uint64_t last = 0;
-  {
-    SequenceAllocator a(path.string(), 4);
-    for (int i = 0; i < 10; ++i) {
-      const uint64_t s = a.next();
-      EXPECT_GT(s, last);
-      last = s;
-    }
-  }
-  SequenceAllocator restarted(path.string(), 4);  // a "crash" after 10 numbers
-  EXPECT_GT(restarted.next(), last);
-  std::filesystem::remove(path);
-}
-
-TEST(SequenceAllocator, RefusesCorruptState) {
-  const auto path =
-      std::filesystem::temp_directory_path() / ("vigie-seq-bad-" + std::to_string(::getpid()));
-  std::ofstream(path) << "not-a-number";
-  EXPECT_THROW(SequenceAllocator(path.string()), std::runtime_error);
-  std::filesystem::remove(path);
-}
-
 TEST(Uplink, DeliversInOrderWithToken) {
   ScriptedCollector collector({200});
   Uplink uplink(options(collector.endpoint()), [] { return protocol::AgentStatus{7, 0, 0, "p"}; });

@@ -12,72 +12,19 @@
 #include <set>
 #include <stdexcept>
 
+#include "vigie/delivery/retry.h"
 #include "vigie/protocol/codec.h"
 
 namespace vigie::uplink {
 
+using delivery::BatchCounts;
+using delivery::Outcome;
+using delivery::Spool;
+using delivery::SpoolEntry;
+using delivery::SpoolOptions;
+using delivery::SpoolWriteResult;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-Outcome classify(const protocol::HttpResponse& response) {
-  if (response.ok()) return Outcome::kDelivered;
-  if (response.status == 0 || response.status == 429 || response.status >= 500) {
-    return Outcome::kRetry;
-  }
-  return Outcome::kRejected;
-}
-
-milliseconds backoff_delay(unsigned attempt, milliseconds initial, milliseconds max,
-                           uint64_t random, milliseconds retry_after) {
-  const unsigned shift = std::min(attempt, 30u);
-  const auto cap = std::min<int64_t>(max.count(), initial.count() << shift);
-  const milliseconds jittered(cap <= 0 ? 0 : static_cast<int64_t>(random % (cap + 1)));
-  return std::max(jittered, std::min(retry_after, max));
-}
-
-SequenceAllocator::SequenceAllocator(std::string state_path, uint64_t block)
-    : state_path_(std::move(state_path)), block_(std::max<uint64_t>(block, 1)) {
-  if (state_path_.empty()) {
-    next_ = protocol::wall_clock_ns() / 1000;  // microseconds
-    reserved_end_ = UINT64_MAX;
-    return;
-  }
-  std::ifstream in(state_path_);
-  if (in) {
-    uint64_t saved = 0;
-    if (!(in >> saved)) {
-      throw std::runtime_error("sequence state file " + state_path_ + " is not a number");
-    }
-    next_ = std::max<uint64_t>(saved, 1);
-  }
-  reserve();
-}
-
-void SequenceAllocator::reserve() {
-  const uint64_t end = next_ + block_;
-  const std::string tmp = state_path_ + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot write sequence state " + tmp);
-  const std::string text = std::to_string(end) + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), state_path_.c_str()) != 0) {
-    throw std::runtime_error("cannot write sequence state " + state_path_);
-  }
-  reserved_end_ = end;
-}
-
-uint64_t SequenceAllocator::next() {
-  if (next_ >= reserved_end_) reserve();
-  return next_++;
-}
-
-void SequenceAllocator::skip_past(uint64_t sequence) {
-  if (sequence == UINT64_MAX || sequence < next_) return;
-  next_ = sequence + 1;
-  if (next_ >= reserved_end_) reserve();
-}
 
 namespace {
 
@@ -513,7 +460,7 @@ void Uplink::run() {
     lk.unlock();
     const protocol::HttpResponse response = protocol::send(
         endpoint, protocol::ingest_request(options_.token, *body), options_.request_timeout);
-    const Outcome outcome = classify(response);
+    const Outcome outcome = delivery::classify(response);
     lk.lock();
     if (outcome == Outcome::kDelivered) {
       ++stats_.batches_sent_total;
@@ -561,9 +508,9 @@ void Uplink::run() {
     // Back off once every collector has failed in a row (with one collector:
     // after every failure, as remote_write does).
     if (attempt % endpoints_.size() != 0) continue;
-    const auto delay =
-        backoff_delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
-                      options_.initial_backoff, options_.max_backoff, random(), retry_after);
+    const delivery::BackoffPolicy backoff{options_.initial_backoff, options_.max_backoff};
+    const auto delay = backoff.delay(static_cast<unsigned>(attempt / endpoints_.size() - 1),
+                                     random(), retry_after);
     retry_after = milliseconds(0);
     const auto until = Clock::now() + delay;
     wake_.wait_until(lk, stopping_ ? std::min(until, stop_deadline_) : until,

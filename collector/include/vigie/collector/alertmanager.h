@@ -20,14 +20,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "vigie/collector/pipeline.h"
@@ -68,7 +65,8 @@ struct AlertmanagerOptions {
   std::vector<std::string> urls;
   std::chrono::milliseconds resend_interval{std::chrono::minutes(1)};
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // per POST
-  // Backoff after a failed POST to one Alertmanager: initial, doubling up to max.
+  // Backoff after a failed POST to one Alertmanager (delivery::BackoffPolicy:
+  // full jitter, at least its Retry-After, up to max).
   std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
   std::chrono::milliseconds max_backoff{std::chrono::minutes(1)};
   std::chrono::milliseconds resolved_retention{std::chrono::minutes(15)};
@@ -83,23 +81,26 @@ struct AlertmanagerOptions {
 struct AlertmanagerStats {
   uint64_t sent_total = 0;     // alerts accepted (2xx), summed over Alertmanagers
   uint64_t failed_total = 0;   // POSTs that failed (transport error or non-2xx)
-  uint64_t dropped_total = 0;  // notifications lost: queue full or max_active reached
+  uint64_t dropped_total = 0;  // notifications lost: queue full, max_active reached, stopped
   uint64_t queue_length = 0;
   uint64_t active_alerts = 0;  // alerts kept for re-sending
 };
 
-// Thread-safe AlertSink. deliver() only queues; one sender thread POSTs.
+// Thread-safe AlertSink. deliver() only queues; one sender thread POSTs
+// (delivery::SendWorker).
 // Metrics (on the registry given to the constructor):
 //   vigie_collector_alertmanager_alerts_sent_total{alertmanager}
 //   vigie_collector_alertmanager_requests_failed_total{alertmanager}
-//   vigie_collector_alertmanager_alerts_dropped_total{reason="queue_full"|"max_active"}
+//   vigie_collector_alertmanager_alerts_dropped_total{reason="queue_full"|"max_active"|"stopped"}
 //   vigie_collector_alertmanager_queue_length, vigie_collector_alertmanager_active_alerts
 class AlertmanagerClient : public AlertSink {
  public:
   // Throws std::invalid_argument on a bad URL or no URL.
   explicit AlertmanagerClient(AlertmanagerOptions options,
                               prometheus::Registry* registry = nullptr);
-  ~AlertmanagerClient() override;  // stops the sender (an in-flight POST finishes first)
+  // Stops the sender (an in-flight POST finishes first); notifications still
+  // queued are dropped (reason stopped).
+  ~AlertmanagerClient() override;
   AlertmanagerClient(const AlertmanagerClient&) = delete;
   AlertmanagerClient& operator=(const AlertmanagerClient&) = delete;
 

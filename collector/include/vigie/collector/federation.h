@@ -17,8 +17,8 @@
 //     site. The federation's energy report then shows each site as a node
 //     whose energy is the site's node total and whose carbon is the site's.
 // Batches are numbered per peer by a persisted allocator and spooled to disk
-// until delivered, with the agent's own uplink::SequenceAllocator and
-// uplink::Spool (CRC-checked files, fsync'd; the oldest dropped beyond the
+// until delivered, with the agent's own delivery::SequenceAllocator and
+// delivery::Spool (CRC-checked files, fsync'd; the oldest dropped beyond the
 // queue bound), so a retry (after a fault or a restart) is recognised by
 // (host, agent_id, sequence) and stored once.
 #pragma once

@@ -82,18 +82,6 @@ std::string encode_write_request(const std::vector<TimeSeries>& series);
 bool decode_write_request(std::string_view body, std::vector<TimeSeries>& series,
                           std::string& error, std::size_t max_uncompressed_bytes = 64u << 20);
 
-// What to do with a request after the receiver's answer (spec "Retries &
-// Backoff"): 2xx sent; 5xx, 429 and no answer at all (status 0: connection
-// refused, timeout) retried with backoff; every other status (4xx: the data
-// is bad or not allowed, resending it cannot help) dropped and counted.
-enum class SendOutcome : uint8_t { kSent, kRetry, kDrop };
-SendOutcome classify(int http_status);
-
-// The wait before retry number `attempt` (1 for the first retry): min_backoff
-// doubled per attempt, capped at max_backoff.
-std::chrono::milliseconds backoff(int attempt, std::chrono::milliseconds min_backoff,
-                                  std::chrono::milliseconds max_backoff);
-
 // Turns stored batches into series for one receiver, accumulating the energy,
 // carbon and CPU counters. Not thread-safe (Writer serialises calls).
 class SeriesBuilder {

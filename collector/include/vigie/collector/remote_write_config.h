@@ -56,8 +56,9 @@ struct EndpointConfig {
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // per request
   std::size_t queue_capacity_samples = 100000;  // beyond it, the oldest samples are dropped
   std::size_t max_samples_per_send = 2000;      // per request
-  // Exponential backoff between retries of a request answered 5xx or 429 or
-  // not answered (Prometheus' queue_config defaults).
+  // Backoff between retries of a request answered 5xx or 429 or not
+  // answered: delivery::BackoffPolicy (full jitter, at least the receiver's
+  // Retry-After, up to max_backoff); Prometheus' queue_config defaults.
   std::chrono::milliseconds min_backoff{30};
   std::chrono::milliseconds max_backoff{5000};
   SeriesOptions series;

@@ -1,7 +1,8 @@
 // Alert delivery to webhooks: one JSON POST per alert notification, optionally
 // signed with HMAC-SHA256 (RFC 2104) in the way GitHub signs its webhooks
 // (header value "sha256=<hex of HMAC-SHA256(secret, body)>"), bounded queue,
-// retried with exponential backoff on transport errors, 429 and 5xx.
+// retried with backoff (full jitter, Retry-After honoured) on transport
+// errors, 429 and 5xx.
 #pragma once
 
 #include <chrono>
@@ -53,16 +54,17 @@ struct WebhookStats {
   uint64_t queue_length = 0;
 };
 
-// Thread-safe AlertSink; deliver() only queues, one sender thread POSTs in order.
-// Metrics (on the registry given to the constructor):
-//   vigie_collector_webhook_notifications_total{webhook,result="delivered"|"rejected"|"gave_up"|"queue_full"}
+// Thread-safe AlertSink; deliver() only queues, one sender thread POSTs in
+// order (delivery::SendWorker), retried after delivery::classify with
+// delivery::Backoff. Metrics (on the registry given to the constructor):
+//   vigie_collector_webhook_notifications_total{webhook,result="delivered"|"rejected"|"gave_up"|"queue_full"|"stopped"}
 //   vigie_collector_webhook_failed_attempts_total{webhook}
 //   vigie_collector_webhook_queue_length{webhook}
 class WebhookSink : public AlertSink {
  public:
   // Throws std::invalid_argument on a bad URL.
   explicit WebhookSink(WebhookOptions options, prometheus::Registry* registry = nullptr);
-  ~WebhookSink() override;  // stops the sender; what is still queued is not sent
+  ~WebhookSink() override;  // stops the sender; what is still queued is dropped (result stopped)
   WebhookSink(const WebhookSink&) = delete;
   WebhookSink& operator=(const WebhookSink&) = delete;
 

@@ -19,49 +19,12 @@
 #include <thread>
 #include <vector>
 
+#include "vigie/delivery/sequence.h"
+#include "vigie/delivery/spool.h"
 #include "vigie/protocol/event.h"
 #include "vigie/protocol/http_client.h"
-#include "vigie/uplink/spool.h"
 
 namespace vigie::uplink {
-
-// What to do with a batch after one POST, after Prometheus remote_write's
-// rules: 2xx delivered; 429, 5xx and transport errors retried with backoff;
-// any other status rejected (never retried: resending cannot fix it).
-enum class Outcome : uint8_t { kDelivered, kRetry, kRejected };
-Outcome classify(const protocol::HttpResponse& response);
-
-// Exponential backoff with full jitter ("Exponential Backoff And Jitter",
-// AWS Architecture Blog, 2015): wait uniform in [0, min(max, initial * 2^attempt)],
-// and at least `retry_after` (the server's Retry-After) up to `max`.
-std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds initial,
-                                        std::chrono::milliseconds max, uint64_t random,
-                                        std::chrono::milliseconds retry_after = {});
-
-// Hands out batch sequence numbers that keep increasing across agent
-// restarts: blocks of `block` numbers are reserved by writing the block's end
-// to `state_path` (fsync'd) before any number in it is used, so a crash can
-// skip numbers but never reuse one. The collector relies on (agent id,
-// sequence) to ignore a batch it already holds.
-class SequenceAllocator {
- public:
-  // `state_path` empty: numbers start from the wall clock in microseconds,
-  // which still increases across restarts unless the clock goes back.
-  // Throws std::runtime_error when the state file exists but cannot be read
-  // or written (start-up time, a configuration error).
-  explicit SequenceAllocator(std::string state_path, uint64_t block = 4096);
-  uint64_t next();
-  // Makes next() return more than `sequence` (batches recovered from the
-  // spool at start were numbered by an earlier run).
-  void skip_past(uint64_t sequence);
-
- private:
-  void reserve();
-  std::string state_path_;
-  uint64_t block_;
-  uint64_t next_ = 1;
-  uint64_t reserved_end_ = 0;  // exclusive
-};
 
 struct UplinkOptions {
   // The preferred collector, then the others, tried in this order when the
@@ -81,7 +44,7 @@ struct UplinkOptions {
   std::string agent_id;
   std::string site;
   std::string host;
-  std::string sequence_state_path;                 // see SequenceAllocator; empty = time based
+  std::string sequence_state_path;  // delivery::SequenceAllocator; empty = time based
   std::chrono::milliseconds flush_interval{1000};  // seal a batch at least this often
   std::size_t max_batch_events = 1000;             // seal early when reached
   // Sealed batches wait encoded (zstd), bounded by count, events and encoded
@@ -93,7 +56,7 @@ struct UplinkOptions {
   std::size_t max_queue_batches = 600;
   std::size_t max_queue_events = 100000;
   std::size_t max_queue_bytes = 32 << 20;
-  // On-disk spool (spool.h), empty: memory only. Every sealed batch is
+  // On-disk spool (delivery/spool.h), empty: memory only. Every sealed batch is
   // written there by a spool writer thread (never the caller of add_*(), so a
   // sensor thread never waits on fsync), its body is then freed from memory
   // and read back from disk to be sent; it is removed once acknowledged or
@@ -110,7 +73,7 @@ struct UplinkOptions {
   uint64_t spool_max_bytes = 1ull << 30;
   bool spool_sync = true;  // SpoolOptions::sync
   std::chrono::milliseconds request_timeout{10000};
-  // Backoff after a round of failures (backoff_delay); a collector's
+  // Backoff after a round of failures (delivery::BackoffPolicy); a collector's
   // Retry-After (its 429 when storage lags) is waited at least, up to
   // max_backoff.
   std::chrono::milliseconds initial_backoff{250};
@@ -234,7 +197,7 @@ class Uplink {
   UplinkOptions options_;
   std::vector<protocol::Endpoint> endpoints_;  // options_.endpoint, then the failover ones
   std::function<protocol::AgentStatus()> status_;
-  SequenceAllocator sequences_;
+  delivery::SequenceAllocator sequences_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -261,7 +224,7 @@ class Uplink {
   // The spool (null without one). Lock order: spool_mutex_ before mutex_;
   // never wait on spool_mutex_ while holding mutex_ (add_*() never waits on disk).
   std::mutex spool_mutex_;
-  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<delivery::Spool> spool_;
   std::condition_variable spool_wake_;  // with mutex_: a batch to write, or stop
   bool spooler_stopping_ = false;
   std::atomic<std::size_t> spool_batches_{0};

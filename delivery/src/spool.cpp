@@ -1,4 +1,4 @@
-#include "vigie/uplink/spool.h"
+#include "vigie/delivery/spool.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace vigie::uplink {
+namespace vigie::delivery {
 namespace {
 
 constexpr char kMagic[8] = {'V', 'I', 'G', 'I', 'E', 'S', 'P', '1'};
@@ -373,4 +373,4 @@ void Spool::remove(uint64_t sequence) {
   }
 }
 
-}  // namespace vigie::uplink
+}  // namespace vigie::delivery

@@ -1,16 +1,17 @@
-// The agent's on-disk spool (DESIGN.md "Protocol"): every sealed batch that
-// the collector has not acknowledged yet is kept in a directory, one file per
-// batch, so that a collector outage, an agent crash or a node reboot loses
-// nothing that was sealed. The Uplink owns the policy (what to write, what to
-// evict when full, what to count); the Spool only stores, lists, reads and
-// removes batches, crash-safely.
+// The on-disk spool (ARCHITECTURE.md "Delivery"): every sealed batch that its
+// receiver has not acknowledged yet is kept in a directory, one file per
+// batch, so that a receiver outage, a crash or a reboot loses nothing that was
+// sealed. Used by the agent's uplink and the collector's federation
+// forwarder. The caller owns the policy (what to write, what to evict when
+// full, what to count); the Spool only stores, lists, reads and removes
+// batches, crash-safely.
 //
 // On disk: `<directory>/<sequence, 20 decimal digits>.batch`, so that names
 // sort in sequence order. A file is a fixed 64-byte little-endian header
 //   magic "VIGIESP1" (8 bytes), sequence u64, events u64, alerts u64,
 //   energy_records u64, body_size u64, body_crc32 u32 (zlib's CRC-32 of the
 //   body), header_crc32 u32 (of the 56 bytes before it), 0 u64 (reserved)
-// followed by the body as the Uplink sends it (protocol::encode_batch, zstd).
+// followed by the body as it is sent (protocol::encode_batch, zstd).
 // A file is written as `<name>.tmp`, fsync'd, renamed, and the directory
 // fsync'd (the pattern of LevelDB's and Prometheus's WAL segment creation),
 // so after a crash a batch is either whole under its final name or absent; a
@@ -25,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-namespace vigie::uplink {
+namespace vigie::delivery {
 
 // What a sealed batch holds, for the drop counters.
 struct BatchCounts {
@@ -49,14 +50,14 @@ struct SpoolOptions {
 };
 
 // Result of Spool::write: 0, or the errno of the failing call (ENOSPC and
-// EDQUOT mean the disk is full: the Uplink evicts older batches and retries).
+// EDQUOT mean the disk is full: the caller may evict older batches and retry).
 struct SpoolWriteResult {
   int error = 0;
   std::string message;  // "<path>: <strerror>" when error != 0
   bool ok() const { return error == 0; }
 };
 
-// Not thread-safe: the Uplink calls it under its own lock or from one thread.
+// Not thread-safe: the caller uses it under its own lock or from one thread.
 class Spool {
  public:
   // Creates the directory if needed, removes leftover `.tmp` files, and
@@ -108,4 +109,4 @@ class Spool {
   uint64_t corrupt_files_ = 0;
 };
 
-}  // namespace vigie::uplink
+}  // namespace vigie::delivery
