@@ -1,7 +1,5 @@
 #include "vigie/collector/config.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <set>
@@ -18,27 +16,6 @@ using yaml_config::parse_hex_digest;
 using yaml_config::scalar;
 
 }  // namespace
-
-Sha256Digest sha256(std::string_view data) {
-  Sha256Digest digest{};
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
-      size != digest.size()) {
-    throw std::runtime_error("SHA-256 failed in OpenSSL");
-  }
-  return digest;
-}
-
-std::string to_hex(const Sha256Digest& digest) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(64);
-  for (unsigned char byte : digest) {
-    hex += kDigits[byte >> 4];
-    hex += kDigits[byte & 0xf];
-  }
-  return hex;
-}
 
 Config default_config() {
   Config config;
@@ -149,10 +126,6 @@ Config load_config(const std::string& path) {
   parse_storage_config(path, root["storage"], config.storage, config.database_path);
   config.retention = parse_retention_config(path, root["retention"]);
   return config;
-}
-
-bool digests_equal(const Sha256Digest& a, const Sha256Digest& b) {
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace vigie::collector

@@ -1,4 +1,4 @@
-#include "vigie/collector/footprint.h"
+#include "footprint.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "vigie/collector/json.h"
+#include "json.h"
 
 // JSON forms of the event bodies, one key per struct field (same names). They
 // live in the types' namespace so that nlohmann finds them by ADL.

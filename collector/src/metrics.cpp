@@ -1,4 +1,4 @@
-#include "vigie/collector/metrics.h"
+#include "metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>

@@ -7,18 +7,18 @@
 #include <chrono>
 #include <vector>
 
-#include "vigie/collector/alert_router.h"
-#include "vigie/collector/alertmanager.h"
-#include "vigie/collector/correlation.h"
-#include "vigie/collector/federation.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/postgres_store.h"
-#include "vigie/collector/remote_write.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
-#include "vigie/collector/storage.h"
-#include "vigie/collector/webhook.h"
+#include "alerting/alert_router.h"
+#include "alerting/alertmanager.h"
+#include "alerting/correlation.h"
+#include "alerting/webhook.h"
+#include "federation/federation.h"
+#include "http/handler.h"
+#include "http/server.h"
+#include "metrics.h"
+#include "remote_write/remote_write.h"
+#include "storage/postgres_store.h"
+#include "storage/sqlite_store.h"
+#include "storage/storage.h"
 
 namespace vigie::collector {
 namespace {

@@ -48,16 +48,16 @@
 #include <thread>
 #include <vector>
 
+#include "http/handler.h"
+#include "http/server.h"
+#include "metrics.h"
+#include "remote_write/remote_write.h"
+#include "storage/postgres_store.h"
+#include "storage/sqlite_store.h"
 #include "support/postgres_instance.h"
 #include "support/processes.h"
 #include "support/sample_batch.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/postgres_store.h"
-#include "vigie/collector/remote_write.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 

@@ -8,11 +8,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "http/handler.h"
+#include "storage/sqlite_store.h"
 #include "support/footprint_fixture.h"
 #include "support/sample_batch.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 
 namespace vigie::collector {

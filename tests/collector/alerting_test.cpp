@@ -7,14 +7,14 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "alerting/alert_router.h"
+#include "alerting/alertmanager.h"
+#include "alerting/correlation.h"
+#include "alerting/webhook.h"
+#include "storage/sqlite_store.h"
 #include "support/http_receiver.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/alert_router.h"
-#include "vigie/collector/alertmanager.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/correlation.h"
-#include "vigie/collector/sqlite_store.h"
-#include "vigie/collector/webhook.h"
 
 namespace vigie::collector {
 namespace {

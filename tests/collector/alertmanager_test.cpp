@@ -4,7 +4,7 @@
 // run by the test. A collector (Handler + Server on loopback, SQLite) gets
 // agent batches over HTTP; its router sends to Alertmanager and to a direct
 // webhook, its correlation engine runs the hpc-csirt pack and an absence rule.
-#include "vigie/collector/alertmanager.h"
+#include "alerting/alertmanager.h"
 
 #include <gtest/gtest.h>
 
@@ -12,16 +12,16 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "alerting/alert_router.h"
+#include "alerting/correlation.h"
+#include "alerting/webhook.h"
+#include "http/handler.h"
+#include "http/server.h"
+#include "metrics.h"
+#include "storage/sqlite_store.h"
 #include "support/http_receiver.h"
 #include "support/processes.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/alert_router.h"
-#include "vigie/collector/correlation.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
-#include "vigie/collector/webhook.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 

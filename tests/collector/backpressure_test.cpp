@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "http/handler.h"
+#include "http/server.h"
+#include "storage/sqlite_store.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 

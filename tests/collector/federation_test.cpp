@@ -3,7 +3,7 @@
 // policy, per-site energy aggregates add up to the sites' totals, and a rule
 // pack and an IOC list published at the federation reach a site, then an
 // agent's pull (ETag, 304) and its rule set reload.
-#include "vigie/collector/federation.h"
+#include "federation/federation.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -16,13 +16,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "alerting/alert_router.h"
+#include "http/handler.h"
+#include "http/server.h"
+#include "metrics.h"
+#include "storage/sqlite_store.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/alert_router.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/distribution.h"
 #include "vigie/protocol/http_client.h"

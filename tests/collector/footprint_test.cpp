@@ -1,16 +1,16 @@
 // Per-job footprints: totalled by the store at a Slurm job's WorkloadEnd,
 // served at GET /api/v1/jobs/<id>/footprint.
-#include "vigie/collector/footprint.h"
+#include "footprint.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "http/handler.h"
+#include "storage/sqlite_store.h"
 #include "support/footprint_fixture.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector {
 namespace {

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "storage/sqlite_store.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector {
 namespace {

@@ -1,13 +1,13 @@
-#include "vigie/collector/handler.h"
+#include "http/handler.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "json.h"
+#include "storage/sqlite_store.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/json.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 
 namespace vigie::collector {
@@ -208,6 +208,9 @@ TEST_F(CollectorHandlerTest, AnswersUnknownPathsAndWrongMethods) {
   EXPECT_EQ(get_ingest.status, 405);
   EXPECT_EQ(get_ingest.headers.at(0), std::make_pair(std::string("Allow"), std::string("POST")));
   EXPECT_EQ(handler_->handle({"DELETE", "/api/v1/alerts", "", "", "", ""}).status, 405);
+  EXPECT_EQ(handler_->handle({"POST", "/api/v1/nothing", "", "", "", ""}).status, 404);
+  EXPECT_EQ(get("/api/v1/jobs//footprint").status, 404);  // no job id: no route
+  EXPECT_EQ(get("not-a-path").status, 404);
 }
 
 TEST_F(CollectorHandlerTest, ValidatesQueryParameters) {
@@ -215,6 +218,11 @@ TEST_F(CollectorHandlerTest, ValidatesQueryParameters) {
   const auto bad_kind = get("/api/v1/events?kind=fork");
   EXPECT_EQ(bad_kind.status, 400);
   EXPECT_NE(error_of(bad_kind).find("'kind'"), std::string::npos);
+  // The message lists every kind the protocol knows, from the same data.
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    const auto name = protocol::to_string(static_cast<protocol::EventKind>(k));
+    EXPECT_NE(error_of(bad_kind).find(name), std::string::npos) << name;
+  }
   EXPECT_EQ(get("/api/v1/events?limit=0").status, 400);
   EXPECT_EQ(get("/api/v1/events?limit=abc").status, 400);
   EXPECT_EQ(get("/api/v1/alerts?since=-5").status, 400);

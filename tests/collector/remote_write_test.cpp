@@ -2,7 +2,7 @@
 // a protobuf wire reader of its own and snappy directly), the series built
 // from batches (labels, counters, order), the retry policy and the sender
 // against a loopback receiver answering chosen statuses.
-#include "vigie/collector/remote_write.h"
+#include "remote_write/remote_write.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>

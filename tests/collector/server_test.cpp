@@ -1,4 +1,4 @@
-#include "vigie/collector/server.h"
+#include "http/server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

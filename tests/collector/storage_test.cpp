@@ -1,18 +1,18 @@
 // The `storage:` and `retention:` configuration, open_store on both
 // backends, and the periodic retention run with its metrics.
-#include "vigie/collector/storage.h"
+#include "storage/storage.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <thread>
 
+#include "metrics.h"
+#include "storage/postgres_store.h"
+#include "storage/sqlite_store.h"
 #include "support/postgres_instance.h"
 #include "support/sample_batch.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/postgres_store.h"
-#include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector {
 namespace {

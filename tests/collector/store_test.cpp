@@ -9,11 +9,11 @@
 #include <random>
 #include <thread>
 
+#include "json.h"
+#include "storage/postgres_store.h"
+#include "storage/sqlite_store.h"
 #include "support/postgres_instance.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/json.h"
-#include "vigie/collector/postgres_store.h"
-#include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector {
 namespace {

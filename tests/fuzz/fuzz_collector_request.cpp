@@ -27,8 +27,8 @@
 #include <string_view>
 
 #include "fuzz_util.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/sqlite_store.h"
+#include "http/handler.h"
+#include "storage/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 
 using vigie::fuzz::check;

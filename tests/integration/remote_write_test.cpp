@@ -3,7 +3,7 @@
 // (/api/v1/write). Batches go through the collector's ingest (a Handler over
 // a SqliteStore, and the vigie-collector binary); the samples are queried
 // back from each server and checked: values, labels, timestamps.
-#include "vigie/collector/remote_write.h"
+#include "remote_write/remote_write.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -14,11 +14,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "http/handler.h"
+#include "metrics.h"
+#include "storage/sqlite_store.h"
 #include "support/processes.h"
 #include "support/sample_batch.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/sqlite_store.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/protocol/http_client.h"
 

@@ -9,12 +9,12 @@
 #include <memory>
 #include <string>
 
+#include "http/handler.h"
+#include "http/server.h"
+#include "metrics.h"
+#include "storage/sqlite_store.h"
 #include "support/sample_batch.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/handler.h"
-#include "vigie/collector/metrics.h"
-#include "vigie/collector/server.h"
-#include "vigie/collector/sqlite_store.h"
 
 namespace vigie::collector::testing {
 

@@ -1,7 +1,7 @@
-// Who may read what from the collector's API (DESIGN "Security model"): API
-// tokens with roles, stored hashed, and the role -> resource matrix. Also the
-// server's TLS settings. Kept apart from config.h so that the handler and the
-// tests can use the matrix without the YAML parser.
+// Who may write and read what (DESIGN "Security model"): agent tokens bound to
+// a site and host, API tokens with roles, both stored hashed and looked up
+// here in constant time, and the role -> resource matrix. Also the server's
+// TLS settings.
 #pragma once
 
 #include <array>
@@ -17,6 +17,46 @@ class Node;
 }
 
 namespace vigie::collector {
+
+using Sha256Digest = std::array<unsigned char, 32>;
+
+// SHA-256 of `data` (OpenSSL EVP).
+Sha256Digest sha256(std::string_view data);
+// Lower-case hex of a digest, 64 characters.
+std::string to_hex(const Sha256Digest& digest);
+// Equality of two digests in constant time (OpenSSL CRYPTO_memcmp).
+bool digests_equal(const Sha256Digest& a, const Sha256Digest& b);
+
+// The entry of `tokens` (any type with a `Sha256Digest sha256` member) whose
+// digest is SHA-256 of `bearer_token`; nullptr when none. Every entry is
+// compared, in constant time, so the time taken says nothing about which one
+// matched.
+template <typename Token>
+const Token* find_token(const std::vector<Token>& tokens, std::string_view bearer_token) {
+  const Sha256Digest digest = sha256(bearer_token);
+  const Token* found = nullptr;
+  for (const auto& token : tokens) {
+    if (digests_equal(token.sha256, digest)) found = &token;
+  }
+  return found;
+}
+
+// One agent token, stored hashed (DESIGN "Security model": secrets are stored
+// hashed). A token writes only for its host (DESIGN: "Agent tokens are scoped
+// to one site and host") unless any_host says otherwise (labs); an empty
+// site means any site.
+struct AgentToken {
+  Sha256Digest sha256{};
+  std::string site;
+  std::string host;
+  bool any_host = false;
+};
+
+// Who a bearer token belongs to (find_token); nullptr when no token matches.
+inline const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
+                                          std::string_view bearer_token) {
+  return find_token(tokens, bearer_token);
+}
 
 // Roles, after DESIGN's users:
 //   admin           everything
@@ -66,7 +106,7 @@ struct Principal {
 
 // One API token, stored hashed (SHA-256 of the token, like agent tokens).
 struct ApiToken {
-  std::array<unsigned char, 32> sha256{};
+  Sha256Digest sha256{};
   Principal principal;
 };
 

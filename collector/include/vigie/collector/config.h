@@ -1,7 +1,8 @@
-// vigie-collector configuration: the YAML file, its defaults, and agent token checks.
+// vigie-collector configuration: the YAML file and its defaults. Each
+// section's options live in their own header (access.h, alerting_config.h,
+// federation_config.h, remote_write_config.h, storage_config.h).
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,43 +15,9 @@
 #include "vigie/collector/alerting_config.h"
 #include "vigie/collector/federation_config.h"
 #include "vigie/collector/remote_write_config.h"
-#include "vigie/collector/storage.h"
+#include "vigie/collector/storage_config.h"
 
 namespace vigie::collector {
-
-using Sha256Digest = std::array<unsigned char, 32>;
-
-// SHA-256 of `data` (OpenSSL EVP).
-Sha256Digest sha256(std::string_view data);
-// Lower-case hex of a digest, 64 characters.
-std::string to_hex(const Sha256Digest& digest);
-// Equality of two digests in constant time (OpenSSL CRYPTO_memcmp).
-bool digests_equal(const Sha256Digest& a, const Sha256Digest& b);
-
-// The entry of `tokens` (any type with a `Sha256Digest sha256` member) whose
-// digest is SHA-256 of `bearer_token`; nullptr when none. Every entry is
-// compared, in constant time, so the time taken says nothing about which one
-// matched.
-template <typename Token>
-const Token* find_token(const std::vector<Token>& tokens, std::string_view bearer_token) {
-  const Sha256Digest digest = sha256(bearer_token);
-  const Token* found = nullptr;
-  for (const auto& token : tokens) {
-    if (digests_equal(token.sha256, digest)) found = &token;
-  }
-  return found;
-}
-
-// One agent token, stored hashed (DESIGN "Security model": secrets are stored
-// hashed). A token writes only for its host (DESIGN: "Agent tokens are scoped
-// to one site and host") unless any_host says otherwise (labs); an empty
-// site means any site.
-struct AgentToken {
-  Sha256Digest sha256{};
-  std::string site;
-  std::string host;
-  bool any_host = false;
-};
 
 struct Config {
   std::string listen_address = "127.0.0.1";
@@ -76,8 +43,8 @@ struct Config {
   ServerTls tls;                // `tls:`; disabled (plain HTTP) when tls.cert_file is empty
   FederationConfig federation;  // `role:` and `federation:` (federation_config.h)
   AlertingConfig alerting;  // `rules:`, `alerts:`, `alertmanager:`, `webhooks:` (alerting_config.h)
-  StorageConfig storage;    // `storage:` (storage.h); SQLite's file is database_path
-  RetentionConfig retention;  // `retention:` (storage.h)
+  StorageConfig storage;    // `storage:` (storage_config.h); SQLite's file is database_path
+  RetentionConfig retention;  // `retention:` (storage_config.h)
 };
 
 // The defaults above, with dashboard_dir and vendor_dir pointing at the
@@ -88,11 +55,5 @@ Config default_config();
 // std::runtime_error with the file name and the offending key on any error; unknown keys are
 // errors.
 Config load_config(const std::string& path);
-
-// Who a bearer token belongs to (find_token); nullptr when no token matches.
-inline const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
-                                          std::string_view bearer_token) {
-  return find_token(tokens, bearer_token);
-}
 
 }  // namespace vigie::collector

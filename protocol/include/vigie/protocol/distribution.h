@@ -10,7 +10,7 @@
 //                             "<name>.json" (MISP), named with its extension
 // The federation serves a directory an operator fills; a site collector
 // mirrors the federation's into its own and serves that to its agents; an
-// agent mirrors the items it runs. Routes (collector/federation.h):
+// agent mirrors the items it runs. Routes (collector/src/federation/federation.h):
 //   GET /api/v1/distribution                 index: every item and its ETag
 //   GET /api/v1/distribution/<kind>/<name>   one item's manifest; 304 on If-None-Match
 #pragma once

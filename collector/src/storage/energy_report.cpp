@@ -1,4 +1,4 @@
-#include "energy_report.h"
+#include "storage/energy_report.h"
 
 #include <algorithm>
 #include <utility>

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "alerting/alert_router.h"
 #include "http_url.h"
 #include "yaml_config.h"
 

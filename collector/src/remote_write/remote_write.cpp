@@ -1,4 +1,4 @@
-#include "vigie/collector/remote_write.h"
+#include "remote_write/remote_write.h"
 
 #include <openssl/evp.h>
 #include <prometheus/counter.h>
@@ -348,7 +348,7 @@ struct Writer::Queue {
   ::prometheus::Counter* failed = nullptr;
   ::prometheus::Counter* retried = nullptr;
   ::prometheus::Counter* dropped_queue_full = nullptr;
-  ::prometheus::Counter* dropped_shutdown = nullptr;
+  ::prometheus::Counter* dropped_stopped = nullptr;
   ::prometheus::Counter* dropped_invalid = nullptr;
   ::prometheus::Counter* folded = nullptr;
   ::prometheus::Family<::prometheus::Counter>* requests = nullptr;
@@ -367,7 +367,7 @@ struct Writer::Queue {
             [](const TimeSeries& s) { return s.samples.size(); },
             [this](const TimeSeries& s, std::string_view reason) {
               auto* counter =
-                  reason == delivery::kDropQueueFull ? dropped_queue_full : dropped_shutdown;
+                  reason == delivery::kDropQueueFull ? dropped_queue_full : dropped_stopped;
               if (counter) counter->Increment(static_cast<double>(s.samples.size()));
             },
             [this](const delivery::QueueSize& size) {
@@ -405,7 +405,7 @@ struct Writer::Queue {
   }
 
   // One request, retried until it is sent or refused (true), or the writer
-  // stops during a backoff (false: its samples are dropped, reason shutdown).
+  // stops during a backoff (false: its samples are dropped, reason stopped).
   bool send(const std::vector<TimeSeries>& series, std::size_t samples,
             delivery::Backoff& backoff) {
     const std::string body = encode_write_request(series);
@@ -442,7 +442,7 @@ struct Writer::Queue {
           break;
       }
       if (!worker.pause(backoff.next(response))) {
-        dropped_shutdown->Increment(static_cast<double>(samples));
+        dropped_stopped->Increment(static_cast<double>(samples));
         return false;
       }
     }
@@ -476,7 +476,7 @@ struct Writer::Queue {
   }
 
   // Stops the sender now: a request in backoff is abandoned, what is queued
-  // dropped (reason shutdown).
+  // dropped (reason stopped).
   void stop() {
     worker.drop_all(worker.stop(std::chrono::milliseconds(0)), delivery::kDropStopped);
   }
@@ -525,7 +525,7 @@ Writer::Writer(std::vector<EndpointConfig> endpoints, ::prometheus::Registry& re
   auto& dropped = ::prometheus::BuildCounter()
                       .Name("vigie_collector_remote_write_samples_dropped_total")
                       .Help(
-                          "Samples never sent: queue_full (oldest dropped), shutdown, "
+                          "Samples never sent: queue_full (oldest dropped), stopped, "
                           "invalid_value (non-finite or negative figure)")
                       .Register(registry);
   auto& folded = ::prometheus::BuildCounter()
@@ -571,7 +571,7 @@ Writer::Writer(std::vector<EndpointConfig> endpoints, ::prometheus::Registry& re
     q->failed = &failed.Add(name);
     q->retried = &retried.Add(name);
     q->dropped_queue_full = &dropped.Add(with("reason", "queue_full"));
-    q->dropped_shutdown = &dropped.Add(with("reason", "shutdown"));
+    q->dropped_stopped = &dropped.Add(with("reason", "stopped"));
     q->dropped_invalid = &dropped.Add(with("reason", "invalid_value"));
     q->folded = &folded.Add(name);
     q->requests = &requests;
@@ -616,7 +616,7 @@ Writer::Stats Writer::stats(std::size_t endpoint) const {
   s.sent = static_cast<uint64_t>(q.sent->Value());
   s.failed = static_cast<uint64_t>(q.failed->Value());
   s.retried = static_cast<uint64_t>(q.retried->Value());
-  s.dropped = static_cast<uint64_t>(q.dropped_queue_full->Value() + q.dropped_shutdown->Value() +
+  s.dropped = static_cast<uint64_t>(q.dropped_queue_full->Value() + q.dropped_stopped->Value() +
                                     q.dropped_invalid->Value());
   s.folded = static_cast<uint64_t>(q.folded->Value());
   s.queued = static_cast<uint64_t>(q.queue_samples->Value());

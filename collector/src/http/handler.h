@@ -12,31 +12,15 @@
 #include <utility>
 #include <vector>
 
+#include "http/request.h"
+#include "metrics.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/metrics.h"
 #include "vigie/collector/pipeline.h"
 #include "vigie/collector/store.h"
 
 namespace vigie::collector {
 
 class DistributionServer;  // federation.h
-
-struct Request {
-  std::string method;         // "GET", "POST"…
-  std::string target;         // path and query, as received
-  std::string authorization;  // header values, "" when absent
-  std::string content_type;
-  std::string content_encoding;
-  std::string if_none_match;  // entity tags of a conditional GET (distribution)
-  std::string body;
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra ones (Allow, Cache-Control)
-};
 
 // Routes (errors are {"error": "<message>"} with the status shown):
 //   POST /api/v1/ingest   vigie.v1 batch, Bearer agent token; 200 {"status":"stored"|"duplicate"};
@@ -103,14 +87,55 @@ class Handler {
   static constexpr std::chrono::minutes kDefaultEnergyWindow{5};
 
  private:
-  Response route(const Request& request, std::string_view& route_name);
-  // The refusal (401, 403) of a request for `path` on `route_name`, or
-  // nothing with `principal` set to its caller (nullptr for routes that need
-  // no API token).
-  std::optional<Response> authorize(const Request& request, std::string_view route_name,
-                                    std::string_view path, const Principal*& principal);
-  Response ingest(const Request& request);
-  Response distribution(const Request& request, std::string_view path);
+  // The route table (routes() in handler.cpp): each route once, with its
+  // method, how its caller is authenticated, what it serves in the role
+  // matrix (access.h) and the member that answers it.
+  enum class Auth : uint8_t {
+    kPublic,      // static dashboard files
+    kAgentToken,  // agent_tokens:, checked by the route itself (ingest, distribution)
+    kApiToken,    // api_tokens: or api.anonymous_role, then the role matrix
+    kMetrics,     // kApiToken unless api.public_metrics
+  };
+  enum class Match : uint8_t { kExact, kPrefix };
+  // What a route handler gets: the request, its path and query string, and
+  // the caller of an API route (nullptr for the others).
+  struct Call {
+    const Request& request;
+    std::string_view path;
+    std::string_view query;
+    const Principal* principal;
+  };
+  struct Route {
+    std::string_view name;  // the metrics label
+    std::string_view path;  // the path (kExact) or its prefix (kPrefix)
+    Match match;
+    std::string_view suffix;  // kPrefix: the path must also end with it ("" none)
+    std::string_view method;  // the one method answered; "" any (404 routes)
+    Auth auth;
+    Resource resource;  // kApiToken, kMetrics
+    Response (Handler::*serve)(const Call& call);
+    bool matches(std::string_view request_path) const;
+  };
+  static const std::vector<Route>& routes();
+  // The route of a path: a listed one, "static", or "other" (404).
+  static const Route& route_of(std::string_view path);
+
+  Response dispatch(const Route& route, const Request& request, std::string_view path,
+                    std::string_view query);
+  // The refusal (401, 403) of a request on `route`, or nothing with
+  // `principal` set to its caller (nullptr for routes that need no API token).
+  std::optional<Response> authorize(const Route& route, const Request& request,
+                                    const Principal*& principal);
+  Response ingest(const Call& call);
+  Response distribution(const Call& call);
+  Response alerts(const Call& call);
+  Response events(const Call& call);
+  Response energy(const Call& call);
+  Response agents(const Call& call);
+  Response job_footprint(const Call& call);
+  Response exposition(const Call& call);
+  Response static_file(const Call& call);
+  Response not_found(const Call& call);
   Response rejection(Rejection reason, std::string message);
   // limits.max_pending_batches, or `threads` when 0.
   std::size_t max_pending_batches() const;

@@ -1,5 +1,5 @@
 // The only translation unit of the collector that includes Boost.Beast.
-#include "vigie/collector/server.h"
+#include "http/server.h"
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "vigie/collector/json.h"
+#include "json.h"
 #include "vigie/collector/store.h"
 
 namespace vigie::collector::stored_form {

@@ -1,4 +1,4 @@
-#include "vigie/collector/webhook.h"
+#include "alerting/webhook.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,10 +11,10 @@
 #include <optional>
 #include <stdexcept>
 
+#include "alerting/alert_router.h"
+#include "alerting/alertmanager.h"
 #include "http_url.h"
-#include "vigie/collector/alert_router.h"
-#include "vigie/collector/alertmanager.h"
-#include "vigie/collector/json.h"
+#include "json.h"
 #include "vigie/delivery/retry.h"
 #include "vigie/delivery/send_worker.h"
 #include "vigie/protocol/http_client.h"

@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "http/handler.h"
 #include "vigie/collector/config.h"
-#include "vigie/collector/handler.h"
 
 namespace vigie::collector {
 

@@ -1,4 +1,4 @@
-#include "vigie/collector/correlation.h"
+#include "alerting/correlation.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>

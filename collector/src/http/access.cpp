@@ -1,5 +1,7 @@
 #include "vigie/collector/access.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -11,7 +13,6 @@
 #include <set>
 #include <stdexcept>
 
-#include "vigie/collector/config.h"
 #include "yaml_config.h"
 
 namespace vigie::collector {
@@ -69,6 +70,31 @@ std::vector<std::string> user_forms(const std::string& user) {
 constexpr const char* kRoles = "admin, csirt, operator, sustainability or user:<uid or name>";
 
 }  // namespace
+
+Sha256Digest sha256(std::string_view data) {
+  Sha256Digest digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
+      size != digest.size()) {
+    throw std::runtime_error("SHA-256 failed in OpenSSL");
+  }
+  return digest;
+}
+
+std::string to_hex(const Sha256Digest& digest) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(64);
+  for (unsigned char byte : digest) {
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0xf];
+  }
+  return hex;
+}
+
+bool digests_equal(const Sha256Digest& a, const Sha256Digest& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 bool allowed(Role role, Resource resource) {
   switch (role) {

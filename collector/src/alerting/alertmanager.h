@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "vigie/collector/alerting_config.h"
 #include "vigie/collector/pipeline.h"
 
 namespace prometheus {
@@ -58,24 +59,6 @@ std::map<std::string, std::string> alert_annotations(const AlertNotification& no
 // `generator_url` + "/api/v1/alerts?host=<host>" when generator_url is not empty.
 nlohmann::json postable_alert(const AlertNotification& notification, uint64_t active_until_ns,
                               const std::string& generator_url);
-
-struct AlertmanagerOptions {
-  // Every Alertmanager of the cluster, "http://host:9093" (a path prefix is
-  // kept: "http://host/alertmanager"); alerts go to each of them.
-  std::vector<std::string> urls;
-  std::chrono::milliseconds resend_interval{std::chrono::minutes(1)};
-  std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // per POST
-  // Backoff after a failed POST to one Alertmanager (delivery::BackoffPolicy:
-  // full jitter, at least its Retry-After, up to max).
-  std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
-  std::chrono::milliseconds max_backoff{std::chrono::minutes(1)};
-  std::chrono::milliseconds resolved_retention{std::chrono::minutes(15)};
-  std::size_t queue_size = 10'000;  // notifications waiting for the sender
-  std::size_t max_active = 50'000;  // alerts kept for re-sending
-  std::size_t max_alerts_per_post = 500;
-  std::string generator_url;  // the collector's external URL; empty: no generatorURL
-  std::string tls_ca_file;    // https: PEM CA bundle (default: the system store)
-};
 
 // Delivery counters, also exported as Prometheus metrics.
 struct AlertmanagerStats {

@@ -1,4 +1,4 @@
-#include "vigie/collector/alert_router.h"
+#include "alerting/alert_router.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>

@@ -36,8 +36,8 @@
 #include <tuple>
 #include <vector>
 
+#include "http/request.h"
 #include "vigie/collector/federation_config.h"
-#include "vigie/collector/handler.h"
 #include "vigie/collector/pipeline.h"
 #include "vigie/protocol/event.h"
 

@@ -1,4 +1,4 @@
-#include "vigie/collector/storage.h"
+#include "storage/storage.h"
 
 #include <libpq-fe.h>
 #include <prometheus/counter.h>
@@ -10,8 +10,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "vigie/collector/postgres_store.h"
-#include "vigie/collector/sqlite_store.h"
+#include "storage/postgres_store.h"
+#include "storage/sqlite_store.h"
 #include "yaml_config.h"
 
 namespace vigie::collector {

@@ -1,4 +1,4 @@
-#include "vigie/collector/alertmanager.h"
+#include "alerting/alertmanager.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -11,9 +11,9 @@
 #include <set>
 #include <stdexcept>
 
+#include "alerting/alert_router.h"
 #include "http_url.h"
-#include "vigie/collector/alert_router.h"
-#include "vigie/collector/json.h"
+#include "json.h"
 #include "vigie/delivery/retry.h"
 #include "vigie/delivery/send_worker.h"
 #include "vigie/protocol/http_client.h"

@@ -1,4 +1,4 @@
-#include "vigie/collector/sqlite_store.h"
+#include "storage/sqlite_store.h"
 
 #include <sqlite3.h>
 
@@ -11,9 +11,9 @@
 #include <tuple>
 #include <vector>
 
-#include "energy_report.h"
-#include "stored_form.h"
-#include "vigie/collector/json.h"
+#include "json.h"
+#include "storage/energy_report.h"
+#include "storage/stored_form.h"
 
 namespace vigie::collector {
 namespace {

@@ -1,4 +1,4 @@
-#include "vigie/collector/federation.h"
+#include "federation/federation.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -15,7 +15,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "vigie/collector/alert_router.h"
+#include "alerting/alert_router.h"
 #include "vigie/delivery/retry.h"
 #include "vigie/delivery/send_worker.h"
 #include "vigie/delivery/sequence.h"

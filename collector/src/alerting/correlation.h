@@ -35,7 +35,8 @@
 #include <string>
 #include <vector>
 
-#include "vigie/collector/alert_router.h"
+#include "alerting/alert_router.h"
+#include "vigie/collector/alerting_config.h"
 #include "vigie/collector/pipeline.h"
 #include "vigie/collector/store.h"
 #include "vigie/rules/rule_set.h"
@@ -45,17 +46,6 @@ class Registry;
 }
 
 namespace vigie::collector {
-
-struct CorrelationOptions {
-  rules::RuleSources sources;  // Sigma detection + correlation rules, IOC lists
-  std::vector<std::filesystem::path> threshold_paths;  // files of `threshold_rules:`
-  std::chrono::milliseconds evaluation_interval{std::chrono::seconds(15)};
-  std::chrono::milliseconds reload_interval{std::chrono::seconds(30)};  // 0: never reload
-  std::size_t queue_batches = 4096;  // batches waiting; more are dropped (counted)
-  std::size_t max_groups = 100'000;  // correlation windows (Correlator)
-  std::size_t max_series = 100'000;  // threshold series (ThresholdEvaluator)
-  bool start_thread = true;          // false: the caller drives run_once() (tests)
-};
 
 // What the engine did, also exported as Prometheus metrics.
 struct CorrelationStats {

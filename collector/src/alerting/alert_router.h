@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vigie/collector/alerting_config.h"
 #include "vigie/collector/pipeline.h"
 
 namespace prometheus {
@@ -48,12 +49,6 @@ std::map<std::string, std::string> alert_labels(const AlertNotification& notific
 // the byte 0xff), as 16 lower-case hex digits: the `fingerprint` Alertmanager
 // shows for the same labels in GET /api/v2/alerts.
 std::string label_fingerprint(const std::map<std::string, std::string>& labels);
-
-struct AlertRouterOptions {
-  std::string site;                           // site of collector-raised alerts
-  Tlp default_tlp = Tlp::kAmber;              // for rules without a tlp.* tag
-  uint64_t agent_alert_ns = 300'000'000'000;  // how long an agent detection stays active (5 min)
-};
 
 // Thread-safe. Also the BatchListener that routes the agents' alerts of every
 // stored batch (origin "agent", starts at the event's time, ends

@@ -1,4 +1,4 @@
-#include "vigie/collector/postgres_store.h"
+#include "storage/postgres_store.h"
 
 #include <endian.h>
 #include <libpq-fe.h>
@@ -12,9 +12,9 @@
 #include <tuple>
 #include <utility>
 
-#include "energy_report.h"
-#include "stored_form.h"
-#include "vigie/collector/json.h"
+#include "json.h"
+#include "storage/energy_report.h"
+#include "storage/stored_form.h"
 
 namespace vigie::collector {
 namespace {

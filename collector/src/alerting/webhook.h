@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "vigie/collector/alerting_config.h"
 #include "vigie/collector/pipeline.h"
 
 namespace prometheus {
@@ -31,19 +32,6 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 // labels and annotations as for Alertmanager (alert_labels, alert_annotations).
 // "resolved" once ends_ns is set and not after `now_ns`.
 nlohmann::json webhook_payload(const AlertNotification& notification, uint64_t now_ns);
-
-struct WebhookOptions {
-  std::string url;          // "http[s]://host:port/path?query"
-  std::string name;         // `webhook` label of its metrics; default: host:port/path
-  std::string hmac_secret;  // empty: unsigned
-  std::string signature_header = "X-Vigie-Signature-256";
-  std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // per POST
-  std::size_t queue_size = 10'000;
-  unsigned max_attempts = 5;  // per notification, then given up (counted)
-  std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
-  std::chrono::milliseconds max_backoff{std::chrono::minutes(1)};
-  std::string tls_ca_file;  // https: PEM CA bundle (default: the system store)
-};
 
 struct WebhookStats {
   uint64_t delivered_total = 0;

@@ -1,4 +1,4 @@
-#include "vigie/collector/handler.h"
+#include "http/handler.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "vigie/collector/federation.h"
-#include "vigie/collector/footprint.h"
-#include "vigie/collector/json.h"
+#include "federation/federation.h"
+#include "footprint.h"
+#include "json.h"
 #include "vigie/protocol/codec.h"
 
 namespace vigie::collector {
@@ -257,33 +257,6 @@ int status_for(Rejection reason) {
   return 400;
 }
 
-// Routes authenticated with agent tokens (agent_tokens:) rather than API
-// tokens; a route added for agents goes here.
-bool agent_route(std::string_view route_name) {
-  return route_name == "/api/v1/ingest" || route_name.starts_with("/api/v1/distribution");
-}
-
-// What a read route serves, for the role matrix (access.h). A new API route
-// must be added here; anything not listed is admin only.
-Resource resource_of(std::string_view route_name) {
-  if (route_name == "/api/v1/alerts") return Resource::kAlerts;
-  if (route_name == "/api/v1/events") return Resource::kEvents;
-  if (route_name == "/api/v1/agents") return Resource::kAgents;
-  if (route_name == "/api/v1/energy") return Resource::kEnergy;
-  if (route_name == "/api/v1/jobs/footprint") return Resource::kJobFootprints;
-  if (route_name == "/metrics") return Resource::kMetrics;
-  return Resource::kAdmin;
-}
-
-// Whether a request for `path` on `route_name` needs an API token (or the
-// anonymous role): everything under /api/ but the agents' routes, and
-// /metrics unless api.public_metrics. Static dashboard files are public.
-bool needs_api_token(const ApiConfig& api, std::string_view route_name, std::string_view path) {
-  if (agent_route(route_name)) return false;
-  if (route_name == "/metrics") return !api.public_metrics;
-  return path.starts_with("/api/");
-}
-
 // The bearer token of an Authorization header value; nothing when the value
 // is not "Bearer <token>" (scheme case-insensitive, RFC 6750 section 2.1).
 std::optional<std::string_view> bearer_token(std::string_view authorization) {
@@ -311,18 +284,15 @@ const AgentToken* authenticate(const std::vector<AgentToken>& tokens,
   return token;
 }
 
-std::string_view route_of(std::string_view path) {
-  if (path.empty() || path.front() != '/') return "other";
-  for (std::string_view known : {"/api/v1/ingest", "/api/v1/alerts", "/api/v1/events",
-                                 "/api/v1/energy", "/api/v1/agents", "/metrics"}) {
-    if (path == known) return known;
+// "process_exec, process_exit, ..." : every event kind the protocol knows,
+// for the message of a bad `kind` parameter.
+std::string event_kind_names() {
+  std::string names;
+  for (int k = 0; k < protocol::kEventKindCount; ++k) {
+    names += (k == 0 ? "" : ", ") +
+             std::string(protocol::to_string(static_cast<protocol::EventKind>(k)));
   }
-  if (path == "/api/v1/distribution") return "/api/v1/distribution";
-  if (path.starts_with("/api/v1/distribution/")) return "/api/v1/distribution/item";
-  if (path.starts_with("/api/v1/jobs/") && path.ends_with("/footprint") &&
-      path.size() > std::string_view("/api/v1/jobs//footprint").size())
-    return "/api/v1/jobs/footprint";
-  return path.starts_with("/api/") ? "other" : "static";
+  return names;
 }
 
 }  // namespace
@@ -331,6 +301,56 @@ Handler::Handler(const Config& config, Store& store, Metrics& metrics)
     : config_(config), store_(store), metrics_(metrics) {
   metrics_.set_limits({config_.max_connections, max_pending_batches(), config_.header_limit_bytes,
                        config_.body_limit_bytes, protocol::kMaxDecodedBatchBytes});
+}
+
+// The route table: every route once. Order matters only for the last two,
+// which catch what no route above matched.
+const std::vector<Handler::Route>& Handler::routes() {
+  using A = Auth;
+  using M = Match;
+  using R = Resource;
+  static const std::vector<Route> table = {
+      // name                       path / prefix             match      suffix
+      {"/api/v1/ingest", "/api/v1/ingest", M::kExact, "", "POST", A::kAgentToken, R::kAdmin,
+       &Handler::ingest},
+      {"/api/v1/alerts", "/api/v1/alerts", M::kExact, "", "GET", A::kApiToken, R::kAlerts,
+       &Handler::alerts},
+      {"/api/v1/events", "/api/v1/events", M::kExact, "", "GET", A::kApiToken, R::kEvents,
+       &Handler::events},
+      {"/api/v1/energy", "/api/v1/energy", M::kExact, "", "GET", A::kApiToken, R::kEnergy,
+       &Handler::energy},
+      {"/api/v1/agents", "/api/v1/agents", M::kExact, "", "GET", A::kApiToken, R::kAgents,
+       &Handler::agents},
+      {"/api/v1/jobs/footprint", "/api/v1/jobs/", M::kPrefix, "/footprint", "GET", A::kApiToken,
+       R::kJobFootprints, &Handler::job_footprint},
+      {"/api/v1/distribution", "/api/v1/distribution", M::kExact, "", "GET", A::kAgentToken,
+       R::kAdmin, &Handler::distribution},
+      {"/api/v1/distribution/item", "/api/v1/distribution/", M::kPrefix, "", "GET", A::kAgentToken,
+       R::kAdmin, &Handler::distribution},
+      {"/metrics", "/metrics", M::kExact, "", "GET", A::kMetrics, R::kMetrics,
+       &Handler::exposition},
+      // Any other API path: authenticated like every API route (401/403
+      // before a 404 says anything about which paths exist), then 404 for
+      // any method.
+      {"other", "/api/", M::kPrefix, "", "", A::kApiToken, R::kAdmin, &Handler::not_found},
+      {"static", "/", M::kPrefix, "", "GET", A::kPublic, R::kAdmin, &Handler::static_file},
+  };
+  return table;
+}
+
+bool Handler::Route::matches(std::string_view request_path) const {
+  if (match == Match::kExact) return request_path == path;
+  if (!request_path.starts_with(path) || !request_path.ends_with(suffix)) return false;
+  // With a suffix, something must stand between prefix and suffix (the job id).
+  return suffix.empty() || request_path.size() > path.size() + suffix.size();
+}
+
+const Handler::Route& Handler::route_of(std::string_view path) {
+  const auto& table = routes();
+  for (const Route& route : table) {
+    if (route.matches(path)) return route;
+  }
+  return table[table.size() - 2];  // "other": not even a path
 }
 
 std::size_t Handler::max_pending_batches() const {
@@ -342,11 +362,33 @@ void Handler::add_listener(BatchListener& listener) { listeners_.push_back(&list
 
 Response Handler::handle(const Request& request) {
   const auto start = std::chrono::steady_clock::now();
-  std::string_view route_name = "other";
-  Response response = route(request, route_name);
-  metrics_.request(route_name, response.status,
+  const std::string_view target = request.target;
+  const auto question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const Route& route = route_of(path);
+  Response response = dispatch(
+      route, request, path,
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
+  metrics_.request(route.name, response.status,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return response;
+}
+
+Response Handler::dispatch(const Route& route, const Request& request, std::string_view path,
+                           std::string_view query) {
+  const Principal* principal = nullptr;
+  if (auto refusal = authorize(route, request, principal)) return std::move(*refusal);
+  if (!route.method.empty() && request.method != route.method) {
+    Response response = error(405, "method not allowed; use " + std::string(route.method));
+    response.headers.emplace_back("Allow", std::string(route.method));
+    return response;
+  }
+  try {
+    return (this->*route.serve)({request, path, query, principal});
+  } catch (const StoreError& e) {
+    spdlog::error("{}: {}", path, e.what());
+    return error(500, "storage error");
+  }
 }
 
 Response Handler::reject(Rejection reason, std::string_view target, std::string_view detail) {
@@ -365,7 +407,7 @@ Response Handler::reject(Rejection reason, std::string_view target, std::string_
     message = "malformed HTTP request: " + std::string(detail);
   }
   Response response = rejection(reason, std::move(message));
-  metrics_.request(route_of(target.substr(0, target.find('?'))), response.status, 0);
+  metrics_.request(route_of(target.substr(0, target.find('?'))).name, response.status, 0);
   return response;
 }
 
@@ -381,10 +423,12 @@ Response Handler::rejection(Rejection reason, std::string message) {
   return response;
 }
 
-std::optional<Response> Handler::authorize(const Request& request, std::string_view route_name,
-                                           std::string_view path, const Principal*& principal) {
+std::optional<Response> Handler::authorize(const Route& route, const Request& request,
+                                           const Principal*& principal) {
   principal = nullptr;
-  if (!needs_api_token(config_.api, route_name, path)) return std::nullopt;
+  // Agent routes check their agent token themselves (ingest, distribution).
+  if (route.auth == Auth::kPublic || route.auth == Auth::kAgentToken) return std::nullopt;
+  if (route.auth == Auth::kMetrics && config_.api.public_metrics) return std::nullopt;
   if (request.authorization.empty()) {
     if (config_.api.anonymous) {
       principal = &*config_.api.anonymous;
@@ -401,171 +445,152 @@ std::optional<Response> Handler::authorize(const Request& request, std::string_v
     principal = find_api_token(config_.api.tokens, *token);
     if (principal == nullptr) return rejection(Rejection::kUnauthorized, "unknown API token");
   }
-  const Resource resource = resource_of(route_name);
-  if (!allowed(principal->role, resource)) {
+  if (!allowed(principal->role, route.resource)) {
     return rejection(Rejection::kForbidden, "role '" + std::string(to_string(principal->role)) +
                                                 "' may not read " +
-                                                std::string(to_string(resource)));
+                                                std::string(to_string(route.resource)));
   }
   return std::nullopt;
 }
 
 std::optional<Response> Handler::refuse_before_body(const Request& request) {
   const std::string_view target = request.target;
-  const std::string_view path = target.substr(0, target.find('?'));
-  const std::string_view route_name = route_of(path);
+  const Route& route = route_of(target.substr(0, target.find('?')));
   const Principal* principal = nullptr;
-  if (auto refusal = authorize(request, route_name, path, principal)) {
-    metrics_.request(route_name, refusal->status, 0);
+  if (auto refusal = authorize(route, request, principal)) {
+    metrics_.request(route.name, refusal->status, 0);
     return refusal;
   }
-  if (route_name != "/api/v1/ingest" || request.method != "POST") return std::nullopt;
+  if (route.serve != &Handler::ingest || request.method != route.method) return std::nullopt;
   std::string refusal;
   if (authenticate(config_.agent_tokens, request.authorization, refusal) != nullptr)
     return std::nullopt;
   Response response = rejection(Rejection::kUnauthorized, std::move(refusal));
-  metrics_.request(route_name, response.status, 0);
+  metrics_.request(route.name, response.status, 0);
   return response;
 }
 
-Response Handler::route(const Request& request, std::string_view& route_name) {
-  const std::string_view target = request.target;
-  const auto question = target.find('?');
-  const std::string_view path = target.substr(0, question);
-  const std::string_view query_text =
-      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
-  route_name = route_of(path);
+Response Handler::not_found(const Call& call) {
+  return error(404, "no such endpoint: " + std::string(call.path));
+}
 
-  const Principal* principal = nullptr;
-  if (auto refusal = authorize(request, route_name, path, principal)) return std::move(*refusal);
+Response Handler::static_file(const Call& call) {
+  if (call.path == "/") return serve_file(config_.dashboard_dir, "index.html");
+  if (call.path.starts_with("/vendor/"))
+    return serve_file(config_.vendor_dir, call.path.substr(8), true);
+  return serve_file(config_.dashboard_dir, call.path.substr(1));
+}
 
-  const bool is_get = request.method == "GET";
-  auto method_not_allowed = [](std::string_view allow) {
-    Response response = error(405, "method not allowed; use " + std::string(allow));
-    response.headers.emplace_back("Allow", std::string(allow));
-    return response;
-  };
+Response Handler::exposition(const Call&) {
+  return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.exposition(), {}};
+}
 
-  if (route_name == "/api/v1/ingest")
-    return request.method == "POST" ? ingest(request) : method_not_allowed("POST");
-  if (route_name.starts_with("/api/v1/distribution"))
-    return is_get ? distribution(request, path) : method_not_allowed("GET");
-  if (route_name == "other") return error(404, "no such endpoint: " + std::string(path));
-  if (!is_get) return method_not_allowed("GET");
-
-  if (route_name == "static") {
-    if (path == "/") return serve_file(config_.dashboard_dir, "index.html");
-    if (path.starts_with("/vendor/")) return serve_file(config_.vendor_dir, path.substr(8), true);
-    return serve_file(config_.dashboard_dir, path.substr(1));
-  }
-  if (route_name == "/metrics")
-    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.exposition(), {}};
-
+Response Handler::alerts(const Call& call) {
   Query query;
-  try {
-    if (route_name == "/api/v1/alerts") {
-      AlertQuery alert_query;
-      uint64_t limit = 0;
-      if (auto e = query.parse(query_text, {"since", "host", "limit"}))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.number("since", alert_query.since_ns, 0, 0, kMaxNs))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.number("limit", limit, 100, 1, kMaxLimit))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.host(alert_query.host)) return rejection(Rejection::kBadQuery, *e);
-      alert_query.limit = limit;
-      json alerts = json::array();
-      for (const auto& alert : store_.alerts(alert_query)) alerts.push_back(to_json(alert));
-      return json_response(200, {{"alerts", std::move(alerts)}});
+  AlertQuery alert_query;
+  uint64_t limit = 0;
+  if (auto e = query.parse(call.query, {"since", "host", "limit"}))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.number("since", alert_query.since_ns, 0, 0, kMaxNs))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.number("limit", limit, 100, 1, kMaxLimit))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.host(alert_query.host)) return rejection(Rejection::kBadQuery, *e);
+  alert_query.limit = limit;
+  json alerts = json::array();
+  for (const auto& alert : store_.alerts(alert_query)) alerts.push_back(to_json(alert));
+  return json_response(200, {{"alerts", std::move(alerts)}});
+}
+
+Response Handler::events(const Call& call) {
+  Query query;
+  EventQuery event_query;
+  uint64_t limit = 0;
+  if (auto e = query.parse(call.query, {"kind", "host", "since", "limit"}))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.number("since", event_query.since_ns, 0, 0, kMaxNs))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.number("limit", limit, 100, 1, kMaxLimit))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.host(event_query.host)) return rejection(Rejection::kBadQuery, *e);
+  if (const auto* kind = query.get("kind")) {
+    protocol::EventKind parsed{};
+    if (!protocol::parse_event_kind(*kind, parsed)) {
+      static const std::string kinds = event_kind_names();
+      return rejection(Rejection::kBadQuery,
+                       "query parameter 'kind' must be one of " + kinds + ", got '" + *kind + "'");
     }
-    if (route_name == "/api/v1/events") {
-      EventQuery event_query;
-      uint64_t limit = 0;
-      if (auto e = query.parse(query_text, {"kind", "host", "since", "limit"}))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.number("since", event_query.since_ns, 0, 0, kMaxNs))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.number("limit", limit, 100, 1, kMaxLimit))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.host(event_query.host)) return rejection(Rejection::kBadQuery, *e);
-      if (const auto* kind = query.get("kind")) {
-        protocol::EventKind parsed{};
-        if (!protocol::parse_event_kind(*kind, parsed)) {
-          return rejection(Rejection::kBadQuery,
-                           "query parameter 'kind' must be process_exec, process_exit or "
-                           "network_connect, got '" +
-                               *kind + "'");
-        }
-        event_query.kind = parsed;
-      }
-      event_query.limit = limit;
-      json events = json::array();
-      for (const auto& event : store_.events(event_query)) events.push_back(to_json(event));
-      return json_response(200, {{"events", std::move(events)}});
-    }
-    if (route_name == "/api/v1/energy") {
-      EnergyQuery energy_query;
-      const uint64_t now = protocol::wall_clock_ns();
-      const uint64_t window = std::chrono::nanoseconds(kDefaultEnergyWindow).count();
-      if (auto e = query.parse(query_text, {"since", "until", "host"}))
-        return rejection(Rejection::kBadQuery, *e);
-      if (auto e = query.number("until", energy_query.end_ns, now, 0, kMaxNs))
-        return rejection(Rejection::kBadQuery, *e);
-      const uint64_t default_start =
-          energy_query.end_ns > window ? energy_query.end_ns - window : 0;
-      if (auto e =
-              query.number("since", energy_query.start_ns, default_start, 0, energy_query.end_ns)) {
-        return rejection(Rejection::kBadQuery, *e + " (since must not be after until)");
-      }
-      if (auto e = query.host(energy_query.host)) return rejection(Rejection::kBadQuery, *e);
-      EnergyReport report = store_.energy(energy_query);
-      if (principal != nullptr && principal->role == Role::kUser) {
-        // A researcher sees their own workloads only: node totals and power
-        // series would show what others run on shared nodes.
-        report.nodes.clear();
-        report.series.clear();
-        std::erase_if(report.workloads, [principal](const WorkloadSummary& w) {
-          return !principal->owns(w.workload.user);
-        });
-      }
-      return json_response(200, to_json(report));
-    }
-    if (auto e = query.parse(query_text, {})) return rejection(Rejection::kBadQuery, *e);
-    if (route_name == "/api/v1/jobs/footprint") {
-      constexpr std::string_view kPrefix = "/api/v1/jobs/", kSuffix = "/footprint";
-      const std::string_view id =
-          path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
-      if (id.size() > 20 ||
-          !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return rejection(Rejection::kBadQuery, "a Slurm job id is 1 to 20 decimal digits");
-      auto footprint = store_.job_footprint(std::string(id));
-      // Another user's job answers exactly like a job that does not exist,
-      // so that a user cannot even learn which job ids are taken.
-      if (!footprint || (principal != nullptr && !principal->owns(footprint->user)))
-        return error(404, "no footprint for job " + std::string(id));
-      return json_response(200, footprint_json(*footprint));
-    }
-    json agents = json::array();
-    for (const auto& agent : store_.agents()) agents.push_back(to_json(agent));
-    return json_response(200, {{"agents", std::move(agents)}});
-  } catch (const StoreError& e) {
-    spdlog::error("{}: {}", path, e.what());
-    return error(500, "storage error");
+    event_query.kind = parsed;
   }
+  event_query.limit = limit;
+  json events = json::array();
+  for (const auto& event : store_.events(event_query)) events.push_back(to_json(event));
+  return json_response(200, {{"events", std::move(events)}});
+}
+
+Response Handler::energy(const Call& call) {
+  Query query;
+  EnergyQuery energy_query;
+  const uint64_t now = protocol::wall_clock_ns();
+  const uint64_t window = std::chrono::nanoseconds(kDefaultEnergyWindow).count();
+  if (auto e = query.parse(call.query, {"since", "until", "host"}))
+    return rejection(Rejection::kBadQuery, *e);
+  if (auto e = query.number("until", energy_query.end_ns, now, 0, kMaxNs))
+    return rejection(Rejection::kBadQuery, *e);
+  const uint64_t default_start = energy_query.end_ns > window ? energy_query.end_ns - window : 0;
+  if (auto e = query.number("since", energy_query.start_ns, default_start, 0, energy_query.end_ns))
+    return rejection(Rejection::kBadQuery, *e + " (since must not be after until)");
+  if (auto e = query.host(energy_query.host)) return rejection(Rejection::kBadQuery, *e);
+  EnergyReport report = store_.energy(energy_query);
+  if (call.principal != nullptr && call.principal->role == Role::kUser) {
+    // A researcher sees their own workloads only: node totals and power
+    // series would show what others run on shared nodes.
+    report.nodes.clear();
+    report.series.clear();
+    std::erase_if(report.workloads, [&call](const WorkloadSummary& w) {
+      return !call.principal->owns(w.workload.user);
+    });
+  }
+  return json_response(200, to_json(report));
+}
+
+Response Handler::agents(const Call& call) {
+  if (auto e = Query().parse(call.query, {})) return rejection(Rejection::kBadQuery, *e);
+  json agents = json::array();
+  for (const auto& agent : store_.agents()) agents.push_back(to_json(agent));
+  return json_response(200, {{"agents", std::move(agents)}});
+}
+
+Response Handler::job_footprint(const Call& call) {
+  if (auto e = Query().parse(call.query, {})) return rejection(Rejection::kBadQuery, *e);
+  constexpr std::string_view kPrefix = "/api/v1/jobs/", kSuffix = "/footprint";
+  const std::string_view id =
+      call.path.substr(kPrefix.size(), call.path.size() - kPrefix.size() - kSuffix.size());
+  if (id.size() > 20 ||
+      !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return rejection(Rejection::kBadQuery, "a Slurm job id is 1 to 20 decimal digits");
+  auto footprint = store_.job_footprint(std::string(id));
+  // Another user's job answers exactly like a job that does not exist, so
+  // that a user cannot even learn which job ids are taken.
+  if (!footprint || (call.principal != nullptr && !call.principal->owns(footprint->user)))
+    return error(404, "no footprint for job " + std::string(id));
+  return json_response(200, footprint_json(*footprint));
 }
 
 // Rule packs and IOC lists: any agent token may pull (an agent's at its site
 // collector, a site's at the federation). The one place their access is decided.
-Response Handler::distribution(const Request& request, std::string_view path) {
+Response Handler::distribution(const Call& call) {
+  const Request& request = call.request;
   std::string refusal;
   if (authenticate(config_.agent_tokens, request.authorization, refusal) == nullptr)
     return rejection(Rejection::kUnauthorized, std::move(refusal));
   if (distribution_ == nullptr)
     return error(404, "this collector distributes no rule packs or IOC lists");
-  return distribution_->handle(request, path);
+  return distribution_->handle(request, call.path);
 }
 
-Response Handler::ingest(const Request& request) {
+Response Handler::ingest(const Call& call) {
+  const Request& request = call.request;
   std::string refusal;
   const AgentToken* token = authenticate(config_.agent_tokens, request.authorization, refusal);
   if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));

@@ -123,7 +123,7 @@ class SeriesBuilder {
 //   vigie_collector_remote_write_samples_failed_total        4xx other than 429: dropped, not
 //   retried vigie_collector_remote_write_samples_retried_total       re-sent after 5xx, 429 or no
 //   answer vigie_collector_remote_write_samples_dropped_total{reason}
-//       queue_full (oldest dropped), shutdown (still queued when stopped),
+//       queue_full (oldest dropped), stopped (still queued when stopped),
 //       invalid_value (non-finite or negative figure in a batch)
 //   vigie_collector_remote_write_samples_folded_total        out of order, carried by a later
 //   sample vigie_collector_remote_write_requests_total{code}        answers by status ("error":
@@ -134,7 +134,7 @@ class Writer : public BatchListener {
   // URL or an unreadable credentials file.
   Writer(std::vector<EndpointConfig> endpoints, prometheus::Registry& registry);
   // Stops the threads: a request being retried is abandoned; what is still
-  // queued is dropped (reason shutdown). Call flush() first to send it.
+  // queued is dropped (reason stopped). Call flush() first to send it.
   ~Writer() override;
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
