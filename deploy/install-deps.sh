@@ -16,7 +16,7 @@ build_packages=(
   googletest libgtest-dev libgmock-dev
   util-linux procps ca-certificates curl
 )
-test_packages=(iproute2 chromium libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge prometheus-alertmanager postgresql prometheus victoria-metrics)
+test_packages=(iproute2 chromium clang-tidy libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge prometheus-alertmanager postgresql prometheus victoria-metrics)
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${test_packages[@]}")

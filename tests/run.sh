@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Vigie with its tests, and runs the whole
 # suite with ctest, then every libFuzzer target for a fixed number of runs
-# (tests/fuzz/run.sh, a clang build in build/fuzz). Needs root: sensor and
+# (tests/fuzz/run.sh, a clang build in build/fuzz), with clang-tidy on Vigie's
+# own code in between (tests/tidy.sh). Needs root: sensor and
 # integration tests load real eBPF programs, create cgroups and mount
 # namespaces. Extra arguments go to ctest; VIGIE_SKIP_FUZZ=1 skips fuzzing;
 # CTEST_PARALLEL_LEVEL sets how many tests run at once (default: nproc).
@@ -62,6 +63,15 @@ ctest_line=$(grep -E '^[0-9]+% tests passed' "$log" | tail -n 1 || true)
 skipped=$(grep -c -- '\*\*\*Skipped\|Not Run' "$log" || true)
 [[ -z "$ctest_line" ]] && ctest_status=1
 
+# clang-tidy on Vigie's own code (.clang-tidy; findings are errors).
+tidy_status=0
+"$root/tests/tidy.sh" >"$root/build/test/tidy.log" 2>&1 || tidy_status=$?
+tidy_line="clang-tidy: clean"
+if ((tidy_status != 0)); then
+  tidy_line="clang-tidy: findings (build/test/tidy.log)"
+  grep -E "(warning|error):" "$root/build/test/tidy.log" | sort -u | head -n 50 || true
+fi
+
 fuzz_status=0
 fuzz_line="fuzz targets: not run (VIGIE_SKIP_FUZZ=1)"
 if [[ "${VIGIE_SKIP_FUZZ:-0}" != 1 ]]; then
@@ -75,6 +85,7 @@ echo
 echo "== tests/run.sh summary"
 echo "ctest: ${ctest_line:-did not complete}"
 if ((skipped > 0)); then echo "ctest: $skipped tests skipped: every test must run here"; fi
+echo "$tidy_line"
 echo "$fuzz_line"
 # One closing line over both: passed and failed test cases and fuzz targets.
 totals=$(cat "$log" "${fuzz_log:-/dev/null}" 2>/dev/null |
@@ -82,7 +93,7 @@ totals=$(cat "$log" "${fuzz_log:-/dev/null}" 2>/dev/null |
   awk '{ f += $1; t += $2 } END { printf "%d %d", t - f, f }')
 read -r passed failed <<<"${totals:-0 0}"
 echo "total: $passed passed, $failed failed"
-if ((ctest_status != 0 || skipped > 0 || fuzz_status != 0)); then
+if ((ctest_status != 0 || skipped > 0 || tidy_status != 0 || fuzz_status != 0)); then
   echo "tests/run.sh: FAILED"
   exit 1
 fi
