@@ -11,39 +11,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "vigie/config/yaml.h"
+
 namespace vigie::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-[[noreturn]] void fail(const YAML::Node& node, const std::string& what) {
-  const auto mark = node.Mark();
-  throw std::runtime_error(mark.is_null() ? what
-                                          : "line " + std::to_string(mark.line + 1) + ": " + what);
-}
-
-template <typename T>
-T as(const YAML::Node& node, const std::string& key) {
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    fail(node, "'" + key + "' has the wrong type");
-  }
-}
-
-// Walks a mapping, dispatching each key to its handler; an unknown key is an
-// error so that a typo never silently falls back to a default.
-void for_each_key(const YAML::Node& map, const std::string& where,
-                  const std::map<std::string, std::function<void(const YAML::Node&)>>& handlers) {
-  if (!map) return;
-  if (!map.IsMap()) fail(map, "'" + where + "' must be a mapping");
-  for (const auto& kv : map) {
-    const auto key = kv.first.as<std::string>();
-    const auto it = handlers.find(key);
-    if (it == handlers.end()) fail(kv.first, "unknown key '" + where + key + "'");
-    it->second(kv.second);
-  }
-}
+namespace cfg = vigie::config;
 
 std::string resolve(const std::string& path, const std::string& base_dir) {
   if (path.empty() || fs::path(path).is_absolute() || base_dir.empty()) return path;
@@ -52,36 +26,34 @@ std::string resolve(const std::string& path, const std::string& base_dir) {
 
 }  // namespace
 
-Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error("invalid YAML: " + std::string(e.what()));
-  }
+Config parse_config(const std::string& yaml_text, const std::string& base_dir,
+                    const std::string& source) {
+  const YAML::Node root = cfg::load(source, yaml_text);
   Config c;
   if (root.IsNull()) return c;
   bool collector_urls_given = false;
-  auto str = [](std::string& out, const char* key) {
-    return [&out, key](const YAML::Node& n) { out = as<std::string>(n, key); };
+  auto str = [&source](std::string& out, const char* key) {
+    return [&out, key, &source](const YAML::Node& n) {
+      out = cfg::scalar<std::string>(source, n, key);
+    };
   };
-  auto flag = [](bool& out, const char* key) {
-    return [&out, key](const YAML::Node& n) { out = as<bool>(n, key); };
+  auto flag = [&source](bool& out, const char* key) {
+    return [&out, key, &source](const YAML::Node& n) { out = cfg::scalar<bool>(source, n, key); };
   };
-  auto number = [](auto& out, const char* key, double min, double max) {
-    return [&out, key, min, max](const YAML::Node& n) {
+  auto number = [&source](auto& out, const char* key, double min, double max) {
+    return [&out, key, min, max, &source](const YAML::Node& n) {
       using T = std::remove_reference_t<decltype(out)>;
-      const double v = as<double>(n, key);
+      const double v = cfg::scalar<double>(source, n, key);
       if (!(v >= min && v <= max)) {  // also refuses NaN
         std::ostringstream msg;
         msg << "'" << key << "' must be within [" << min << ", " << max << "]";
-        fail(n, msg.str());
+        cfg::fail(source, n, msg.str());
       }
       out = static_cast<T>(v);
     };
   };
-  for_each_key(
-      root, "",
+  cfg::for_each_key(
+      source, root, "",
       {{"agent_id", str(c.agent_id, "agent_id")},
        {"site", str(c.site, "site")},
        {"host", str(c.host, "host")},
@@ -91,20 +63,20 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
        {"log_level", str(c.log_level, "log_level")},
        {"collector",
         [&](const YAML::Node& n) {
-          for_each_key(
-              n, "collector.",
+          cfg::for_each_key(
+              source, n, "collector.",
               {{"url", str(c.collector_url, "collector.url")},
                {"urls",
                 [&](const YAML::Node& urls) {
                   if (!urls.IsSequence() || urls.size() == 0)
-                    fail(urls, "'collector.urls' must be a non-empty list of URLs");
+                    cfg::fail(source, urls, "'collector.urls' must be a non-empty list of URLs");
                   c.collector_urls.clear();
                   collector_urls_given = true;
                   for (const auto& u : urls) {
-                    auto url = as<std::string>(u, "collector.urls");
+                    auto url = cfg::scalar<std::string>(source, u, "collector.urls");
                     if (std::find(c.collector_urls.begin(), c.collector_urls.end(), url) !=
                         c.collector_urls.end())
-                      fail(u, "'collector.urls' lists " + url + " twice");
+                      cfg::fail(source, u, "'collector.urls' lists " + url + " twice");
                     c.collector_urls.push_back(std::move(url));
                   }
                 }},
@@ -118,47 +90,52 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
                {"client_key_file", str(c.collector_client_key_file, "collector.client_key_file")},
                {"flush_interval_ms",
                 number(c.flush_interval_ms, "collector.flush_interval_ms", 10, 60000)}});
-          if (n["url"] && n["urls"]) fail(n, "give 'collector.url' or 'collector.urls', not both");
+          if (n["url"] && n["urls"])
+            cfg::fail(source, n, "give 'collector.url' or 'collector.urls', not both");
         }},
        {"metrics",
         [&](const YAML::Node& n) {
-          for_each_key(n, "metrics.", {{"listen", str(c.metrics_listen, "metrics.listen")}});
+          cfg::for_each_key(source, n, "metrics.",
+                            {{"listen", str(c.metrics_listen, "metrics.listen")}});
         }},
        {"rules",
         [&](const YAML::Node& n) {
-          for_each_key(
-              n, "rules.",
+          cfg::for_each_key(
+              source, n, "rules.",
               {{"path",
                 [&](const YAML::Node& paths) {
                   c.rules_paths.clear();
                   if (!paths.IsSequence()) {
-                    c.rules_paths.push_back(as<std::string>(paths, "rules.path"));
+                    c.rules_paths.push_back(cfg::scalar<std::string>(source, paths, "rules.path"));
                     return;
                   }
                   for (const auto& p : paths)
-                    c.rules_paths.push_back(as<std::string>(p, "rules.path"));
+                    c.rules_paths.push_back(cfg::scalar<std::string>(source, p, "rules.path"));
                 }},
                {"ioc_lists",
                 [&](const YAML::Node& lists) {
-                  if (!lists.IsMap()) fail(lists, "'rules.ioc_lists' must map set names to files");
+                  if (!lists.IsMap())
+                    cfg::fail(source, lists, "'rules.ioc_lists' must map set names to files");
                   for (const auto& kv : lists) {
-                    c.rules_ioc_lists[as<std::string>(kv.first, "rules.ioc_lists")] =
-                        as<std::string>(kv.second, "rules.ioc_lists");
+                    c.rules_ioc_lists[cfg::scalar<std::string>(source, kv.first,
+                                                               "rules.ioc_lists")] =
+                        cfg::scalar<std::string>(source, kv.second, "rules.ioc_lists");
                   }
                 }},
                {"reload_interval_ms",
                 number(c.rules_reload_interval_ms, "rules.reload_interval_ms", 0, 3600000)},
                {"pull", [&](const YAML::Node& pull) {
                   auto& p = c.rules_pull;
-                  auto names = [](std::vector<std::string>& out, const char* key) {
-                    return [&out, key](const YAML::Node& list) {
+                  auto names = [&source](std::vector<std::string>& out, const char* key) {
+                    return [&out, key, &source](const YAML::Node& list) {
                       if (!list.IsSequence())
-                        fail(list, std::string("'") + key + "' must be a list");
-                      for (const auto& item : list) out.push_back(as<std::string>(item, key));
+                        cfg::fail(source, list, std::string("'") + key + "' must be a list");
+                      for (const auto& item : list)
+                        out.push_back(cfg::scalar<std::string>(source, item, key));
                     };
                   };
-                  for_each_key(
-                      pull, "rules.pull.",
+                  cfg::for_each_key(
+                      source, pull, "rules.pull.",
                       {{"url", str(p.url, "rules.pull.url")},
                        {"interval_seconds",
                         number(p.interval_seconds, "rules.pull.interval_seconds", 10, 86400)},
@@ -170,8 +147,8 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
        {"sensor",
         [&](const YAML::Node& n) {
           auto& s = c.sensor;
-          for_each_key(
-              n, "sensor.",
+          cfg::for_each_key(
+              source, n, "sensor.",
               {{"enabled", flag(s.enabled, "sensor.enabled")},
                {"ringbuf_bytes", number(s.ringbuf_bytes, "sensor.ringbuf_bytes", 4096, 1u << 30)},
                {"wakeup_bytes", number(s.wakeup_bytes, "sensor.wakeup_bytes", 0, 1u << 30)},
@@ -187,20 +164,23 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
                {"fileless_exec", flag(s.fileless_exec, "sensor.fileless_exec")},
                {"watched_paths",
                 [&](const YAML::Node& list) {
-                  if (!list.IsSequence()) fail(list, "'sensor.watched_paths' must be a list");
-                  if (list.size() > 32) fail(list, "'sensor.watched_paths' holds at most 32");
+                  if (!list.IsSequence())
+                    cfg::fail(source, list, "'sensor.watched_paths' must be a list");
+                  if (list.size() > 32)
+                    cfg::fail(source, list, "'sensor.watched_paths' holds at most 32");
                   s.watched_paths.clear();
                   for (const auto& item : list) {
-                    auto path = as<std::string>(item, "sensor.watched_paths");
+                    auto path = cfg::scalar<std::string>(source, item, "sensor.watched_paths");
                     std::string_view p = path;
                     if (p.rfind("w:", 0) == 0) p.remove_prefix(2);
                     if (p.rfind("*/", 0) == 0) {
                       p.remove_prefix(2);
                     } else if (p.empty() || p.front() != '/') {
-                      fail(item, "'sensor.watched_paths' entries are /prefix or */suffix");
+                      cfg::fail(source, item,
+                                "'sensor.watched_paths' entries are /prefix or */suffix");
                     }
                     if (p.empty() || p.size() >= 64) {
-                      fail(item, "'sensor.watched_paths' entries have 1 to 63 bytes");
+                      cfg::fail(source, item, "'sensor.watched_paths' entries have 1 to 63 bytes");
                     }
                     s.watched_paths.push_back(std::move(path));
                   }
@@ -212,26 +192,27 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
                {"process_table_entries",
                 number(s.process_table_entries, "sensor.process_table_entries", 1024, 1 << 22)}});
           if (s.ringbuf_bytes & (s.ringbuf_bytes - 1)) {
-            fail(n, "'sensor.ringbuf_bytes' must be a power of two");
+            cfg::fail(source, n, "'sensor.ringbuf_bytes' must be a power of two");
           }
           if (s.wakeup_bytes >= s.ringbuf_bytes) {
-            fail(n, "'sensor.wakeup_bytes' must be below 'sensor.ringbuf_bytes'");
+            cfg::fail(source, n, "'sensor.wakeup_bytes' must be below 'sensor.ringbuf_bytes'");
           }
         }},
        {"spool",
         [&](const YAML::Node& n) {
           auto& s = c.spool;
-          for_each_key(n, "spool.",
-                       {{"enabled", flag(s.enabled, "spool.enabled")},
-                        {"dir", str(s.dir, "spool.dir")},
-                        // 1 MiB holds a few batches; 2^50 (1 PiB) keeps the double exact.
-                        {"max_bytes", number(s.max_bytes, "spool.max_bytes", 1 << 20, 1ull << 50)},
-                        {"sync", flag(s.sync, "spool.sync")}});
+          cfg::for_each_key(
+              source, n, "spool.",
+              {{"enabled", flag(s.enabled, "spool.enabled")},
+               {"dir", str(s.dir, "spool.dir")},
+               // 1 MiB holds a few batches; 2^50 (1 PiB) keeps the double exact.
+               {"max_bytes", number(s.max_bytes, "spool.max_bytes", 1 << 20, 1ull << 50)},
+               {"sync", flag(s.sync, "spool.sync")}});
         }},
        {"power", [&](const YAML::Node& n) {
           auto& p = c.power;
-          for_each_key(
-              n, "power.",
+          cfg::for_each_key(
+              source, n, "power.",
               {{"enabled", flag(p.enabled, "power.enabled")},
                {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
                {"source", str(p.source, "power.source")},
@@ -252,13 +233,13 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir) {
                {"embodied_kgco2e", number(p.embodied_kgco2e, "power.embodied_kgco2e", 0, 1e6)},
                {"lifetime_years", number(p.lifetime_years, "power.lifetime_years", 0.1, 50)}});
           if (p.source != "auto" && p.source != "rapl" && p.source != "estimate") {
-            fail(n, "'power.source' must be auto, rapl or estimate");
+            cfg::fail(source, n, "'power.source' must be auto, rapl or estimate");
           }
           if (p.idle_policy != "unattributed" && p.idle_policy != "allocated_cores") {
-            fail(n, "'power.idle_policy' must be unattributed or allocated_cores");
+            cfg::fail(source, n, "'power.idle_policy' must be unattributed or allocated_cores");
           }
           if (p.max_watts < p.idle_watts) {
-            fail(n, "'power.max_watts' must be >= 'power.idle_watts'");
+            cfg::fail(source, n, "'power.max_watts' must be >= 'power.idle_watts'");
           }
         }}});
   c.token_file = resolve(c.token_file, base_dir);
@@ -284,12 +265,7 @@ Config load_config(const std::string& path) {
   if (!in) throw std::runtime_error(path + ": cannot read");
   std::stringstream text;
   text << in.rdbuf();
-  Config c;
-  try {
-    c = parse_config(text.str(), fs::path(path).parent_path().string());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(path + ": " + e.what());
-  }
+  Config c = parse_config(text.str(), fs::path(path).parent_path().string(), path);
   if (c.host.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof(name) - 1);

@@ -5,15 +5,15 @@
 #include <set>
 #include <stdexcept>
 
-#include "yaml_config.h"
+#include "vigie/config/yaml.h"
 
 namespace vigie::collector {
 namespace {
 
-using yaml_config::check_keys;
-using yaml_config::fail;
-using yaml_config::parse_hex_digest;
-using yaml_config::scalar;
+using ::vigie::config::check_keys;
+using ::vigie::config::fail;
+using ::vigie::config::parse_hex_digest;
+using ::vigie::config::scalar;
 
 }  // namespace
 

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "vigie/config/yaml.h"
+
 namespace vigie::rules {
 
 struct RuleError {
@@ -13,11 +15,10 @@ struct RuleError {
   std::string message;
 };
 
-// 1-based line of `node`; `fallback` for missing nodes (yaml-cpp "zombies" throw on Mark()).
+// 1-based line of `node` (config::line_of); `fallback` for missing nodes.
 inline int line_of(const YAML::Node& node, int fallback) {
-  if (!node.IsDefined()) return fallback;
-  const YAML::Mark mark = node.Mark();
-  return mark.is_null() ? fallback : mark.line + 1;
+  const int line = config::line_of(node);
+  return line == 0 ? fallback : line;
 }
 
 [[noreturn]] inline void refuse(const YAML::Node& node, int fallback_line, std::string message) {

@@ -79,13 +79,13 @@ TEST(Config, RefusesBadInputWithTheKeyAtFault) {
   expect_error("sensor: {ringbuff_bytes: 4096}", "unknown key 'sensor.ringbuff_bytes'");
   expect_error("sensor: {ringbuf_bytes: 5000}", "power of two");
   expect_error("sensor: {ringbuf_bytes: 65536, wakeup_bytes: 65536}", "wakeup_bytes");
-  expect_error("sensor: {enabled: maybe}", "'sensor.enabled' has the wrong type");
+  expect_error("sensor: {enabled: maybe}", "'sensor.enabled' has an invalid value");
   expect_error("power: {pue: 0.5}", "'power.pue' must be within");
   expect_error("power: {pue: .nan}", "'power.pue' must be within");
   expect_error("power: {grid_intensity_gco2e_per_kwh: .inf}", "must be within");
   expect_error("power: {source: nvml}", "'power.source'");
   expect_error("power: {idle_watts: 200, max_watts: 100}", "max_watts");
-  expect_error("site: [a, b]", "'site' has the wrong type");
+  expect_error("site: [a, b]", "'site' has an invalid value");
   expect_error("a: [", "invalid YAML");
   expect_error("site: x\nsensor:\n  bogus: 1\n", "line 3");
 }
@@ -149,10 +149,10 @@ TEST(Config, SpoolSection) {
             50ull << 30);
   expect_error("spool: {max_bytes: 1048575}", "'spool.max_bytes' must be within");
   expect_error("spool: {max_bytes: -1}", "'spool.max_bytes' must be within");
-  expect_error("spool: {max_bytes: 1GiB}", "'spool.max_bytes' has the wrong type");
-  expect_error("spool: {sync: sometimes}", "'spool.sync' has the wrong type");
-  expect_error("spool: {enabled: 2}", "'spool.enabled' has the wrong type");
-  expect_error("spool: {dir: [a]}", "'spool.dir' has the wrong type");
+  expect_error("spool: {max_bytes: 1GiB}", "'spool.max_bytes' has an invalid value");
+  expect_error("spool: {sync: sometimes}", "'spool.sync' has an invalid value");
+  expect_error("spool: {enabled: 2}", "'spool.enabled' has an invalid value");
+  expect_error("spool: {dir: [a]}", "'spool.dir' has an invalid value");
   expect_error("spool: {max_size: 1048576}", "unknown key 'spool.max_size'");
   expect_error("spool: [a]", "'spool.' must be a mapping");
 }

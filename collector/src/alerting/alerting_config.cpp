@@ -9,14 +9,14 @@
 
 #include "alerting/alert_router.h"
 #include "http_url.h"
-#include "yaml_config.h"
+#include "vigie/config/yaml.h"
 
 namespace vigie::collector {
 namespace {
 
-using yaml_config::check_keys;
-using yaml_config::fail;
-using yaml_config::scalar;
+using ::vigie::config::check_keys;
+using ::vigie::config::fail;
+using ::vigie::config::scalar;
 
 std::vector<std::string> strings(const std::string& path, const YAML::Node& node,
                                  const std::string& key) {

@@ -10,14 +10,14 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "yaml_config.h"
+#include "vigie/config/yaml.h"
 
 namespace vigie::collector {
 namespace {
 
-using yaml_config::check_keys;
-using yaml_config::fail;
-using yaml_config::scalar;
+using ::vigie::config::check_keys;
+using ::vigie::config::fail;
+using ::vigie::config::scalar;
 
 bool plain_name(const std::string& name) {
   return !name.empty() && name.size() <= 64 && name.front() != '.' &&

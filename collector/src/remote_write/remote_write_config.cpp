@@ -6,14 +6,14 @@
 #include <set>
 #include <stdexcept>
 
-#include "yaml_config.h"
+#include "vigie/config/yaml.h"
 
 namespace vigie::collector::remote_write {
 namespace {
 
-using yaml_config::check_keys;
-using yaml_config::fail;
-using yaml_config::scalar;
+using ::vigie::config::check_keys;
+using ::vigie::config::fail;
+using ::vigie::config::scalar;
 
 // Prometheus data model: label names match [a-zA-Z_][a-zA-Z0-9_]*, and
 // those starting with "__" are reserved.

@@ -12,14 +12,14 @@
 
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
-#include "yaml_config.h"
+#include "vigie/config/yaml.h"
 
 namespace vigie::collector {
 namespace {
 
-using yaml_config::check_keys;
-using yaml_config::fail;
-using yaml_config::scalar;
+using ::vigie::config::check_keys;
+using ::vigie::config::fail;
+using ::vigie::config::scalar;
 
 uint64_t now_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -116,10 +116,13 @@ struct Config {
   std::string log_level = "info";
 };
 
-// Parses YAML text. Unknown keys, wrong types and out-of-range values are
-// errors: throws std::runtime_error naming the key (and line) at fault.
-// Relative paths (token_file, rules.path) are resolved against `base_dir`.
-Config parse_config(const std::string& yaml_text, const std::string& base_dir);
+// Parses YAML text read from `source` (a file name for messages; empty for a
+// string). Unknown keys, wrong types and out-of-range values are errors:
+// throws config::ConfigError (a std::runtime_error) "<source>:<line>: <what>"
+// naming the key at fault (vigie/config/yaml.h). Relative paths (token_file,
+// rules.path) are resolved against `base_dir`.
+Config parse_config(const std::string& yaml_text, const std::string& base_dir,
+                    const std::string& source = {});
 
 // Reads and parses `path`, then fills defaults (host, agent_id) and reads
 // token_file. Throws std::runtime_error with the file name on any error.
