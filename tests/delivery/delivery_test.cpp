@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
@@ -354,6 +355,30 @@ TEST(SendWorker, StopGivesTheSenderItsDeadlineThenHandsBackWhatIsLeft) {
   EXPECT_EQ(worker.dropped(kDropStopped), 4u);
   EXPECT_EQ(drops.items[std::string(kDropStopped)], (std::vector<int>{9, 1, 2, 3}));
   EXPECT_EQ(worker.size().items, 0u);
+}
+
+// A batch's items pushed together are taken together: a sender waiting in
+// take() never sees part of them (remote_write sends a batch's series in one
+// request).
+TEST(SendWorker, ItemsPushedTogetherAreTakenTogether) {
+  SendWorker<int> worker({});
+  std::vector<std::size_t> taken_sizes;
+  std::atomic<int> taken{0};
+  worker.start([&] {
+    for (auto items = worker.take(); !items.empty(); items = worker.take()) {
+      taken_sizes.push_back(items.size());
+      taken += static_cast<int>(items.size());
+    }
+  });
+  for (int round = 0; round < 50; ++round) {
+    std::vector<int> batch(100);
+    std::iota(batch.begin(), batch.end(), round * 100);
+    worker.push_all(std::move(batch));
+    ASSERT_TRUE(worker.wait_idle(10s));
+  }
+  worker.stop(0ms);
+  EXPECT_EQ(taken.load(), 5000);
+  for (std::size_t size : taken_sizes) EXPECT_EQ(size % 100, 0u) << "a batch was split";
 }
 
 TEST(SendWorker, ReportsItsSizeForGauges) {

@@ -375,9 +375,7 @@ struct Writer::Queue {
               if (queue_samples) queue_samples->Set(static_cast<double>(size.bytes));
             }) {}
 
-  void push(std::vector<TimeSeries> series) {
-    for (auto& s : series) worker.push(std::move(s));
-  }
+  void push(std::vector<TimeSeries> series) { worker.push_all(std::move(series)); }
 
   std::vector<std::pair<std::string, std::string>> headers() {
     std::vector<std::pair<std::string, std::string>> h = {

@@ -80,26 +80,25 @@ class SendWorker {
   // the new item is dropped with reason "stopped". False when `item` itself
   // was dropped.
   bool push(Item item) {
+    bool kept = false;
     {
       std::lock_guard lock(mutex_);
-      const std::size_t weight = weigh(item);
-      if (stopping_) return drop_locked(item, kDropStopped);
-      if (limits_.overflow == QueueLimits::Overflow::kDropNewest &&
-          (items_.size() + 1 > limits_.max_items || bytes_ + weight > limits_.max_bytes)) {
-        return drop_locked(item, kDropQueueFull);
-      }
-      items_.push_back(std::move(item));
-      bytes_ += weight;
-      while (items_.size() > 1 &&
-             (items_.size() > limits_.max_items || bytes_ > limits_.max_bytes)) {
-        bytes_ -= weigh(items_.front());
-        drop_locked(items_.front(), kDropQueueFull);
-        items_.pop_front();
-      }
+      kept = push_locked(std::move(item));
       size_changed_locked();
     }
     wake_.notify_all();
-    return true;
+    return kept;
+  }
+
+  // Queues `items` at once, in order: the sender sees all of them or none
+  // (a batch's series go out in one request). Bounds as for push().
+  void push_all(std::vector<Item> items) {
+    {
+      std::lock_guard lock(mutex_);
+      for (Item& item : items) push_locked(std::move(item));
+      size_changed_locked();
+    }
+    wake_.notify_all();
   }
 
   // Puts an item the sender took back first (a retry); not bounded again.
@@ -237,6 +236,22 @@ class SendWorker {
 
  private:
   std::size_t weigh(const Item& item) const { return weigh_ ? weigh_(item) : 0; }
+  bool push_locked(Item item) {
+    const std::size_t weight = weigh(item);
+    if (stopping_) return drop_locked(item, kDropStopped);
+    if (limits_.overflow == QueueLimits::Overflow::kDropNewest &&
+        (items_.size() + 1 > limits_.max_items || bytes_ + weight > limits_.max_bytes)) {
+      return drop_locked(item, kDropQueueFull);
+    }
+    items_.push_back(std::move(item));
+    bytes_ += weight;
+    while (items_.size() > 1 && (items_.size() > limits_.max_items || bytes_ > limits_.max_bytes)) {
+      bytes_ -= weigh(items_.front());
+      drop_locked(items_.front(), kDropQueueFull);
+      items_.pop_front();
+    }
+    return true;
+  }
   bool past_deadline_locked() const { return stopping_ && Clock::now() >= deadline_; }
   bool drop_locked(const Item& item, std::string_view reason) {
     auto it = dropped_.find(reason);
