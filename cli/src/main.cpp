@@ -98,7 +98,7 @@ std::string estimated(const json& object) {
 }
 
 std::string workload_text(const json& workload) {
-  const std::string kind = workload.value("kind", "");
+  std::string kind = workload.value("kind", "");
   const std::string id = workload.value("id", "");
   if (kind == "host" || kind == "unattributed") return kind;
   return kind + ":" + id;
@@ -124,7 +124,7 @@ json fetch(const Options& options, const std::string& target) {
               << response.error << '\n';
     std::exit(kExitUnreachable);
   }
-  const json body = json::parse(response.body, nullptr, false);
+  json body = json::parse(response.body, nullptr, false);
   if (!response.ok()) {
     const std::string message = body.is_object() && body.contains("error")
                                     ? body["error"].get<std::string>()
@@ -201,7 +201,7 @@ std::string failure(int code, const char* word) {
 // One line saying what happened, per event kind (the API's JSON shape).
 std::string event_detail(const json& event) {
   const std::string kind = event.value("kind", "");
-  const std::string image = event.value("image", "");
+  std::string image = event.value("image", "");
   if (kind == "process_exec") {
     std::string detail = event.value("command_line", "");
     if (event.value("argv_truncated", false)) detail += " [truncated]";

@@ -104,7 +104,7 @@ std::unique_ptr<RaplSource> RaplSource::open(std::string& error) {
   std::vector<RaplZone> zones;
   std::set<std::string> top_names;  // top-level zone names already given by a control type
   bool any_control = false;
-  auto add = [&](const char* control, std::vector<uint32_t> ids, std::string name) -> bool {
+  auto add = [&](const char* control, std::vector<uint32_t> ids, const std::string& name) -> bool {
     uint64_t max_uj = 0;
     std::string dir = zone_dir(control, ids);
     if (powercap_sysfs_zone_get_max_energy_range_uj(

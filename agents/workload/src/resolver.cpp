@@ -281,7 +281,7 @@ Workload Resolver::resolve(uint64_t cgroup_id, uint32_t pid) {
       return p->second;
     }
   }
-  Workload w = from_proc(pid, std::move(v2_path));
+  Workload w = from_proc(pid, v2_path);
   if (pid != 0) {
     // Bounded: a missed forget() (a lost exit event) must not grow it forever.
     if (by_pid_.size() >= kMaxPidEntries) by_pid_.clear();
@@ -290,7 +290,7 @@ Workload Resolver::resolve(uint64_t cgroup_id, uint32_t pid) {
   return w;
 }
 
-Workload Resolver::from_proc(uint32_t pid, std::string v2_path) {
+Workload Resolver::from_proc(uint32_t pid, const std::string& v2_path) {
   Workload host = classify(v2_path.empty() ? "/" : v2_path);
   if (pid == 0) return host;
   auto text = read_file(options_.proc_root + "/" + std::to_string(pid) + "/cgroup", 1 << 16);
@@ -402,7 +402,9 @@ Resolver::Usage Resolver::scan_dir(std::string& dir, size_t root_len, uint64_t i
     auto text = pread_all(w->usage.get(), buf);
     if (!text && (errno == ENODEV || errno == ENOENT)) {
       ++stats_.cgroups_vanished;  // removed since readdir: it ended
-      if (w != &unwatched) watched_.erase(watched_.find(std::string_view(dir)));
+      // Only the address of the moved-from object is compared.
+      if (w != &unwatched)  // NOLINT(bugprone-use-after-move)
+        watched_.erase(watched_.find(std::string_view(dir)));
       return {};
     }
     if (text) usage = parse_usage_usec(*text, v2);

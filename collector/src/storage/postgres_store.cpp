@@ -704,6 +704,7 @@ std::vector<protocol::Event> PostgresStore::events(const EventQuery& query) {
     const auto r = c.query(
         sql, Params(to_db_bound(query.since_ns), to_db_bound(query.limit), query.host, kind));
     std::vector<protocol::Event> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i)
       out.push_back(
           stored_form::decode_event(r.blob(i, 1), "event " + std::to_string(r.integer(i, 0))));

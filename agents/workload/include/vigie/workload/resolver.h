@@ -104,7 +104,7 @@ class Resolver {
 
  private:
   void rebuild_index();
-  protocol::Workload from_proc(uint32_t pid, std::string v2_path);
+  protocol::Workload from_proc(uint32_t pid, const std::string& v2_path);
   void fill_user(protocol::Workload& workload, const std::string& hierarchy_root, uint32_t pid);
   void scan_hierarchy(const std::string& root, bool v2, CpuScan& scan);
   struct Usage {
