@@ -14,8 +14,18 @@ if [[ $EUID -ne 0 ]]; then
   exit 1
 fi
 
+# Each phase's wall time, for the summary.
+phase_start=$SECONDS
+phases=""
+phase_done() {
+  phases+="$1 $((SECONDS - phase_start)) s, "
+  phase_start=$SECONDS
+}
+
 "$root/deploy/install-deps.sh" --test
+phase_done install
 VIGIE_STRICT=1 BUILD_DIR="$root/build/test" "$root/deploy/build.sh" -DVIGIE_BUILD_TESTS=ON
+phase_done build
 
 # One PostgreSQL cluster for the run, on loopback: the store tests make a
 # database each in it (tests/collector/postgres_instance.h). If it cannot
@@ -57,6 +67,7 @@ ctest_status=0
 (cd "$root/build/test" &&
   ctest --output-on-failure --timeout 600 -j"${CTEST_PARALLEL_LEVEL:-$(nproc)}" "$@") |
   tee "$log" || ctest_status=$?
+phase_done ctest
 ctest_line=$(grep -E '^[0-9]+% tests passed' "$log" | tail -n 1 || true)
 # A skipped test did not run: on a machine that can run Vigie's tests (root,
 # eBPF, loopback servers) it is a missing capability, so it fails the suite.
@@ -66,6 +77,7 @@ skipped=$(grep -c -- '\*\*\*Skipped\|Not Run' "$log" || true)
 # clang-tidy on Vigie's own code (.clang-tidy; findings are errors).
 tidy_status=0
 "$root/tests/tidy.sh" >"$root/build/test/tidy.log" 2>&1 || tidy_status=$?
+phase_done clang-tidy
 tidy_line="clang-tidy: clean"
 if ((tidy_status != 0)); then
   tidy_line="clang-tidy: findings (build/test/tidy.log)"
@@ -79,6 +91,7 @@ if [[ "${VIGIE_SKIP_FUZZ:-0}" != 1 ]]; then
   "$root/tests/fuzz/run.sh" | tee "$fuzz_log" || fuzz_status=$?
   fuzz_line="fuzz targets: $(grep -E '^[0-9]+% tests passed' "$fuzz_log" | tail -n 1 || echo "did not run (build failed)")"
   grep -qE '^[0-9]+% tests passed' "$fuzz_log" || fuzz_status=1
+  phase_done "fuzz (build and run)"
 fi
 
 echo
@@ -87,6 +100,7 @@ echo "ctest: ${ctest_line:-did not complete}"
 if ((skipped > 0)); then echo "ctest: $skipped tests skipped: every test must run here"; fi
 echo "$tidy_line"
 echo "$fuzz_line"
+echo "time: ${phases%, } (total $SECONDS s)"
 # One closing line over both: passed and failed test cases and fuzz targets.
 totals=$(cat "$log" "${fuzz_log:-/dev/null}" 2>/dev/null |
   sed -nE 's/^[0-9]+% tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1 \2/p' |
