@@ -224,10 +224,22 @@ class SlurmFootprint : public ::testing::Test {
 };
 
 TEST_F(SlurmFootprint, RealJobsFootprintReachesTheCollectorAndTheUsersOutput) {
-  // nobody's batch job burns about 3 s of CPU on one core.
+  // nobody's batch job burns 3 s of CPU of its own, measured by the job
+  // itself (/proc/self/stat utime): a loop bounded in wall time gets less CPU
+  // when other work shares the cores, and the figure below would depend on
+  // the machine's load.
+  write_file(dir_ / "burn.sh",
+             "#!/bin/sh\n"
+             "ticks=$(( $(getconf CLK_TCK) * 3 ))\n"
+             "while [ \"$(cut -d' ' -f14 /proc/$$/stat)\" -lt \"$ticks\" ]; do\n"
+             "  i=0; while [ $i -lt 10000 ]; do i=$((i + 1)); done\n"
+             "done\n"
+             "echo job-done\n",
+             fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                 fs::perms::others_read | fs::perms::others_exec);
   const auto [rc, submitted] =
       shell("runuser -u nobody -- sbatch --parsable -D " + (dir_ / "out").string() +
-            " -o slurm-%j.out --wrap 'timeout 3 sh -c \"while :; do :; done\"; echo job-done'");
+            " -o slurm-%j.out " + (dir_ / "burn.sh").string());
   ASSERT_EQ(rc, 0) << submitted;
   const std::string job = submitted.substr(0, submitted.find_first_of(";\n"));
   ASSERT_FALSE(job.empty());
