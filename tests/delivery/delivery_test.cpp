@@ -253,7 +253,9 @@ TEST(Spool, WriterThroughputIsMeasured) {
       const auto start = Clock::now();
       for (int i = 0; i < kBatches; ++i) {
         ASSERT_TRUE(spool.write(i + 1, {100, 0, 0}, body, mode == kPerBatch).ok());
-        if (mode == kGrouped && (i + 1) % kGroup == 0) ASSERT_EQ(spool.sync_directory(), 0);
+        if (mode == kGrouped && (i + 1) % kGroup == 0) {
+          ASSERT_EQ(spool.sync_directory(), 0);
+        }
       }
       seconds[mode] += std::chrono::duration<double>(Clock::now() - start).count();
       EXPECT_EQ(spool.batches(), static_cast<std::size_t>(kBatches));
