@@ -346,11 +346,13 @@ bool Handler::Route::matches(std::string_view request_path) const {
 }
 
 const Handler::Route& Handler::route_of(std::string_view path) {
-  const auto& table = routes();
-  for (const Route& route : table) {
+  for (const Route& route : routes()) {
     if (route.matches(path)) return route;
   }
-  return table[table.size() - 2];  // "other": not even a path
+  // Not even a path ("*", "x"): answered like an unknown API path.
+  static const Route& other = *std::find_if(routes().begin(), routes().end(),
+                                            [](const Route& r) { return r.name == "other"; });
+  return other;
 }
 
 std::size_t Handler::max_pending_batches() const {

@@ -212,12 +212,6 @@ class SendWorker {
     std::lock_guard lock(mutex_);
     for (const Item& item : items) drop_locked(item, reason);
   }
-  // Counts one item the sender gave up (refused, attempts exhausted).
-  void drop(const Item& item, std::string_view reason) {
-    std::lock_guard lock(mutex_);
-    drop_locked(item, reason);
-  }
-
   QueueSize size() const {
     std::lock_guard lock(mutex_);
     return size_locked();
@@ -232,7 +226,6 @@ class SendWorker {
     const auto it = dropped_.find(reason);
     return it == dropped_.end() ? 0 : it->second;
   }
-  const QueueLimits& limits() const { return limits_; }
 
  private:
   std::size_t weigh(const Item& item) const { return weigh_ ? weigh_(item) : 0; }
