@@ -128,19 +128,16 @@ Agent::Impl::Impl(Config c) : config(std::move(c)) {
   if (config.power.enabled) open_power();
 
   uplink::UplinkOptions uo;
-  std::string error;
-  uo.endpoint.tls = {config.collector_ca_file, config.collector_client_cert_file,
-                     config.collector_client_key_file};
-  if (!protocol::Endpoint::parse(config.collector_url, uo.endpoint, error)) {
-    throw std::runtime_error("collector.url: " + error);
-  }
+  const protocol::ClientTls tls{config.collector_ca_file, config.collector_client_cert_file,
+                                config.collector_client_key_file};
+  auto preferred = protocol::Endpoint::parse(config.collector_url, tls);
+  if (!preferred) throw std::runtime_error("collector.url: " + preferred.error());
+  uo.endpoint = std::move(*preferred);
   // collector.urls: the first is the preferred collector (collector_url), the others fail over.
   for (std::size_t i = 1; i < config.collector_urls.size(); ++i) {
-    protocol::Endpoint other = uo.endpoint;  // the same TLS files
-    if (!protocol::Endpoint::parse(config.collector_urls[i], other, error)) {
-      throw std::runtime_error("collector.urls: " + error);
-    }
-    uo.failover_endpoints.push_back(std::move(other));
+    auto other = protocol::Endpoint::parse(config.collector_urls[i], tls);
+    if (!other) throw std::runtime_error("collector.urls: " + other.error());
+    uo.failover_endpoints.push_back(std::move(*other));
   }
   uo.failback_interval = std::chrono::milliseconds(config.collector_failback_interval_ms);
   uo.token = config.token;

@@ -19,12 +19,11 @@ DistributionPuller::DistributionPuller(const Config& config)
       interval_(config.rules_pull.interval_seconds) {
   const std::string url =
       config.rules_pull.url.empty() ? config.collector_urls.front() : config.rules_pull.url;
-  options_.endpoint.tls.ca_file = config.collector_ca_file;
-  options_.endpoint.tls.cert_file = config.collector_client_cert_file;
-  options_.endpoint.tls.key_file = config.collector_client_key_file;
-  std::string error;
-  if (!protocol::Endpoint::parse(url, options_.endpoint, error))
-    throw std::runtime_error("rules.pull.url: " + error);
+  auto endpoint = protocol::Endpoint::parse(url, {config.collector_ca_file,
+                                                  config.collector_client_cert_file,
+                                                  config.collector_client_key_file});
+  if (!endpoint) throw std::runtime_error("rules.pull.url: " + endpoint.error());
+  options_.endpoint = std::move(*endpoint);
   options_.token = config.token;
   for (const auto& pack : packs_) {
     if (!dist::valid_name(dist::Kind::kRules, pack))

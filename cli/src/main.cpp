@@ -106,11 +106,9 @@ std::string workload_text(const json& workload) {
 
 // GETs `target`, or exits with a message saying why not.
 json fetch(const Options& options, const std::string& target) {
-  vigie::protocol::Endpoint endpoint;
-  endpoint.tls = options.tls;
-  std::string error;
-  if (!vigie::protocol::Endpoint::parse(options.collector, endpoint, error)) {
-    std::cerr << "vigie: bad --collector: " << error << '\n';
+  const auto endpoint = vigie::protocol::Endpoint::parse(options.collector, options.tls);
+  if (!endpoint) {
+    std::cerr << "vigie: bad --collector: " << endpoint.error() << '\n';
     std::exit(kExitError);
   }
   vigie::protocol::HttpRequest request;
@@ -118,7 +116,7 @@ json fetch(const Options& options, const std::string& target) {
   if (const std::string token = api_token(options); !token.empty())
     request.headers.emplace_back("Authorization", "Bearer " + token);
   const auto response =
-      vigie::protocol::send(endpoint, request, std::chrono::seconds(options.timeout_s));
+      vigie::protocol::send(*endpoint, request, std::chrono::seconds(options.timeout_s));
   if (response.status == 0) {
     std::cerr << "vigie: cannot reach the collector at " << options.collector << ": "
               << response.error << '\n';

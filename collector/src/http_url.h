@@ -4,27 +4,31 @@
 #include <string>
 
 #include "vigie/protocol/http_client.h"
+#include "vigie/protocol/result.h"
 
 namespace vigie::collector {
 
-// Splits `url` into the endpoint (scheme, host, port) and the path ("" when
-// the URL has none; never ends with '/' unless it is exactly "/"). Returns
-// false with `error` set when the URL is not http(s)://HOST[:PORT][/PATH].
-inline bool parse_http_url(const std::string& url, protocol::Endpoint& endpoint, std::string& path,
-                           std::string& error) {
+struct HttpUrl {
+  protocol::Endpoint endpoint;  // scheme, host, port, and the TLS files given
+  std::string path;             // "" when the URL has none; never ends with '/' unless it is "/"
+};
+
+// Parses `url`; fails when it is not http(s)://HOST[:PORT][/PATH] or its
+// path holds a space or a line break.
+inline protocol::Result<HttpUrl> parse_http_url(const std::string& url,
+                                                protocol::ClientTls tls = {}) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    error = "expected http://HOST:PORT[/PATH] or https://…, got '" + url + "'";
-    return false;
+    return protocol::fail("expected http://HOST:PORT[/PATH] or https://…, got '" + url + "'");
   }
-  if (!protocol::Endpoint::parse(url, endpoint, error)) return false;
+  auto endpoint = protocol::Endpoint::parse(url, std::move(tls));
+  if (!endpoint) return protocol::fail(endpoint.error());
   const auto scheme_end = url.find("://") + 3;
   const auto slash = url.find('/', scheme_end);
-  path = slash == std::string::npos ? std::string() : url.substr(slash);
+  std::string path = slash == std::string::npos ? std::string() : url.substr(slash);
   if (path.find_first_of(" \r\n") != std::string::npos) {
-    error = "invalid characters in the path of '" + url + "'";
-    return false;
+    return protocol::fail("invalid characters in the path of '" + url + "'");
   }
-  return true;
+  return HttpUrl{std::move(*endpoint), std::move(path)};
 }
 
 }  // namespace vigie::collector

@@ -113,7 +113,9 @@ json to_json(const Event& event) {
   return out;
 }
 
-bool event_from_json(const json& in, Event& event, std::string& error) {
+namespace {
+
+bool read_event(const json& in, Event& event, std::string& error) {
   if (!in.is_object()) {
     error = "event is not a JSON object";
     return false;
@@ -156,6 +158,15 @@ bool event_from_json(const json& in, Event& event, std::string& error) {
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+protocol::Result<Event> event_from_json(const json& in) {
+  Event event;
+  std::string error;
+  if (!read_event(in, event, error)) return protocol::fail(std::move(error));
+  return event;
 }
 
 const std::string& event_image(const Event& event) { return protocol::image_of(event); }

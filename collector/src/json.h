@@ -6,6 +6,7 @@
 
 #include "vigie/collector/store.h"
 #include "vigie/protocol/event.h"
+#include "vigie/protocol/result.h"
 
 namespace vigie::collector {
 
@@ -19,9 +20,9 @@ namespace vigie::collector {
 //    "destination_port","image","source_ip","source_port","destination_hostname"}
 nlohmann::json to_json(const protocol::Event& event);
 
-// The inverse of to_json(Event). Returns false with `error` set when `json`
-// is not that shape.
-bool event_from_json(const nlohmann::json& json, protocol::Event& event, std::string& error);
+// The inverse of to_json(Event); fails saying which field is wrong when
+// `json` is not that shape.
+protocol::Result<protocol::Event> event_from_json(const nlohmann::json& json);
 
 // {"kind","id","user"}
 nlohmann::json to_json_short(const protocol::Workload& workload);

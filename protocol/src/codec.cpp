@@ -338,7 +338,10 @@ void to_pb(const WorkloadEnergy& in, pb::WorkloadEnergy* out) {
   out->set_embodied_gco2e(in.embodied_gco2e);
 }
 
-DecodeResult invalid(std::string message) { return {DecodeError::kInvalid, std::move(message)}; }
+DecodeResult failure(DecodeError code, std::string message) {
+  return fail(DecodeFailure{code, std::move(message)});
+}
+DecodeResult invalid(std::string message) { return failure(DecodeError::kInvalid, std::move(message)); }
 
 // What a serialized message would cost once parsed, counted on the wire
 // before parsing: a few bytes of protobuf can stand for a record of several
@@ -462,25 +465,25 @@ std::string encode_batch(const Batch& batch, int level) {
 DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_decoded_bytes) {
   const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
   if (size == ZSTD_CONTENTSIZE_ERROR) {
-    return {DecodeError::kNotZstd, "body is not a zstd frame"};
+    return failure(DecodeError::kNotZstd, "body is not a zstd frame");
   }
   // Frames without a declared size are streamed into a bounded buffer.
   std::string raw;
   if (size != ZSTD_CONTENTSIZE_UNKNOWN) {
     if (size > max_decoded_bytes) {
-      return {DecodeError::kTooLarge, "decompressed batch of " + std::to_string(size) +
+      return failure(DecodeError::kTooLarge, "decompressed batch of " + std::to_string(size) +
                                           " bytes exceeds the limit of " +
-                                          std::to_string(max_decoded_bytes)};
+                                          std::to_string(max_decoded_bytes));
     }
     raw.resize(size);
     const std::size_t n = ZSTD_decompress(raw.data(), raw.size(), body.data(), body.size());
     if (ZSTD_isError(n) || n != size) {
-      return {DecodeError::kCorrupt, std::string("corrupt zstd frame: ") +
-                                         (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short")};
+      return failure(DecodeError::kCorrupt, std::string("corrupt zstd frame: ") +
+                                         (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
     }
   } else {
     std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-    if (!dctx) return {DecodeError::kCorrupt, "out of memory for zstd"};
+    if (!dctx) return failure(DecodeError::kCorrupt, "out of memory for zstd");
     // Bound the decoder's window (16 MiB) so a frame cannot make it allocate 128 MiB.
     ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 24);
     ZSTD_inBuffer in{body.data(), body.size(), 0};
@@ -493,18 +496,18 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
       ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
       ret = ZSTD_decompressStream(dctx.get(), &o, &in);
       if (ZSTD_isError(ret)) {
-        return {DecodeError::kCorrupt,
-                std::string("corrupt zstd frame: ") + ZSTD_getErrorName(ret)};
+        return failure(DecodeError::kCorrupt,
+                std::string("corrupt zstd frame: ") + ZSTD_getErrorName(ret));
       }
       flushed = o.pos < o.size;
       if (raw.size() + o.pos > max_decoded_bytes) {
-        return {DecodeError::kTooLarge, "decompressed batch exceeds the limit of " +
-                                            std::to_string(max_decoded_bytes) + " bytes"};
+        return failure(DecodeError::kTooLarge, "decompressed batch exceeds the limit of " +
+                                            std::to_string(max_decoded_bytes) + " bytes");
       }
       raw.append(chunk.data(), o.pos);
     }
-    if (ret != 0) return {DecodeError::kCorrupt, "truncated zstd frame"};
-    if (in.pos != in.size) return {DecodeError::kCorrupt, "data after the zstd frame"};
+    if (ret != 0) return failure(DecodeError::kCorrupt, "truncated zstd frame");
+    if (in.pos != in.size) return failure(DecodeError::kCorrupt, "data after the zstd frame");
   }
 
   {
@@ -513,17 +516,17 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     WireCount count;
     count_wire(in, pb::Batch::descriptor(), 0, count);
     if (count.records > kMaxBatchRecords) {
-      return {DecodeError::kTooLarge, "batch holds more than " + std::to_string(kMaxBatchRecords) +
-                                          " events, energy records and alerts"};
+      return failure(DecodeError::kTooLarge, "batch holds more than " + std::to_string(kMaxBatchRecords) +
+                                          " events, energy records and alerts");
     }
     if (count.elements > kMaxBatchElements) {
-      return {DecodeError::kTooLarge,
-              "batch holds more than " + std::to_string(kMaxBatchElements) + " protobuf fields"};
+      return failure(DecodeError::kTooLarge,
+              "batch holds more than " + std::to_string(kMaxBatchElements) + " protobuf fields");
     }
   }
   pb::Batch msg;
   if (!msg.ParseFromString(raw)) {
-    return {DecodeError::kBadProtobuf, "payload is not a vigie.v1.Batch protobuf message"};
+    return failure(DecodeError::kBadProtobuf, "payload is not a vigie.v1.Batch protobuf message");
   }
   if (msg.agent_id().empty()) return invalid("agent_id is empty");
   if (msg.sent_ns() > kMaxStoredInteger) return invalid("sent_ns out of range");
@@ -604,9 +607,7 @@ DecodeResult decode_batch(std::string_view body, Batch& out, std::size_t max_dec
     }
     out.workload_ends.push_back(std::move(end));
   }
-  DecodeResult result;
-  result.decoded_bytes = raw.size();
-  return result;
+  return raw.size();
 }
 
 }  // namespace vigie::protocol

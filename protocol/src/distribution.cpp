@@ -207,11 +207,10 @@ bool if_none_match(std::string_view header, std::string_view etag) {
   return false;
 }
 
-std::optional<Item> read_item(const fs::path& root, Kind kind, const std::string& name,
-                              std::string& error) {
+Result<Item> read_item(const fs::path& root, Kind kind, const std::string& name) {
+  std::string error;
   if (!valid_name(kind, name)) {
-    error = "invalid " + std::string(to_string(kind)) + " name '" + name + "'";
-    return std::nullopt;
+    return fail("invalid " + std::string(to_string(kind)) + " name '" + name + "'");
   }
   const fs::path base = root / to_string(kind) / name;
   Item item;
@@ -221,16 +220,14 @@ std::optional<Item> read_item(const fs::path& root, Kind kind, const std::string
   std::size_t total = 0;
   if (kind == Kind::kIocs) {
     if (!fs::is_regular_file(base, ec)) {
-      error = "not found";
-      return std::nullopt;
+      return fail("not found");
     }
     File file{name, {}};
-    if (!read_file(base, kMaxItemBytes, file.content, error)) return std::nullopt;
+    if (!read_file(base, kMaxItemBytes, file.content, error)) return fail(std::move(error));
     item.files.push_back(std::move(file));
   } else {
     if (!fs::is_directory(base, ec)) {
-      error = "not found";
-      return std::nullopt;
+      return fail("not found");
     }
     fs::recursive_directory_iterator it(base, ec), end;
     for (; !ec && it != end; it.increment(ec)) {
@@ -243,16 +240,16 @@ std::optional<Item> read_item(const fs::path& root, Kind kind, const std::string
       File file{it->path().lexically_relative(base).generic_string(), {}};
       if (!valid_path(file.path)) continue;
       if (item.files.size() == kMaxFiles) {
-        error = base.string() + ": more than " + std::to_string(kMaxFiles) + " files";
-        return std::nullopt;
+        return fail(base.string() + ": more than " + std::to_string(kMaxFiles) + " files");
       }
-      if (!read_file(it->path(), kMaxItemBytes - total, file.content, error)) return std::nullopt;
+      if (!read_file(it->path(), kMaxItemBytes - total, file.content, error)) {
+        return fail(std::move(error));
+      }
       total += file.content.size();
       item.files.push_back(std::move(file));
     }
     if (ec) {
-      error = base.string() + ": " + ec.message();
-      return std::nullopt;
+      return fail(base.string() + ": " + ec.message());
     }
     std::sort(item.files.begin(), item.files.end(),
               [](const File& a, const File& b) { return a.path < b.path; });
@@ -292,11 +289,11 @@ std::string to_json(const Item& item) {
       .dump();
 }
 
-std::optional<Item> from_json(std::string_view text, std::string& error) {
+Result<Item> from_json(std::string_view text) {
+  std::string error;
   const json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
-    error = "manifest is not a JSON object";
-    return std::nullopt;
+    return fail("manifest is not a JSON object");
   }
   auto string_field = [&](const json& object, const char* key, std::string& out) {
     const auto it = object.find(key);
@@ -311,62 +308,52 @@ std::optional<Item> from_json(std::string_view text, std::string& error) {
   std::string kind;
   if (!string_field(doc, "kind", kind) || !string_field(doc, "name", item.name) ||
       !string_field(doc, "etag", item.etag))
-    return std::nullopt;
+    return fail(std::move(error));
   if (!parse_kind(kind, item.kind)) {
-    error = "manifest: unknown kind '" + kind + "'";
-    return std::nullopt;
+    return fail("manifest: unknown kind '" + kind + "'");
   }
   if (!valid_name(item.kind, item.name)) {
-    error = "manifest: invalid " + kind + " name '" + item.name + "'";
-    return std::nullopt;
+    return fail("manifest: invalid " + kind + " name '" + item.name + "'");
   }
   const auto files = doc.find("files");
   if (files == doc.end() || !files->is_array() || files->size() > kMaxFiles) {
-    error = "manifest: 'files' must be a list of at most " + std::to_string(kMaxFiles);
-    return std::nullopt;
+    return fail("manifest: 'files' must be a list of at most " + std::to_string(kMaxFiles));
   }
   std::size_t total = 0;
   std::set<std::string> paths;
   for (const json& entry : *files) {
     if (!entry.is_object()) {
-      error = "manifest: every file must be an object";
-      return std::nullopt;
+      return fail("manifest: every file must be an object");
     }
     File file;
     std::string digest, encoded;
     if (!string_field(entry, "path", file.path) || !string_field(entry, "sha256", digest) ||
         !string_field(entry, "content_base64", encoded))
-      return std::nullopt;
+      return fail(std::move(error));
     if (!valid_path(file.path) || !paths.insert(file.path).second) {
-      error = "manifest: invalid or repeated path '" + file.path + "'";
-      return std::nullopt;
+      return fail("manifest: invalid or repeated path '" + file.path + "'");
     }
     auto content = base64_decode(encoded);
     if (!content) {
-      error = "manifest: " + file.path + ": content_base64 is not base64";
-      return std::nullopt;
+      return fail("manifest: " + file.path + ": content_base64 is not base64");
     }
     total += content->size();
     if (total > kMaxItemBytes) {
-      error = "manifest: files exceed " + std::to_string(kMaxItemBytes) + " bytes";
-      return std::nullopt;
+      return fail("manifest: files exceed " + std::to_string(kMaxItemBytes) + " bytes");
     }
     file.content = std::move(*content);
     if (sha256_hex(file.content) != digest) {
-      error = "manifest: " + file.path + ": content does not match its sha256";
-      return std::nullopt;
+      return fail("manifest: " + file.path + ": content does not match its sha256");
     }
     item.files.push_back(std::move(file));
   }
   if (item.kind == Kind::kIocs && (item.files.size() != 1 || item.files[0].path != item.name)) {
-    error = "manifest: an IOC list is one file named like the list";
-    return std::nullopt;
+    return fail("manifest: an IOC list is one file named like the list");
   }
   std::sort(item.files.begin(), item.files.end(),
             [](const File& a, const File& b) { return a.path < b.path; });
   if (content_etag(item.files) != item.etag) {
-    error = "manifest: etag does not match the files";
-    return std::nullopt;
+    return fail("manifest: etag does not match the files");
   }
   return item;
 }
@@ -378,12 +365,11 @@ std::string index_to_json(const std::vector<IndexEntry>& entries) {
   return json{{"items", std::move(items)}}.dump();
 }
 
-std::optional<std::vector<IndexEntry>> index_from_json(std::string_view text, std::string& error) {
+Result<std::vector<IndexEntry>> index_from_json(std::string_view text) {
   const json doc = json::parse(text, nullptr, false);
   const auto items = doc.is_object() ? doc.find("items") : doc.end();
   if (doc.is_discarded() || !doc.is_object() || items == doc.end() || !items->is_array()) {
-    error = "index: expected {\"items\": [...]}";
-    return std::nullopt;
+    return fail("index: expected {\"items\": [...]}");
   }
   std::vector<IndexEntry> out;
   for (const json& entry : *items) {
@@ -391,14 +377,12 @@ std::optional<std::vector<IndexEntry>> index_from_json(std::string_view text, st
     if (!entry.is_object() || !entry.contains("kind") || !entry["kind"].is_string() ||
         !entry.contains("name") || !entry["name"].is_string() || !entry.contains("etag") ||
         !entry["etag"].is_string() || !parse_kind(entry["kind"].get<std::string>(), e.kind)) {
-      error = "index: every item needs a kind (rules|iocs), a name and an etag";
-      return std::nullopt;
+      return fail("index: every item needs a kind (rules|iocs), a name and an etag");
     }
     e.name = entry["name"].get<std::string>();
     e.etag = entry["etag"].get<std::string>();
     if (!valid_name(e.kind, e.name)) {
-      error = "index: invalid name '" + e.name + "'";
-      return std::nullopt;
+      return fail("index: invalid name '" + e.name + "'");
     }
     out.push_back(std::move(e));
   }
@@ -534,7 +518,7 @@ PullResult pull_item(const PullOptions& options, const fs::path& root, Kind kind
     result.error = "invalid " + std::string(to_string(kind)) + " name '" + name + "'";
     return result;
   }
-  const auto current = read_item(root, kind, name, error);
+  const auto current = read_item(root, kind, name);
   HttpRequest request;
   request.target = "/api/v1/distribution/" + std::string(to_string(kind)) + "/" + name;
   request.headers.emplace_back("Authorization", "Bearer " + options.token);
@@ -552,9 +536,9 @@ PullResult pull_item(const PullOptions& options, const fs::path& root, Kind kind
     result.error = describe_failure(response);
     return result;
   }
-  auto item = from_json(response.body, error);
+  const auto item = from_json(response.body);
   if (!item) {
-    result.error = std::move(error);
+    result.error = item.error();
     return result;
   }
   if (item->kind != kind || item->name != name) {
@@ -575,17 +559,16 @@ PullResult pull_item(const PullOptions& options, const fs::path& root, Kind kind
   return result;
 }
 
-std::optional<std::vector<IndexEntry>> fetch_index(const PullOptions& options, std::string& error) {
+Result<std::vector<IndexEntry>> fetch_index(const PullOptions& options) {
   HttpRequest request;
   request.target = "/api/v1/distribution";
   request.headers.emplace_back("Authorization", "Bearer " + options.token);
   request.headers.emplace_back("Accept", "application/json");
   const HttpResponse response = send(options.endpoint, request, options.timeout, 4u << 20);
   if (response.status != 200) {
-    error = describe_failure(response);
-    return std::nullopt;
+    return fail(describe_failure(response));
   }
-  return index_from_json(response.body, error);
+  return index_from_json(response.body);
 }
 
 }  // namespace vigie::protocol::distribution

@@ -58,7 +58,7 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return std::min(std::chrono::duration_cast<std::chrono::seconds>(at - now), kMax);
 }
 
-bool Endpoint::parse(const std::string& url, Endpoint& out, std::string& error) {
+Result<Endpoint> Endpoint::parse(const std::string& url, ClientTls tls) {
   std::string rest = url;
   bool https = false;
   if (rest.rfind("https://", 0) == 0) {
@@ -67,8 +67,7 @@ bool Endpoint::parse(const std::string& url, Endpoint& out, std::string& error) 
   } else if (rest.rfind("http://", 0) == 0) {
     rest = rest.substr(7);
   } else if (const auto scheme = rest.find("://"); scheme != std::string::npos) {
-    error = "unsupported scheme in '" + url + "'; use http:// or https://";
-    return false;
+    return fail("unsupported scheme in '" + url + "'; use http:// or https://");
   }
   if (const auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
   std::string host;
@@ -76,8 +75,7 @@ bool Endpoint::parse(const std::string& url, Endpoint& out, std::string& error) 
   if (!rest.empty() && rest.front() == '[') {  // [::1]:9800
     const auto close = rest.find(']');
     if (close == std::string::npos) {
-      error = "unbalanced '[' in " + url;
-      return false;
+      return fail("unbalanced '[' in " + url);
     }
     host = rest.substr(1, close - 1);
     if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
@@ -89,13 +87,14 @@ bool Endpoint::parse(const std::string& url, Endpoint& out, std::string& error) 
   }
   if (host.empty() || port.empty() || port.size() > 5 ||
       port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
-    error = "expected http://HOST:PORT or https://HOST:PORT, got '" + url + "'";
-    return false;
+    return fail("expected http://HOST:PORT or https://HOST:PORT, got '" + url + "'");
   }
-  out.host = host;
-  out.port = port;
+  Endpoint out;
+  out.host = std::move(host);
+  out.port = std::move(port);
   out.https = https;
-  return true;
+  out.tls = std::move(tls);
+  return out;
 }
 
 std::string Endpoint::url() const {

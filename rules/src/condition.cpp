@@ -194,21 +194,18 @@ class ConditionParser {
   std::size_t pos_ = 0;
 };
 
-std::optional<Condition> Condition::parse(std::span<const std::string> texts,
-                                          std::span<const std::string> identifiers,
-                                          std::string& error) {
+protocol::Result<Condition> Condition::parse(std::span<const std::string> texts,
+                                             std::span<const std::string> identifiers) {
   Condition condition;
+  std::string error;
   ConditionParser parser(condition, identifiers, error);
   std::vector<uint32_t> roots;
   for (const std::string& text : texts) {
     auto root = parser.parse(text);
-    if (!root) return std::nullopt;
+    if (!root) return protocol::fail(std::move(error));
     roots.push_back(*root);
   }
-  if (roots.empty()) {
-    error = "condition is empty";
-    return std::nullopt;
-  }
+  if (roots.empty()) return protocol::fail("condition is empty");
   condition.root_ = parser.add_list(Node::Op::kOr, roots);
   return condition;
 }

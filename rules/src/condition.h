@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vigie/protocol/result.h"
+
 namespace vigie::rules {
 
 class Condition {
@@ -16,10 +18,9 @@ class Condition {
   // `1 of` / `all of` (pattern with `*`, or `them`: every identifier not starting
   // with `_`) < parentheses. Several texts (a condition list) are OR'ed.
   // `identifiers` are the detection's search identifiers; the tree refers to
-  // them by index. On error returns nullopt and sets `error`.
-  static std::optional<Condition> parse(std::span<const std::string> texts,
-                                        std::span<const std::string> identifiers,
-                                        std::string& error);
+  // them by index. Fails saying what is wrong and where in the text.
+  static protocol::Result<Condition> parse(std::span<const std::string> texts,
+                                           std::span<const std::string> identifiers);
 
   // `selection(i)` tells whether search identifier i matches.
   template <typename SelectionFn>

@@ -309,9 +309,8 @@ class DetectionCompiler {
       }
     }
     if (conditions.empty()) refuse(detection, line, "detection has no 'condition'");
-    std::string error;
-    auto condition = Condition::parse(conditions, names, error);
-    if (!condition) throw RuleError{condition_line, "condition: " + error};
+    auto condition = Condition::parse(conditions, names);
+    if (!condition) throw RuleError{condition_line, "condition: " + condition.error()};
     rule.condition = std::move(*condition);
     return rule;
   }

@@ -172,12 +172,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  vigie::protocol::Endpoint endpoint;
-  std::string error;
-  if (!vigie::protocol::Endpoint::parse(collector_url, endpoint, error)) {
-    std::cerr << error << "\n";
+  const auto parsed = vigie::protocol::Endpoint::parse(collector_url);
+  if (!parsed) {
+    std::cerr << parsed.error() << "\n";
     return 1;
   }
+  const vigie::protocol::Endpoint endpoint = *parsed;
 
   // Each uplink opens one connection per request (protocol::send), plus spool
   // files: raise the descriptor limit to its hard limit.

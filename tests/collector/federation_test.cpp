@@ -82,10 +82,9 @@ class Collector {
   Metrics& metrics() { return metrics_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
   protocol::Endpoint endpoint() const {
-    protocol::Endpoint e;
-    std::string error;
-    EXPECT_TRUE(protocol::Endpoint::parse(url(), e, error)) << error;
-    return e;
+    const auto e = protocol::Endpoint::parse(url());
+    EXPECT_TRUE(e) << e.error();
+    return e.value_or(protocol::Endpoint{});
   }
   protocol::HttpResponse get(const std::string& target, const std::string& bearer = "") const {
     protocol::HttpRequest request;
@@ -451,8 +450,7 @@ TEST_F(FederationTest, RulePacksAndIocListsReachSitesAndAgents) {
   auto ioc = dist::pull_item(options, agent.path(), dist::Kind::kIocs, "bad-ips.csv");
   ASSERT_EQ(ioc.status, dist::PullResult::Status::kUpdated) << ioc.error;
   // The same content has the same ETag at the federation, the site and the agent.
-  std::string error;
-  EXPECT_EQ(first_etag, dist::read_item(published, dist::Kind::kRules, "hpc-test", error)->etag);
+  EXPECT_EQ(first_etag, dist::read_item(published, dist::Kind::kRules, "hpc-test")->etag);
 
   rules::RuleSetReloader reloader(
       {{agent.path() / "rules/hpc-test"}, {{"bad-ips", agent.path() / "iocs/bad-ips.csv"}}});
@@ -497,20 +495,21 @@ TEST_F(FederationTest, RulePacksAndIocListsReachSitesAndAgents) {
 TEST(DistributionManifest, RefusesTamperedAndHostileManifests) {
   dist::Item item{dist::Kind::kRules, "pack", {{"a.yml", "x: 1\n"}}, ""};
   item.etag = dist::content_etag(item.files);
-  std::string error;
-  ASSERT_TRUE(dist::from_json(dist::to_json(item), error)) << error;
+  const auto parsed = dist::from_json(dist::to_json(item));
+  ASSERT_TRUE(parsed) << parsed.error();
 
   auto manifest = nlohmann::json::parse(dist::to_json(item));
   manifest["etag"] = std::string(64, '0');
-  EXPECT_FALSE(dist::from_json(manifest.dump(), error));
-  EXPECT_NE(error.find("etag"), std::string::npos);
+  const auto tampered = dist::from_json(manifest.dump());
+  ASSERT_FALSE(tampered);
+  EXPECT_NE(tampered.error().find("etag"), std::string::npos);
 
   for (const std::string path : {"../x.yml", "/etc/passwd", "a/../../b", ".hidden", "a//b", ""}) {
     auto hostile = nlohmann::json::parse(dist::to_json(item));
     hostile["files"][0]["path"] = path;
-    EXPECT_FALSE(dist::from_json(hostile.dump(), error)) << path;
+    EXPECT_FALSE(dist::from_json(hostile.dump())) << path;
   }
-  EXPECT_FALSE(dist::from_json("not json", error));
+  EXPECT_FALSE(dist::from_json("not json"));
   EXPECT_FALSE(dist::valid_name(dist::Kind::kIocs, "list.txt"));
   EXPECT_TRUE(dist::if_none_match("W/\"abc\", \"def\"", "abc"));
   EXPECT_TRUE(dist::if_none_match("*", "abc"));

@@ -124,9 +124,9 @@ TEST(RemoteWriteEncoding, SnappyBlockOfAWriteRequestWithTheSpecsFieldNumbers) {
   EXPECT_EQ(samples, expected_samples);
 
   // And the decoder gives back what went in, labels sorted.
-  std::vector<TimeSeries> decoded;
-  std::string error;
-  ASSERT_TRUE(decode_write_request(body, decoded, error)) << error;
+  const auto result = decode_write_request(body);
+  ASSERT_TRUE(result) << result.error();
+  const std::vector<TimeSeries>& decoded = *result;
   ASSERT_EQ(decoded.size(), 2u);
   EXPECT_EQ(decoded[0].labels[0], (Label{"__name__", "vigie_node_energy_joules_total"}));
   EXPECT_EQ(decoded[0].labels[2], (Label{"zone", "package-0"}));
@@ -135,20 +135,20 @@ TEST(RemoteWriteEncoding, SnappyBlockOfAWriteRequestWithTheSpecsFieldNumbers) {
 }
 
 TEST(RemoteWriteEncoding, DecoderRefusesBadInputWithAReason) {
-  std::vector<TimeSeries> out;
-  std::string error;
-  EXPECT_FALSE(decode_write_request("not snappy at all", out, error));
-  EXPECT_FALSE(error.empty());
+  auto out = decode_write_request("not snappy at all");
+  ASSERT_FALSE(out);
+  EXPECT_FALSE(out.error().empty());
   std::string compressed;
   const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // a length past the end
   snappy::Compress(garbage.data(), garbage.size(), &compressed);
-  error.clear();
-  EXPECT_FALSE(decode_write_request(compressed, out, error));
-  EXPECT_EQ(error, "not a prometheus.WriteRequest");
+  out = decode_write_request(compressed);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error(), "not a prometheus.WriteRequest");
   const std::string big(4096, 'x');
   snappy::Compress(big.data(), big.size(), &compressed);
-  EXPECT_FALSE(decode_write_request(compressed, out, error, 1024));
-  EXPECT_NE(error.find("over the limit"), std::string::npos) << error;
+  out = decode_write_request(compressed, 1024);
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().find("over the limit"), std::string::npos) << out.error();
 }
 
 // --- series from batches ---
@@ -327,11 +327,10 @@ EndpointConfig endpoint_at(const std::string& url) {
 }
 
 std::size_t samples_in(const ReceivedRequest& request) {
-  std::vector<TimeSeries> series;
-  std::string error;
-  EXPECT_TRUE(decode_write_request(request.body, series, error)) << error;
+  const auto series = decode_write_request(request.body);
+  EXPECT_TRUE(series) << series.error();
   std::size_t n = 0;
-  for (const auto& s : series) n += s.samples.size();
+  for (const auto& s : series.value_or(std::vector<TimeSeries>{})) n += s.samples.size();
   return n;
 }
 

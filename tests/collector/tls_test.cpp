@@ -57,13 +57,10 @@ class CollectorTlsTest : public ::testing::Test {
 
   protocol::Endpoint endpoint(const testing::LoopbackCollector& collector,
                               const std::string& host = "127.0.0.1") {
-    protocol::Endpoint endpoint;
-    endpoint.tls.ca_file = pki_.ca_file();
-    std::string error;
-    EXPECT_TRUE(protocol::Endpoint::parse(
-        "https://" + host + ":" + std::to_string(collector.port()), endpoint, error))
-        << error;
-    return endpoint;
+    const auto endpoint = protocol::Endpoint::parse(
+        "https://" + host + ":" + std::to_string(collector.port()), {.ca_file = pki_.ca_file()});
+    EXPECT_TRUE(endpoint) << endpoint.error();
+    return endpoint.value_or(protocol::Endpoint{});
   }
 
   static protocol::HttpResponse get(const protocol::Endpoint& endpoint, const std::string& target,
@@ -165,15 +162,14 @@ TEST_F(CollectorTlsTest, HostnameMismatchIsRefused) {
 
 TEST_F(CollectorTlsTest, PlainHttpToTheTlsPortIsAnsweredAndCounted) {
   auto collector = start();
-  protocol::Endpoint plain;
-  std::string error;
-  ASSERT_TRUE(protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(collector->port()),
-                                        plain, error));
-  const auto response = get(plain, "/api/v1/agents");
+  const auto plain =
+      protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(collector->port()));
+  ASSERT_TRUE(plain);
+  const auto response = get(*plain, "/api/v1/agents");
   EXPECT_EQ(response.status, 400) << response.error;
   EXPECT_EQ(json::parse(response.body)["error"], "this port speaks TLS only; use https://");
   // An ingest with its body: refused without a reset, the body drained.
-  const auto batch = ingest(plain, 1);
+  const auto batch = ingest(*plain, 1);
   EXPECT_EQ(batch.status, 400) << batch.error;
   EXPECT_EQ(rejections(*collector, "plain_http_on_tls"), 2);
   EXPECT_EQ(collector->store().events({}).size(), 0u);
@@ -263,22 +259,23 @@ TEST_F(CollectorTlsTest, BadFilesAreClearErrors) {
 }
 
 TEST(HttpsEndpoint, Parses) {
-  protocol::Endpoint e;
-  std::string error;
-  ASSERT_TRUE(protocol::Endpoint::parse("https://collector.example.org", e, error)) << error;
-  EXPECT_TRUE(e.https);
-  EXPECT_EQ(e.port, "443");
-  EXPECT_EQ(e.url(), "https://collector.example.org:443");
-  ASSERT_TRUE(protocol::Endpoint::parse("https://[::1]:9800/", e, error));
-  EXPECT_EQ(e.host, "::1");
-  EXPECT_EQ(e.url(), "https://[::1]:9800");
-  e.tls.ca_file = "/etc/vigie/ca.pem";
-  ASSERT_TRUE(protocol::Endpoint::parse("http://127.0.0.1:9800", e, error));
-  EXPECT_FALSE(e.https);
-  EXPECT_EQ(e.port, "9800");
-  EXPECT_EQ(e.tls.ca_file, "/etc/vigie/ca.pem");  // kept for the next URL
-  EXPECT_FALSE(protocol::Endpoint::parse("ftp://127.0.0.1:21", e, error));
-  EXPECT_NE(error.find("unsupported scheme"), std::string::npos);
+  auto e = protocol::Endpoint::parse("https://collector.example.org");
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_TRUE(e->https);
+  EXPECT_EQ(e->port, "443");
+  EXPECT_EQ(e->url(), "https://collector.example.org:443");
+  e = protocol::Endpoint::parse("https://[::1]:9800/");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "::1");
+  EXPECT_EQ(e->url(), "https://[::1]:9800");
+  e = protocol::Endpoint::parse("http://127.0.0.1:9800", {.ca_file = "/etc/vigie/ca.pem"});
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(e->https);
+  EXPECT_EQ(e->port, "9800");
+  EXPECT_EQ(e->tls.ca_file, "/etc/vigie/ca.pem");
+  e = protocol::Endpoint::parse("ftp://127.0.0.1:21");
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find("unsupported scheme"), std::string::npos);
 }
 
 }  // namespace

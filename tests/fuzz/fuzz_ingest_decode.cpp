@@ -45,22 +45,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // zstd decoders (declared size and streamed).
   protocol::Batch bounded;
   const protocol::DecodeResult tight = protocol::decode_batch(body, bounded, 256);
-  check(!tight.ok() || tight.decoded_bytes <= 256, "decoded past max_decoded_bytes");
+  check(!tight.ok() || *tight <= 256, "decoded past max_decoded_bytes");
 
   protocol::Batch batch;
   const protocol::DecodeResult result = protocol::decode_batch(body, batch);
   if (!result.ok()) {
-    check(!result.message.empty(), "decode error without a message");
+    check(!result.error().message.empty(), "decode error without a message");
     return 0;
   }
   check(!batch.agent_id.empty() && !batch.host.empty() && batch.sequence >= 1,
         "accepted batch violates agent_id/host/sequence validation");
-  check(result.decoded_bytes <= protocol::kMaxDecodedBatchBytes, "decoded_bytes above the bound");
+  check(*result <= protocol::kMaxDecodedBatchBytes, "decoded_bytes above the bound");
   check(batch.events.size() + batch.zone_energy.size() + batch.workload_energy.size() +
                 batch.alerts.size() + batch.workload_ends.size() <=
             protocol::kMaxBatchRecords,
         "accepted a batch over kMaxBatchRecords");
-  check(tight.ok() == (result.decoded_bytes <= 256), "max_decoded_bytes refused a smaller batch");
+  check(tight.ok() == (*result <= 256), "max_decoded_bytes refused a smaller batch");
 
   // Whatever the collector accepted must survive a re-encode (the collector and
   // tests rely on encode_batch for valid batches). Compare encodings, not Batch
@@ -69,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(!once.empty(), "encode_batch failed on an accepted batch");
   protocol::Batch again;
   const protocol::DecodeResult second = protocol::decode_batch(once, again);
-  check(second.ok(), "re-encoded accepted batch rejected: " + second.message);
+  if (!second.ok()) check(false, "re-encoded accepted batch rejected: " + second.error().message);
   check(protocol::encode_batch(again, 1) == once, "decode(encode(batch)) is not stable");
   return 0;
 }

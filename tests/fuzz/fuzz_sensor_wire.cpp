@@ -71,7 +71,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   protocol::Batch received;
   const protocol::DecodeResult result =
       protocol::decode_batch(protocol::encode_batch(batch), received);
-  check(result.ok(), "collector refuses a batch holding a decoded sensor event: " + result.message);
+  if (!result.ok()) {
+    check(false, "collector refuses a batch holding a decoded sensor event: " +
+                     result.error().message);
+  }
   check(received.events.size() == 1, "the batch lost its event on the wire");
   check(received.events[0] == event,
         "the event changed on the wire: " + difference(event, received.events[0]));

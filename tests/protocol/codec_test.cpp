@@ -85,7 +85,7 @@ TEST(Codec, RoundTripKeepsEveryField) {
   const Batch in = sample_batch();
   Batch out;
   const DecodeResult r = decode_batch(encode_batch(in), out);
-  ASSERT_TRUE(r.ok()) << r.message;
+  ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(in, out);
 }
 
@@ -108,20 +108,20 @@ TEST(Codec, RefusesOutOfRangePortsAndTimes) {
   Batch b = sample_batch();
   Batch out;
   b.events[0].process_start_ns = uint64_t{1} << 63;
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
   b = sample_batch();
   b.workload_ends[0].start_ns = 3;  // after end_ns
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
   b = sample_batch();
   b.workload_energy[0].gpu_joules = -1;
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
 }
 
 TEST(Codec, RefusesNonZstd) {
   Batch out;
   const DecodeResult r = decode_batch("this is not zstd", out);
-  EXPECT_EQ(r.error, DecodeError::kNotZstd);
-  EXPECT_FALSE(r.message.empty());
+  EXPECT_EQ(r.error().code, DecodeError::kNotZstd);
+  EXPECT_FALSE(r.error().message.empty());
 }
 
 TEST(Codec, RefusesTruncatedFrame) {
@@ -136,7 +136,7 @@ TEST(Codec, RefusesProtobufGarbage) {
   std::string frame(ZSTD_compressBound(garbage.size()), '\0');
   frame.resize(ZSTD_compress(frame.data(), frame.size(), garbage.data(), garbage.size(), 1));
   Batch out;
-  EXPECT_EQ(decode_batch(frame, out).error, DecodeError::kBadProtobuf);
+  EXPECT_EQ(decode_batch(frame, out).error().code, DecodeError::kBadProtobuf);
 }
 
 TEST(Codec, RefusesDecompressionBomb) {
@@ -144,20 +144,20 @@ TEST(Codec, RefusesDecompressionBomb) {
   std::get<ProcessExec>(big.events[0].body).argv.assign(1000, std::string(1000, 'a'));
   Batch out;
   const DecodeResult r = decode_batch(encode_batch(big), out, 64 * 1024);
-  EXPECT_EQ(r.error, DecodeError::kTooLarge);
+  EXPECT_EQ(r.error().code, DecodeError::kTooLarge);
 }
 
 TEST(Codec, RefusesBatchWithoutIdentity) {
   Batch b = sample_batch();
   Batch out;
   b.sequence = 0;
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
   b = sample_batch();
   b.agent_id.clear();
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
   b = sample_batch();
   b.host.clear();
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
 }
 
 TEST(Codec, KeepsTextThatIsNotUtf8) {
@@ -170,7 +170,7 @@ TEST(Codec, KeepsTextThatIsNotUtf8) {
   in.events[0].user = "\xc3";
   Batch out;
   const DecodeResult r = decode_batch(encode_batch(in), out);
-  ASSERT_TRUE(r.ok()) << r.message;
+  ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(in, out);
 }
 
@@ -192,27 +192,27 @@ TEST(Codec, RefusesUnusableEnergy) {
   for (double bad : {std::nan(""), double(INFINITY), -1.0}) {
     Batch b = sample_batch();
     b.zone_energy[0].energy_joules = bad;
-    EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid) << bad;
+    EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid) << bad;
     b = sample_batch();
     b.workload_energy[0].carbon_gco2e = bad;
-    EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid) << bad;
+    EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid) << bad;
   }
   Batch b = sample_batch();
   b.zone_energy[0].start_ns = 10;
   b.zone_energy[0].end_ns = 5;
   const DecodeResult r = decode_batch(encode_batch(b), out);
-  EXPECT_EQ(r.error, DecodeError::kInvalid);
-  EXPECT_NE(r.message.find("start_ns after end_ns"), std::string::npos) << r.message;
+  EXPECT_EQ(r.error().code, DecodeError::kInvalid);
+  EXPECT_NE(r.error().message.find("start_ns after end_ns"), std::string::npos) << r.error().message;
 }
 
 TEST(Codec, RefusesIntegersStoresCannotHold) {
   Batch out;
   Batch b = sample_batch();
   b.sequence = uint64_t{1} << 63;
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
   b = sample_batch();
   b.events[0].time_ns = UINT64_MAX;
-  EXPECT_EQ(decode_batch(encode_batch(b), out).error, DecodeError::kInvalid);
+  EXPECT_EQ(decode_batch(encode_batch(b), out).error().code, DecodeError::kInvalid);
 }
 
 std::string varint(uint64_t v) {
@@ -247,13 +247,13 @@ TEST(Codec, BoundsTheRecordsOfABatchBeforeParsingThem) {
   const std::string empty_event("\x32\x03\x8a\x01\x00", 5);
   Batch out;
   const DecodeResult at = decode_batch(frame_of(repeated(empty_event, kMaxBatchRecords)), out);
-  ASSERT_TRUE(at.ok()) << at.message;
+  ASSERT_TRUE(at.ok()) << at.error().message;
   EXPECT_EQ(out.events.size(), kMaxBatchRecords);
-  EXPECT_EQ(at.decoded_bytes, 8 + 5 * kMaxBatchRecords);
+  EXPECT_EQ(*at, 8 + 5 * kMaxBatchRecords);
   const DecodeResult over =
       decode_batch(frame_of(repeated(empty_event, kMaxBatchRecords + 1)), out);
-  EXPECT_EQ(over.error, DecodeError::kTooLarge);
-  EXPECT_NE(over.message.find("more than 100000 events"), std::string::npos) << over.message;
+  EXPECT_EQ(over.error().code, DecodeError::kTooLarge);
+  EXPECT_NE(over.error().message.find("more than 100000 events"), std::string::npos) << over.error().message;
 }
 
 TEST(Codec, BoundsTheFieldsOfABatchAtAnyDepth) {
@@ -262,12 +262,12 @@ TEST(Codec, BoundsTheFieldsOfABatchAtAnyDepth) {
   const std::string argv = repeated(std::string("\x12\x00", 2), kMaxBatchElements);
   const std::string exec = "\x82\x01" + varint(argv.size()) + argv;
   const DecodeResult nested = decode_batch(frame_of("\x32" + varint(exec.size()) + exec), out);
-  EXPECT_EQ(nested.error, DecodeError::kTooLarge);
-  EXPECT_NE(nested.message.find("protobuf fields"), std::string::npos) << nested.message;
+  EXPECT_EQ(nested.error().code, DecodeError::kTooLarge);
+  EXPECT_NE(nested.error().message.find("protobuf fields"), std::string::npos) << nested.error().message;
   // Unknown fields (kept by the parser), flat or inside an unknown group.
   const std::string unknown = repeated(std::string("\xf8\x06\x00", 3), kMaxBatchElements);
-  EXPECT_EQ(decode_batch(frame_of(unknown), out).error, DecodeError::kTooLarge);
-  EXPECT_EQ(decode_batch(frame_of("\xfb\x06" + unknown + "\xfc\x06"), out).error,
+  EXPECT_EQ(decode_batch(frame_of(unknown), out).error().code, DecodeError::kTooLarge);
+  EXPECT_EQ(decode_batch(frame_of("\xfb\x06" + unknown + "\xfc\x06"), out).error().code,
             DecodeError::kTooLarge);
   // An agent's real batch is far below.
   EXPECT_TRUE(decode_batch(encode_batch(sample_batch()), out).ok());
@@ -296,11 +296,11 @@ TEST(Codec, DecodesAFrameOfUnknownSizeThatFlushesAfterItsLastInput) {
   ASSERT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), ZSTD_CONTENTSIZE_UNKNOWN);
   Batch out;
   const DecodeResult r = decode_batch(frame, out);
-  ASSERT_TRUE(r.ok()) << r.message;
-  EXPECT_EQ(r.decoded_bytes, raw.size());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, raw.size());
   EXPECT_EQ(encode_batch(out), sized);
   // The same under a bound just below its size: refused, not truncated.
-  EXPECT_EQ(decode_batch(frame, out, raw.size() - 1).error, DecodeError::kTooLarge);
+  EXPECT_EQ(decode_batch(frame, out, raw.size() - 1).error().code, DecodeError::kTooLarge);
 }
 
 TEST(Codec, RefusesDataAfterTheFrame) {

@@ -321,17 +321,18 @@ TEST(Uplink, QueueIsBoundedInEncodedBytes) {
 }
 
 TEST(Endpoint, Parses) {
-  Endpoint e;
-  std::string error;
-  ASSERT_TRUE(Endpoint::parse("http://127.0.0.1:9800", e, error));
-  EXPECT_EQ(e.host, "127.0.0.1");
-  EXPECT_EQ(e.port, "9800");
-  ASSERT_TRUE(Endpoint::parse("http://[::1]:9800/", e, error));
-  EXPECT_EQ(e.host, "::1");
-  EXPECT_FALSE(Endpoint::parse("http://host:99999", e, error));
-  EXPECT_FALSE(Endpoint::parse("http://host:99999999999999999999999", e, error));
-  EXPECT_FALSE(Endpoint::parse("http://:80", e, error));
-  EXPECT_FALSE(error.empty());
+  auto e = Endpoint::parse("http://127.0.0.1:9800");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "127.0.0.1");
+  EXPECT_EQ(e->port, "9800");
+  e = Endpoint::parse("http://[::1]:9800/");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "::1");
+  EXPECT_FALSE(Endpoint::parse("http://host:99999"));
+  EXPECT_FALSE(Endpoint::parse("http://host:99999999999999999999999"));
+  e = Endpoint::parse("http://:80");
+  ASSERT_FALSE(e);
+  EXPECT_FALSE(e.error().empty());
 }
 
 // Failover between several collectors (UplinkOptions::failover_endpoints).

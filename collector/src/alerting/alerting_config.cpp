@@ -42,9 +42,7 @@ std::size_t positive(const std::string& path, const YAML::Node& node, const std:
 }
 
 void check_url(const std::string& path, const YAML::Node& node, const std::string& url) {
-  protocol::Endpoint endpoint;
-  std::string target, error;
-  if (!parse_http_url(url, endpoint, target, error)) fail(path, node, error);
+  if (const auto parsed = parse_http_url(url); !parsed) fail(path, node, parsed.error());
 }
 
 std::string secret_file(const std::string& path, const YAML::Node& node, const std::string& file) {

@@ -358,10 +358,10 @@ AlertmanagerClient::AlertmanagerClient(AlertmanagerOptions options, prometheus::
   for (const std::string& url : impl_->options.urls) {
     Target target;
     target.url = url;
-    target.endpoint.tls.ca_file = impl_->options.tls_ca_file;
-    std::string error;
-    if (!parse_http_url(url, target.endpoint, target.path, error))
-      throw std::invalid_argument("alertmanager: " + error);
+    auto parsed = parse_http_url(url, {.ca_file = impl_->options.tls_ca_file});
+    if (!parsed) throw std::invalid_argument("alertmanager: " + parsed.error());
+    target.endpoint = std::move(parsed->endpoint);
+    target.path = std::move(parsed->path);
     while (!target.path.empty() && target.path.back() == '/') target.path.pop_back();
     target.path += "/api/v2/alerts";
     if (sent) target.sent = &sent->Add({{"alertmanager", url}});

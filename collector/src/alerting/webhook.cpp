@@ -156,11 +156,10 @@ struct WebhookSink::Impl {
 
 WebhookSink::WebhookSink(WebhookOptions options, prometheus::Registry* registry)
     : impl_(std::make_unique<Impl>(std::move(options))) {
-  std::string error, path;
-  impl_->endpoint.tls.ca_file = impl_->options.tls_ca_file;
-  if (!parse_http_url(impl_->options.url, impl_->endpoint, path, error))
-    throw std::invalid_argument("webhook: " + error);
-  impl_->target = path.empty() ? "/" : path;
+  auto url = parse_http_url(impl_->options.url, {.ca_file = impl_->options.tls_ca_file});
+  if (!url) throw std::invalid_argument("webhook: " + url.error());
+  impl_->endpoint = std::move(url->endpoint);
+  impl_->target = url->path.empty() ? "/" : url->path;
   if (impl_->options.name.empty()) {
     // host:port/path without the query, which may hold a token.
     impl_->options.name = impl_->endpoint.host + ":" + impl_->endpoint.port +

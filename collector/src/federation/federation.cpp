@@ -186,10 +186,9 @@ struct FederationForwarder::Peer {
               if (m_queue != nullptr) m_queue->Set(static_cast<double>(queued(size)));
             }) {
     stats.peer = config.name;
-    std::string error;
-    endpoint.tls.ca_file = config.tls_ca_file;
-    if (!protocol::Endpoint::parse(config.url, endpoint, error))
-      throw std::runtime_error("federation peer " + config.name + ": " + error);
+    auto parsed = protocol::Endpoint::parse(config.url, {.ca_file = config.tls_ca_file});
+    if (!parsed) throw std::runtime_error("federation peer " + config.name + ": " + parsed.error());
+    endpoint = std::move(*parsed);
     if (state.empty()) return;
     spool.emplace(delivery::SpoolOptions{(state / "spool").string(), true});
     corrupt_at_open = spool->corrupt_files();
@@ -551,12 +550,11 @@ Response DistributionServer::handle(const Request& request, std::string_view pat
   if (rest.empty() || rest == "/") {
     std::vector<dist::IndexEntry> index;
     for (const auto& [kind, name] : dist::list_items(root_)) {
-      std::string error;
-      if (auto item = dist::read_item(root_, kind, name, error)) {
+      if (const auto item = dist::read_item(root_, kind, name)) {
         index.push_back({kind, name, item->etag});
       } else {
         spdlog::warn("distribution: {}/{} left out of the index: {}", dist::to_string(kind), name,
-                     error);
+                     item.error());
       }
     }
     return {200, "application/json", dist::index_to_json(index), {{"Cache-Control", "no-cache"}}};
@@ -569,12 +567,11 @@ Response DistributionServer::handle(const Request& request, std::string_view pat
   const std::string name(rest.substr(slash + 1));
   if (!dist::valid_name(kind, name))
     return json_error(404, "no " + std::string(dist::to_string(kind)) + " item '" + name + "'");
-  std::string error;
-  const auto item = dist::read_item(root_, kind, name, error);
+  const auto item = dist::read_item(root_, kind, name);
   if (!item) {
-    if (error == "not found")
+    if (item.error() == "not found")
       return json_error(404, "no " + std::string(dist::to_string(kind)) + " item '" + name + "'");
-    spdlog::error("distribution: {}", error);
+    spdlog::error("distribution: {}", item.error());
     return json_error(500, "cannot read " + std::string(dist::to_string(kind)) + "/" + name);
   }
   std::vector<std::pair<std::string, std::string>> headers{{"ETag", "\"" + item->etag + "\""},
@@ -602,10 +599,9 @@ DistributionMirror::DistributionMirror(const FederationConfig& config, const Fed
       interval_(config.pull_interval),
       counters_(std::make_unique<Counters>()),
       options_(std::make_unique<Options>()) {
-  std::string error;
-  options_->pull.endpoint.tls.ca_file = peer.tls_ca_file;
-  if (!protocol::Endpoint::parse(peer.url, options_->pull.endpoint, error))
-    throw std::runtime_error("federation peer " + peer.name + ": " + error);
+  auto endpoint = protocol::Endpoint::parse(peer.url, {.ca_file = peer.tls_ca_file});
+  if (!endpoint) throw std::runtime_error("federation peer " + peer.name + ": " + endpoint.error());
+  options_->pull.endpoint = std::move(*endpoint);
   options_->pull.token = peer.token;
   options_->pull.timeout = config.request_timeout;
   if (registry != nullptr) {
@@ -633,11 +629,10 @@ int DistributionMirror::sync() {
   auto inc = [](prometheus::Counter* c) {
     if (c != nullptr) c->Increment();
   };
-  std::string error;
-  const auto index = dist::fetch_index(options_->pull, error);
+  const auto index = dist::fetch_index(options_->pull);
   if (!index) {
     inc(counters_->failed);
-    spdlog::warn("distribution: cannot read the index of {}: {}", peer_name_, error);
+    spdlog::warn("distribution: cannot read the index of {}: {}", peer_name_, index.error());
     return -1;
   }
   int updated = 0;
@@ -664,6 +659,7 @@ int DistributionMirror::sync() {
   }
   for (const auto& [kind, name] : dist::list_items(root_)) {
     if (listed.contains({kind, name})) continue;
+    std::string error;
     if (dist::remove_item(root_, kind, name, error)) {
       inc(counters_->removed);
       spdlog::info("distribution: {}/{} withdrawn by {}", dist::to_string(kind), name, peer_name_);

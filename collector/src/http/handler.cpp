@@ -216,7 +216,6 @@ Rejection rejection_for(protocol::DecodeError error) {
     case protocol::DecodeError::kBadProtobuf:
       return Rejection::kBadProtobuf;
     case protocol::DecodeError::kInvalid:
-    case protocol::DecodeError::kNone:
       break;
   }
   return Rejection::kInvalid;
@@ -628,13 +627,13 @@ Response Handler::ingest(const Call& call) {
   protocol::Batch batch;
   const auto decoded = protocol::decode_batch(request.body, batch);
   if (!decoded.ok())
-    return rejection(rejection_for(decoded.error), "bad batch: " + decoded.message);
+    return rejection(rejection_for(decoded.error().code), "bad batch: " + decoded.error().message);
   // Held from here until answered: the decoded batch's size, as it was bounded.
   struct Decoded {
     Metrics& metrics;
     double bytes;
     ~Decoded() { metrics.decoded_batch_bytes(-bytes); }
-  } held{metrics_, static_cast<double>(decoded.decoded_bytes)};
+  } held{metrics_, static_cast<double>(*decoded)};
   metrics_.decoded_batch_bytes(held.bytes);
   // The codec gives every event the batch's site and host, so checking the
   // batch's is enough to keep an agent to its own node.

@@ -158,29 +158,25 @@ std::string encode_write_request(const std::vector<TimeSeries>& series) {
   return compressed;
 }
 
-bool decode_write_request(std::string_view body, std::vector<TimeSeries>& series,
-                          std::string& error, std::size_t max_uncompressed_bytes) {
+protocol::Result<std::vector<TimeSeries>> decode_write_request(std::string_view body,
+                                                               std::size_t max_uncompressed_bytes) {
   std::size_t size = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &size)) {
-    error = "not snappy block format";
-    return false;
+    return protocol::fail("not snappy block format");
   }
   if (size > max_uncompressed_bytes) {
-    error = "uncompressed size " + std::to_string(size) + " over the limit of " +
-            std::to_string(max_uncompressed_bytes) + " bytes";
-    return false;
+    return protocol::fail("uncompressed size " + std::to_string(size) + " over the limit of " +
+            std::to_string(max_uncompressed_bytes) + " bytes");
   }
   std::string raw;
   if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
-    error = "corrupt snappy data";
-    return false;
+    return protocol::fail("corrupt snappy data");
   }
   ::prometheus::WriteRequest request;
   if (!request.ParseFromString(raw)) {
-    error = "not a prometheus.WriteRequest";
-    return false;
+    return protocol::fail("not a prometheus.WriteRequest");
   }
-  series.clear();
+  std::vector<TimeSeries> series;
   series.reserve(static_cast<std::size_t>(request.timeseries_size()));
   for (const auto& in : request.timeseries()) {
     TimeSeries out;
@@ -188,7 +184,7 @@ bool decode_write_request(std::string_view body, std::vector<TimeSeries>& series
     for (const auto& s : in.samples()) out.samples.push_back({s.value(), s.timestamp()});
     series.push_back(std::move(out));
   }
-  return true;
+  return series;
 }
 
 // --- SeriesBuilder ---------------------------------------------------------
@@ -495,12 +491,10 @@ void parse_url(const EndpointConfig& config, protocol::Endpoint& endpoint, std::
   if (authority.find('@') != std::string::npos)
     throw std::invalid_argument("remote_write url '" + url +
                                 "': no credentials in the URL; use basic_auth");
-  endpoint.tls.ca_file = config.tls_ca_file;
-  endpoint.tls.cert_file = config.tls_cert_file;
-  endpoint.tls.key_file = config.tls_key_file;
-  std::string error;
-  if (!protocol::Endpoint::parse(authority, endpoint, error))
-    throw std::invalid_argument("remote_write url '" + url + "': " + error);
+  auto parsed = protocol::Endpoint::parse(
+      authority, {config.tls_ca_file, config.tls_cert_file, config.tls_key_file});
+  if (!parsed) throw std::invalid_argument("remote_write url '" + url + "': " + parsed.error());
+  endpoint = std::move(*parsed);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@
 #include "vigie/collector/pipeline.h"
 #include "vigie/collector/remote_write_config.h"
 #include "vigie/protocol/event.h"
+#include "vigie/protocol/result.h"
 
 namespace prometheus {
 class Registry;
@@ -77,10 +78,10 @@ struct TimeSeries {
 std::string encode_write_request(const std::vector<TimeSeries>& series);
 
 // The inverse, for tests and tools: snappy block format, then
-// prometheus.WriteRequest. Returns false with `error` set on bad snappy, an
-// uncompressed size over `max_uncompressed_bytes`, or bad protobuf.
-bool decode_write_request(std::string_view body, std::vector<TimeSeries>& series,
-                          std::string& error, std::size_t max_uncompressed_bytes = 64u << 20);
+// prometheus.WriteRequest. Fails on bad snappy, an uncompressed size over
+// `max_uncompressed_bytes`, or bad protobuf.
+protocol::Result<std::vector<TimeSeries>> decode_write_request(
+    std::string_view body, std::size_t max_uncompressed_bytes = 64u << 20);
 
 // Turns stored batches into series for one receiver, accumulating the energy,
 // carbon and CPU counters. Not thread-safe (Writer serialises calls).

@@ -24,12 +24,11 @@ inline std::vector<std::uint8_t> encode_event(const protocol::Event& event) {
 // The inverse of encode_event; throws StoreError naming `what` when corrupt.
 inline protocol::Event decode_event(const std::vector<std::uint8_t>& cbor,
                                     const std::string& what) {
-  protocol::Event event;
-  std::string error = "not CBOR";
   const auto json = nlohmann::json::from_cbor(cbor, true, false);
-  if (json.is_discarded() || !event_from_json(json, event, error))
-    throw StoreError(what + " is corrupt in the database: " + error);
-  return event;
+  if (json.is_discarded()) throw StoreError(what + " is corrupt in the database: not CBOR");
+  auto event = event_from_json(json);
+  if (!event) throw StoreError(what + " is corrupt in the database: " + event.error());
+  return std::move(*event);
 }
 
 inline std::vector<std::uint8_t> encode_tags(const std::vector<std::string>& tags) {

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "vigie/protocol/event.h"
+#include "vigie/protocol/result.h"
 
 namespace vigie::protocol {
 
@@ -29,7 +30,6 @@ inline constexpr std::size_t kMaxBatchElements = 1'000'000;
 std::string encode_batch(const Batch& batch, int level = 3);
 
 enum class DecodeError : uint8_t {
-  kNone = 0,
   kNotZstd,      // the body is not a zstd frame
   kTooLarge,     // decompressed size exceeds max_decoded_bytes, or more than
                  // kMaxBatchRecords records or kMaxBatchElements fields
@@ -38,12 +38,13 @@ enum class DecodeError : uint8_t {
   kInvalid,      // well-formed but violates the schema's rules (see message)
 };
 
-struct DecodeResult {
-  DecodeError error = DecodeError::kNone;
-  std::string message;            // human-readable, safe to return to the client
-  std::size_t decoded_bytes = 0;  // size of the decompressed payload (0 when not reached)
-  bool ok() const { return error == DecodeError::kNone; }
+struct DecodeFailure {
+  DecodeError code;
+  std::string message;  // human-readable, safe to return to the client
 };
+
+// The size of the decompressed payload in bytes, or why the body was refused.
+using DecodeResult = Result<std::size_t, DecodeFailure>;
 
 // Decompresses and parses `body` (one zstd frame, nothing after it) into
 // `out`. Validation: agent_id and host non-empty; sequence in [1, 2^63);

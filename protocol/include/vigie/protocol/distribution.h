@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "vigie/protocol/http_client.h"
+#include "vigie/protocol/result.h"
 
 namespace vigie::protocol::distribution {
 
@@ -64,11 +65,10 @@ std::string content_etag(const std::vector<File>& files);
 // matches `etag` under the weak comparison RFC 9110 section 13.1.2 asks for.
 bool if_none_match(std::string_view header, std::string_view etag);
 
-// Reads item (kind, name) under `root`; nullopt with `error` when it does not
-// exist ("not found"), is not valid or exceeds the limits. Symbolic links are
-// followed (a mirror's packs are links to versions).
-std::optional<Item> read_item(const std::filesystem::path& root, Kind kind, const std::string& name,
-                              std::string& error);
+// Reads item (kind, name) under `root`; fails when it does not exist ("not
+// found"), is not valid or exceeds the limits. Symbolic links are followed (a
+// mirror's packs are links to versions).
+Result<Item> read_item(const std::filesystem::path& root, Kind kind, const std::string& name);
 
 // Every valid item name under `root`, by kind then name.
 std::vector<std::pair<Kind, std::string>> list_items(const std::filesystem::path& root);
@@ -76,8 +76,8 @@ std::vector<std::pair<Kind, std::string>> list_items(const std::filesystem::path
 // The manifest: {"kind","name","etag","files":[{"path","size","sha256","content_base64"}]}.
 std::string to_json(const Item& item);
 // Parses and checks a manifest: names, paths, limits, every file's sha256
-// and the etag recomputed. nullopt with `error` saying what is wrong.
-std::optional<Item> from_json(std::string_view text, std::string& error);
+// and the etag recomputed. Fails saying what is wrong.
+Result<Item> from_json(std::string_view text);
 
 struct IndexEntry {
   Kind kind = Kind::kRules;
@@ -86,7 +86,7 @@ struct IndexEntry {
 };
 // {"items":[{"kind","name","etag"}]}
 std::string index_to_json(const std::vector<IndexEntry>& entries);
-std::optional<std::vector<IndexEntry>> index_from_json(std::string_view text, std::string& error);
+Result<std::vector<IndexEntry>> index_from_json(std::string_view text);
 
 // Writes `item` under `root` so that a reader never sees a mix of two
 // versions: an IOC list is written aside and renamed over the old file; a
@@ -121,7 +121,7 @@ struct PullOptions {
 PullResult pull_item(const PullOptions& options, const std::filesystem::path& root, Kind kind,
                      const std::string& name);
 
-// GET <endpoint>/api/v1/distribution. nullopt with `error` on failure.
-std::optional<std::vector<IndexEntry>> fetch_index(const PullOptions& options, std::string& error);
+// GET <endpoint>/api/v1/distribution; fails with the HTTP or transport error.
+Result<std::vector<IndexEntry>> fetch_index(const PullOptions& options);
 
 }  // namespace vigie::protocol::distribution

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "vigie/protocol/result.h"
+
 namespace vigie::protocol {
 
 // Client-side TLS settings for an https:// endpoint. PEM files. The server's
@@ -35,11 +37,9 @@ struct Endpoint {
   ClientTls tls;       // used when https
 
   // Parses "http://host:port", "https://host:port" or "host:port" (http);
-  // the port defaults to 80 or 443. Sets host, port and https only: `tls`
-  // keeps what the caller put there, so one Endpoint with the TLS files can
-  // be copied and parsed for several URLs. Returns false with `error` set
-  // otherwise.
-  static bool parse(const std::string& url, Endpoint& out, std::string& error);
+  // the port defaults to 80 or 443, a path after the authority is ignored.
+  // `tls` is the result's (used when https). Fails saying what is wrong.
+  static Result<Endpoint> parse(const std::string& url, ClientTls tls = {});
   // "http://host:port" or "https://host:port" (IPv6 in brackets).
   std::string url() const;
 };
