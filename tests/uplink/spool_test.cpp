@@ -26,6 +26,7 @@
 #include "support/http_receiver.h"
 #include "support/sample_batch.h"
 #include "support/spool_files.h"
+#include "vigie/delivery/spool.h"
 #include "vigie/protocol/codec.h"
 #include "vigie/uplink/uplink.h"
 

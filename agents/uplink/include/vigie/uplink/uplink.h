@@ -4,23 +4,15 @@
 // over between several collectors (DESIGN.md "Storage and scale").
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "vigie/delivery/sequence.h"
-#include "vigie/delivery/spool.h"
 #include "vigie/protocol/event.h"
 #include "vigie/protocol/http_client.h"
 
@@ -123,8 +115,12 @@ struct UplinkStats {
   std::vector<CollectorStats> collectors;
 };
 
-// Thread-safe: add_*() from any thread; background threads seal (every
-// flush_interval), spool and send.
+// Thread-safe: add_*() from any thread. Three roles run behind it, each on
+// its own thread (src/): the sealer numbers and encodes what is pending into
+// batches every flush_interval or max_batch_events; the spool writer (with a
+// spool_dir) writes sealed batches to disk; the sender delivers them in
+// sequence order, failing over between collectors. They share one queue of
+// sealed batches (src/queue.h).
 class Uplink {
  public:
   // `status` is called when a batch is sealed, to stamp the agent's health.
@@ -148,88 +144,8 @@ class Uplink {
   UplinkStats stats() const;
 
  private:
-  // A sealed batch, encoded once, with what it holds for the drop counters.
-  struct Sealed {
-    uint64_t sequence = 0;
-    // encode_batch(); shared with the spool writer while it writes it; null
-    // while the batch waits spooled (read back from disk to be sent).
-    std::shared_ptr<const std::string> body;
-    std::size_t events = 0;
-    std::size_t alerts = 0;
-    std::size_t energy_records = 0;
-    bool spooled = false;       // its file is in the spool
-    bool writing = false;       // the spool writer is writing it
-    bool written = false;       // written, waiting for its group's directory fsync
-    bool write_failed = false;  // a write failed: sendable from memory, retried at retry_at
-    uint64_t file_bytes = 0;    // when spooled or written
-    std::chrono::steady_clock::time_point retry_at{};
-  };
-
-  void run();
-  // The seal timer: seals what is pending every flush_interval, whatever the
-  // sender is doing (a send hanging until request_timeout, a backoff), so
-  // that events reach the spool within flush_interval during any outage.
-  void run_sealer();
-  // The spool writer thread: writes sealed batches, oldest first.
-  void run_spooler();
-  // Writes queued batches to the spool, evicting older spooled ones for
-  // spool_max_bytes and on a full disk, then fsyncs the directory once for
-  // all (group commit) before any of them counts as spooled. A batch that
-  // could not be written stays in memory and is retried later. Called with
-  // no lock held.
-  void spool_group(const std::vector<uint64_t>& sequences);
-  // A batch is taken by the sender once spooled, or once its write failed.
-  bool sendable_locked(const Sealed& batch) const;
-  std::deque<Sealed>::iterator find_locked(uint64_t sequence);
-  void insert_locked(Sealed batch);
-  void drop_locked(const Sealed& batch, const char* reason);
-  // Removes a delivered or rejected batch's file. Called with no lock held.
-  void unspool(uint64_t sequence);
-  void publish_spool_stats();  // under spool_mutex_
-  // Seals what is pending: numbered under the lock, encoded with the lock
-  // released (callers never hold the sensor up with zstd), queued in order.
-  void seal(std::unique_lock<std::mutex>& lk);
-  bool pending_empty_locked() const;
-  void count_lost_locked(const Sealed& batch);
-  // Makes endpoints_[index] the collector batches go to.
-  void switch_locked(std::size_t index, std::chrono::steady_clock::time_point now);
-
-  UplinkOptions options_;
-  std::vector<protocol::Endpoint> endpoints_;  // options_.endpoint, then the failover ones
-  std::function<protocol::AgentStatus()> status_;
-  delivery::SequenceAllocator sequences_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  protocol::Batch pending_;
-  std::size_t sealing_events_ = 0;   // events of batches being encoded (still pending in stats)
-  std::deque<Sealed> queue_;         // sealed, by sequence, waiting
-  std::optional<Sealed> in_flight_;  // taken by the sender thread
-  // Batches of queue_ held in memory (not spooled), their events and
-  // encoded bytes: what max_queue_* bound.
-  std::size_t queue_batches_ = 0;
-  std::size_t queue_events_ = 0;
-  std::size_t queue_bytes_ = 0;
-  std::set<uint64_t> unspooled_;  // sequences in queue_ with no file yet (with a spool)
-  std::map<std::string, std::chrono::steady_clock::time_point> next_drop_log_;
-  UplinkStats stats_;
-  std::size_t current_ = 0;  // index in endpoints_ of the collector in use
-  std::chrono::steady_clock::time_point failback_at_{};  // when current_ != 0
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point stop_deadline_{};
-  std::thread sender_;
-  std::condition_variable seal_wake_;  // with mutex_: stop
-  std::thread sealer_;
-
-  // The spool (null without one). Lock order: spool_mutex_ before mutex_;
-  // never wait on spool_mutex_ while holding mutex_ (add_*() never waits on disk).
-  std::mutex spool_mutex_;
-  std::unique_ptr<delivery::Spool> spool_;
-  std::condition_variable spool_wake_;  // with mutex_: a batch to write, or stop
-  bool spooler_stopping_ = false;
-  std::atomic<std::size_t> spool_batches_{0};
-  std::atomic<uint64_t> spool_bytes_{0};
-  std::thread spooler_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace vigie::uplink
