@@ -36,8 +36,8 @@ fi
 
 status=0
 for ((run = 1; run <= runs; run++)); do
-  label=$([[ $stress == 1 ]] && echo loaded || echo idle)
-  log="$out/run-$(date +%Y%m%dT%H%M%S)-$label.log"
+  label=$([[ $stress == 1 ]] && echo "with stress-ng" || echo "no load added")
+  log="$out/run-$(date +%Y%m%dT%H%M%S)$([[ $stress == 1 ]] && echo -stress).log"
   loads="$log.load"
   : >"$loads"
   (while sleep 10; do cut -d' ' -f1 /proc/loadavg >>"$loads"; done) &
