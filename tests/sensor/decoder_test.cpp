@@ -142,6 +142,30 @@ TEST(DecoderTest, DecodesExitCodeAndSignal) {
   EXPECT_EQ(std::get<protocol::ProcessExit>(event.body).signal, 11);
 }
 
+TEST(DecoderTest, ExitCpuTimeIsThePreciseRuntimeSplitInTheTicksRatio) {
+  sensor_exit e{};
+  e.hdr = header(SENSOR_EVENT_PROCESS_EXIT);
+  // A busy node: the ticks saw 44 ms of user time of the 200 ms really run.
+  e.utime_ns = 44'000'000;
+  e.stime_ns = 0;
+  e.runtime_ns = 200'000'000;
+  Event event;
+  ASSERT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kNone);
+  const auto& exit = std::get<protocol::ProcessExit>(event.body);
+  EXPECT_EQ(exit.cpu_user_ns, 200'000'000u);
+  EXPECT_EQ(exit.cpu_system_ns, 0u);
+
+  // cputime_adjust(): system = stime * runtime / (utime + stime), user the rest.
+  EXPECT_EQ(adjust_cpu_time(30, 10, 200).system_ns, 50u);
+  EXPECT_EQ(adjust_cpu_time(30, 10, 200).user_ns, 150u);
+  EXPECT_EQ(adjust_cpu_time(0, 8, 100).system_ns, 100u);
+  EXPECT_EQ(adjust_cpu_time(7, 3, 0).user_ns, 7u);  // no precise time: the samples
+  EXPECT_EQ(adjust_cpu_time(7, 3, 0).system_ns, 3u);
+  // No overflow with a year of CPU time on each side.
+  const uint64_t year = 365ull * 24 * 3600 * 1'000'000'000ull;
+  EXPECT_EQ(adjust_cpu_time(year, year, 2 * year).system_ns, year);
+}
+
 TEST(DecoderTest, RejectsTimesBeyondWhatTheWireHolds) {
   sensor_exit e{};
   e.hdr = header(SENSOR_EVENT_PROCESS_EXIT);
@@ -154,6 +178,9 @@ TEST(DecoderTest, RejectsTimesBeyondWhatTheWireHolds) {
   EXPECT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kBadTime);
   e.hdr = header(SENSOR_EVENT_PROCESS_EXIT);
   e.utime_ns = ~uint64_t{0};
+  EXPECT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kBadTime);
+  e.utime_ns = 0;
+  e.runtime_ns = ~uint64_t{0};
   EXPECT_EQ(decode_record(bytes_of(e), 0, event), DecodeError::kBadTime);
   EXPECT_EQ(to_string(DecodeError::kBadTime), "bad_time");
 }

@@ -450,6 +450,8 @@ int handle_exit(void* ctx) {
   // yet (that happens at release).
   e->utime_ns = BPF_CORE_READ(task, signal, utime) + BPF_CORE_READ(task, utime);
   e->stime_ns = BPF_CORE_READ(task, signal, stime) + BPF_CORE_READ(task, stime);
+  e->runtime_ns =
+      BPF_CORE_READ(task, signal, sum_sched_runtime) + BPF_CORE_READ(task, se.sum_exec_runtime);
   bpf_ringbuf_submit(e, wakeup_flag());
   return 0;
 }

@@ -89,8 +89,16 @@ struct sensor_exit {
   struct sensor_header hdr;
   __u32 exit_code;  // task->signal->group_exit_code or task->exit_code: a wait(2) status
   __u32 reserved;
-  __u64 utime_ns;  // user CPU time of the thread group (dead threads + this last one)
-  __u64 stime_ns;  // system CPU time, likewise
+  // User and system CPU time of the thread group (dead threads + this last
+  // one) as the scheduler tick sampled them: their ratio is right, their sum
+  // is not (a task preempted between ticks is missed; on a busy node the sum
+  // can be a fraction of the real time).
+  __u64 utime_ns;
+  __u64 stime_ns;
+  // The thread group's precise CPU time (signal->sum_sched_runtime + this
+  // thread's se.sum_exec_runtime), which the decoder splits in the ticks'
+  // ratio, as getrusage(2) and wait4(2) do.
+  __u64 runtime_ns;
 };
 
 // The process in the header is the parent.

@@ -123,6 +123,19 @@ DecodeError decode_exec(std::span<const uint8_t> record, protocol::Event& event,
   return DecodeError::kNone;
 }
 
+}  // namespace
+
+CpuTime adjust_cpu_time(uint64_t utime_ns, uint64_t stime_ns, uint64_t runtime_ns) {
+  if (runtime_ns == 0) return {utime_ns, stime_ns};  // no precise time: the samples as they are
+  if (stime_ns == 0) return {runtime_ns, 0};
+  if (utime_ns == 0) return {0, runtime_ns};
+  const auto system = static_cast<uint64_t>(static_cast<unsigned __int128>(stime_ns) * runtime_ns /
+                                            (static_cast<unsigned __int128>(stime_ns) + utime_ns));
+  return {runtime_ns - system, system};
+}
+
+namespace {
+
 DecodeError decode_exit(std::span<const uint8_t> record, protocol::Event& event) {
   if (auto error = check_size<sensor_exit>(record); error != DecodeError::kNone) return error;
   const auto e = load<sensor_exit>(record);
@@ -130,11 +143,12 @@ DecodeError decode_exit(std::span<const uint8_t> record, protocol::Event& event)
   // task->exit_code is a wait(2) status: WEXITSTATUS / WTERMSIG.
   exit.exit_code = static_cast<int32_t>((e.exit_code >> 8) & 0xff);
   exit.signal = static_cast<int32_t>(e.exit_code & 0x7f);
-  exit.cpu_user_ns = e.utime_ns;
-  exit.cpu_system_ns = e.stime_ns;
-  if (exit.cpu_user_ns > kMaxWireNs || exit.cpu_system_ns > kMaxWireNs) {
+  if (e.utime_ns > kMaxWireNs || e.stime_ns > kMaxWireNs || e.runtime_ns > kMaxWireNs) {
     return DecodeError::kBadTime;
   }
+  const CpuTime cpu = adjust_cpu_time(e.utime_ns, e.stime_ns, e.runtime_ns);
+  exit.cpu_user_ns = cpu.user_ns;
+  exit.cpu_system_ns = cpu.system_ns;
   event.body = std::move(exit);
   return DecodeError::kNone;
 }

@@ -28,7 +28,7 @@ std::string_view to_string(DecodeError error);
 // - exec: image, argv (at most SENSOR_ARGV_MAX_ARGS, argv_truncated set when
 //   the kernel or this bound cut it), command_line (argv joined by single
 //   spaces), cwd, exec_errno (failed execs: image is the path asked for);
-// - exit: exit_code, signal, cpu_user_ns, cpu_system_ns;
+// - exit: exit_code, signal, cpu_user_ns, cpu_system_ns (adjust_cpu_time);
 // - fork: child_pid, child_start_ns;
 // - connect/accept/listen: transport, ipv6, destination and source ip/port
 //   (connect: source only when already bound; listen: source only);
@@ -44,6 +44,21 @@ std::string_view to_string(DecodeError error);
 DecodeError decode_record(std::span<const uint8_t> record, int64_t boot_to_wall_ns,
                           protocol::Event& event, protocol::Event* fileless = nullptr,
                           bool* fileless_found = nullptr);
+
+// A process's CPU time split into user and system, in ns.
+struct CpuTime {
+  uint64_t user_ns = 0;
+  uint64_t system_ns = 0;
+};
+
+// The kernel's split of a precise CPU time (`runtime_ns`, from the
+// scheduler's sum_exec_runtime) in the ratio of the tick-sampled user and
+// system times: cputime_adjust() in kernel/sched/cputime.c, which getrusage(2)
+// and wait4(2) use. The samples alone undercount a task that is preempted
+// between ticks (4.5x on a node with every core busy). All user when no
+// system tick was sampled, and the reverse; the samples as they are when
+// `runtime_ns` is 0.
+CpuTime adjust_cpu_time(uint64_t utime_ns, uint64_t stime_ns, uint64_t runtime_ns);
 
 // The name of a sensor_priv_syscall ("setuid", ..., "capset"), "" if unknown.
 std::string_view privilege_syscall_name(uint32_t syscall);
