@@ -36,8 +36,9 @@ fi
 
 status=0
 for ((run = 1; run <= runs; run++)); do
-  label=$([[ $stress == 1 ]] && echo "with stress-ng" || echo "no load added")
-  log="$out/run-$(date +%Y%m%dT%H%M%S)$([[ $stress == 1 ]] && echo -stress).log"
+  label="no load added" suffix=""
+  if [[ $stress == 1 ]]; then label="with stress-ng" suffix="-stress"; fi
+  log="$out/run-$(date +%Y%m%dT%H%M%S)$suffix.log"
   loads="$log.load"
   : >"$loads"
   (while sleep 10; do cut -d' ' -f1 /proc/loadavg >>"$loads"; done) &
