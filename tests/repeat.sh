@@ -21,7 +21,7 @@ fi
 [[ $EUID -eq 0 ]] || { echo "tests/repeat.sh: run as root, as tests/run.sh" >&2; exit 1; }
 [[ -f "$root/build/test/CTestTestfile.cmake" ]] || { echo "tests/repeat.sh: build the suite first (tests/run.sh)" >&2; exit 1; }
 
-. "$root/tests/postgres.sh"
+. "$root/tests/suite.sh"
 out="$root/build/test/repeat"
 mkdir -p "$out"
 background=()
@@ -50,7 +50,7 @@ for ((run = 1; run <= runs; run++)); do
   fi
   start=$SECONDS
   (cd "$root/build/test" &&
-    ctest --output-on-failure --timeout 600 -j"${CTEST_PARALLEL_LEVEL:-$(nproc)}" "$@") >"$log" 2>&1 || status=1
+    ctest "${ctest_args[@]}" "$@") >"$log" 2>&1 || status=1
   elapsed=$((SECONDS - start))
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true

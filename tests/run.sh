@@ -27,20 +27,18 @@ phase_done install
 VIGIE_STRICT=1 BUILD_DIR="$root/build/test" "$root/deploy/build.sh" -DVIGIE_BUILD_TESTS=ON
 phase_done build
 
-# One PostgreSQL cluster for the run (tests/postgres.sh).
-. "$root/tests/postgres.sh"
+# The ctest arguments and one PostgreSQL cluster for the run (tests/suite.sh).
+. "$root/tests/suite.sh"
 if [[ -z "${VIGIE_TEST_POSTGRES_URL:-}" ]]; then
   trap stop_postgres EXIT
   start_postgres || echo "tests/run.sh: no shared PostgreSQL (see ${pg_dir:-?}): tests start their own" >&2
 fi
-# ctest runs tests in parallel (CTEST_PARALLEL_LEVEL, default the number of
-# cores); tests that must have the machine to themselves carry RUN_SERIAL or a
-# RESOURCE_LOCK (tests/CMakeLists.txt). The fuzz targets run even when ctest
-# failed, so that one run reports everything; the summary comes last.
+# The fuzz targets run even when ctest failed, so that one run reports
+# everything; the summary comes last.
 log="$root/build/test/ctest.log"
 ctest_status=0
 (cd "$root/build/test" &&
-  ctest --output-on-failure --timeout 600 -j"${CTEST_PARALLEL_LEVEL:-$(nproc)}" "$@") |
+  ctest "${ctest_args[@]}" "$@") |
   tee "$log" || ctest_status=$?
 phase_done ctest
 ctest_line=$(grep -E '^[0-9]+% tests passed' "$log" | tail -n 1 || true)

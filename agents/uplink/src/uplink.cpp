@@ -39,17 +39,15 @@ std::vector<protocol::Endpoint> endpoints_of(const UplinkOptions& options) {
 // The three roles over one queue; members in construction order.
 struct Uplink::Impl {
   Impl(UplinkOptions o, std::function<protocol::AgentStatus()> status)
-      : options(std::move(o)),
-        endpoints(endpoints_of(options)),
-        queue(options),
-        sealer(queue, options, std::move(status)) {
+      : options(std::move(o)), queue(options), sealer(queue, options, std::move(status)) {
+    std::vector<protocol::Endpoint> endpoints = endpoints_of(options);
     for (const auto& endpoint : endpoints) queue.stats.collectors.push_back({address_of(endpoint)});
     queue.stats.collectors.front().active = true;
     if (!options.spool_dir.empty()) {
       spool = std::make_unique<SpoolWriter>(queue, options);
       sealer.skip_past(spool->last_recovered());
     }
-    sender = std::make_unique<Sender>(queue, options, endpoints, sealer, spool.get());
+    sender = std::make_unique<Sender>(queue, options, std::move(endpoints), sealer, spool.get());
     sender->start();
     sealer.start();
     if (spool) spool->start();
@@ -58,7 +56,6 @@ struct Uplink::Impl {
   void stop(std::chrono::milliseconds grace);
 
   const UplinkOptions options;
-  const std::vector<protocol::Endpoint> endpoints;
   Queue queue;
   Sealer sealer;
   std::unique_ptr<SpoolWriter> spool;  // null without a spool_dir

@@ -1,4 +1,11 @@
-# Sourced by tests/run.sh and tests/repeat.sh (needs root).
+# What tests/run.sh and tests/repeat.sh share (sourced; needs root): how
+# ctest runs the suite, and the PostgreSQL cluster for the run.
+
+# ctest runs tests in parallel (CTEST_PARALLEL_LEVEL, default the number of
+# cores); tests that must have the machine to themselves carry RUN_SERIAL or a
+# RESOURCE_LOCK (tests/CMakeLists.txt).
+ctest_args=(--output-on-failure --timeout 600 -j"${CTEST_PARALLEL_LEVEL:-$(nproc)}")
+
 # One PostgreSQL cluster for the run, on loopback: the store tests make a
 # database each in it (tests/collector/postgres_instance.h). If it cannot
 # start, each test starts a private cluster instead (slower, same checks).
