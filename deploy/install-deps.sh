@@ -10,7 +10,7 @@ build_packages=(
   libpowercap-dev powercap-utils
   prometheus-cpp-dev libboost1.81-dev
   protobuf-compiler libprotobuf-dev libzstd-dev
-  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libhowardhinnant-date-dev tzdata
   libssl-dev libsqlite3-dev libpq-dev libsnappy-dev
   libre2-dev libhyperscan-dev libfreeipmi-dev libipmimonitoring-dev
   googletest libgtest-dev libgmock-dev
