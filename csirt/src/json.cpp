@@ -322,6 +322,11 @@ json to_json(const Incident& incident, const std::vector<Step>& steps) {
               {"created_ns", incident.created_ns},
               {"updated_ns", incident.updated_ns},
               {"version", incident.version}};
+  json requests = json::array();
+  for (const EgiRequest& r : incident.requests)
+    requests.push_back(
+        {{"entry_id", r.entry_id}, {"requested_ns", r.requested_ns}, {"answered_ns", r.answered_ns}});
+  out["requests"] = std::move(requests);
   json clocks = json::array();
   const Step* next = nullptr;
   for (const Step& step : steps) {
@@ -405,6 +410,103 @@ json to_json(const Retrohunt& h) {
           {"sightings", h.sightings},
           {"truncated", h.truncated},
           {"error", h.error}};
+}
+
+namespace {
+template <typename Enum, typename Parse>
+Enum enum_at(const json& j, const char* key, Parse parse) {
+  const auto value = parse(j.at(key).get<std::string>());
+  if (!value) throw json::other_error::create(501, std::string("bad stored ") + key, &j);
+  return *value;
+}
+}  // namespace
+
+Incident incident_from_json(const json& j) {
+  Incident i;
+  i.id = j.at("id");
+  i.uuid = j.at("uuid");
+  i.title = j.at("title");
+  i.summary = j.at("summary");
+  i.state = enum_at<State>(j, "state", state_of);
+  i.severity = enum_at<Severity>(j, "severity", severity_of);
+  i.tlp = enum_at<Tlp>(j, "tlp", tlp_of);
+  i.sites = j.at("sites").get<std::vector<std::string>>();
+  i.coordinator = j.at("coordinator");
+  i.merged_into = j.at("merged_into");
+  Sec01Times& t = i.times;
+  t.discovered_ns = j.at("discovered_ns");
+  t.reported_ns = j.at("reported_ns");
+  t.contained_ns = j.at("contained_ns");
+  t.isolated_ns = j.at("isolated_ns");
+  t.downtime_announced_ns = j.at("downtime_announced_ns");
+  t.resolved_ns = j.at("resolved_ns");
+  t.closure_report_ns = j.at("closure_report_ns");
+  t.closed_ns = j.at("closed_ns");
+  i.created_ns = j.at("created_ns");
+  i.updated_ns = j.at("updated_ns");
+  i.version = j.at("version");
+  for (const json& r : j.at("requests"))
+    i.requests.push_back({r.at("entry_id"), r.at("requested_ns"), r.at("answered_ns")});
+  return i;
+}
+
+TimelineEntry entry_from_json(const json& j) {
+  TimelineEntry e;
+  e.id = j.at("id");
+  e.incident_id = j.at("incident_id");
+  e.occurred_ns = j.at("occurred_ns");
+  e.recorded_ns = j.at("recorded_ns");
+  e.kind = enum_at<EntryKind>(j, "kind", [](std::string_view t) { return parse_entry_kind(t); });
+  e.author = j.at("author");
+  e.source = j.at("source");
+  e.text = j.at("text");
+  e.tlp = enum_at<Tlp>(j, "tlp", tlp_of);
+  const json& r = j.at("references");
+  e.references.alerts = r.at("alerts").get<std::vector<int64_t>>();
+  e.references.indicators = r.at("indicators").get<std::vector<std::string>>();
+  e.references.hosts = r.at("hosts").get<std::vector<std::string>>();
+  e.references.jobs = r.at("jobs").get<std::vector<std::string>>();
+  e.answers = j.at("answers");
+  e.corrects = j.at("corrects");
+  e.closure_report = j.at("closure_report");
+  return e;
+}
+
+Indicator indicator_from_json(const json& j) {
+  Indicator i;
+  i.uuid = j.at("uuid");
+  i.type = enum_at<ObservableType>(j, "type",
+                                   [](std::string_view t) { return parse_observable_type(t); });
+  i.value = j.at("value");
+  i.to_ids = j.at("to_ids");
+  i.tlp = enum_at<Tlp>(j, "tlp", tlp_of);
+  i.first_seen_ns = j.at("first_seen_ns");
+  i.last_seen_ns = j.at("last_seen_ns");
+  i.valid_until_ns = j.at("valid_until_ns");
+  i.source = j.at("source");
+  i.tags = j.at("tags").get<std::vector<std::string>>();
+  i.comment = j.at("comment");
+  i.deleted = j.at("deleted");
+  i.created_ns = j.at("created_ns");
+  i.updated_ns = j.at("updated_ns");
+  return i;
+}
+
+Retrohunt retrohunt_from_json(const json& j) {
+  Retrohunt h;
+  h.id = j.at("id");
+  h.state = j.at("state");
+  h.indicators = j.at("indicators").get<std::vector<std::string>>();
+  h.since_ns = j.at("since_ns");
+  h.requested_ns = j.at("requested_ns");
+  h.started_ns = j.at("started_ns");
+  h.finished_ns = j.at("finished_ns");
+  h.requested_by = j.at("requested_by");
+  h.rows_scanned = j.at("rows_scanned");
+  h.sightings = j.at("sightings");
+  h.truncated = j.at("truncated");
+  h.error = j.at("error");
+  return h;
 }
 
 }  // namespace vigie::csirt

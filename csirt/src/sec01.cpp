@@ -123,8 +123,8 @@ std::string_view to_string(StepStatus status) {
   return "done";
 }
 
-std::vector<Step> sec01_steps(const Incident& incident, const std::vector<Request>& requests,
-                              const WorkingCalendar& calendar, uint64_t now_ns) {
+std::vector<Step> sec01_steps(const Incident& incident, const WorkingCalendar& calendar,
+                              uint64_t now_ns) {
   std::vector<Step> steps;
   if (incident.state == State::kFalsePositive || incident.state == State::kMerged) return steps;
   const bool open = is_open(incident.state);
@@ -156,10 +156,11 @@ std::vector<Step> sec01_steps(const Incident& incident, const std::vector<Reques
     add("downtime", "Announce the downtime of isolated services", 4, t.isolated_ns,
         t.isolated_ns + ns(kDowntimeWithin), t.downtime_announced_ns);
   }
-  std::vector<Request> by_time = requests;
-  std::stable_sort(by_time.begin(), by_time.end(),
-                   [](const Request& a, const Request& b) { return a.requested_ns < b.requested_ns; });
-  for (const Request& request : by_time) {
+  std::vector<EgiRequest> by_time = incident.requests;
+  std::stable_sort(by_time.begin(), by_time.end(), [](const EgiRequest& a, const EgiRequest& b) {
+    return a.requested_ns < b.requested_ns;
+  });
+  for (const EgiRequest& request : by_time) {
     add("request:" + request.entry_id, "Answer the EGI CSIRT request", 5, request.requested_ns,
         add_working_hours(calendar, request.requested_ns, kRequestWorkingHours),
         request.answered_ns);

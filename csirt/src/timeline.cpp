@@ -52,4 +52,25 @@ protocol::Result<void> check_entry(const TimelineEntry& entry, Tlp incident_tlp)
   return {};
 }
 
+protocol::Result<bool> apply_entry(Incident& incident, const TimelineEntry& entry) {
+  if (!entry.answers.empty()) {
+    for (EgiRequest& request : incident.requests) {
+      if (request.entry_id != entry.answers) continue;
+      if (request.answered_ns != 0) return false;  // answered already: the first answer counts
+      request.answered_ns = entry.occurred_ns;
+      return true;
+    }
+    return fail("answers names no EGI CSIRT request of this incident: '" + entry.answers + "'");
+  }
+  if (entry.kind == EntryKind::kEgiRequest) {
+    incident.requests.push_back({entry.id, entry.occurred_ns, 0});
+    return true;
+  }
+  if (entry.closure_report && incident.times.closure_report_ns == 0) {
+    incident.times.closure_report_ns = entry.occurred_ns;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace vigie::csirt

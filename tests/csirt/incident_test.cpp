@@ -101,3 +101,43 @@ TEST(IncidentIds, UuidsAreVersion4AndDistinct) {
 
 }  // namespace
 }  // namespace vigie::csirt
+
+#include "vigie/csirt/timeline.h"
+
+namespace vigie::csirt {
+namespace {
+
+TEST(IncidentEntries, RequestsStartAndAnswersStopStepFiveAndTheClosureReportStepSix) {
+  Incident incident;
+  TimelineEntry request;
+  request.id = "r1";
+  request.kind = EntryKind::kEgiRequest;
+  request.occurred_ns = 10;
+  ASSERT_TRUE(*apply_entry(incident, request));
+  ASSERT_EQ(incident.requests.size(), 1u);
+
+  TimelineEntry answer;
+  answer.kind = EntryKind::kCommunication;
+  answer.answers = "r1";
+  answer.occurred_ns = 20;
+  ASSERT_TRUE(*apply_entry(incident, answer));
+  EXPECT_EQ(incident.requests[0].answered_ns, 20u);
+  answer.occurred_ns = 30;  // a second answer does not move the first
+  EXPECT_FALSE(*apply_entry(incident, answer));
+  EXPECT_EQ(incident.requests[0].answered_ns, 20u);
+  answer.answers = "nope";
+  EXPECT_FALSE(apply_entry(incident, answer));
+
+  TimelineEntry report;
+  report.kind = EntryKind::kReport;
+  report.closure_report = true;
+  report.occurred_ns = 40;
+  ASSERT_TRUE(*apply_entry(incident, report));
+  EXPECT_EQ(incident.times.closure_report_ns, 40u);
+
+  TimelineEntry note;
+  EXPECT_FALSE(*apply_entry(incident, note));
+}
+
+}  // namespace
+}  // namespace vigie::csirt

@@ -88,3 +88,48 @@ TEST(CsirtJson, IncidentShowsItsNextDeadline) {
 
 }  // namespace
 }  // namespace vigie::csirt
+
+namespace vigie::csirt {
+namespace {
+
+TEST(CsirtJson, StoredFormsRoundTrip) {
+  Incident incident;
+  incident.id = "grif-2026-0002";
+  incident.uuid = new_uuid();
+  incident.title = "t";
+  incident.sites = {"GRIF", "LAL"};
+  incident.state = State::kContained;
+  incident.tlp = Tlp::kRed;
+  incident.times.discovered_ns = 1;
+  incident.times.closure_report_ns = 8;
+  incident.requests = {{"e1", 5, 6}};
+  incident.version = 3;
+  EXPECT_EQ(incident_from_json(to_json(incident, {})), incident);
+
+  TimelineEntry entry;
+  entry.id = "x";
+  entry.kind = EntryKind::kCommunication;
+  entry.references.alerts = {7};
+  entry.references.jobs = {"42"};
+  entry.answers = "e1";
+  EXPECT_EQ(entry_from_json(to_json(entry)), entry);
+
+  Indicator indicator;
+  indicator.uuid = "u";
+  indicator.type = ObservableType::kDomain;
+  indicator.value = "pool.example";
+  indicator.tags = {"misp-galaxy:x"};
+  indicator.deleted = true;
+  EXPECT_EQ(indicator_from_json(to_json(indicator)), indicator);
+
+  Retrohunt hunt;
+  hunt.id = "h";
+  hunt.indicators = {"u"};
+  hunt.truncated = true;
+  const Retrohunt back = retrohunt_from_json(to_json(hunt));
+  EXPECT_EQ(back.indicators, hunt.indicators);
+  EXPECT_TRUE(back.truncated);
+}
+
+}  // namespace
+}  // namespace vigie::csirt

@@ -50,6 +50,15 @@ struct Sec01Times {
   bool operator==(const Sec01Times&) const = default;
 };
 
+// A request from EGI CSIRT (a timeline entry of kind egi_request) and when
+// it was answered (a communication entry that `answers` it): SEC01 step 5.
+struct EgiRequest {
+  std::string entry_id;
+  uint64_t requested_ns = 0;
+  uint64_t answered_ns = 0;  // 0 while open
+  bool operator==(const EgiRequest&) const = default;
+};
+
 struct Incident {
   std::string id;    // readable, per site and year: "<site>-<year>-<4+ digits>", e.g. "grif-2026-0007"
   std::string uuid;  // RFC 4122 version 4, lower case
@@ -61,6 +70,7 @@ struct Incident {
   std::vector<std::string> sites;  // sites involved; the first is the one that opened it
   std::string coordinator;         // who runs it (a name or e-mail address)
   Sec01Times times;
+  std::vector<EgiRequest> requests;  // kept from the timeline by apply_entry()
   std::string merged_into;  // state merged: the incident id it was merged into
   uint64_t created_ns = 0;
   uint64_t updated_ns = 0;

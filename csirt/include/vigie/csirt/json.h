@@ -8,6 +8,7 @@
 //               "coordinator","merged_into","discovered_ns","reported_ns","contained_ns",
 //               "isolated_ns","downtime_announced_ns","resolved_ns","closure_report_ns",
 //               "closed_ns","created_ns","updated_ns","version",
+//               "requests":[{"entry_id","requested_ns","answered_ns"}],
 //               "sec01":[step…], "next_deadline": step | null}
 //   step       {"key","title","sec01_step","started_ns","due_ns","done_ns","status","late_ns"}
 //   entry      {"id","incident_id","occurred_ns","recorded_ns","kind","author","source","text",
@@ -113,5 +114,12 @@ nlohmann::json to_json(const Indicator& indicator);
 nlohmann::json to_json(const LinkedIndicator& linked);
 nlohmann::json to_json(const Sighting& sighting);
 nlohmann::json to_json(const Retrohunt& retrohunt);
+
+// The stored form (the backends keep these JSON texts): the answers above,
+// read back. Throws nlohmann::json::exception on a shape they never write.
+Incident incident_from_json(const nlohmann::json& json);
+TimelineEntry entry_from_json(const nlohmann::json& json);
+Indicator indicator_from_json(const nlohmann::json& json);
+Retrohunt retrohunt_from_json(const nlohmann::json& json);
 
 }  // namespace vigie::csirt

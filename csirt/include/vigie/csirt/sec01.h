@@ -72,21 +72,14 @@ struct Step {
   uint64_t late_ns = 0;     // done after due: by how much
 };
 
-// An EGI CSIRT request of the incident's timeline and its answer, if any.
-struct Request {
-  std::string entry_id;      // the timeline entry of the request
-  uint64_t requested_ns = 0; // when it was made
-  uint64_t answered_ns = 0;  // when the answer was sent; 0 while open
-};
-
-// Every clock of `incident` as of `now_ns`, in SEC01 step order, then
-// requests by time. A clock appears once it has started: report and
+// Every clock of `incident` as of `now_ns`, in SEC01 step order (its
+// requests by time). A clock appears once it has started: report and
 // contain with discovered_ns, downtime with isolated_ns, one per request,
 // closure_report with resolved_ns. An incident that is no longer open stops
 // its clocks: its open steps are left out, except closure_report, still
 // owed after close. A false positive or a merged incident owes nothing.
-std::vector<Step> sec01_steps(const Incident& incident, const std::vector<Request>& requests,
-                              const WorkingCalendar& calendar, uint64_t now_ns);
+std::vector<Step> sec01_steps(const Incident& incident, const WorkingCalendar& calendar,
+                              uint64_t now_ns);
 
 // The closure report's marking: TLP:AMBER, AMBER+STRICT or RED (SEC01 step
 // 6); an error saying so for CLEAR or GREEN.

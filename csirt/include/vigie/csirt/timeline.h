@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vigie/csirt/incident.h"
 #include "vigie/csirt/tlp.h"
 #include "vigie/protocol/result.h"
 
@@ -58,5 +59,12 @@ struct TimelineEntry {
 // AMBER+STRICT or RED and of kind report; `answers` only on a
 // communication. The message says what is wrong.
 protocol::Result<void> check_entry(const TimelineEntry& entry, Tlp incident_tlp);
+
+// What a new entry changes in its incident, after check_entry(): an
+// egi_request starts a request clock (SEC01 step 5), a communication that
+// `answers` one stops it, a closure report sets times.closure_report_ns
+// (SEC01 step 6) when not already set. Returns whether `incident` changed;
+// an error (nothing changed) when `answers` names no request of the incident.
+protocol::Result<bool> apply_entry(Incident& incident, const TimelineEntry& entry);
 
 }  // namespace vigie::csirt
