@@ -8,33 +8,6 @@
 
 namespace vigie::collector {
 
-std::string_view to_string(Tlp tlp) {
-  switch (tlp) {
-    case Tlp::kRed:
-      return "red";
-    case Tlp::kAmberStrict:
-      return "amber+strict";
-    case Tlp::kAmber:
-      return "amber";
-    case Tlp::kGreen:
-      return "green";
-    case Tlp::kClear:
-      return "clear";
-  }
-  return "amber";
-}
-
-std::optional<Tlp> parse_tlp(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.rfind("tlp:", 0) == 0 || lower.rfind("tlp.", 0) == 0) lower.erase(0, 4);
-  for (Tlp tlp : {Tlp::kRed, Tlp::kAmberStrict, Tlp::kAmber, Tlp::kGreen, Tlp::kClear}) {
-    if (lower == to_string(tlp)) return tlp;
-  }
-  return std::nullopt;
-}
-
 Tlp tlp_from_tags(const std::vector<std::string>& tags, Tlp fallback) {
   for (const std::string& tag : tags) {
     if (tag.size() < 4) continue;

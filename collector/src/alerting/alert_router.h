@@ -24,10 +24,8 @@ class Counter;
 
 namespace vigie::collector {
 
-// "red", "amber+strict", "amber", "green", "clear" (TLP 2.0 label names, lower case).
-std::string_view to_string(Tlp tlp);
-// Parses those names, also with a "tlp:" or "tlp." prefix and in any case.
-std::optional<Tlp> parse_tlp(std::string_view text);
+// TLP names: csirt/tlp.h.
+using csirt::parse_tlp;
 
 // The TLP of an alert from its rule's tags: the first tag of the form
 // `tlp.red`, `tlp.amber+strict`, `tlp.amber`, `tlp.green` or `tlp.clear`

@@ -13,12 +13,17 @@
 
 #include "json.h"
 #include "storage/energy_report.h"
+#include "storage/sqlite_statements.h"
 #include "storage/stored_form.h"
 
 namespace vigie::collector {
 namespace {
 
 using protocol::Batch;
+using sqlite::exec;
+using sqlite::Statement;
+using sqlite::to_db;
+using sqlite::to_db_bound;
 
 // Schema migrations; entry i takes version i to i + 1. Batches and agents
 // are keyed by host too: agent ids are chosen by agents, hosts are bound to
@@ -98,101 +103,50 @@ ALTER TABLE zone_energy ADD COLUMN resolution_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workload_energy ADD COLUMN resolution_ns INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX batches_received ON batches (received_ns);
 )sql",
+    // 5: the CSIRT (csirt/store.h). Observables of every event, for retro-hunts
+    // (type: csirt::ObservableType; key: csirt::observable_key); incidents,
+    // timeline entries, indicators and retro-hunts as their JSON (csirt/json.h)
+    // beside the columns queries filter on; sightings one row per (indicator,
+    // site, host, workload, user, source).
+    R"sql(
+CREATE TABLE observables (
+  type INTEGER NOT NULL, key TEXT NOT NULL, time_ns INTEGER NOT NULL, event_id INTEGER NOT NULL,
+  site TEXT NOT NULL, host TEXT NOT NULL, workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL,
+  user TEXT NOT NULL);
+CREATE INDEX observables_key ON observables (type, key, time_ns);
+CREATE INDEX observables_time ON observables (time_ns);
+CREATE TABLE incident_numbers (
+  site TEXT NOT NULL, year INTEGER NOT NULL, last INTEGER NOT NULL,
+  PRIMARY KEY (site, year)) WITHOUT ROWID;
+CREATE TABLE incidents (
+  id TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
+  created_ns INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX incidents_created ON incidents (created_ns);
+CREATE TABLE timeline (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, incident_id TEXT NOT NULL,
+  occurred_ns INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX timeline_incident ON timeline (incident_id, occurred_ns);
+CREATE TABLE indicators (
+  uuid TEXT PRIMARY KEY, type INTEGER NOT NULL, value TEXT NOT NULL, source TEXT NOT NULL,
+  deleted INTEGER NOT NULL, to_ids INTEGER NOT NULL, first_seen_ns INTEGER NOT NULL,
+  last_seen_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, body TEXT NOT NULL,
+  UNIQUE (type, value, source));
+CREATE TABLE incident_indicators (
+  incident_id TEXT NOT NULL, indicator_uuid TEXT NOT NULL, role TEXT NOT NULL,
+  linked_ns INTEGER NOT NULL, PRIMARY KEY (incident_id, indicator_uuid)) WITHOUT ROWID;
+CREATE TABLE sightings (
+  indicator_uuid TEXT NOT NULL, site TEXT NOT NULL, host TEXT NOT NULL,
+  workload_kind TEXT NOT NULL, workload_id TEXT NOT NULL, user TEXT NOT NULL,
+  source TEXT NOT NULL, first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,
+  count INTEGER NOT NULL, alert_id INTEGER NOT NULL,
+  PRIMARY KEY (indicator_uuid, site, host, workload_kind, workload_id, user, source)) WITHOUT ROWID;
+CREATE TABLE retrohunts (id TEXT PRIMARY KEY, requested_ns INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE sec01_overdue (
+  incident_id TEXT NOT NULL, step TEXT NOT NULL, claimed_ns INTEGER NOT NULL,
+  PRIMARY KEY (incident_id, step)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
-
-// ns and counters are uint64 on the wire and INTEGER (int64) in SQLite.
-// Values up to 2^63 (year 2262 for times) round-trip; bounds are clamped.
-int64_t to_db(uint64_t value) { return static_cast<int64_t>(value); }
-int64_t to_db_bound(uint64_t value) {
-  return static_cast<int64_t>(std::min<uint64_t>(value, std::numeric_limits<int64_t>::max()));
-}
-
-// A prepared statement, reset before each use.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                           &stmt_, nullptr) != SQLITE_OK) {
-      throw StoreError(std::string("SQLite prepare failed: ") + sqlite3_errmsg(db) + " in: " + sql);
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  // Starts a new use: resets the statement and binds `args` to ?1, ?2…;
-  // arguments past the statement's last parameter are ignored, so the
-  // variants of a query (with or without a filter) share one argument list.
-  template <typename... Args>
-  Statement& bind(const Args&... args) {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-    const int count = sqlite3_bind_parameter_count(stmt_);
-    int index = 0;
-    ((++index <= count ? bind_one(index, args) : void()), ...);
-    return *this;
-  }
-  // Returns true while a row is available.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_));
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-  uint64_t unsigned_integer(int column) const { return static_cast<uint64_t>(integer(column)); }
-  double real(int column) const { return sqlite3_column_double(stmt_, column); }
-  std::vector<std::uint8_t> blob(int column) const {
-    const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, column));
-    return data ? std::vector<std::uint8_t>(
-                      data, data + static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
-                : std::vector<std::uint8_t>();
-  }
-  std::string text(int column) const {
-    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
-                : std::string();
-  }
-
- private:
-  void check(int rc) const {
-    if (rc != SQLITE_OK) throw StoreError(std::string("SQLite bind: ") + sqlite3_errmsg(db_));
-  }
-  void bind_one(int i, const std::string& value) {
-    check(sqlite3_bind_text(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
-  }
-  void bind_one(int i, std::string_view value) {
-    check(sqlite3_bind_text(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
-  }
-  void bind_one(int i, const char* value) { bind_one(i, std::string_view(value)); }
-  void bind_one(int i, const std::vector<std::uint8_t>& value) {
-    check(sqlite3_bind_blob(stmt_, i, value.data(), static_cast<int>(value.size()), SQLITE_STATIC));
-  }
-  void bind_one(int i, double value) { check(sqlite3_bind_double(stmt_, i, value)); }
-  void bind_one(int i, bool value) { check(sqlite3_bind_int(stmt_, i, value ? 1 : 0)); }
-  template <typename T>
-  requires std::is_integral_v<T>
-  void bind_one(int i, T value) {
-    check(sqlite3_bind_int64(stmt_, i, static_cast<int64_t>(value)));
-  }
-
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string error = message ? message : sqlite3_errmsg(db);
-    sqlite3_free(message);
-    throw StoreError("SQLite: " + error);
-  }
-}
 
 // An event as stored, the same in both backends (stored_form.h).
 using stored_form::decode_event;
@@ -207,96 +161,6 @@ std::string host_filter(const std::string& host, const char* column = "host") {
 }
 
 }  // namespace
-
-// Every statement the store runs, prepared once. Query variants (with or
-// without a filter) are prepared on first use and kept.
-class SqliteStore::Statements {
- public:
-  explicit Statements(sqlite3* db)
-      : db_(db),
-        begin(db, "BEGIN IMMEDIATE"),
-        commit(db, "COMMIT"),
-        rollback(db, "ROLLBACK"),
-        savepoint(db, "SAVEPOINT batch"),
-        release(db, "RELEASE batch"),
-        rollback_to(db, "ROLLBACK TO batch"),
-        insert_batch(
-            db,
-            "INSERT OR IGNORE INTO batches (agent_id, sequence, site, host, sent_ns, received_ns) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        insert_event(
-            db,
-            "INSERT INTO events (agent_id, time_ns, site, host, kind, pid, ppid, uid, gid, user, "
-            "cgroup_id, workload_kind, workload_id, workload_user, image, command_line, event) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-        insert_alert(
-            db,
-            "INSERT INTO alerts (received_ns, time_ns, rule_id, rule_title, level, tags, site, "
-            "host, "
-            "agent_id, pid, user, image, command_line, workload_kind, workload_id, workload_user, "
-            "event) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-        insert_zone(db,
-                    "INSERT INTO zone_energy (agent_id, site, host, start_ns, end_ns, zone, "
-                    "source, estimated, energy_joules, in_node_total) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        insert_workload(
-            db,
-            "INSERT INTO workload_energy (agent_id, site, host, start_ns, end_ns, workload_kind, "
-            "workload_id, workload_user, cgroup_path, cpu_seconds, energy_joules, carbon_gco2e, "
-            "estimated, workload_account, cpu_joules, dram_joules, gpu_joules, idle_joules, "
-            "embodied_gco2e) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-            "?15, ?16, ?17, ?18, ?19)"),
-        upsert_agent(
-            db,
-            "INSERT INTO agent_status (agent_id, site, host, last_seen_ns, last_sequence, sent_ns, "
-            "ringbuf_drops_total, events_total, uplink_dropped_total, rule_pack_version, health) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-            "ON CONFLICT (host, agent_id) DO UPDATE SET site = excluded.site, "
-            "last_sequence = excluded.last_sequence, sent_ns = excluded.sent_ns, "
-            "ringbuf_drops_total = excluded.ringbuf_drops_total, events_total = "
-            "excluded.events_total, "
-            "uplink_dropped_total = excluded.uplink_dropped_total, "
-            "rule_pack_version = excluded.rule_pack_version, health = excluded.health "
-            "WHERE excluded.last_sequence > agent_status.last_sequence"),
-        total_job(
-            db,
-            "INSERT INTO job_footprint_hosts (job_id, host, user, account, start_ns, end_ns, "
-            "cpu_seconds, energy_joules, cpu_joules, dram_joules, gpu_joules, idle_joules, "
-            "carbon_gco2e, embodied_gco2e, estimated) "
-            "SELECT ?1, host, MAX(workload_user), MAX(workload_account), MIN(start_ns), "
-            "MAX(end_ns), SUM(cpu_seconds), SUM(energy_joules), SUM(cpu_joules), "
-            "SUM(dram_joules), SUM(gpu_joules), SUM(idle_joules), SUM(carbon_gco2e), "
-            "SUM(embodied_gco2e), MAX(estimated) FROM workload_energy "
-            "WHERE workload_kind = 'slurm_job' AND workload_id = ?1 AND host = ?2 GROUP BY host "
-            "ON CONFLICT (job_id, host) DO UPDATE SET user = excluded.user, "
-            "account = excluded.account, start_ns = excluded.start_ns, end_ns = excluded.end_ns, "
-            "cpu_seconds = excluded.cpu_seconds, energy_joules = excluded.energy_joules, "
-            "cpu_joules = excluded.cpu_joules, dram_joules = excluded.dram_joules, "
-            "gpu_joules = excluded.gpu_joules, idle_joules = excluded.idle_joules, "
-            "carbon_gco2e = excluded.carbon_gco2e, embodied_gco2e = excluded.embodied_gco2e, "
-            "estimated = excluded.estimated"),
-        touch_agent(db,
-                    "UPDATE agent_status SET last_seen_ns = MAX(last_seen_ns, ?2) "
-                    "WHERE host = ?3 AND agent_id = ?1") {}
-
-  Statement& cached(const std::string& sql) {
-    auto it = queries_.find(sql);
-    if (it == queries_.end())
-      it = queries_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
-    return *it->second;
-  }
-
- private:
-  sqlite3* db_;
-  std::map<std::string, std::unique_ptr<Statement>> queries_;
-
- public:
-  Statement begin, commit, rollback;
-  Statement savepoint, release, rollback_to;  // one batch inside a group commit
-  Statement insert_batch, insert_event, insert_alert, insert_zone, insert_workload;
-  Statement upsert_agent, total_job, touch_agent;
-};
 
 // A batch waiting in the group commit queue, its rows encoded by its caller.
 struct SqliteStore::PendingBatch {
@@ -523,8 +387,18 @@ SqliteStore::WriteQueueStats SqliteStore::write_queue_stats() const {
   return queue_stats_;
 }
 
+void SqliteStore::set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) {
+  std::lock_guard lock(matcher_mutex_);
+  matcher_ = std::move(matcher);
+}
+
 void SqliteStore::write_alerts(const std::string& agent_id,
                                const std::vector<protocol::Alert>& alerts, uint64_t received_ns) {
+  std::shared_ptr<const csirt::IndicatorMatcher> matcher;
+  {
+    std::lock_guard lock(matcher_mutex_);
+    matcher = matcher_;
+  }
   for (const auto& alert : alerts) {
     const auto& event = alert.event;
     statements_->insert_alert
@@ -534,6 +408,18 @@ void SqliteStore::write_alerts(const std::string& agent_id,
               protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
               encode_event(event))
         .run();
+    if (matcher == nullptr || matcher->size() == 0) continue;
+    const int64_t alert_id = sqlite3_last_insert_rowid(db_);
+    for (const auto& observable : csirt::observables_of(event)) {
+      for (const auto& uuid : matcher->match(observable)) {
+        statements_->upsert_sighting
+            .bind(uuid, event.site, event.host, protocol::to_string(event.workload.kind),
+                  event.workload.id, event.user, "alert", to_db(event.time_ns),
+                  to_db(event.time_ns), 1, alert_id)
+            .run();
+        statements_->touch_indicator.bind(uuid, to_db(event.time_ns), to_db(event.time_ns)).run();
+      }
+    }
   }
 }
 
@@ -550,6 +436,16 @@ void SqliteStore::write_batch(const PendingBatch& pending) {
               event.workload.id, event.workload.user, event_image(event), event_command_line(event),
               pending.events[i])
         .run();
+    const auto observables = csirt::observables_of(event);
+    if (observables.empty()) continue;
+    const int64_t event_id = sqlite3_last_insert_rowid(db_);
+    for (const auto& observable : observables) {
+      s.insert_observable
+          .bind(static_cast<int>(observable.type), observable.key, to_db(event.time_ns), event_id,
+                event.site, event.host, protocol::to_string(event.workload.kind), event.workload.id,
+                event.user)
+          .run();
+    }
   }
   write_alerts(batch.agent_id, batch.alerts, received_ns);
   for (const auto& zone : batch.zone_energy) {
@@ -633,9 +529,12 @@ RetentionOutcome SqliteStore::apply_retention(const RetentionPolicy& policy, uin
   };
   exec(db_, "BEGIN IMMEDIATE");
   try {
-    if (cut.events_ns != 0)
+    if (cut.events_ns != 0) {
       out.events_deleted = run(
           statements_->cached("DELETE FROM events WHERE time_ns < ?1").bind(to_db(cut.events_ns)));
+      run(statements_->cached("DELETE FROM observables WHERE time_ns < ?1")
+              .bind(to_db(cut.events_ns)));
+    }
     if (cut.alerts_ns != 0)
       out.alerts_deleted = run(
           statements_->cached("DELETE FROM alerts WHERE time_ns < ?1").bind(to_db(cut.alerts_ns)));

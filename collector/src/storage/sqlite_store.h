@@ -35,7 +35,7 @@ struct SqliteWriteQueueLimits {
 // acknowledged only once durable. The technique is PostgreSQL's commit_delay
 // and LevelDB's write batching (DBImpl::Write), without a delay: a group is
 // whatever queued while the previous commit was being written.
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public csirt::CsirtStore {
  public:
   // Throws StoreError when the file cannot be opened or migrated, or its
   // schema is newer than this binary knows.
@@ -54,8 +54,38 @@ class SqliteStore final : public Store {
   void store_alerts(const std::string& origin, const std::string& site, const std::string& host,
                     const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override;
   RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override;
+  csirt::CsirtStore* csirt_store() override { return this; }
+  void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) override;
 
-  static constexpr int kSchemaVersion = 4;
+  // csirt::CsirtStore (sqlite_csirt.cpp)
+  csirt::Incident create_incident(csirt::Incident incident, csirt::TimelineEntry first) override;
+  std::optional<csirt::Incident> incident(const std::string& id) override;
+  std::vector<csirt::Incident> incidents(const csirt::IncidentQuery& query) override;
+  csirt::WriteOutcome update_incident(const csirt::Incident& incident, uint64_t expected_version,
+                                      const std::vector<csirt::TimelineEntry>& entries) override;
+  std::optional<csirt::TimelineEntry> append_entry(csirt::TimelineEntry entry) override;
+  std::vector<csirt::TimelineEntry> timeline(const std::string& incident_id) override;
+  csirt::Indicator put_indicator(csirt::Indicator indicator) override;
+  std::optional<csirt::Indicator> indicator(const std::string& uuid) override;
+  std::vector<csirt::Indicator> indicators(const csirt::IndicatorQuery& query) override;
+  std::vector<csirt::Indicator> detection_indicators() override;
+  bool link_indicator(const std::string& incident_id, const std::string& indicator_uuid,
+                      csirt::LinkRole role, uint64_t now_ns) override;
+  std::vector<csirt::LinkedIndicator> incident_indicators(const std::string& incident_id) override;
+  void record_sightings(const std::vector<csirt::Sighting>& sightings) override;
+  std::vector<csirt::Sighting> sightings(const std::string& indicator_uuid,
+                                         std::size_t limit) override;
+  std::vector<csirt::ObservableHit> find_observables(csirt::ObservableType type,
+                                                     const csirt::KeyRange& range,
+                                                     uint64_t since_ns, std::size_t max_rows,
+                                                     uint64_t& rows_read, bool& truncated) override;
+  std::vector<csirt::AlertRecord> alerts_by_id(const std::vector<int64_t>& ids) override;
+  void put_retrohunt(const csirt::Retrohunt& retrohunt) override;
+  std::optional<csirt::Retrohunt> retrohunt(const std::string& id) override;
+  bool claim_overdue(const std::string& incident_id, const std::string& step_key,
+                     uint64_t now_ns) override;
+
+  static constexpr int kSchemaVersion = 5;
 
   // The write queue now and since opening (for metrics and tests).
   struct WriteQueueStats {
@@ -84,11 +114,17 @@ class SqliteStore final : public Store {
   void write_batch(const PendingBatch& pending);
   void write_alerts(const std::string& agent_id, const std::vector<protocol::Alert>& alerts,
                     uint64_t received_ns);
+  // Runs `work` in one transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on
+  // throw) under mutex_; sqlite_csirt.cpp.
+  template <typename Work>
+  auto transaction(Work&& work);
 
   mutable std::mutex mutex_;
   sqlite3* db_ = nullptr;
   mutable std::atomic<uint64_t> page_cache_bytes_{0};
   std::unique_ptr<Statements> statements_;
+  mutable std::mutex matcher_mutex_;
+  std::shared_ptr<const csirt::IndicatorMatcher> matcher_;  // guarded by matcher_mutex_
 
   // The group commit queue; queue_mutex_ is never held while waiting for mutex_.
   SqliteWriteQueueLimits queue_limits_;

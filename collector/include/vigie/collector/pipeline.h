@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vigie/csirt/tlp.h"
 #include "vigie/protocol/event.h"
 
 namespace vigie::collector {
@@ -22,9 +23,8 @@ class BatchListener {
   virtual void on_stored(const protocol::Batch& batch, uint64_t received_ns) = 0;
 };
 
-// Traffic Light Protocol 2.0 (FIRST, https://www.first.org/tlp/): how far an
-// alert may be shared. Ordered from most to least restricted.
-enum class Tlp : uint8_t { kRed, kAmberStrict, kAmber, kGreen, kClear };
+// Traffic Light Protocol 2.0 (csirt/tlp.h): how far an alert may be shared.
+using Tlp = csirt::Tlp;
 
 // An alert on its way out of the collector: raised by an agent's detection
 // rule (origin "agent") or by the collector's correlation and threshold

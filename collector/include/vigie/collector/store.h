@@ -6,11 +6,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "vigie/csirt/indicator.h"
+#include "vigie/csirt/store.h"
 #include "vigie/protocol/event.h"
 
 namespace vigie::collector {
@@ -197,7 +200,20 @@ class Store {
 
   // Deletes and downsamples what `policy` no longer keeps raw, as of `now_ns`.
   // Idempotent; safe to run while batches are stored. Throws StoreError.
+  // Observables (the retro-hunt index) go with the events they came from.
   virtual RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) = 0;
+
+  // The CSIRT's incidents, indicators and sightings, in the same database
+  // (csirt/store.h); nullptr for a store that has none (test doubles).
+  virtual csirt::CsirtStore* csirt_store() { return nullptr; }
+  // The indicators stored alerts are matched against from now on: each
+  // alert (of a batch or of store_alerts) whose event matches one becomes a
+  // sighting (source "alert", with the alert's id), written in the alert's
+  // own transaction, so that a sighting exists exactly when its alert does.
+  // nullptr: match nothing. Thread-safe.
+  virtual void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) {
+    (void)matcher;
+  }
 };
 
 }  // namespace vigie::collector
