@@ -237,6 +237,20 @@ bool active(const Indicator& indicator, uint64_t now_ns) {
          (indicator.valid_until_ns == 0 || now_ns < indicator.valid_until_ns);
 }
 
+std::string ioc_list_csv(const std::vector<Indicator>& indicators, uint64_t now_ns) {
+  std::vector<std::string> lines;
+  for (const Indicator& i : indicators) {
+    if (!active(i, now_ns) || i.type == ObservableType::kUser) continue;
+    const bool cidr = i.type == ObservableType::kIp && i.value.find('/') != std::string::npos;
+    lines.push_back(std::string(cidr ? "cidr" : to_string(i.type)) + "," + i.value);
+  }
+  std::sort(lines.begin(), lines.end());
+  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+  std::string out = "type,value\n";
+  for (const auto& line : lines) out += line + "\n";
+  return out;
+}
+
 std::string_view to_string(LinkRole role) {
   switch (role) {
     case LinkRole::kObserved:

@@ -17,7 +17,7 @@ namespace {
 // it names the key.
 class Reader {
  public:
-  Reader(const json& object, std::set<std::string_view> known) : object_(object) {
+  Reader(const json& object, const std::set<std::string_view>& known) : object_(object) {
     for (const auto& [key, value] : object.items()) {
       if (!known.count(key)) {
         error_ = "unknown key '" + key + "'";

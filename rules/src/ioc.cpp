@@ -248,8 +248,13 @@ std::size_t IocStore::load_misp_json(const std::string& name, const std::filesys
         diagnostics.push_back({path.string(), 0, "MISP attribute without string type and value"});
         continue;
       }
-      if (const auto ids = attribute.find("to_ids");
-          ids != attribute.end() && ids->is_boolean() && !ids->get<bool>()) {
+      // Not for detection (to_ids false), or revoked (deleted true, which
+      // MISP keeps in exports as a soft delete): never matched.
+      const auto flag = [&attribute](const char* key, bool value) {
+        const auto it = attribute.find(key);
+        return it != attribute.end() && it->is_boolean() && it->get<bool>() == value;
+      };
+      if (flag("to_ids", false) || flag("deleted", true)) {
         if (skipped) ++*skipped;
         continue;
       }

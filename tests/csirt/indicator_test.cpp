@@ -103,6 +103,17 @@ TEST(IndicatorMatcher, RevokedExpiredAndNotForDetectionNeverMatch) {
   EXPECT_TRUE(active(expired, 99));
 }
 
+TEST(IndicatorList, ActiveOnesAsACsvTheRulesLoad) {
+  auto revoked = indicator("r", ObservableType::kIp, "10.0.0.9");
+  revoked.deleted = true;
+  const std::vector<Indicator> all = {indicator("a", ObservableType::kIp, "10.1.0.0/16"),
+                                      indicator("b", ObservableType::kIp, "10.0.0.1"),
+                                      indicator("c", ObservableType::kDomain, "Pool.Example"),
+                                      indicator("d", ObservableType::kUser, "mallory"), revoked};
+  EXPECT_EQ(ioc_list_csv(all, 1),
+            "type,value\ncidr,10.1.0.0/16\ndomain,pool.example\nip,10.0.0.1\n");
+}
+
 TEST(Observables, OfConnectionsAcceptsAndExecutions) {
   Event connect;
   connect.user = "alice";

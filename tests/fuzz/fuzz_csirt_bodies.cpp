@@ -1,6 +1,6 @@
 // Fuzzes the CSIRT API's body parsers (csirt/json.h): every body a client
 // sends to /api/v1/csirt/. The first byte picks the parser, the rest is the
-// body. Properties: never throws; what is accepted respects the bounds and
+// body (case 5: a MISP event for the IOC store, csirt/misp.h). Properties: never throws; what is accepted respects the bounds and
 // rules the routes rely on: a non-empty title, no entry of a kind the
 // collector writes, indicator values already normalised (normalise() is
 // idempotent on them) and surviving the stored form, 1..1000 uuids per
@@ -13,6 +13,7 @@
 
 #include "fuzz_util.h"
 #include "vigie/csirt/json.h"
+#include "vigie/csirt/misp.h"
 
 using vigie::fuzz::check;
 using vigie::fuzz::finding;
@@ -22,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
       case 0:
         if (auto draft = csirt::parse_incident_draft(body)) {
           check(!draft->title.empty() && draft->title.size() <= csirt::kMaxShortBytes,
@@ -56,6 +57,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             check(!csirt::key_ranges(i.type, i.value).empty(), "an indicator has key ranges");
             check(csirt::indicator_from_json(csirt::to_json(i)) == i,
                   "an indicator survives its stored form");
+          }
+        }
+        break;
+      case 5:
+        if (auto imported = csirt::indicators_from_misp(body, csirt::Tlp::kAmber)) {
+          for (const auto& i : imported->indicators) {
+            const auto again = csirt::normalise(i.type, i.value);
+            check(again.ok() && *again == i.value, "an imported value is normalised");
+            check(i.source.rfind("misp:", 0) == 0, "an imported indicator names its event");
           }
         }
         break;

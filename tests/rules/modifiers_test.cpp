@@ -162,7 +162,8 @@ TEST(RulesIoc, CsvAndMispSetsMatchIpsCidrsDomainsHashesAndNames) {
                                  << "\nfilename,xmrig\nbogus,1\nip,999.1.1.1\n";
   std::ofstream(dir / "misp.json")
       << R"({"Event": {"Attribute": [{"type": "ip-dst|port", "value": "192.0.2.50|3333", "to_ids": true},
-            {"type": "ip-dst", "value": "192.0.2.51", "to_ids": false}],
+            {"type": "ip-dst", "value": "192.0.2.51", "to_ids": false},
+            {"type": "ip-dst", "value": "192.0.2.52", "to_ids": true, "deleted": true}],
             "Object": [{"Attribute": [{"type": "domain", "value": "Evil.Example."}]}]}})";
   IocStore store;
   std::vector<Diagnostic> diagnostics;
@@ -172,7 +173,7 @@ TEST(RulesIoc, CsvAndMispSetsMatchIpsCidrsDomainsHashesAndNames) {
   EXPECT_EQ(diagnostics[1].line, 8);
   std::size_t skipped = 0;
   EXPECT_EQ(store.load_misp_json("misp", dir / "misp.json", diagnostics, &skipped), 2u);
-  EXPECT_EQ(skipped, 1u);
+  EXPECT_EQ(skipped, 2u);  // not for detection, and revoked
   const auto pools = store.find("pools");
   ASSERT_TRUE(pools);
   EXPECT_TRUE(pools->matches("198.51.100.7"));
@@ -186,6 +187,7 @@ TEST(RulesIoc, CsvAndMispSetsMatchIpsCidrsDomainsHashesAndNames) {
   const auto misp = store.find("misp");
   EXPECT_TRUE(misp->matches("192.0.2.50"));
   EXPECT_FALSE(misp->matches("192.0.2.51"));
+  EXPECT_FALSE(misp->matches("192.0.2.52"));  // a revoked indicator never matches
   EXPECT_TRUE(misp->matches("a.evil.example"));
 
   LoadOptions options;

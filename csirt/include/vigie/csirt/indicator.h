@@ -92,6 +92,12 @@ struct Indicator {
 // Whether `indicator` may match at `now_ns`: to_ids, not deleted, not expired.
 bool active(const Indicator& indicator, uint64_t now_ns);
 
+// The indicators active() at `now_ns` as an IOC list for Sigma rules'
+// `|ioc:` modifier (rules/ioc.h IocStore::load_csv): "type,value" lines of
+// ip, cidr, domain, sha256 and filename, sorted. User names are left out:
+// rules match them with plain field conditions, not IOC sets.
+std::string ioc_list_csv(const std::vector<Indicator>& indicators, uint64_t now_ns);
+
 // The link of an indicator to an incident.
 enum class LinkRole : uint8_t { kObserved, kSuspected, kRelated };
 std::string_view to_string(LinkRole role);  // "observed", "suspected", "related"

@@ -112,8 +112,10 @@ class CsirtStore {
   virtual std::vector<LinkedIndicator> incident_indicators(const std::string& incident_id) = 0;
 
   // Merges each sighting into the row of its (indicator, site, host,
-  // workload, user, source): count added, first/last widened, alert_id
-  // replaced when set; the indicator's first/last seen widened too.
+  // workload, user, source): first/last widened, alert_id replaced when set,
+  // count added, except for source "retrohunt", whose count is the largest
+  // seen (a retro-hunt counts stored events: running it again over the same
+  // window must not count them twice); the indicator's first/last seen widened.
   virtual void record_sightings(const std::vector<Sighting>& sightings) = 0;
   // By last_ns, newest first.
   virtual std::vector<Sighting> sightings(const std::string& indicator_uuid,

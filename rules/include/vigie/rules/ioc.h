@@ -77,7 +77,8 @@ class IocStore {
   // "Object": [{"Attribute": [...]}]}}, a list of such events, a REST search
   // answer {"response": {"Attribute": [...]}}, or {"Attribute": [...]}. Each
   // attribute's "type" and "value" are read as for CSV; attributes with
-  // "to_ids": false are skipped (MISP's "not for detection") and counted in
+  // "to_ids": false (MISP's "not for detection") or "deleted": true (revoked,
+  // a soft delete MISP keeps in exports) are skipped and counted in
   // `skipped`. Unknown types are diagnostics.
   std::size_t load_misp_json(const std::string& name, const std::filesystem::path& path,
                              std::vector<Diagnostic>& diagnostics, std::size_t* skipped = nullptr);
