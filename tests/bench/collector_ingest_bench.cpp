@@ -614,6 +614,8 @@ class NullStore final : public collector::Store {
                                               uint64_t) override {
     return {};
   }
+  csirt::CsirtStore* csirt_store() override { return nullptr; }
+  void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher>) override {}
 };
 
 struct Latency {

@@ -64,6 +64,10 @@ class GatedStore final : public Store {
                     const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override {
     store_.store_alerts(origin, site, host, alerts, received_ns);
   }
+  csirt::CsirtStore* csirt_store() override { return store_.csirt_store(); }
+  void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) override {
+    store_.set_indicator_matcher(std::move(matcher));
+  }
   RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override {
     return store_.apply_retention(policy, now_ns);
   }

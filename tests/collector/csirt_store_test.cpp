@@ -298,10 +298,12 @@ TEST_P(CsirtStoreTest, ObservablesOfStoredEventsAreFoundByKeyRangeBoundedAndKept
 TEST_P(CsirtStoreTest, RecordsRetrohuntSightingsAndRetrohunts) {
   const auto ip = put(csirt::ObservableType::kIp, "198.51.100.7");
   csirt::Sighting s{ip.uuid, "site-a", "node1", "slurm_job", "42", "alice", 100, 200, 3, "retrohunt", 0};
-  csirt_->record_sightings({s, s});
+  csirt_->record_sightings({s, s});  // the same retro-hunt twice: counted once
+  s.source = "alert";
+  csirt_->record_sightings({s, s});  // two alerts: counted twice
   const auto sightings = csirt_->sightings(ip.uuid, 10);
-  ASSERT_EQ(sightings.size(), 1u);
-  EXPECT_EQ(sightings[0].count, 6u);
+  ASSERT_EQ(sightings.size(), 2u);
+  EXPECT_EQ(sightings[0].count + sightings[1].count, 3u + 6u);
   EXPECT_EQ(csirt_->indicator(ip.uuid)->first_seen_ns, 100u);
 
   csirt::Retrohunt hunt;

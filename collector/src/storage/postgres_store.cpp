@@ -1,30 +1,21 @@
 #include "storage/postgres_store.h"
 
-#include <endian.h>
-#include <libpq-fe.h>
-
 #include <algorithm>
-#include <bit>
 #include <cstdint>
-#include <cstring>
-#include <limits>
-#include <map>
 #include <tuple>
 #include <utility>
 
 #include "json.h"
 #include "storage/energy_report.h"
+#include "storage/postgres_connection.h"
 #include "storage/stored_form.h"
 
 namespace vigie::collector {
 namespace {
 
+using postgres::to_db;
+using postgres::to_db_bound;
 using protocol::Batch;
-
-// Type OIDs of the parameters and results we use (PostgreSQL's
-// src/include/catalog/pg_type.dat; stable across versions).
-constexpr Oid kBoolOid = 16, kByteaOid = 17, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23,
-              kFloat4Oid = 700, kFloat8Oid = 701;
 
 // Schema migrations; entry i takes version i to i + 1. Every string from
 // agents is bytea (kept byte for byte, compared and sorted bytewise as in
@@ -94,304 +85,100 @@ CREATE TABLE job_footprint_hosts (
   embodied_gco2e double precision NOT NULL, estimated boolean NOT NULL,
   PRIMARY KEY (job_id, host));
 )sql",
+    // 2: the CSIRT (csirt/store.h), as SQLite's migration 5. Observables of
+    // every event, for retro-hunts (type: csirt::ObservableType; key:
+    // csirt::observable_key, bytea so that key ranges compare bytewise);
+    // incidents, timeline entries, indicators and retro-hunts as their JSON
+    // (csirt/json.h, text) beside the columns queries filter on; sightings one
+    // row per (indicator, site, host, workload, user, source). Ids and names
+    // are bytea like every other string here: they come from URLs and agents.
+    R"sql(
+CREATE TABLE observables (
+  type smallint NOT NULL, key bytea NOT NULL, time_ns bigint NOT NULL, event_id bigint NOT NULL,
+  site bytea NOT NULL, host bytea NOT NULL, workload_kind bytea NOT NULL,
+  workload_id bytea NOT NULL, user_name bytea NOT NULL);
+CREATE INDEX observables_key ON observables (type, key, time_ns);
+CREATE INDEX observables_time ON observables (time_ns);
+CREATE TABLE incident_numbers (
+  site bytea NOT NULL, year integer NOT NULL, last bigint NOT NULL, PRIMARY KEY (site, year));
+CREATE TABLE incidents (
+  id bytea PRIMARY KEY, uuid bytea NOT NULL UNIQUE, state bytea NOT NULL,
+  created_ns bigint NOT NULL, version bigint NOT NULL, body text NOT NULL);
+CREATE INDEX incidents_created ON incidents (created_ns);
+CREATE TABLE timeline (
+  seq bigserial PRIMARY KEY, id bytea NOT NULL UNIQUE, incident_id bytea NOT NULL,
+  occurred_ns bigint NOT NULL, body text NOT NULL);
+CREATE INDEX timeline_incident ON timeline (incident_id, occurred_ns);
+CREATE TABLE indicators (
+  uuid bytea PRIMARY KEY, type smallint NOT NULL, value bytea NOT NULL, source bytea NOT NULL,
+  deleted boolean NOT NULL, to_ids boolean NOT NULL, first_seen_ns bigint NOT NULL,
+  last_seen_ns bigint NOT NULL, updated_ns bigint NOT NULL, body text NOT NULL,
+  UNIQUE (type, value, source));
+CREATE TABLE incident_indicators (
+  incident_id bytea NOT NULL, indicator_uuid bytea NOT NULL, role bytea NOT NULL,
+  linked_ns bigint NOT NULL, PRIMARY KEY (incident_id, indicator_uuid));
+CREATE TABLE sightings (
+  indicator_uuid bytea NOT NULL, site bytea NOT NULL, host bytea NOT NULL,
+  workload_kind bytea NOT NULL, workload_id bytea NOT NULL, user_name bytea NOT NULL,
+  source bytea NOT NULL, first_ns bigint NOT NULL, last_ns bigint NOT NULL,
+  count bigint NOT NULL, alert_id bigint NOT NULL,
+  PRIMARY KEY (indicator_uuid, site, host, workload_kind, workload_id, user_name, source));
+CREATE TABLE retrohunts (id bytea PRIMARY KEY, requested_ns bigint NOT NULL, body text NOT NULL);
+CREATE TABLE sec01_overdue (
+  incident_id bytea NOT NULL, step bytea NOT NULL, claimed_ns bigint NOT NULL,
+  PRIMARY KEY (incident_id, step));
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 
 // Serialises retention runs of all collectors on one database ("vigieret").
 constexpr long long kRetentionLockKey = 0x7669676965726574;
 
-int64_t to_db(uint64_t value) { return static_cast<int64_t>(value); }
-int64_t to_db_bound(uint64_t value) {
-  return static_cast<int64_t>(std::min<uint64_t>(value, std::numeric_limits<int64_t>::max()));
-}
-
-std::string trimmed(const char* message) {
-  std::string out = message ? message : "";
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-// Values in PostgreSQL's binary format (network byte order), as parameters
-// and as COPY fields: int8, float8, bool, bytea.
-void append_int8(std::string& out, int64_t value) {
-  const uint64_t be = htobe64(static_cast<uint64_t>(value));
-  out.append(reinterpret_cast<const char*>(&be), sizeof(be));
-}
-void append_int4(std::string& out, int32_t value) {
-  const uint32_t be = htobe32(static_cast<uint32_t>(value));
-  out.append(reinterpret_cast<const char*>(&be), sizeof(be));
-}
-void append_int2(std::string& out, int16_t value) {
-  const uint16_t be = htobe16(static_cast<uint16_t>(value));
-  out.append(reinterpret_cast<const char*>(&be), sizeof(be));
-}
-
-// One binary value and its type OID.
-struct Value {
-  Oid type;
-  std::string bytes;
-};
-Value value_of(double v) {
-  Value out{kFloat8Oid, {}};
-  append_int8(out.bytes, static_cast<int64_t>(std::bit_cast<uint64_t>(v)));
-  return out;
-}
-Value value_of(bool v) { return {kBoolOid, std::string(1, v ? '\1' : '\0')}; }
-Value value_of(std::string_view v) { return {kByteaOid, std::string(v)}; }
-Value value_of(const std::string& v) { return {kByteaOid, v}; }
-Value value_of(const std::vector<std::uint8_t>& v) {
-  return {kByteaOid, std::string(v.begin(), v.end())};
-}
-template <typename T>
-requires std::is_integral_v<T> Value value_of(T v) {
-  Value out{kInt8Oid, {}};
-  append_int8(out.bytes, static_cast<int64_t>(v));
-  return out;
-}
-
-// Parameters of one statement, all binary. Parameters a statement does not
-// reference are allowed (their types are given), so the variants of a query
-// share one argument list, as SqliteStore's do.
-class Params {
- public:
-  template <typename... Args>
-  explicit Params(const Args&... args) {
-    (values_.push_back(value_of(args)), ...);
-  }
-  int size() const { return static_cast<int>(values_.size()); }
-  std::vector<Oid> types() const {
-    std::vector<Oid> out;
-    for (const auto& v : values_) out.push_back(v.type);
-    return out;
-  }
-  const std::vector<Value>& values() const { return values_; }
-
- private:
-  std::vector<Value> values_;
-};
-
-// Rows for COPY ... FROM STDIN (FORMAT binary): the PostgreSQL documentation,
-// "COPY", section "Binary Format" (signature, flags, header extension, then
-// per tuple an int16 field count and per field an int32 length and the bytes).
-class CopyRows {
- public:
-  CopyRows() {
-    data_.append("PGCOPY\n\377\r\n\0", 11);
-    append_int4(data_, 0);  // flags
-    append_int4(data_, 0);  // header extension length
-  }
-  template <typename... Args>
-  void row(const Args&... args) {
-    append_int2(data_, static_cast<int16_t>(sizeof...(Args)));
-    (field(value_of(args)), ...);
-    ++rows_;
-  }
-  std::size_t rows() const { return rows_; }
-  const std::string& finish() {
-    append_int2(data_, -1);
-    return data_;
-  }
-
- private:
-  void field(const Value& v) {
-    append_int4(data_, static_cast<int32_t>(v.bytes.size()));
-    data_.append(v.bytes);
-  }
-  std::string data_;
-  std::size_t rows_ = 0;
-};
-
-using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
-
-// A result in binary format. Accessors check the column's type and throw
-// StoreError on a mismatch or NULL, rather than misread bytes.
-class Result {
- public:
-  explicit Result(PGresult* result) : result_(result, &PQclear) {}
-  PGresult* get() const { return result_.get(); }
-  int rows() const { return PQntuples(result_.get()); }
-  uint64_t affected() const {
-    const char* n = PQcmdTuples(result_.get());
-    return n && *n ? std::stoull(n) : 0;
-  }
-  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column); }
-  int64_t integer(int row, int column) const {
-    const char* data = raw(row, column);
-    switch (PQftype(result_.get(), column)) {
-      case kInt8Oid: {
-        uint64_t be;
-        std::memcpy(&be, data, 8);
-        return static_cast<int64_t>(be64toh(be));
-      }
-      case kInt4Oid: {
-        uint32_t be;
-        std::memcpy(&be, data, 4);
-        return static_cast<int32_t>(be32toh(be));
-      }
-      case kInt2Oid: {
-        uint16_t be;
-        std::memcpy(&be, data, 2);
-        return static_cast<int16_t>(be16toh(be));
-      }
-      default:
-        throw type_error(column, "an integer");
-    }
-  }
-  uint64_t unsigned_integer(int row, int column) const {
-    return static_cast<uint64_t>(integer(row, column));
-  }
-  double real(int row, int column) const {
-    const char* data = raw(row, column);
-    switch (PQftype(result_.get(), column)) {
-      case kFloat8Oid: {
-        uint64_t be;
-        std::memcpy(&be, data, 8);
-        return std::bit_cast<double>(be64toh(be));
-      }
-      case kFloat4Oid: {
-        uint32_t be;
-        std::memcpy(&be, data, 4);
-        return std::bit_cast<float>(be32toh(be));
-      }
-      default:
-        throw type_error(column, "a float");
-    }
-  }
-  bool boolean(int row, int column) const {
-    if (PQftype(result_.get(), column) != kBoolOid) throw type_error(column, "a boolean");
-    return raw(row, column)[0] != 0;
-  }
-  std::string text(int row, int column) const {
-    const char* data = raw(row, column);
-    return std::string(data, static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));
-  }
-  std::vector<std::uint8_t> blob(int row, int column) const {
-    const auto* data = reinterpret_cast<const std::uint8_t*>(raw(row, column));
-    return {data, data + PQgetlength(result_.get(), row, column)};
-  }
-
- private:
-  const char* raw(int row, int column) const {
-    if (PQgetisnull(result_.get(), row, column))
-      throw StoreError(std::string("PostgreSQL: unexpected NULL in column ") +
-                       PQfname(result_.get(), column));
-    return PQgetvalue(result_.get(), row, column);
-  }
-  StoreError type_error(int column, const char* expected) const {
-    return StoreError(std::string("PostgreSQL: column ") + PQfname(result_.get(), column) +
-                      " is not " + expected + " (type oid " +
-                      std::to_string(PQftype(result_.get(), column)) + ")");
-  }
-  ResultPtr result_;
-};
-
 std::string host_filter(const std::string& host) {
   return host.empty() ? std::string() : std::string(" AND host = $3");
 }
 
+constexpr const char* kEventColumns =
+    "agent_id, time_ns, site, host, kind, pid, ppid, uid, gid, user_name, cgroup_id, "
+    "workload_kind, workload_id, workload_user, image, command_line, event";
+constexpr const char* kAlertColumns =
+    "received_ns, time_ns, rule_id, rule_title, level, tags, site, host, agent_id, pid, "
+    "user_name, image, command_line, workload_kind, workload_id, workload_user, event";
+
+// COPY's target: `table (columns)`, with its id first when the rows have
+// theirs (PostgresStore::reserve_ids).
+std::string copy_target(const char* table, const char* columns, const CopyRows& rows) {
+  return std::string(table) + (rows.has_prepended_column() ? " (id, " : " (") + columns + ")";
+}
+
+// The sightings of the alerts whose event `matcher` matches, as SQLite
+// writes them; alert_id is the alert's index until its id is known.
+std::vector<csirt::Sighting> sightings_of(const csirt::IndicatorMatcher* matcher,
+                                          const std::vector<protocol::Alert>& alerts) {
+  std::vector<csirt::Sighting> out;
+  if (matcher == nullptr || matcher->size() == 0) return out;
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
+    const auto& event = alerts[i].event;
+    for (const auto& observable : csirt::observables_of(event)) {
+      for (auto& uuid : matcher->match(observable)) {
+        out.push_back({std::move(uuid), event.site, event.host,
+                       std::string(protocol::to_string(event.workload.kind)), event.workload.id,
+                       event.user, event.time_ns, event.time_ns, 1, "alert",
+                       static_cast<int64_t>(i)});
+      }
+    }
+  }
+  return out;
+}
+
+// Once the alerts have their ids: those of their sightings.
+std::vector<csirt::Sighting> with_alert_ids(std::vector<csirt::Sighting> sightings,
+                                            const std::vector<int64_t>& alert_ids) {
+  for (auto& s : sightings) s.alert_id = alert_ids[static_cast<std::size_t>(s.alert_id)];
+  return sightings;
+}
+
 }  // namespace
-
-// One libpq connection with the statements prepared on it.
-class PostgresStore::Connection {
- public:
-  explicit Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
-    if (!conn_) throw StoreError("PostgreSQL: out of memory");
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      const std::string error = trimmed(PQerrorMessage(conn_));
-      PQfinish(conn_);
-      throw StoreError("cannot connect to PostgreSQL: " + error);
-    }
-    PQsetNoticeProcessor(
-        conn_, [](void*, const char*) {}, nullptr);
-  }
-  ~Connection() { PQfinish(conn_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
-  // Round trips attempted since the connection was leased.
-  unsigned calls() const { return calls_; }
-  // Called at each lease; true when it was used before (idle in the pool).
-  bool lease() {
-    calls_ = 0;
-    return leases_++ > 0;
-  }
-
-  // Runs `sql` (statements without parameters: BEGIN, COMMIT, DDL).
-  void exec(const char* sql) {
-    ++calls_;
-    check(Result(PQexec(conn_, sql)), sql);
-  }
-
-  // Runs `sql` as a prepared statement (prepared on first use on this
-  // connection) with binary parameters and results.
-  Result query(const std::string& sql, const Params& params = Params()) {
-    ++calls_;
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end()) {
-      const std::string name = "s" + std::to_string(prepared_.size());
-      const auto types = params.types();
-      check(Result(PQprepare(conn_, name.c_str(), sql.c_str(), params.size(), types.data())), sql);
-      it = prepared_.emplace(sql, name).first;
-    }
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (const auto& v : params.values()) {
-      values.push_back(v.bytes.data());
-      lengths.push_back(static_cast<int>(v.bytes.size()));
-      formats.push_back(1);
-    }
-    Result result(PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
-                                 lengths.data(), formats.data(), 1));
-    check(result, sql);
-    return result;
-  }
-
-  // COPY `target` FROM STDIN (FORMAT binary) with `rows`; nothing when empty.
-  void copy(const char* target, CopyRows& rows) {
-    if (rows.rows() == 0) return;
-    ++calls_;
-    const std::string sql = std::string("COPY ") + target + " FROM STDIN (FORMAT binary)";
-    Result start(PQexec(conn_, sql.c_str()));
-    if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
-      check(start, sql);
-      throw StoreError("PostgreSQL: COPY did not start in: " + sql);
-    }
-    const std::string& data = rows.finish();
-    if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1 ||
-        PQputCopyEnd(conn_, nullptr) != 1) {
-      throw StoreError("PostgreSQL: " + trimmed(PQerrorMessage(conn_)) + " in: " + sql);
-    }
-    // The COPY's result, then the end of its results.
-    std::string error;
-    while (PGresult* r = PQgetResult(conn_)) {
-      Result result(r);
-      if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty())
-        error = trimmed(PQresultErrorMessage(r));
-    }
-    if (!error.empty()) throw StoreError("PostgreSQL: " + error + " in: " + sql);
-  }
-
-  // Rolls back whatever transaction is open; for error paths, never throws.
-  void rollback() noexcept {
-    if (!broken() && PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
-  }
-
- private:
-  void check(const Result& result, const std::string& sql) {
-    PGresult* r = result.get();
-    const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
-    const std::string error = r ? trimmed(PQresultErrorMessage(r)) : "";
-    throw StoreError("PostgreSQL: " + (error.empty() ? trimmed(PQerrorMessage(conn_)) : error) +
-                     " in: " + sql.substr(0, 200));
-  }
-
-  PGconn* conn_;
-  std::map<std::string, std::string> prepared_;  // sql -> statement name
-  unsigned calls_ = 0;
-  unsigned long leases_ = 0;
-};
 
 PostgresStore::Lease::Lease(PostgresStore& store, std::unique_ptr<Connection> connection)
     : store_(store), connection_(std::move(connection)) {}
@@ -439,23 +226,6 @@ PostgresStore::Lease PostgresStore::acquire() {
   }
 }
 
-template <typename Work>
-auto PostgresStore::with_connection(Work&& work, bool idempotent) {
-  for (int attempt = 0;; ++attempt) {
-    auto lease = acquire();
-    const bool reused = lease->lease();
-    try {
-      return work(*lease);
-    } catch (const StoreError&) {
-      lease->rollback();
-      // A server restart shows only when a connection idle in the pool is
-      // used again: then the work is done once more on a new connection,
-      // when that is safe (idempotent work, or its first call failed).
-      if (attempt > 0 || !reused || !lease->broken() || (!idempotent && lease->calls() > 1)) throw;
-    }
-  }
-}
-
 PostgresStore::PostgresStore(const std::string& conninfo, std::size_t pool_size)
     : conninfo_(conninfo), pool_size_(std::max<std::size_t>(1, pool_size)) {
   auto lease = acquire();
@@ -488,17 +258,50 @@ PostgresStore::~PostgresStore() {
   idle_.clear();
 }
 
+void PostgresStore::set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) {
+  std::lock_guard lock(matcher_mutex_);
+  matcher_ = std::move(matcher);
+}
+
+std::shared_ptr<const csirt::IndicatorMatcher> PostgresStore::matcher() const {
+  std::lock_guard lock(matcher_mutex_);
+  return matcher_;
+}
+
+std::vector<int64_t> PostgresStore::reserve_ids(Connection& c, CopyRows& rows, const char* table) {
+  const auto r = c.query(std::string("SELECT nextval(pg_get_serial_sequence('") + table +
+                             "', 'id')) FROM generate_series(1, $1)",
+                         Params(rows.rows()));
+  std::vector<int64_t> ids;
+  ids.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) ids.push_back(r.integer(i, 0));
+  if (ids.size() != rows.rows())
+    throw StoreError(std::string("PostgreSQL: fewer ids than rows from the sequence of ") + table);
+  std::sort(ids.begin(), ids.end());  // rows in batch order, like those of COPY's default
+  rows.prepend_column(ids);
+  return ids;
+}
+
 StoreOutcome PostgresStore::store_batch(const Batch& batch, uint64_t received_ns) {
   // Rows encoded before a connection is taken, so that a connection is held
   // only for the round trips.
-  CopyRows events, alerts, zones, workloads;
+  CopyRows events, alerts, zones, workloads, observables;
+  std::vector<std::size_t> observed_in;  // per observable row, its event's index
+  std::vector<csirt::Sighting> sightings;
   try {
-    for (const auto& event : batch.events) {
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+      const auto& event = batch.events[i];
       events.row(batch.agent_id, to_db(event.time_ns), event.site, event.host,
                  protocol::to_string(event.kind()), event.pid, event.ppid, event.uid, event.gid,
                  event.user, to_db(event.cgroup_id), protocol::to_string(event.workload.kind),
                  event.workload.id, event.workload.user, event_image(event),
                  event_command_line(event), stored_form::encode_event(event));
+      for (const auto& observable : csirt::observables_of(event)) {
+        observables.row(static_cast<int16_t>(observable.type), observable.key,
+                        to_db(event.time_ns), event.site, event.host,
+                        protocol::to_string(event.workload.kind), event.workload.id, event.user);
+        observed_in.push_back(i);
+      }
     }
     for (const auto& alert : batch.alerts) {
       const auto& event = alert.event;
@@ -521,6 +324,7 @@ StoreOutcome PostgresStore::store_batch(const Batch& batch, uint64_t received_ns
                     e.carbon_gco2e, e.cpu_joules, e.dram_joules, e.gpu_joules, e.idle_joules,
                     e.embodied_gco2e, e.estimated);
     }
+    sightings = sightings_of(matcher().get(), batch.alerts);
   } catch (const std::exception& e) {
     return {StoreOutcome::Status::kFailed, std::string("cannot encode the batch: ") + e.what()};
   }
@@ -539,14 +343,22 @@ StoreOutcome PostgresStore::store_batch(const Batch& batch, uint64_t received_ns
       c.exec("ROLLBACK");
       return {StoreOutcome::Status::kDuplicate, {}};
     }
+    if (observables.rows() > 0) {
+      const auto event_ids = reserve_ids(c, events, "events");
+      std::vector<int64_t> observed_ids;
+      observed_ids.reserve(observed_in.size());
+      for (const std::size_t i : observed_in) observed_ids.push_back(event_ids[i]);
+      observables.prepend_column(std::move(observed_ids));
+    }
+    c.copy(copy_target("events", kEventColumns, events), events);
     c.copy(
-        "events (agent_id, time_ns, site, host, kind, pid, ppid, uid, gid, user_name, cgroup_id, "
-        "workload_kind, workload_id, workload_user, image, command_line, event)",
-        events);
-    c.copy(
-        "alerts (received_ns, time_ns, rule_id, rule_title, level, tags, site, host, agent_id, "
-        "pid, user_name, image, command_line, workload_kind, workload_id, workload_user, event)",
-        alerts);
+        "observables (event_id, type, key, time_ns, site, host, workload_kind, workload_id, "
+        "user_name)",
+        observables);
+    std::vector<int64_t> alert_ids;
+    if (!sightings.empty()) alert_ids = reserve_ids(c, alerts, "alerts");
+    c.copy(copy_target("alerts", kAlertColumns, alerts), alerts);
+    if (!sightings.empty()) write_sightings(c, with_alert_ids(sightings, alert_ids));
     c.copy(
         "zone_energy (agent_id, site, host, start_ns, end_ns, zone, source, estimated, "
         "energy_joules, in_node_total)",
@@ -618,30 +430,27 @@ void PostgresStore::store_alerts(const std::string& origin, const std::string& s
                                  const std::string& host,
                                  const std::vector<protocol::Alert>& alerts, uint64_t received_ns) {
   if (alerts.empty()) return;
-  auto rows = [&] {
-    CopyRows out;
-    for (const auto& alert : alerts) {
-      auto event = alert.event;
-      if (event.site.empty()) event.site = site;
-      if (event.host.empty()) event.host = host;
-      out.row(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
-              alert.level, stored_form::encode_tags(alert.tags), event.site, event.host, origin,
-              event.pid, event.user, event_image(event), event_command_line(event),
-              protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
-              stored_form::encode_event(event));
-    }
-    return out;
-  };
+  std::vector<protocol::Alert> placed = alerts;
+  CopyRows rows;
+  for (auto& alert : placed) {
+    auto& event = alert.event;
+    if (event.site.empty()) event.site = site;
+    if (event.host.empty()) event.host = host;
+    rows.row(to_db(received_ns), to_db(event.time_ns), alert.rule_id, alert.rule_title,
+             alert.level, stored_form::encode_tags(alert.tags), event.site, event.host, origin,
+             event.pid, event.user, event_image(event), event_command_line(event),
+             protocol::to_string(event.workload.kind), event.workload.id, event.workload.user,
+             stored_form::encode_event(event));
+  }
+  const auto sightings = sightings_of(matcher().get(), placed);
   // Not idempotent: done again only when its first call (BEGIN) failed.
   with_connection(
       [&](Connection& c) {
         c.exec("BEGIN");
-        auto copy = rows();
-        c.copy(
-            "alerts (received_ns, time_ns, rule_id, rule_title, level, tags, site, host, "
-            "agent_id, pid, user_name, image, command_line, workload_kind, workload_id, "
-            "workload_user, event)",
-            copy);
+        std::vector<int64_t> alert_ids;
+        if (!sightings.empty()) alert_ids = reserve_ids(c, rows, "alerts");
+        c.copy(copy_target("alerts", kAlertColumns, rows), rows);
+        if (!sightings.empty()) write_sightings(c, with_alert_ids(sightings, alert_ids));
         c.exec("COMMIT");
       },
       false);
@@ -849,9 +658,11 @@ RetentionOutcome PostgresStore::apply_retention(const RetentionPolicy& policy, u
     RetentionOutcome out;
     c.exec("BEGIN");
     c.query("SELECT pg_advisory_xact_lock($1)", Params(kRetentionLockKey));
-    if (cut.events_ns != 0)
+    if (cut.events_ns != 0) {
       out.events_deleted =
           c.query("DELETE FROM events WHERE time_ns < $1", Params(to_db(cut.events_ns))).affected();
+      c.query("DELETE FROM observables WHERE time_ns < $1", Params(to_db(cut.events_ns)));
+    }
     if (cut.alerts_ns != 0)
       out.alerts_deleted =
           c.query("DELETE FROM alerts WHERE time_ns < $1", Params(to_db(cut.alerts_ns))).affected();

@@ -9,8 +9,12 @@
 #include <vector>
 
 #include "vigie/collector/store.h"
+#include "vigie/csirt/store.h"
 
 namespace vigie::collector {
+namespace postgres {
+class CopyRows;
+}
 
 // Stores batches in a PostgreSQL database shared by any number of
 // collectors. Same results as SqliteStore; what differs:
@@ -22,13 +26,19 @@ namespace vigie::collector {
 //   kept byte for byte and sorts bytewise, as in SQLite.
 // - Queries are prepared statements with binary parameters and results;
 //   a batch's rows go in by COPY ... (FORMAT binary).
+// - Rows whose ids other rows need (events for their observables, alerts
+//   for their sightings) take them from the table's sequence in the batch's
+//   transaction (a round trip per table) and go in by COPY with them.
+// - The CSIRT's tables (postgres_csirt.cpp): an incident's number comes from
+//   an upsert of its (site, year) row, an update is an UPDATE ... WHERE
+//   version = expected, so both are right with several collectors.
 // - A pool of up to `pool_size` connections, one per concurrent call, made on
 //   demand. A connection found broken (server restarted) is reopened on the
 //   next call; a call that fails before writing anything on a connection
 //   that turns out to be broken is retried once on a new one.
 // Durability is PostgreSQL's commit (synchronous_commit as the server says;
 // its default, on, flushes the WAL before the commit returns).
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, public csirt::CsirtStore {
  public:
   // `conninfo` is a libpq connection string or URI
   // ("postgresql://user@host:5432/vigie", "host=/run/postgresql dbname=vigie").
@@ -50,6 +60,36 @@ class PostgresStore final : public Store {
   void store_alerts(const std::string& origin, const std::string& site, const std::string& host,
                     const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override;
   RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override;
+  csirt::CsirtStore* csirt_store() override { return this; }
+  void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) override;
+
+  // csirt::CsirtStore (postgres_csirt.cpp)
+  csirt::Incident create_incident(csirt::Incident incident, csirt::TimelineEntry first) override;
+  std::optional<csirt::Incident> incident(const std::string& id) override;
+  std::vector<csirt::Incident> incidents(const csirt::IncidentQuery& query) override;
+  csirt::WriteOutcome update_incident(const csirt::Incident& incident, uint64_t expected_version,
+                                      const std::vector<csirt::TimelineEntry>& entries) override;
+  std::optional<csirt::TimelineEntry> append_entry(csirt::TimelineEntry entry) override;
+  std::vector<csirt::TimelineEntry> timeline(const std::string& incident_id) override;
+  csirt::Indicator put_indicator(csirt::Indicator indicator) override;
+  std::optional<csirt::Indicator> indicator(const std::string& uuid) override;
+  std::vector<csirt::Indicator> indicators(const csirt::IndicatorQuery& query) override;
+  std::vector<csirt::Indicator> detection_indicators() override;
+  bool link_indicator(const std::string& incident_id, const std::string& indicator_uuid,
+                      csirt::LinkRole role, uint64_t now_ns) override;
+  std::vector<csirt::LinkedIndicator> incident_indicators(const std::string& incident_id) override;
+  void record_sightings(const std::vector<csirt::Sighting>& sightings) override;
+  std::vector<csirt::Sighting> sightings(const std::string& indicator_uuid,
+                                         std::size_t limit) override;
+  std::vector<csirt::ObservableHit> find_observables(csirt::ObservableType type,
+                                                     const csirt::KeyRange& range,
+                                                     uint64_t since_ns, std::size_t max_rows,
+                                                     uint64_t& rows_read, bool& truncated) override;
+  std::vector<csirt::AlertRecord> alerts_by_id(const std::vector<int64_t>& ids) override;
+  void put_retrohunt(const csirt::Retrohunt& retrohunt) override;
+  std::optional<csirt::Retrohunt> retrohunt(const std::string& id) override;
+  bool claim_overdue(const std::string& incident_id, const std::string& step_key,
+                     uint64_t now_ns) override;
 
   // The pool now: connections open (leased + idle, at most pool_size()),
   // leased to a call, and calls waiting for one because all are leased.
@@ -61,7 +101,7 @@ class PostgresStore final : public Store {
   PoolStats pool_stats() const;
   std::size_t pool_size() const { return pool_size_; }
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // The pg_advisory_xact_lock key that serialises migrations ("vigiemig").
   static constexpr long long kMigrationLockKey = 0x76696769656d6967;
 
@@ -88,6 +128,21 @@ class PostgresStore final : public Store {
   // `idempotent` or failed at its first round trip.
   template <typename Work>
   auto with_connection(Work&& work, bool idempotent = true);
+  // with_connection, the work between BEGIN and COMMIT (ROLLBACK on throw);
+  // postgres_csirt.cpp.
+  template <typename Work>
+  auto transaction(Work&& work, bool idempotent);
+  // The matcher now (set_indicator_matcher), nullptr when it matches nothing.
+  std::shared_ptr<const csirt::IndicatorMatcher> matcher() const;
+  // Takes one id per row of `rows` from the identity sequence of `table`
+  // (events, alerts), in ascending order, puts them first in the rows
+  // (prepend_column) and returns them.
+  static std::vector<int64_t> reserve_ids(Connection& c, postgres::CopyRows& rows,
+                                          const char* table);
+  // Merges `sightings` into their rows and widens their indicators' seen
+  // times (csirt::CsirtStore::record_sightings), in a fixed order so that
+  // concurrent writers do not deadlock; postgres_csirt.cpp.
+  static void write_sightings(Connection& c, std::vector<csirt::Sighting> sightings);
 
   std::string conninfo_;
   std::size_t pool_size_;
@@ -96,6 +151,8 @@ class PostgresStore final : public Store {
   std::vector<std::unique_ptr<Connection>> idle_;
   std::size_t open_ = 0;     // leased + idle
   std::size_t waiting_ = 0;  // calls in acquire() waiting for a connection
+  mutable std::mutex matcher_mutex_;
+  std::shared_ptr<const csirt::IndicatorMatcher> matcher_;  // guarded by matcher_mutex_
 };
 
 }  // namespace vigie::collector

@@ -1,8 +1,9 @@
 // SqliteStore's side of csirt::CsirtStore: incidents, timelines, indicators,
 // sightings, retro-hunts and the SEC01 overdue claims (tables of migration 5).
-#include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "storage/csirt_form.h"
 #include "storage/sqlite_statements.h"
 #include "storage/sqlite_store.h"
 #include "storage/stored_form.h"
@@ -14,27 +15,9 @@ namespace {
 using nlohmann::json;
 using sqlite::to_db;
 using sqlite::to_db_bound;
-
-int utc_year(uint64_t ns) {
-  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000ull);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return tm.tm_year + 1900;
-}
-
-std::string dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// Reads a JSON column written by this store.
-template <typename T, typename Read>
-T read_body(const std::string& text, Read read, const std::string& what) {
-  try {
-    return read(json::parse(text));
-  } catch (const json::exception& e) {
-    throw StoreError(what + " is corrupt in the database: " + e.what());
-  }
-}
+using csirt_form::dump;
+using csirt_form::read_body;
+using csirt_form::utc_year;
 
 csirt::Incident incident_of(const std::string& body) {
   return read_body<csirt::Incident>(body, csirt::incident_from_json, "an incident");
@@ -325,6 +308,7 @@ std::vector<csirt::ObservableHit> SqliteStore::find_observables(
       "FROM (SELECT site, host, workload_kind, workload_id, user, time_ns FROM observables "
       "WHERE type = ?1 AND key BETWEEN ?2 AND ?3 AND time_ns >= ?4 LIMIT ?5) "
       "GROUP BY site, host, workload_kind, workload_id, user");
+  max_rows = std::min<std::size_t>(max_rows, std::numeric_limits<int64_t>::max() - 1);
   statement.bind(static_cast<int>(type), range.low, range.high, to_db_bound(since_ns),
                  max_rows + 1);
   std::vector<csirt::ObservableHit> out;

@@ -204,16 +204,14 @@ class Store {
   virtual RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) = 0;
 
   // The CSIRT's incidents, indicators and sightings, in the same database
-  // (csirt/store.h); nullptr for a store that has none (test doubles).
-  virtual csirt::CsirtStore* csirt_store() { return nullptr; }
+  // (csirt/store.h); nullptr for a store that keeps none.
+  virtual csirt::CsirtStore* csirt_store() = 0;
   // The indicators stored alerts are matched against from now on: each
   // alert (of a batch or of store_alerts) whose event matches one becomes a
   // sighting (source "alert", with the alert's id), written in the alert's
   // own transaction, so that a sighting exists exactly when its alert does.
   // nullptr: match nothing. Thread-safe.
-  virtual void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) {
-    (void)matcher;
-  }
+  virtual void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) = 0;
 };
 
 }  // namespace vigie::collector
