@@ -38,7 +38,7 @@ Config load_config(const std::string& path) {
   check_keys(path, root, "",
              {"listen", "database", "dashboard", "limits", "timeouts", "threads", "agent_tokens",
               "remote_write", "api", "api_tokens", "tls", "role", "federation", "rules", "alerts",
-              "alertmanager", "webhooks", "storage", "retention"});
+              "alertmanager", "webhooks", "storage", "retention", "csirt"});
 
   if (const auto listen = root["listen"]) {
     check_keys(path, listen, "listen.", {"address", "port"});
@@ -125,6 +125,7 @@ Config load_config(const std::string& path) {
   // After `database:`: storage.sqlite_path, when given, wins.
   parse_storage_config(path, root["storage"], config.storage, config.database_path);
   config.retention = parse_retention_config(path, root["retention"]);
+  config.csirt = parse_csirt_config(path, root["csirt"]);
   return config;
 }
 

@@ -11,6 +11,8 @@
 #include "alerting/alertmanager.h"
 #include "alerting/correlation.h"
 #include "alerting/webhook.h"
+#include "csirt/api.h"
+#include "csirt/csirt_service.h"
 #include "federation/federation.h"
 #include "http/handler.h"
 #include "http/server.h"
@@ -129,6 +131,18 @@ struct Service::Impl {
           std::make_unique<CorrelationEngine>(*alerting.rules, *store, router, &metrics.registry());
       handler.add_listener(*correlation);
     }
+    // The CSIRT (csirt/csirt_service.h): incidents, indicators, sightings,
+    // retro-hunts and the SEC01 clocks, in the store's database.
+    if (store->csirt_store() != nullptr) {
+      std::string site = config.csirt.site.empty() ? router.options().site : config.csirt.site;
+      CsirtConfig csirt_config = config.csirt;
+      csirt_config.publish_dir = config.federation.distribution_dir;
+      csirt = std::make_unique<CsirtService>(
+          csirt_config, site.empty() ? "site" : site, config.alerting.alerts.default_tlp, *store,
+          router, config.retention.policy.events, &metrics.registry());
+      csirt_api = std::make_unique<CsirtApi>(*csirt);
+      handler.set_csirt(*csirt_api);
+    }
     server = std::make_unique<Server>(config, handler);
   }
 
@@ -151,6 +165,8 @@ struct Service::Impl {
   std::vector<std::unique_ptr<WebhookSink>> webhooks;
   AlertRouter router;
   std::unique_ptr<CorrelationEngine> correlation;
+  std::unique_ptr<CsirtService> csirt;
+  std::unique_ptr<CsirtApi> csirt_api;
   std::unique_ptr<Server> server;
   bool stopped = false;
 };
@@ -161,6 +177,7 @@ Service::~Service() { stop(); }
 
 void Service::start() {
   if (impl_->mirror) impl_->mirror->start();
+  if (impl_->csirt) impl_->csirt->start();
   impl_->server->start();
   impl_->retention.start();
   spdlog::info("vigie-collector listening on {}:{} ({}), database {}", impl_->config.listen_address,
@@ -175,6 +192,7 @@ void Service::stop() {
   impl_->stopped = true;
   impl_->retention.stop();
   impl_->server->stop();
+  if (impl_->csirt) impl_->csirt->stop();
   // What is queued for remote_write gets a short chance to go out.
   if (impl_->remote_writer && !impl_->remote_writer->flush(std::chrono::seconds(5)))
     spdlog::warn("remote_write: samples still queued at exit are dropped");

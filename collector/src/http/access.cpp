@@ -102,7 +102,8 @@ bool allowed(Role role, Resource resource) {
       return true;
     case Role::kCsirt:
       return resource == Resource::kAlerts || resource == Resource::kEvents ||
-             resource == Resource::kAgents || resource == Resource::kFederation;
+             resource == Resource::kAgents || resource == Resource::kFederation ||
+             resource == Resource::kIncidents;
     case Role::kOperator:
       return resource == Resource::kAlerts || resource == Resource::kEvents ||
              resource == Resource::kAgents || resource == Resource::kEnergy ||
@@ -147,6 +148,8 @@ std::string_view to_string(Resource resource) {
       return "metrics";
     case Resource::kFederation:
       return "federation data";
+    case Resource::kIncidents:
+      return "incidents";
     case Resource::kAdmin:
       return "administration";
   }

@@ -21,6 +21,7 @@
 namespace vigie::collector {
 
 class DistributionServer;  // federation.h
+class CsirtApi;            // csirt/api.h
 
 // Routes (errors are {"error": "<message>"} with the status shown):
 //   POST /api/v1/ingest   vigie.v1 batch, Bearer agent token; 200 {"status":"stored"|"duplicate"};
@@ -36,6 +37,8 @@ class DistributionServer;  // federation.h
 //   GET  /api/v1/jobs/<id>/footprint                        → a job's footprint (footprint.h)
 //   GET  /api/v1/distribution[/<kind>/<name>]   rule packs and IOC lists for agents and
 //                         sites (federation.h DistributionServer): any agent token; ETag, 304
+//   *    /api/v1/csirt/…  incidents, indicators, sightings, retro-hunts (csirt/api.h),
+//                         roles csirt and admin
 //   GET  /metrics         Prometheus text exposition
 //   GET  /, /<file>, /vendor/<file>   static dashboard files
 // Unknown path: 404; known path, wrong method: 405 with Allow. Bad query
@@ -62,6 +65,10 @@ class Handler {
   // Serves /api/v1/distribution from `server` (404 without one). Call before
   // the server starts; `server` must outlive the handler.
   void set_distribution(const DistributionServer& server) { distribution_ = &server; }
+
+  // Serves /api/v1/csirt/ from `api` (404 without one). Call before the
+  // server starts; `api` must outlive the handler.
+  void set_csirt(CsirtApi& api) { csirt_ = &api; }
 
   // For the server, once a request's headers are read and before its body
   // is (`request.body` is ignored): the 401 for an ingest request without a
@@ -133,6 +140,7 @@ class Handler {
   Response energy(const Call& call);
   Response agents(const Call& call);
   Response job_footprint(const Call& call);
+  Response csirt(const Call& call);
   Response exposition(const Call& call);
   Response static_file(const Call& call);
   Response not_found(const Call& call);
@@ -145,6 +153,7 @@ class Handler {
   Metrics& metrics_;
   std::vector<BatchListener*> listeners_;
   const DistributionServer* distribution_ = nullptr;
+  CsirtApi* csirt_ = nullptr;
   // Ingest requests admitted and not yet answered by the store (429 beyond
   // limits.max_pending_batches).
   std::atomic<std::size_t> pending_batches_{0};

@@ -18,6 +18,7 @@ struct Request {
   std::string content_encoding;
   std::string if_none_match;  // entity tags of a conditional GET (distribution)
   std::string body;
+  std::string if_match;  // entity tag of a conditional PATCH (CSIRT incidents)
 };
 
 struct Response {

@@ -150,6 +150,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request.content_type = std::string(message[http::field::content_type]);
     request.content_encoding = std::string(message[http::field::content_encoding]);
     request.if_none_match = std::string(message[http::field::if_none_match]);
+    request.if_match = std::string(message[http::field::if_match]);
     return request;
   }
 

@@ -60,7 +60,8 @@ inline const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
 
 // Roles, after DESIGN's users:
 //   admin           everything
-//   csirt           CSIRT coordinator: alerts, events, agents, federation data
+//   csirt           CSIRT coordinator: alerts, events, agents, federation data,
+//                   incidents and indicators (the CSIRT API, read and write)
 //   operator        site admin on call: alerts, events, agents, energy, /metrics
 //   sustainability  energy officer: energy and job footprints
 //   user:<uid>      a researcher: their own jobs' footprints and their own
@@ -76,6 +77,7 @@ enum class Resource : uint8_t {
   kJobFootprints,  // GET /api/v1/jobs/<id>/footprint (own jobs only for user:<uid>)
   kMetrics,        // GET /metrics (public when api.public_metrics)
   kFederation,     // federation data (shared alerts, site energy aggregates)
+  kIncidents,      // /api/v1/csirt/: incidents, indicators, sightings, retro-hunts (read and write)
   kAdmin,          // anything else under /api/: admin only
 };
 

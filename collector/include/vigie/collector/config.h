@@ -13,6 +13,7 @@
 
 #include "vigie/collector/access.h"
 #include "vigie/collector/alerting_config.h"
+#include "vigie/collector/csirt_config.h"
 #include "vigie/collector/federation_config.h"
 #include "vigie/collector/remote_write_config.h"
 #include "vigie/collector/storage_config.h"
@@ -45,6 +46,7 @@ struct Config {
   AlertingConfig alerting;  // `rules:`, `alerts:`, `alertmanager:`, `webhooks:` (alerting_config.h)
   StorageConfig storage;    // `storage:` (storage_config.h); SQLite's file is database_path
   RetentionConfig retention;  // `retention:` (storage_config.h)
+  CsirtConfig csirt;          // `csirt:` (csirt_config.h)
 };
 
 // The defaults above, with dashboard_dir and vendor_dir pointing at the

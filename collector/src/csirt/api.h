@@ -1,0 +1,82 @@
+// The CSIRT API, under /api/v1/csirt/, roles csirt and admin (others 403,
+// before anything else is read). Bodies are JSON (csirt/json.h gives every
+// shape), at most csirt::kMaxBodyBytes; errors are {"error": "<message>"}.
+//
+//   POST  /incidents                     IncidentDraft → 201 incident, ETag, Location
+//   GET   /incidents?state=&open=1&limit= → {"incidents":[incident…]} newest first
+//   GET   /incidents/{id}                → incident (id or uuid), ETag: "<version>"
+//   PATCH /incidents/{id}                IncidentPatch, If-Match: "<version>" required →
+//                                         200 incident + ETag; 428 without If-Match, 412 stale,
+//                                         409 a state change the machine does not allow
+//   POST  /incidents/{id}/timeline       entry body → 201 entry
+//   GET   /incidents/{id}/timeline       → {"timeline":[entry…]}: entries in time order; an
+//                                         alert entry carries "alerts":[alert…] (GET /alerts shape)
+//   POST  /incidents/{id}/indicators     indicator(s) → 201 {"indicators":[linked…],
+//                                         "retrohunt": retrohunt | null} (a retro-hunt of them)
+//   GET   /incidents/{id}/indicators     → {"indicators":[linked…]}
+//   GET   /incidents/{id}/sightings      → {"sightings":[sighting…]} of its indicators
+//   GET   /incidents/{id}/scope          → scope (below)
+//   POST  /indicators                    indicator(s) → 201 {"indicators":[indicator…], "retrohunt"}
+//   POST  /indicators/misp               a MISP event (or a list) → 201 {"indicators":[…],
+//                                         "skipped", "problems":[…], "retrohunt"}: each keeps its
+//                                         TLP (its tag, else the event's) and its revocation
+//                                         (csirt/misp.h)
+//   GET   /indicators?type=&value=&deleted=1&limit= → {"indicators":[indicator…]}
+//   GET   /indicators/{uuid}             → indicator
+//   GET   /indicators/{uuid}/sightings   → {"indicator": indicator, "sightings":[sighting…]}
+//   POST  /retrohunt                     RetrohuntRequest → 202 retrohunt; 409 while one runs
+//   GET   /retrohunt/{id}                → retrohunt
+//
+// scope: {"incident": id, "sites":[…], "hosts":[…], "users":[…], "accounts":[…],
+//         "jobs":[{"job_id","user","account","hosts":[…],"ended","energy_joules",
+//                  "operational_gco2e","embodied_gco2e","carbon_gco2e"}],
+//         "energy_joules","carbon_gco2e"}: from its alerts and its indicators' sightings;
+//         a job's hosts and energy from its footprint (every node it ran on).
+#pragma once
+
+#include <string_view>
+
+#include "vigie/csirt/incident.h"
+
+#include "http/request.h"
+#include "vigie/collector/access.h"
+
+namespace vigie::collector {
+
+class CsirtService;
+
+// Thread-safe; `service` outlives it.
+class CsirtApi {
+ public:
+  explicit CsirtApi(CsirtService& service) : service_(service) {}
+
+  // `path` is the full request path (it starts with /api/v1/csirt/), `query`
+  // its query string; the caller has authenticated `principal` and checked
+  // its role. Throws StoreError (the handler answers 500).
+  Response handle(const Request& request, std::string_view path, std::string_view query,
+                  const Principal& principal);
+
+ private:
+  struct Call;
+  Response create_incident(const Call& call);
+  Response list_incidents(const Call& call);
+  Response get_incident(const Call& call, const std::string& id);
+  Response patch_incident(const Call& call, const std::string& id);
+  Response add_entry(const Call& call, const std::string& id);
+  Response get_timeline(const Call& call, const std::string& id);
+  Response add_indicators(const Call& call, const std::string* incident_id);
+  Response incident_indicators(const Call& call, const std::string& id);
+  Response incident_sightings(const Call& call, const std::string& id);
+  Response scope(const Call& call, const std::string& id);
+  Response list_indicators(const Call& call);
+  Response import_misp(const Call& call);
+  Response get_indicator(const Call& call, const std::string& uuid, bool with_sightings);
+  Response start_retrohunt(const Call& call);
+  Response get_retrohunt(const Call& call, const std::string& id);
+  // The incident with its SEC01 steps as of now, and its ETag header.
+  Response incident_response(int status, const csirt::Incident& incident);
+
+  CsirtService& service_;
+};
+
+}  // namespace vigie::collector

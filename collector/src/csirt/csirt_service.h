@@ -1,0 +1,114 @@
+// The collector's CSIRT engine room, behind the API (api.h): keeps the
+// store's indicator matcher current (alerts become sightings at ingest),
+// runs retro-hunts one at a time on its own thread, and checks the EGI SEC01
+// clocks of every incident on another, raising one alert per overdue step
+// through the alert router (so Alertmanager and webhooks get it, with the
+// incident's TLP).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigie/collector/csirt_config.h"
+#include "vigie/collector/store.h"
+#include "vigie/csirt/store.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace vigie::collector {
+
+class AlertRouter;
+
+// Metrics (on the collector's /metrics):
+//   vigie_csirt_incidents{state}                 gauge, at each SEC01 check
+//   vigie_csirt_sec01_overdue_steps              gauge, open steps past due
+//   vigie_csirt_sec01_alerts_total               counter, alerts raised (one per overdue step)
+//   vigie_csirt_sec01_check_failures_total       counter, checks the store failed
+//   vigie_csirt_indicators_active                gauge, indicators alerts are matched against
+//   vigie_csirt_retrohunts_total{outcome}        counter, done | failed
+//   vigie_csirt_retrohunts_refused_total         counter, refused: the queue was full (429)
+//   vigie_csirt_retrohunt_rows_scanned_total     counter, stored observables read
+class CsirtService {
+ public:
+  // `store` must have a csirt_store(); `router` and `store` outlive this.
+  // `site`: the incident id prefix and the site of SEC01 alerts.
+  // `window`: how far back a retro-hunt searches by default (the events'
+  // retention; 0: everything kept).
+  CsirtService(const CsirtConfig& config, std::string site, csirt::Tlp default_tlp, Store& store,
+               AlertRouter& router, std::chrono::hours window, prometheus::Registry* registry);
+  ~CsirtService();
+  CsirtService(const CsirtService&) = delete;
+  CsirtService& operator=(const CsirtService&) = delete;
+
+  // Builds the matcher, then starts the SEC01 and retro-hunt threads.
+  void start();
+  void stop();
+
+  // Rebuilds the store's indicator matcher from detection_indicators(),
+  // and publishes them as the IOC list "csirt.csv" under publish_dir (when
+  // set) for the agents' rules; call after any indicator change. Throws
+  // StoreError.
+  void refresh_matcher();
+
+  // Queues a retro-hunt of `indicators` over observables at or after
+  // `since_ns` (0: the default window); nothing when max_queued are waiting.
+  // The returned record is stored (state "queued"). Throws StoreError.
+  std::optional<csirt::Retrohunt> request_retrohunt(std::vector<std::string> indicators,
+                                                    uint64_t since_ns, std::string requested_by);
+  // Runs one retro-hunt to its end on the calling thread and stores its
+  // outcome (the worker thread calls it; tests too).
+  csirt::Retrohunt run_retrohunt(csirt::Retrohunt hunt);
+
+  // One SEC01 pass as of `now_ns` (the thread calls it every
+  // check_interval; tests directly): returns the alerts it raised.
+  std::size_t check_sec01(uint64_t now_ns);
+
+  csirt::CsirtStore& csirt() { return csirt_; }
+  Store& store() { return store_; }
+  const CsirtConfig& config() const { return config_; }
+  const std::string& site() const { return site_; }
+  csirt::Tlp default_tlp() const { return default_tlp_; }
+
+ private:
+  void sec01_loop();
+  void retrohunt_loop();
+
+  const CsirtConfig config_;
+  const std::string site_;
+  const csirt::Tlp default_tlp_;
+  Store& store_;
+  csirt::CsirtStore& csirt_;
+  AlertRouter& router_;
+  const std::chrono::hours window_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::deque<csirt::Retrohunt> queue_;  // guarded by mutex_
+  std::thread sec01_thread_, retrohunt_thread_;
+
+  prometheus::Family<prometheus::Gauge>* incidents_ = nullptr;
+  prometheus::Gauge* overdue_ = nullptr;
+  prometheus::Gauge* active_indicators_ = nullptr;
+  prometheus::Counter* sec01_alerts_ = nullptr;
+  prometheus::Counter* check_failures_ = nullptr;
+  prometheus::Counter* hunts_done_ = nullptr;
+  prometheus::Counter* hunts_failed_ = nullptr;
+  prometheus::Counter* hunts_refused_ = nullptr;
+  prometheus::Counter* rows_scanned_ = nullptr;
+};
+
+}  // namespace vigie::collector
