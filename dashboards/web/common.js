@@ -1,5 +1,6 @@
-// DOM and formatting helpers shared by Vigie's pages (index.html, job.html);
-// loaded before each page's own script. Values from the API are inserted as
+// DOM and formatting helpers shared by Vigie's pages (index.html, job.html,
+// and the CSIRT pages incidents.html, incident.html, indicator.html); loaded
+// before each page's own script. Values from the API are inserted as
 // text nodes, never as HTML: they come from monitored machines.
 "use strict";
 
@@ -76,11 +77,13 @@ function showTokenPrompt(message) {
 }
 
 // fetch() for the collector's API: the stored token, no cache, a timeout; a
-// 401 shows the token form (the caller still gets the response).
-async function apiFetch(path) {
+// 401 shows the token form (the caller still gets the response). `init`
+// may add a method, headers and a body (the CSIRT pages' POST and PATCH).
+async function apiFetch(path, init = {}) {
   const token = storedToken();
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  const response = await fetch(path, { cache: "no-store", headers,
+  const headers = { ...(init.headers || {}) };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...init, cache: "no-store", headers,
                                        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   if (response.status === 401) {
     showTokenPrompt(token ? "The stored API token was refused; enter another:"

@@ -1,0 +1,132 @@
+// The CSIRT pages (dashboards/web/incidents.html, incident.html,
+// indicator.html) served by a whole collector (Service) on loopback and
+// driven in headless Chromium by tests/dashboards/csirt_pages_check.mjs: an
+// incident opened from an alert in Slurm job 123456 on node12, with an
+// indicator seen by an alert and by a retro-hunt; the deadline and its
+// overdue mark, the timeline with the alert and the sighting, the scope,
+// a state change with If-Match (and a stale one), a note, the indicator's
+// sightings. Texts from agents carry markup that must stay text.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "storage/sqlite_store.h"
+#include "support/browser_check.h"
+#include "support/footprint_fixture.h"
+#include "support/sample_batch.h"
+#include "vigie/collector/service.h"
+#include "vigie/protocol/http_client.h"
+
+namespace vigie::collector {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::kSecondNs;
+
+constexpr const char* kToken = "csirt-pages-token";
+
+TEST(CollectorCsirtPages, CoordinatorWorksAnIncidentInABrowser) {
+  if (const std::string missing = testing::browser_missing(VIGIE_SOURCE_DIR); !missing.empty())
+    FAIL() << missing;
+  testing::TempDir dir;
+  Config config = default_config();
+  config.port = 0;
+  config.threads = 2;
+  config.database_path = (dir.path() / "collector.db").string();
+  config.dashboard_dir = std::string(VIGIE_SOURCE_DIR) + "/dashboards/web";
+  config.vendor_dir.clear();
+  config.csirt.site = "GRIF";
+  auto principal = parse_role("csirt");
+  principal->name = "coordinator";
+  config.api.tokens = {{sha256(kToken), *principal}};
+  Service service(config);
+  service.start();
+
+  // What agents sent: job 123456 of alice ran on node12 and node13; on
+  // node12 it ran /tmp/.x/xmrig (an alert) which connected to 192.0.2.7.
+  const uint64_t now = protocol::wall_clock_ns();
+  {
+    SqliteStore store(config.database_path);
+    auto batch = testing::sample_batch(1, "node12", now - 3600 * kSecondNs);
+    for (auto& event : batch.events) event.workload.id = "123456";
+    auto& exec = std::get<protocol::ProcessExec>(batch.events[0].body);
+    exec.image = "/tmp/.x/xmrig";
+    exec.command_line = "/tmp/.x/xmrig -o pool <b>x</b>";
+    std::get<protocol::NetworkConnect>(batch.events[1].body).destination_ip = "192.0.2.7";
+    batch.alerts[0].event = batch.events[0];
+    batch.alerts[0].rule_title = "Crypto miner started from /tmp";
+    ASSERT_EQ(store.store_batch(batch, now).status, StoreOutcome::Status::kStored);
+    for (const auto& [host, seq] : {std::pair{"node12", 2}, {"node13", 3}}) {
+      auto job = testing::agent_batch(host, seq);
+      auto energy = testing::job_energy("123456", 100, 7.2e6, 300.0, false);
+      energy.workload.user = "alice";
+      job.workload_energy = {energy};
+      job.workload_ends = {{100'000'000'000, 101'000'000'000, energy.workload}};
+      ASSERT_EQ(store.store_batch(job, now).status, StoreOutcome::Status::kStored);
+    }
+  }
+  protocol::Endpoint endpoint;
+  endpoint.port = std::to_string(service.port());
+  auto api = [&](const std::string& method, const std::string& target, const std::string& body) {
+    protocol::HttpRequest request{method, "/api/v1/csirt" + target,
+                                  {{"Authorization", std::string("Bearer ") + kToken},
+                                   {"Content-Type", "application/json"}},
+                                  body};
+    auto response = protocol::send(endpoint, request, std::chrono::seconds(10));
+    EXPECT_LT(response.status, 300) << method << " " << target << ": " << response.body;
+    return json::parse(response.body, nullptr, false);
+  };
+  const auto alerts = protocol::send(
+      endpoint,
+      {"GET", "/api/v1/alerts", {{"Authorization", std::string("Bearer ") + kToken}}, ""},
+      std::chrono::seconds(10));
+  const int64_t alert_id = json::parse(alerts.body)["alerts"][0]["id"];
+  // Discovered 5 hours ago: the report to EGI CSIRT (4 h) is overdue.
+  const json incident =
+      api("POST", "/incidents",
+          json({{"title", "Miner in job 123456"}, {"severity", "high"},
+                {"discovered_ns", now - 5 * 3600 * kSecondNs}, {"alerts", {alert_id}}})
+              .dump());
+  const std::string id = incident["id"];
+  const json linked =
+      api("POST", "/incidents/" + id + "/indicators", R"({"type":"ip","value":"192.0.2.7"})");
+  const std::string uuid = linked["indicators"][0]["uuid"];
+  const std::string hunt = linked["retrohunt"]["id"];
+  for (int i = 0; i < 200 && api("GET", "/retrohunt/" + hunt, "")["state"] != "done"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  const json spec = {
+      {"incident", id},
+      {"indicator", uuid},
+      {"token", kToken},
+      {"expect",
+       {{"deadline", "Report to EGI CSIRT"},
+        {"overdue", true},
+        {"clocks", {"Report to EGI CSIRT", "Contain"}},
+        {"timeline", {"Crypto miner started from /tmp", "node12"}},
+        {"alert", {"node12", "alice", "123456", "/tmp/.x/xmrig -o pool <b>x</b>"}},
+        {"sighting", {"192.0.2.7", "node12", "123456"}},
+        {"scope", {"123456", "node12", "node13", "alice"}},
+        {"indicators", {"192.0.2.7"}},
+        {"transition", "reported"},
+        {"reason", "reported to abuse@egi.eu"},
+        {"stale_coordinator", "someone else"},
+        {"indicator_facts", {"192.0.2.7"}},
+        {"revoked", false},
+        {"sightings", {{"node12", "123456", "retrohunt"}}}}}};
+  const fs::path spec_file = dir.path() / "csirt_pages.json";
+  std::ofstream(spec_file) << spec.dump(2);
+  const std::string cmd = "node " + std::string(VIGIE_SOURCE_DIR) +
+                          "/tests/dashboards/csirt_pages_check.mjs http://127.0.0.1:" +
+                          std::to_string(service.port()) + " " + spec_file.string() + " " +
+                          VIGIE_BINARY_DIR + "/csirt-pages";
+  const auto [status, output] = testing::run(cmd);
+  EXPECT_EQ(status, 0) << cmd << "\n" << output;
+}
+
+}  // namespace
+}  // namespace vigie::collector
