@@ -1,5 +1,6 @@
 // vigie: the operator's command line over the collector's JSON API.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -7,7 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "api.h"
+#include "csirt_command.h"
 #include "job_command.h"
 #include "rules_command.h"
 #include "table.h"
@@ -17,10 +21,10 @@
 namespace {
 
 using nlohmann::json;
+using vigie::cli::ApiAnswer;
+using vigie::cli::kExitError;
+using vigie::cli::kExitUnreachable;
 using vigie::cli::Table;
-
-constexpr int kExitError = 1;        // the collector answered an error
-constexpr int kExitUnreachable = 2;  // no answer at all
 
 struct Options {
   std::string collector = "http://127.0.0.1:9800";
@@ -104,15 +108,16 @@ std::string workload_text(const json& workload) {
   return kind + ":" + id;
 }
 
-// GETs `target`, or exits with a message saying why not.
-json fetch(const Options& options, const std::string& target) {
+// Sends `request` with the API token and returns the answer, or exits with a
+// message saying why not (vigie::cli::Api). A handled error's body is its
+// JSON, or {"error": "<the body>"} when it is not JSON.
+ApiAnswer call_api(const Options& options, vigie::protocol::HttpRequest request,
+                   const std::vector<int>& handled = {}) {
   const auto endpoint = vigie::protocol::Endpoint::parse(options.collector, options.tls);
   if (!endpoint) {
     std::cerr << "vigie: bad --collector: " << endpoint.error() << '\n';
     std::exit(kExitError);
   }
-  vigie::protocol::HttpRequest request;
-  request.target = target;
   if (const std::string token = api_token(options); !token.empty())
     request.headers.emplace_back("Authorization", "Bearer " + token);
   const auto response =
@@ -124,9 +129,14 @@ json fetch(const Options& options, const std::string& target) {
   }
   json body = json::parse(response.body, nullptr, false);
   if (!response.ok()) {
-    const std::string message = body.is_object() && body.contains("error")
-                                    ? body["error"].get<std::string>()
-                                    : response.body;
+    const std::string message =
+        body.is_object() && body.contains("error") && body["error"].is_string()
+            ? body["error"].get<std::string>()
+            : response.body;
+    if (std::find(handled.begin(), handled.end(), response.status) != handled.end()) {
+      if (!body.is_object()) body = json{{"error", message}};
+      return {response.status, std::move(body)};
+    }
     std::cerr << "vigie: the collector answered " << response.status << ": " << message << '\n';
     if (response.status == 401)
       std::cerr << "vigie: give an API token with --token-file FILE (env VIGIE_TOKEN_FILE) or "
@@ -134,10 +144,17 @@ json fetch(const Options& options, const std::string& target) {
     std::exit(kExitError);
   }
   if (body.is_discarded()) {
-    std::cerr << "vigie: the collector's answer to " << target << " is not JSON\n";
+    std::cerr << "vigie: the collector's answer to " << request.target << " is not JSON\n";
     std::exit(kExitError);
   }
-  return body;
+  return {response.status, std::move(body)};
+}
+
+// GETs `target`, or exits with a message saying why not.
+json fetch(const Options& options, const std::string& target) {
+  vigie::protocol::HttpRequest get;
+  get.target = target;
+  return call_api(options, std::move(get)).body;
 }
 
 std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
@@ -302,7 +319,7 @@ void print_agents(const json& body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vigie: alerts, events and energy from a Vigie collector"};
+  CLI::App app{"vigie: alerts, events, energy and CSIRT incidents from a Vigie collector"};
   app.require_subcommand(1);
   // Global options are accepted after the subcommand too (`vigie job 42 --json`):
   // subcommands made below inherit this and hand what they do not know to app.
@@ -359,8 +376,16 @@ int main(int argc, char** argv) {
   auto* job_cmd = vigie::cli::add_job_command(app, job_id);
   int rules_exit = 0;
   auto* rules_cmd = vigie::cli::add_rules_command(app, rules_exit);
+  const vigie::cli::CsirtCommands csirt(app);
   CLI11_PARSE(app, argc, argv);
   if (rules_cmd->parsed()) return rules_exit;
+  if (csirt.parsed()) {
+    return csirt.run(
+        [&options](vigie::protocol::HttpRequest r, const std::vector<int>& handled) {
+          return call_api(options, std::move(r), handled);
+        },
+        options.json, std::chrono::seconds(options.timeout_s), std::cout);
+  }
 
   json body;
   void (*print)(const json&) = nullptr;

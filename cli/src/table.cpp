@@ -23,6 +23,8 @@ std::string prefix(const std::string& text, std::size_t count) {
   return text;
 }
 
+}  // namespace
+
 // Command lines, images and user names come from monitored machines: their
 // control characters (C0, DEL and UTF-8-encoded C1) are shown escaped, never
 // sent to the operator's terminal, where they could rewrite the screen or the
@@ -53,8 +55,6 @@ std::string printable(const std::string& text) {
   }
   return out;
 }
-
-}  // namespace
 
 void Table::add(std::vector<std::string> row) {
   for (auto& cell : row) {

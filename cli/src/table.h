@@ -7,6 +7,10 @@
 
 namespace vigie::cli {
 
+// `text` with its control characters escaped as Table escapes cells, for
+// lines printed outside a table.
+std::string printable(const std::string& text);
+
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
