@@ -105,7 +105,7 @@ std::string upper(std::string text) {
 }
 
 // A TLP 2.0 label as the API names it, from "amber", "AMBER+STRICT",
-// "TLP:GREEN" or "tlp.clear"; TLP 1.0's "white" is CLEAR, as csirt/tlp.h reads it.
+// "TLP:GREEN" or "tlp.clear"; TLP 1.0's "white" is taken as its 2.0 successor CLEAR.
 std::optional<std::string> tlp_name(const std::string& text) {
   std::string name = lower(text);
   if (name.rfind("tlp:", 0) == 0 || name.rfind("tlp.", 0) == 0) name.erase(0, 4);

@@ -23,6 +23,11 @@ std::optional<Tlp> read_tags(const json& object, std::vector<std::string>& names
     if (!tag.is_object() || !tag.contains("name") || !tag["name"].is_string()) continue;
     const std::string name = tag["name"];
     if (name.rfind("tlp:", 0) == 0 || name.rfind("TLP:", 0) == 0) {
+      // MISP's tlp taxonomy still has TLP 1.0's white, which TLP 2.0's CLEAR replaces.
+      if (name.size() == 9 && (name.substr(4) == "white" || name.substr(4) == "WHITE")) {
+        tlp = Tlp::kClear;
+        continue;
+      }
       if (auto parsed = parse_tlp(name)) {
         tlp = *parsed;
         continue;

@@ -27,7 +27,6 @@ std::optional<Tlp> parse_tlp(std::string_view text) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string_view name = lower;
   if (name.starts_with("tlp:") || name.starts_with("tlp.")) name.remove_prefix(4);
-  if (name == "white") return Tlp::kClear;
   for (Tlp tlp : {Tlp::kRed, Tlp::kAmberStrict, Tlp::kAmber, Tlp::kGreen, Tlp::kClear}) {
     if (name == to_string(tlp)) return tlp;
   }

@@ -55,6 +55,11 @@ TEST(MispImport, ListsBareEventsAndRefusals) {
   ASSERT_EQ(list->indicators.size(), 2u);
   EXPECT_EQ(list->indicators[1].tlp, Tlp::kRed);  // no tag: the fallback
   EXPECT_EQ(list->indicators[1].source, "misp:unknown");
+  const auto white = indicators_from_misp(
+      R"({"Event": {"Tag": [{"name": "tlp:white"}], "Attribute": [{"type": "user", "value": "x"}]}})",
+      Tlp::kRed);
+  ASSERT_TRUE(white) << white.error();
+  EXPECT_EQ(white->indicators[0].tlp, Tlp::kClear);  // TLP 1.0 white is 2.0 CLEAR
   EXPECT_FALSE(indicators_from_misp("{", Tlp::kAmber));
   EXPECT_FALSE(indicators_from_misp(R"({"response": 1})", Tlp::kAmber));
   EXPECT_FALSE(indicators_from_misp(R"([1])", Tlp::kAmber));

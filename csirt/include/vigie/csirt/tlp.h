@@ -16,8 +16,9 @@ enum class Tlp : uint8_t { kRed, kAmberStrict, kAmber, kGreen, kClear };
 // "red", "amber+strict", "amber", "green", "clear" (TLP 2.0 label names, lower case).
 std::string_view to_string(Tlp tlp);
 // Parses those names in any case, also with a "tlp:" or "tlp." prefix
-// ("TLP:AMBER+STRICT", "tlp.green"); TLP 1.0's "white" is read as CLEAR
-// (TLP 2.0, "TLP:CLEAR ... replaces TLP:WHITE"). Nothing for anything else.
+// ("TLP:AMBER+STRICT", "tlp.green"). Nothing for anything else, TLP 1.0's
+// "white" included: where a 1.0 label is expected (MISP's taxonomy), the
+// caller maps it (misp.h).
 std::optional<Tlp> parse_tlp(std::string_view text);
 
 // Whether `a` may be shared more widely than `b` (GREEN is looser than AMBER).
