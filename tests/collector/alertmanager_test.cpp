@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "metrics.h"
 #include "storage/sqlite_store.h"
+#include "support/alertmanager.h"
 #include "support/http_receiver.h"
 #include "support/processes.h"
 #include "support/sample_batch.h"
@@ -29,56 +30,12 @@ namespace vigie::collector {
 namespace {
 
 using json = nlohmann::json;
+using testing::AlertmanagerProcess;
+using testing::kAlertmanager;
 using testing::kSecondNs;
-constexpr const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
 constexpr const char* kToken = "agent-token-node1";
 constexpr const char* kPortScanId = "bc1ca010-513c-565d-88b9-9a0f92b1be43";
 constexpr const char* kAgentRuleId = "0c3c8f5e-0000-4000-8000-000000000001";
-
-// A real Alertmanager, killed at destruction.
-class AlertmanagerProcess {
- public:
-  AlertmanagerProcess(const std::filesystem::path& dir, const std::string& receiver_url)
-      : port_(integration::free_port()) {
-    const auto config = dir / "alertmanager.yml";
-    std::ofstream(config) << "route:\n"
-                             "  receiver: vigie-test\n"
-                             "  group_by: ['alertname', 'host']\n"
-                             "  group_wait: 1s\n"
-                             "  group_interval: 1s\n"
-                             "  repeat_interval: 1h\n"
-                             "receivers:\n"
-                             "  - name: vigie-test\n"
-                             "    webhook_configs:\n"
-                             "      - url: " +
-                                 receiver_url +
-                                 "/alertmanager\n"
-                                 "        send_resolved: true\n";
-    std::filesystem::create_directories(dir / "am-data");
-    log_ = dir / "alertmanager.log";
-    pid_ = integration::spawn(
-        {kAlertmanager, "--config.file=" + config.string(),
-         "--storage.path=" + (dir / "am-data").string(),
-         "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--cluster.listen-address="},
-        log_);
-  }
-  ~AlertmanagerProcess() { integration::stop(pid_); }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string log() const { return integration::read_file(log_); }
-
-  protocol::HttpResponse get(const std::string& target) const {
-    protocol::Endpoint endpoint;
-    endpoint.host = "127.0.0.1";
-    endpoint.port = std::to_string(port_);
-    return protocol::send(endpoint, {"GET", target, {}, {}}, std::chrono::seconds(5));
-  }
-
- private:
-  uint16_t port_;
-  std::filesystem::path log_;
-  pid_t pid_ = -1;
-};
 
 // Alerts of Alertmanager's webhook notifications with `status` whose labels include `labels`.
 std::vector<json> notified(const std::vector<testing::ReceivedRequest>& requests,
