@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "format.h"
 #include "table.h"
 #include "vigie/protocol/event.h"
 
@@ -193,30 +194,6 @@ std::string check_time(const std::string& text) {
          text + "'";
 }
 
-// "90s", "10m", "2h", "7d" → ns, as main.cpp reads --since. Nothing when malformed.
-std::optional<uint64_t> parse_duration_ns(const std::string& text) {
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front()))) return std::nullopt;
-  std::size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  const std::string unit = text.substr(used);
-  uint64_t scale = 0;
-  if (unit == "s")
-    scale = kSecondNs;
-  else if (unit == "m")
-    scale = kMinuteNs;
-  else if (unit == "h")
-    scale = 60 * kMinuteNs;
-  else if (unit == "d")
-    scale = 24 * 60 * kMinuteNs;
-  if (scale == 0 || value > UINT64_MAX / scale) return std::nullopt;
-  return value * scale;
-}
-
 // Incident ids are "<site>-<year>-<number>" or a uuid: they go into paths unescaped.
 std::string check_incident_id(const std::string& id) {
   if (!id.empty() && id.size() <= kMaxTitleBytes && std::all_of(id.begin(), id.end(), [](char c) {
@@ -256,24 +233,6 @@ std::function<std::string(const std::string&)> short_text(const char* what) {
 std::string check_text(const std::string& text) {
   if (!text.empty() && text.size() <= kMaxTextBytes) return {};
   return "a text is 1 to " + std::to_string(kMaxTextBytes) + " bytes";
-}
-
-std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
-  std::string out;
-  for (const auto& [key, value] : params) {
-    if (value.empty()) continue;
-    out += (out.empty() ? "?" : "&") + std::string(key) + "=";
-    for (unsigned char c : value) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        char escaped[4];
-        std::snprintf(escaped, sizeof escaped, "%%%02X", c);
-        out += escaped;
-      }
-    }
-  }
-  return out;
 }
 
 // Fields read leniently: a missing or null member reads as empty or 0.
@@ -319,16 +278,8 @@ std::string list(const json& object, const char* key, const std::string& none = 
   return out.empty() ? none : out;
 }
 
-// Local time, ISO 8601 with offset (2024-05-01T14:03:07+0200); "-" for 0 (not yet).
-std::string local_time(uint64_t time_ns) {
-  if (time_ns == 0) return "-";
-  const std::time_t seconds = static_cast<std::time_t>(time_ns / kSecondNs);
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char out[40];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S%z", &tm);
-  return out;
-}
+// local_time(), "-" for 0 (not yet).
+std::string time_or_dash(uint64_t time_ns) { return time_ns == 0 ? "-" : local_time(time_ns); }
 
 std::string fixed(double value, int decimals) {
   char out[64];
@@ -429,12 +380,12 @@ void print_facts(const json& incident, std::ostream& out) {
       {"closure report", "closure_report_ns"},
       {"closed", "closed_ns"}};
   for (const auto& [label, key] : kTimes) {
-    if (ns(incident, key) != 0) print_fact(label, local_time(ns(incident, key)), out);
+    if (ns(incident, key) != 0) print_fact(label, time_or_dash(ns(incident, key)), out);
   }
-  print_fact("created", local_time(ns(incident, "created_ns")), out);
+  print_fact("created", time_or_dash(ns(incident, "created_ns")), out);
   print_fact(
       "updated",
-      local_time(ns(incident, "updated_ns")) + " (version " + text(incident, "version") + ")", out);
+      time_or_dash(ns(incident, "updated_ns")) + " (version " + text(incident, "version") + ")", out);
   const std::string summary = text(incident, "summary");
   if (!summary.empty()) {
     out << "\n";
@@ -456,7 +407,7 @@ void print_clocks(const json& incident, uint64_t now_ns, std::ostream& out) {
     if (const std::string key = text(step, "key"); key.rfind("request:", 0) == 0)
       title += " (" + key.substr(8) + ")";
     table.add({text(step, "sec01_step"), title, clock_status(step, now_ns),
-               local_time(ns(step, "due_ns")), local_time(ns(step, "done_ns"))});
+               time_or_dash(ns(step, "due_ns")), time_or_dash(ns(step, "done_ns"))});
   }
   table.print(out, "no clock running");
 }
@@ -470,7 +421,7 @@ void print_timeline(const json& timeline, std::ostream& out) {
     if (flag(entry, "closure_report")) marks += "[closure report] ";
     if (!text(entry, "answers").empty()) marks += "[answers " + text(entry, "answers") + "] ";
     if (!text(entry, "corrects").empty()) marks += "[corrects " + text(entry, "corrects") + "] ";
-    table.add({local_time(ns(entry, "occurred_ns")), text(entry, "kind"), text(entry, "author"),
+    table.add({time_or_dash(ns(entry, "occurred_ns")), text(entry, "kind"), text(entry, "author"),
                upper(text(entry, "tlp")), marks + text(entry, "text")});
     // An alert entry: what each alert saw, a row each for its rule, where and what ran.
     for (const auto& alert : member(entry, "alerts")) {
@@ -519,7 +470,7 @@ void print_indicators(const json& indicators, bool linked, uint64_t now_ns, std:
         upper(text(indicator, "tlp")),
         flag(indicator, "to_ids") ? "yes" : "no",
         text(indicator, "source"),
-        ns(indicator, "last_seen_ns") ? local_time(ns(indicator, "last_seen_ns")) : "never"};
+        ns(indicator, "last_seen_ns") ? time_or_dash(ns(indicator, "last_seen_ns")) : "never"};
     if (linked) row.insert(row.begin() + 3, text(indicator, "role"));
     row.push_back(list(indicator, "tags"));
     row.push_back(state);
@@ -532,7 +483,7 @@ void print_indicators(const json& indicators, bool linked, uint64_t now_ns, std:
 void print_retrohunt(const json& hunt, std::ostream& out) {
   const std::size_t count = member(hunt, "indicators").size();
   out << "Retro-hunt " << text(hunt, "id") << ": " << text(hunt, "state") << ", " << count
-      << " indicator" << (count == 1 ? "" : "s") << " since " << local_time(ns(hunt, "since_ns"))
+      << " indicator" << (count == 1 ? "" : "s") << " since " << time_or_dash(ns(hunt, "since_ns"))
       << '\n';
   const std::string state = text(hunt, "state");
   if (state == "done") {
@@ -556,7 +507,7 @@ void print_sightings(const json& body, std::ostream& out) {
   for (const auto& sighting : body.at("sightings")) {
     table.add({text(sighting, "site"), text(sighting, "host"),
                job_text(member(sighting, "workload")), text(sighting, "user"),
-               local_time(ns(sighting, "first_ns")), local_time(ns(sighting, "last_ns")),
+               time_or_dash(ns(sighting, "first_ns")), time_or_dash(ns(sighting, "last_ns")),
                std::to_string(ns(sighting, "count")), text(sighting, "source")});
   }
   table.print(out, "no sightings");
@@ -685,7 +636,7 @@ int add_entry(const Values& v, const Context& c) {
     return 0;
   }
   c.out << "Recorded " << text(entry, "kind") << ' ' << printable(text(entry, "id"))
-        << " in incident " << v.id << " (" << local_time(ns(entry, "occurred_ns"))
+        << " in incident " << v.id << " (" << time_or_dash(ns(entry, "occurred_ns"))
         << ", TLP:" << upper(text(entry, "tlp")) << ")\n";
   return 0;
 }

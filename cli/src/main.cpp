@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "csirt_command.h"
+#include "format.h"
 #include "job_command.h"
 #include "rules_command.h"
 #include "table.h"
@@ -24,6 +25,9 @@ using nlohmann::json;
 using vigie::cli::ApiAnswer;
 using vigie::cli::kExitError;
 using vigie::cli::kExitUnreachable;
+using vigie::cli::local_time;
+using vigie::cli::parse_duration_ns;
+using vigie::cli::query;
 using vigie::cli::Table;
 
 struct Options {
@@ -50,39 +54,6 @@ std::string api_token(const Options& options) {
   const auto first = token.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return {};
   return token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
-}
-
-// "90s", "10m", "2h", "7d" → ns. Returns nothing when malformed.
-std::optional<uint64_t> parse_duration_ns(const std::string& text) {
-  std::size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  const std::string unit = text.substr(used);
-  uint64_t scale = 0;
-  if (unit == "s")
-    scale = 1'000'000'000ull;
-  else if (unit == "m")
-    scale = 60'000'000'000ull;
-  else if (unit == "h")
-    scale = 3'600'000'000'000ull;
-  else if (unit == "d")
-    scale = 86'400'000'000'000ull;
-  if (scale == 0 || text.front() == '-' || value > UINT64_MAX / scale) return std::nullopt;
-  return value * scale;
-}
-
-// Local time, ISO 8601 with offset: 2024-05-01T14:03:07+0200.
-std::string local_time(uint64_t time_ns) {
-  const std::time_t seconds = static_cast<std::time_t>(time_ns / 1'000'000'000ull);
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);
-  return text;
 }
 
 std::string fixed(double value, int decimals) {
@@ -155,24 +126,6 @@ json fetch(const Options& options, const std::string& target) {
   vigie::protocol::HttpRequest get;
   get.target = target;
   return call_api(options, std::move(get)).body;
-}
-
-std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
-  std::string out;
-  for (const auto& [key, value] : params) {
-    if (value.empty()) continue;
-    out += (out.empty() ? "?" : "&") + std::string(key) + "=";
-    for (unsigned char c : value) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        char escaped[4];
-        std::snprintf(escaped, sizeof escaped, "%%%02X", c);
-        out += escaped;
-      }
-    }
-  }
-  return out;
 }
 
 std::string since_param(const std::string& since) {

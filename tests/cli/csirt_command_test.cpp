@@ -1,16 +1,11 @@
 // `vigie incident …`, `vigie ioc …` and `vigie retrohunt …` against a stand-in
-// collector on loopback that answers the CSIRT API's routes with canned
-// JSON (collector/src/csirt/api.h): the requests the CLI sends (method,
-// target, If-Match, body) and what it prints.
+// collector on loopback (tests/support/http_receiver.h) that answers the
+// CSIRT API's routes (collector/src/csirt/api.h) with canned JSON: the
+// requests the CLI sends (method, target, If-Match, body) and what it prints.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -36,86 +31,6 @@ uint64_t now_ns() {
                                    .count());
 }
 
-// A collector stand-in: answers each request with the status and JSON that
-// `answer` gives for it, and records every request. `vigie` makes one
-// request per connection, one at a time: connections are served in turn.
-class CannedCollector {
- public:
-  using Answer = std::function<std::pair<int, json>(const ReceivedRequest&)>;
-
-  explicit CannedCollector(Answer answer)
-      : answer_(std::move(answer)),
-        acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~CannedCollector() {
-    stopping_ = true;
-    // Wake the blocking accept with a connection of our own.
-    boost::system::error_code ignored;
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::socket socket(ioc);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ignored);
-    thread_.join();
-  }
-  CannedCollector(const CannedCollector&) = delete;
-  CannedCollector& operator=(const CannedCollector&) = delete;
-
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
-  std::vector<ReceivedRequest> requests() const {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void serve() {
-    while (!stopping_) {
-      boost::asio::ip::tcp::socket socket(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec || stopping_) continue;
-      serve_one(socket);
-    }
-  }
-
-  void serve_one(boost::asio::ip::tcp::socket& socket) {
-    namespace http = boost::beast::http;
-    boost::system::error_code ec;
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    http::read(socket, buffer, request, ec);
-    if (ec) return;
-    ReceivedRequest received{
-        std::string(request.method_string()), std::string(request.target()), {}, request.body()};
-    for (const auto& field : request) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      received.headers[name] = std::string(field.value());
-    }
-    {
-      std::lock_guard lock(mutex_);
-      requests_.push_back(received);
-    }
-    const auto [status, body] = answer_(received);
-    http::response<http::string_body> response;
-    response.version(11);
-    response.result(static_cast<unsigned>(status));
-    response.set(http::field::content_type, "application/json");
-    response.keep_alive(false);
-    response.body() = body.dump();
-    response.prepare_payload();
-    http::write(socket, response, ec);
-    socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-  }
-
-  Answer answer_;
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-  mutable std::mutex mutex_;
-  std::vector<ReceivedRequest> requests_;
-};
 
 // The path of a request target, without its query.
 std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
@@ -258,7 +173,12 @@ class CsirtCommandTest : public ::testing::Test {
   std::atomic<int> patch_status_{200};
   int retrohunt_polls_ = 0;
   const uint64_t now_ = now_ns();
-  CannedCollector collector_{[this](const ReceivedRequest& r) { return answer(r); }};
+  // A collector stand-in (tests/support/http_receiver.h): answers each
+  // request with answer(), records every request.
+  collector::testing::HttpReceiver collector_{[this](const ReceivedRequest& r) {
+    const auto [status, body] = answer(r);
+    return std::pair<int, std::string>{status, body.dump()};
+  }};
 
  private:
   std::pair<int, json> answer(const ReceivedRequest& r) {

@@ -1,6 +1,8 @@
 // A loopback HTTP server for tests that receive what the collector sends
 // (webhooks, Alertmanager's notifications): records every request and
-// answers with the status `respond` chooses. Listens on 127.0.0.1, an
+// answers with the status `respond` chooses (and "{}"), or with the status
+// and JSON body an `Answer` gives for each request (a stand-in for a JSON
+// API). Listens on 127.0.0.1, an
 // ephemeral port; each connection is served on its own thread, so that a
 // client holding an idle keep-alive connection (Alertmanager's Go client
 // keeps one for 90 s) never keeps another client waiting. Stopped at
@@ -32,9 +34,17 @@ struct ReceivedRequest {
 
 class HttpReceiver {
  public:
+  // A status and a body for a request.
+  using Answer = std::function<std::pair<int, std::string>(const ReceivedRequest&)>;
+
   // `respond` gives the status for request number n (0-based); default 200.
   explicit HttpReceiver(std::function<int(std::size_t)> respond = {})
-      : respond_(std::move(respond)),
+      : HttpReceiver([respond = std::move(respond), n = std::size_t{0}](
+                         const ReceivedRequest&) mutable {
+          return std::pair<int, std::string>{respond ? respond(n++) : 200, "{}"};
+        }) {}
+  explicit HttpReceiver(Answer answer)
+      : answer_(std::move(answer)),
         acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     thread_ = std::thread([this] { serve(); });
   }
@@ -104,18 +114,19 @@ class HttpReceiver {
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         received.headers[name] = std::string(field.value());
       }
-      std::size_t index = 0;
+      std::pair<int, std::string> answer;
       {
         std::lock_guard lock(mutex_);
-        index = requests_.size();
+        answer = answer_(received);  // in arrival order, one at a time
         requests_.push_back(std::move(received));
       }
       changed_.notify_all();
       http::response<http::string_body> response;
       response.version(11);
-      response.result(static_cast<unsigned>(respond_ ? respond_(index) : 200));
+      response.result(static_cast<unsigned>(answer.first));
+      response.set(http::field::content_type, "application/json");
       response.keep_alive(request.keep_alive());
-      response.body() = "{}";
+      response.body() = std::move(answer.second);
       response.prepare_payload();
       http::write(socket, response, ec);
       if (ec || !request.keep_alive()) break;
@@ -123,7 +134,7 @@ class HttpReceiver {
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
   }
 
-  std::function<int(std::size_t)> respond_;
+  Answer answer_;  // called under mutex_
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<bool> stopping_{false};
