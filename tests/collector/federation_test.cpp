@@ -481,9 +481,17 @@ TEST_F(FederationTest, RulePacksAndIocListsReachSitesAndAgents) {
   EXPECT_EQ(outcome->active->rules_loaded, 2);
   EXPECT_EQ(outcome->active->engine->pack_version(), "2");
 
+  // The site's own CSIRT list (published by its collector) is neither
+  // replaced by the federation's item of that name nor withdrawn.
+  const fs::path mirror = site_a_.collector->config().federation.distribution_dir;
+  write(mirror / "iocs/csirt.csv", "type,value\nip,192.0.2.99\n");
+  write(published / "iocs/csirt.csv", "type,value\nip,203.0.113.1\n");
+
   // Withdrawn at the federation: the site removes it too.
   fs::remove(published / "iocs/bad-ips.csv");
   EXPECT_EQ(site_a_.mirror->sync(), 0);
+  EXPECT_EQ(dist::read_item(mirror, dist::Kind::kIocs, "csirt.csv")->files[0].content,
+            "type,value\nip,192.0.2.99\n");
   EXPECT_EQ(site_a_.collector->get("/api/v1/distribution/iocs/bad-ips.csv", kNodeToken).status,
             404);
   const std::string exposition = site_a_.collector->metrics().exposition();

@@ -99,7 +99,8 @@ void CsirtService::refresh_matcher() {
   const auto indicators = csirt_.detection_indicators();
   if (!config_.publish_dir.empty()) {
     namespace dist = protocol::distribution;
-    dist::Item item{dist::Kind::kIocs, "csirt.csv", {{"csirt.csv", csirt::ioc_list_csv(indicators, now)}}, ""};
+    const std::string name(csirt::kIocListName);
+    dist::Item item{dist::Kind::kIocs, name, {{name, csirt::ioc_list_csv(indicators, now)}}, ""};
     item.etag = dist::content_etag(item.files);
     std::string error;
     if (!dist::install_item(config_.publish_dir, item, error))

@@ -21,6 +21,7 @@
 #include "vigie/delivery/sequence.h"
 #include "vigie/delivery/spool.h"
 #include "vigie/protocol/codec.h"
+#include "vigie/csirt/indicator.h"
 #include "vigie/protocol/distribution.h"
 #include "vigie/protocol/http_client.h"
 
@@ -636,8 +637,12 @@ int DistributionMirror::sync() {
     return -1;
   }
   int updated = 0;
-  std::set<std::pair<dist::Kind, std::string>> listed;
+  // The site's own CSIRT list (csirt/indicator.h) is published here by the
+  // site, never pulled over nor withdrawn.
+  const std::pair<dist::Kind, std::string> own{dist::Kind::kIocs, std::string(csirt::kIocListName)};
+  std::set<std::pair<dist::Kind, std::string>> listed{own};
   for (const auto& entry : *index) {
+    if (std::pair{entry.kind, entry.name} == own) continue;
     listed.emplace(entry.kind, entry.name);
     const auto result = dist::pull_item(options_->pull, root_, entry.kind, entry.name);
     switch (result.status) {

@@ -97,6 +97,9 @@ bool active(const Indicator& indicator, uint64_t now_ns);
 // ip, cidr, domain, sha256 and filename, sorted. User names are left out:
 // rules match them with plain field conditions, not IOC sets.
 std::string ioc_list_csv(const std::vector<Indicator>& indicators, uint64_t now_ns);
+// The IOC list item a site collector publishes it as (rules: `|ioc: csirt`).
+// A site's mirror of its federation keeps this name for the site's own list.
+inline constexpr std::string_view kIocListName = "csirt.csv";
 
 // The link of an indicator to an incident.
 enum class LinkRole : uint8_t { kObserved, kSuspected, kRelated };
