@@ -39,15 +39,13 @@ class HttpReceiver {
 
   // `respond` gives the status for request number n (0-based); default 200.
   explicit HttpReceiver(std::function<int(std::size_t)> respond = {})
-      : HttpReceiver([respond = std::move(respond), n = std::size_t{0}](
-                         const ReceivedRequest&) mutable {
-          return std::pair<int, std::string>{respond ? respond(n++) : 200, "{}"};
-        }) {}
+      : HttpReceiver(Respond([respond = std::move(respond)](std::size_t n, const ReceivedRequest&) {
+          return std::pair<int, std::string>{respond ? respond(n) : 200, "{}"};
+        })) {}
   explicit HttpReceiver(Answer answer)
-      : answer_(std::move(answer)),
-        acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this] { serve(); });
-  }
+      : HttpReceiver(Respond([answer = std::move(answer)](std::size_t, const ReceivedRequest& r) {
+          return answer(r);
+        })) {}
   ~HttpReceiver() {
     stopping_ = true;
     boost::system::error_code ignored;
@@ -71,6 +69,15 @@ class HttpReceiver {
 
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+
+  // Request number n and its answer, asked once the request is recorded
+  // (requests() already holds it) and without the receiver's lock held.
+  using Respond = std::function<std::pair<int, std::string>(std::size_t, const ReceivedRequest&)>;
+  explicit HttpReceiver(Respond respond)
+      : respond_(std::move(respond)),
+        acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
 
   std::vector<ReceivedRequest> requests() const {
     std::lock_guard lock(mutex_);
@@ -114,13 +121,14 @@ class HttpReceiver {
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         received.headers[name] = std::string(field.value());
       }
-      std::pair<int, std::string> answer;
+      std::size_t index = 0;
       {
         std::lock_guard lock(mutex_);
-        answer = answer_(received);  // in arrival order, one at a time
-        requests_.push_back(std::move(received));
+        index = requests_.size();
+        requests_.push_back(received);
       }
       changed_.notify_all();
+      auto answer = respond_(index, received);
       http::response<http::string_body> response;
       response.version(11);
       response.result(static_cast<unsigned>(answer.first));
@@ -134,7 +142,7 @@ class HttpReceiver {
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
   }
 
-  Answer answer_;  // called under mutex_
+  Respond respond_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<bool> stopping_{false};
