@@ -395,7 +395,9 @@ TEST_F(CsirtApiTest, MispImportKeepsTlpAndRevocationAndFeedsTheMatcher) {
   EXPECT_EQ(answer["indicators"][0]["source"], "misp:ev-1");
   EXPECT_EQ(answer["indicators"][1]["deleted"], true);
   // The sample alert's event runs curl: a sighting; its connection to the
-  // revoked address is none.
+  // revoked address is none. (The import's retro-hunt ends first: it would
+  // otherwise find the batch's events too.)
+  EXPECT_EQ(wait_retrohunt(answer["retrohunt"]["id"])["state"], "done");
   auto batch = testing::sample_batch(1, "node1", protocol::wall_clock_ns());
   ASSERT_EQ(store_.store_batch(batch, 1).status, StoreOutcome::Status::kStored);
   const std::string curl = answer["indicators"][0]["uuid"];
