@@ -138,7 +138,9 @@ struct Sighting {
   uint64_t first_ns = 0;
   uint64_t last_ns = 0;
   uint64_t count = 0;
-  std::string source;  // "alert" (an alert's event matched) or "retrohunt"
+  // "alert" (an alert's event matched), "retrohunt", or "exchange" (another
+  // team's sighting, from a MISP or STIX document: site is who saw it)
+  std::string source;
   int64_t alert_id = 0;  // "alert": the last alert that matched (0 unknown)
   bool operator==(const Sighting&) const = default;
 };
