@@ -200,6 +200,50 @@ TEST_P(CsirtStoreTest, IndicatorsAreUniquePerTypeValueAndSource) {
   EXPECT_EQ(detection[0].uuid, misp.uuid);
 }
 
+TEST_P(CsirtStoreTest, AnIndicatorGivenItsUuidIsEditedInPlace) {
+  // A MISP attribute keeps its uuid when its value is edited: the stored
+  // indicator follows it, its creation and sightings kept.
+  csirt::Indicator first;
+  first.uuid = "5b6464ca-e73c-4707-9b8a-d0350acd0835";
+  first.type = csirt::ObservableType::kDomain;
+  first.value = "old.example";
+  first.source = "misp:event-1";
+  first.created_ns = first.updated_ns = 10;
+  ASSERT_EQ(csirt_->put_indicator(first).uuid, first.uuid);
+  csirt::Indicator edited = first;
+  edited.value = "new.example";
+  edited.created_ns = edited.updated_ns = 20;
+  const auto stored = csirt_->put_indicator(edited);
+  EXPECT_EQ(stored.uuid, first.uuid);
+  EXPECT_EQ(stored.created_ns, 10u);
+  const auto back = csirt_->indicator(first.uuid);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->value, "new.example");
+  csirt::IndicatorQuery query;
+  query.include_deleted = true;
+  EXPECT_EQ(csirt_->indicators(query).size(), 1u);
+  // Another uuid for a (type, value, source) already stored: the stored one is updated.
+  csirt::Indicator twin = edited;
+  twin.uuid = "5b6464ca-0000-4000-8000-d0350acd0835";
+  EXPECT_EQ(csirt_->put_indicator(twin).uuid, first.uuid);
+  EXPECT_FALSE(csirt_->indicator(twin.uuid));
+}
+
+TEST_P(CsirtStoreTest, KeepsExchangeDocumentsByKindAndKey) {
+  csirt_->put_document("misp-event", "a", R"({"timestamp":1})", 1);
+  csirt_->put_document("misp-event", "b", R"({"timestamp":2})", 2);
+  csirt_->put_document("import", "a", R"({"counts":{}})", 3);
+  csirt_->put_document("misp-event", "a", R"({"timestamp":5})", 5);  // replaced whole
+  EXPECT_EQ(csirt_->document("misp-event", "a"), std::optional<std::string>(R"({"timestamp":5})"));
+  EXPECT_FALSE(csirt_->document("misp-event", "c"));
+  const auto events = csirt_->documents("misp-event", 10);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].first, "a");  // most recently updated first
+  EXPECT_EQ(events[1].second, R"({"timestamp":2})");
+  EXPECT_EQ(csirt_->documents("misp-event", 1).size(), 1u);
+  EXPECT_EQ(csirt_->documents("import", 10).size(), 1u);
+}
+
 TEST_P(CsirtStoreTest, LinksIndicatorsToIncidentsWithARole) {
   auto incident = new_incident("s", k2025);
   const auto ip = put(csirt::ObservableType::kIp, "198.51.100.7");

@@ -96,7 +96,7 @@ void PostgresStore::write_sightings(Connection& c, std::vector<csirt::Sighting> 
         "ON CONFLICT (indicator_uuid, site, host, workload_kind, workload_id, user_name, source) "
         "DO UPDATE SET first_ns = LEAST(s.first_ns, EXCLUDED.first_ns), "
         "last_ns = GREATEST(s.last_ns, EXCLUDED.last_ns), "
-        "count = CASE WHEN EXCLUDED.source = 'retrohunt'::bytea "
+        "count = CASE WHEN EXCLUDED.source IN ('retrohunt'::bytea, 'exchange'::bytea) "
         "THEN GREATEST(s.count, EXCLUDED.count) ELSE s.count + EXCLUDED.count END, "
         "alert_id = CASE WHEN EXCLUDED.alert_id <> 0 THEN EXCLUDED.alert_id ELSE s.alert_id END",
         Params(s.indicator_uuid, s.site, s.host, s.workload_kind, s.workload_id, s.user, s.source,
@@ -243,8 +243,14 @@ csirt::Indicator PostgresStore::put_indicator(csirt::Indicator indicator) {
             c.query(std::string("SELECT ") + kIndicatorColumns +
                         " FROM indicators WHERE type = $1 AND value = $2 AND source = $3",
                     Params(static_cast<int16_t>(out.type), out.value, out.source));
-        if (existing.rows() > 0) {
-          const csirt::Indicator old = indicator_of(existing, 0);
+        std::optional<postgres::Result> by_uuid;  // an edit in place: its uuid kept, its value changed
+        if (existing.rows() == 0)
+          by_uuid.emplace(c.query(
+              std::string("SELECT ") + kIndicatorColumns + " FROM indicators WHERE uuid = $1",
+              Params(out.uuid)));
+        const postgres::Result& found = by_uuid ? *by_uuid : existing;
+        if (found.rows() > 0) {
+          const csirt::Indicator old = indicator_of(found, 0);
           out.uuid = old.uuid;
           out.created_ns = old.created_ns;
           out.first_seen_ns = old.first_seen_ns;
@@ -253,7 +259,8 @@ csirt::Indicator PostgresStore::put_indicator(csirt::Indicator indicator) {
         c.query(
             "INSERT INTO indicators (uuid, type, value, source, deleted, to_ids, first_seen_ns, "
             "last_seen_ns, updated_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-            "ON CONFLICT (uuid) DO UPDATE SET deleted = EXCLUDED.deleted, "
+            "ON CONFLICT (uuid) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value, "
+            "source = EXCLUDED.source, deleted = EXCLUDED.deleted, "
             "to_ids = EXCLUDED.to_ids, updated_ns = EXCLUDED.updated_ns, body = EXCLUDED.body",
             Params(out.uuid, static_cast<int16_t>(out.type), out.value, out.source, out.deleted,
                    out.to_ids, to_db(out.first_seen_ns), to_db(out.last_seen_ns),
@@ -428,6 +435,40 @@ std::optional<csirt::Retrohunt> PostgresStore::retrohunt(const std::string& id) 
     const auto r = c.query("SELECT body FROM retrohunts WHERE id = $1", Params(id));
     if (r.rows() == 0) return std::nullopt;
     return read_body<csirt::Retrohunt>(r.text(0, 0), csirt::retrohunt_from_json, "a retro-hunt");
+  });
+}
+
+void PostgresStore::put_document(const std::string& kind, const std::string& key,
+                                 const std::string& body, uint64_t updated_ns) {
+  with_connection([&](Connection& c) {
+    c.query(
+        "INSERT INTO csirt_documents (kind, key, updated_ns, body) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (kind, key) DO UPDATE SET updated_ns = EXCLUDED.updated_ns, "
+        "body = EXCLUDED.body",
+        Params(kind, key, to_db(updated_ns), Text{body}));
+  });
+}
+
+std::optional<std::string> PostgresStore::document(const std::string& kind,
+                                                   const std::string& key) {
+  return with_connection([&](Connection& c) -> std::optional<std::string> {
+    const auto r = c.query("SELECT body FROM csirt_documents WHERE kind = $1 AND key = $2",
+                           Params(kind, key));
+    if (r.rows() == 0) return std::nullopt;
+    return r.text(0, 0);
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> PostgresStore::documents(const std::string& kind,
+                                                                          std::size_t limit) {
+  return with_connection([&](Connection& c) {
+    const auto r = c.query(
+        "SELECT key, body FROM csirt_documents WHERE kind = $1 ORDER BY updated_ns DESC LIMIT $2",
+        Params(kind, to_db_bound(limit)));
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
+    return out;
   });
 }
 

@@ -128,6 +128,13 @@ CREATE TABLE sec01_overdue (
   incident_id bytea NOT NULL, step bytea NOT NULL, claimed_ns bigint NOT NULL,
   PRIMARY KEY (incident_id, step));
 )sql",
+    // 2 → 3: CSIRT exchange bookkeeping (csirt/store.h documents).
+    R"sql(
+CREATE TABLE csirt_documents (
+  kind bytea NOT NULL, key bytea NOT NULL, updated_ns bigint NOT NULL, body text NOT NULL,
+  PRIMARY KEY (kind, key));
+CREATE INDEX csirt_documents_updated ON csirt_documents (kind, updated_ns);
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 

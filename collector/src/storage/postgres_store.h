@@ -88,6 +88,11 @@ class PostgresStore final : public Store, public csirt::CsirtStore {
   std::vector<csirt::AlertRecord> alerts_by_id(const std::vector<int64_t>& ids) override;
   void put_retrohunt(const csirt::Retrohunt& retrohunt) override;
   std::optional<csirt::Retrohunt> retrohunt(const std::string& id) override;
+  void put_document(const std::string& kind, const std::string& key, const std::string& body,
+                    uint64_t updated_ns) override;
+  std::optional<std::string> document(const std::string& kind, const std::string& key) override;
+  std::vector<std::pair<std::string, std::string>> documents(const std::string& kind,
+                                                             std::size_t limit) override;
   bool claim_overdue(const std::string& incident_id, const std::string& step_key,
                      uint64_t now_ns) override;
 
@@ -101,7 +106,7 @@ class PostgresStore final : public Store, public csirt::CsirtStore {
   PoolStats pool_stats() const;
   std::size_t pool_size() const { return pool_size_; }
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // The pg_advisory_xact_lock key that serialises migrations ("vigiemig").
   static constexpr long long kMigrationLockKey = 0x76696769656d6967;
 

@@ -177,21 +177,30 @@ csirt::Indicator SqliteStore::put_indicator(csirt::Indicator indicator) {
     auto& existing = statements_->cached(
         std::string("SELECT ") + kIndicatorColumns +
         " FROM indicators WHERE type = ?1 AND value = ?2 AND source = ?3");
+    if (indicator.uuid.empty()) indicator.uuid = csirt::new_uuid();
+    auto& same_uuid = statements_->cached(std::string("SELECT ") + kIndicatorColumns +
+                                          " FROM indicators WHERE uuid = ?1");
+    Statement* found = nullptr;
     if (existing.bind(static_cast<int>(indicator.type), indicator.value, indicator.source).step()) {
-      const csirt::Indicator old = indicator_of(existing);
+      found = &existing;
+    } else if (same_uuid.bind(indicator.uuid).step()) {
+      found = &same_uuid;  // an edit in place: its uuid kept, its value changed
+    }
+    if (found != nullptr) {
+      const csirt::Indicator old = indicator_of(*found);
       indicator.uuid = old.uuid;
       indicator.created_ns = old.created_ns;
       indicator.first_seen_ns = old.first_seen_ns;
       indicator.last_seen_ns = old.last_seen_ns;
-    } else if (indicator.uuid.empty()) {
-      indicator.uuid = csirt::new_uuid();
     }
     existing.bind();
+    same_uuid.bind();
     statements_
         ->cached("INSERT INTO indicators (uuid, type, value, source, deleted, to_ids, "
                  "first_seen_ns, last_seen_ns, updated_ns, body) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-                 "ON CONFLICT (uuid) DO UPDATE SET deleted = excluded.deleted, "
+                 "ON CONFLICT (uuid) DO UPDATE SET type = excluded.type, value = excluded.value, "
+                 "source = excluded.source, deleted = excluded.deleted, "
                  "to_ids = excluded.to_ids, updated_ns = excluded.updated_ns, body = excluded.body")
         .bind(indicator.uuid, static_cast<int>(indicator.type), indicator.value, indicator.source,
               indicator.deleted, indicator.to_ids, to_db(indicator.first_seen_ns),
@@ -366,6 +375,40 @@ std::optional<csirt::Retrohunt> SqliteStore::retrohunt(const std::string& id) {
   if (!statement.bind(id).step()) return std::nullopt;
   auto out =
       read_body<csirt::Retrohunt>(statement.text(0), csirt::retrohunt_from_json, "a retro-hunt");
+  statement.bind();
+  return out;
+}
+
+void SqliteStore::put_document(const std::string& kind, const std::string& key,
+                               const std::string& body, uint64_t updated_ns) {
+  transaction([&] {
+    statements_
+        ->cached("INSERT INTO csirt_documents (kind, key, updated_ns, body) VALUES (?1, ?2, ?3, ?4) "
+                 "ON CONFLICT (kind, key) DO UPDATE SET updated_ns = excluded.updated_ns, "
+                 "body = excluded.body")
+        .bind(kind, key, to_db(updated_ns), body)
+        .run();
+  });
+}
+
+std::optional<std::string> SqliteStore::document(const std::string& kind, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto& statement =
+      statements_->cached("SELECT body FROM csirt_documents WHERE kind = ?1 AND key = ?2");
+  if (!statement.bind(kind, key).step()) return std::nullopt;
+  std::string out = statement.text(0);
+  statement.bind();
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> SqliteStore::documents(const std::string& kind,
+                                                                        std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  auto& statement = statements_->cached(
+      "SELECT key, body FROM csirt_documents WHERE kind = ?1 ORDER BY updated_ns DESC LIMIT ?2");
+  statement.bind(kind, to_db_bound(limit));
+  std::vector<std::pair<std::string, std::string>> out;
+  while (statement.step()) out.emplace_back(statement.text(0), statement.text(1));
   statement.bind();
   return out;
 }

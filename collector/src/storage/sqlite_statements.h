@@ -199,8 +199,9 @@ class SqliteStore::Statements {
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
             "ON CONFLICT (indicator_uuid, site, host, workload_kind, workload_id, user, source) "
             "DO UPDATE SET first_ns = MIN(first_ns, excluded.first_ns), "
-            "last_ns = MAX(last_ns, excluded.last_ns), count = CASE WHEN excluded.source = "
-            "'retrohunt' THEN MAX(count, excluded.count) ELSE count + excluded.count END, "
+            "last_ns = MAX(last_ns, excluded.last_ns), count = CASE WHEN excluded.source IN "
+            "('retrohunt', 'exchange') THEN MAX(count, excluded.count) "
+            "ELSE count + excluded.count END, "
             "alert_id = CASE WHEN excluded.alert_id <> 0 THEN excluded.alert_id ELSE alert_id END"),
         touch_indicator(db,
                         "UPDATE indicators SET first_seen_ns = CASE WHEN first_seen_ns = 0 OR "

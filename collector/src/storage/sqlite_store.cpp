@@ -145,6 +145,13 @@ CREATE TABLE sec01_overdue (
   incident_id TEXT NOT NULL, step TEXT NOT NULL, claimed_ns INTEGER NOT NULL,
   PRIMARY KEY (incident_id, step)) WITHOUT ROWID;
 )sql",
+    // 5 → 6: CSIRT exchange bookkeeping (csirt/store.h documents).
+    R"sql(
+CREATE TABLE csirt_documents (
+  kind TEXT NOT NULL, key TEXT NOT NULL, updated_ns INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE INDEX csirt_documents_updated ON csirt_documents (kind, updated_ns);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

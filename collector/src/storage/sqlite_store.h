@@ -82,10 +82,15 @@ class SqliteStore final : public Store, public csirt::CsirtStore {
   std::vector<csirt::AlertRecord> alerts_by_id(const std::vector<int64_t>& ids) override;
   void put_retrohunt(const csirt::Retrohunt& retrohunt) override;
   std::optional<csirt::Retrohunt> retrohunt(const std::string& id) override;
+  void put_document(const std::string& kind, const std::string& key, const std::string& body,
+                    uint64_t updated_ns) override;
+  std::optional<std::string> document(const std::string& kind, const std::string& key) override;
+  std::vector<std::pair<std::string, std::string>> documents(const std::string& kind,
+                                                             std::size_t limit) override;
   bool claim_overdue(const std::string& incident_id, const std::string& step_key,
                      uint64_t now_ns) override;
 
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // The write queue now and since opening (for metrics and tests).
   struct WriteQueueStats {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vigie/csirt/incident.h"
@@ -99,7 +100,9 @@ class CsirtStore {
 
   // Adds or updates the indicator of the same (type, value, source): TLP,
   // to_ids, tags, comment, valid_until and deleted are replaced; the uuid
-  // and created_ns of an existing one are kept. Returns it as stored.
+  // and created_ns of an existing one are kept. Otherwise, an indicator
+  // whose uuid is stored replaces that one, type and value included (a MISP
+  // attribute edited in place keeps its uuid). Returns it as stored.
   virtual Indicator put_indicator(Indicator indicator) = 0;
   virtual std::optional<Indicator> indicator(const std::string& uuid) = 0;
   virtual std::vector<Indicator> indicators(const IndicatorQuery& query) = 0;
@@ -113,9 +116,10 @@ class CsirtStore {
 
   // Merges each sighting into the row of its (indicator, site, host,
   // workload, user, source): first/last widened, alert_id replaced when set,
-  // count added, except for source "retrohunt", whose count is the largest
-  // seen (a retro-hunt counts stored events: running it again over the same
-  // window must not count them twice); the indicator's first/last seen widened.
+  // count added, except for sources "retrohunt" and "exchange", whose count
+  // is the largest seen (a retro-hunt counts stored events, another team's
+  // document its own total: running it again or importing the document
+  // again must not count them twice); the indicator's first/last seen widened.
   virtual void record_sightings(const std::vector<Sighting>& sightings) = 0;
   // By last_ns, newest first.
   virtual std::vector<Sighting> sightings(const std::string& indicator_uuid,
@@ -133,6 +137,18 @@ class CsirtStore {
 
   virtual void put_retrohunt(const Retrohunt& retrohunt) = 0;  // insert or replace by id
   virtual std::optional<Retrohunt> retrohunt(const std::string& id) = 0;
+
+  // Exchange bookkeeping: small JSON documents by (kind, key), replaced
+  // whole: "misp-event" (key: event uuid; what a feed import last read of
+  // it), "import" (key: import id; an import's report and the context items
+  // it kept). Kinds and keys are 1 to 256 bytes.
+  virtual void put_document(const std::string& kind, const std::string& key,
+                            const std::string& body, uint64_t updated_ns) = 0;
+  virtual std::optional<std::string> document(const std::string& kind,
+                                              const std::string& key) = 0;
+  // (key, body) of `kind`, most recently updated first.
+  virtual std::vector<std::pair<std::string, std::string>> documents(const std::string& kind,
+                                                                     std::size_t limit) = 0;
 
   // True exactly once per (incident, step key) over the store's life, so
   // that an overdue step raises one alert even with several collectors.
