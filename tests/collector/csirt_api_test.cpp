@@ -58,6 +58,7 @@ class CsirtApiTest : public ::testing::Test {
       config_.api.tokens.push_back({sha256(token), *principal});
     }
     config_.csirt.check_interval = std::chrono::milliseconds(0);  // the test checks
+    config_.csirt.feed_amber_peers = {"admin holder"};
     handler_ = std::make_unique<Handler>(config_, store_, metrics_);
     router_.add_sink(sink_);
     service_ = std::make_unique<CsirtService>(config_.csirt, "GRIF", Tlp::kAmber, store_, router_,
@@ -135,8 +136,12 @@ TEST_F(CsirtApiTest, EveryRouteTimesEveryRole) {
       {"GET", "/incidents/" + id + "/sightings", ""},
       {"GET", "/incidents/" + id + "/scope", ""},
       {"POST", "/indicators", R"({"type":"domain","value":"pool.example"})"},
-      {"POST", "/indicators/misp", R"({"Event":{"Attribute":[{"type":"sha256","value":")" +
-                                      std::string(64, 'c') + "\"}]}}"},
+      {"POST", "/import", R"({"Event":{"Attribute":[{"type":"sha256","value":")" +
+                              std::string(64, 'c') + "\"}]}}"},
+      {"GET", "/imports", ""},
+      {"POST", "/import/plan", "{}"},
+      {"GET", "/incidents/" + id + "/export?format=misp", ""},
+      {"GET", "/incidents/" + id + "/export?format=stix&tlp=amber", ""},
       {"GET", "/indicators?type=ip&value=192.0.2.1", ""},
       {"GET", "/indicators/" + uuid, ""},
       {"GET", "/indicators/" + uuid + "/sightings", ""},
@@ -382,30 +387,141 @@ TEST_F(CsirtApiTest, RevokedIndicatorsNeverMatch) {
 }
 
 TEST_F(CsirtApiTest, MispImportKeepsTlpAndRevocationAndFeedsTheMatcher) {
-  const auto imported = call("POST", "/indicators/misp", R"({"Event": {"uuid": "ev-1",
-      "Tag": [{"name": "tlp:green"}],
-      "Attribute": [{"type": "filename", "value": "curl", "to_ids": true},
-                    {"type": "ip-dst", "value": "198.51.100.7", "deleted": true},
-                    {"type": "link", "value": "https://x.example"}]}})");
+  const std::string event = R"({"Event": {"uuid": "5e0f1c2a-0000-4000-8000-00000000abcd",
+      "timestamp": "1700000000", "Tag": [{"name": "tlp:green"}],
+      "Attribute": [
+        {"uuid": "5e0f1c2a-0000-4000-8000-000000000001", "type": "filename", "value": "curl",
+         "to_ids": true},
+        {"uuid": "5e0f1c2a-0000-4000-8000-000000000002", "type": "ip-dst",
+         "value": "198.51.100.7", "deleted": true},
+        {"type": "link", "value": "https://x.example", "to_ids": false},
+        {"type": "url", "value": "https://x.example/a"},
+        {"type": "ip-src", "value": "not-an-ip"}]}})";
+  const auto imported = call("POST", "/import", event);
   ASSERT_EQ(imported.status, 201) << imported.body;
   const json answer = body(imported);
-  ASSERT_EQ(answer["indicators"].size(), 2u);
-  EXPECT_EQ(answer["skipped"], 1);
-  EXPECT_EQ(answer["indicators"][0]["tlp"], "green");
-  EXPECT_EQ(answer["indicators"][0]["source"], "misp:ev-1");
-  EXPECT_EQ(answer["indicators"][1]["deleted"], true);
+  EXPECT_EQ(answer["format"], "misp");
+  EXPECT_EQ(answer["counts"], json::parse(R"({"added": 1, "updated": 0, "revoked": 1,
+      "skipped": 1, "unsupported": 1, "invalid": 1})"));
+  EXPECT_EQ(answer["context"].size(), 2u);  // the link and the url, kept, never matched
+  const std::string curl = "5e0f1c2a-0000-4000-8000-000000000001";
+  const std::string revoked = "5e0f1c2a-0000-4000-8000-000000000002";
+  const json stored = body(call("GET", "/indicators/" + curl));
+  EXPECT_EQ(stored["tlp"], "green");
+  EXPECT_EQ(stored["source"], "misp:5e0f1c2a-0000-4000-8000-00000000abcd");
+  EXPECT_EQ(body(call("GET", "/indicators/" + revoked))["deleted"], true);
+  // The report is kept, with its context; the list leaves the context out.
+  const json report = body(call("GET", "/imports/" + answer["id"].get<std::string>()));
+  EXPECT_EQ(report["context"].size(), 2u);
+  const json imports = body(call("GET", "/imports"));
+  ASSERT_EQ(imports["imports"].size(), 1u);
+  EXPECT_FALSE(imports["imports"][0].contains("context"));
   // The sample alert's event runs curl: a sighting; its connection to the
   // revoked address is none. (The import's retro-hunt ends first: it would
   // otherwise find the batch's events too.)
   EXPECT_EQ(wait_retrohunt(answer["retrohunt"]["id"])["state"], "done");
   auto batch = testing::sample_batch(1, "node1", protocol::wall_clock_ns());
   ASSERT_EQ(store_.store_batch(batch, 1).status, StoreOutcome::Status::kStored);
-  const std::string curl = answer["indicators"][0]["uuid"];
-  const std::string revoked = answer["indicators"][1]["uuid"];
   EXPECT_EQ(body(call("GET", "/indicators/" + curl + "/sightings"))["sightings"].size(), 1u);
   EXPECT_EQ(body(call("GET", "/indicators/" + revoked + "/sightings"))["sightings"].size(), 0u);
-  EXPECT_EQ(call("POST", "/indicators/misp", R"({"nope": 1})").status, 400);
-  EXPECT_EQ(call("GET", "/indicators/misp").status, 405);  // a POST-only route
+  // The same event again: updated, not added; a feed's plan skips it at
+  // the same timestamp and fetches it at a new one.
+  const json again = body(call("POST", "/import", event));
+  EXPECT_EQ(again["counts"]["added"], 0);
+  EXPECT_EQ(again["counts"]["updated"], 1);
+  const json plan = body(call("POST", "/import/plan", R"({
+      "5e0f1c2a-0000-4000-8000-00000000abcd": {"info": "a", "timestamp": 1700000000},
+      "5e0f1c2a-0000-4000-8000-00000000abce": {"info": "b", "timestamp": "1700000001"}})"));
+  EXPECT_EQ(plan["fetch"], json::parse(R"(["5e0f1c2a-0000-4000-8000-00000000abce"])"));
+  EXPECT_EQ(plan["unchanged"], 1);
+  const json changed = body(call("POST", "/import/plan", R"({
+      "5e0f1c2a-0000-4000-8000-00000000abcd": {"info": "a", "timestamp": 1700000005}})"));
+  EXPECT_EQ(changed["fetch"].size(), 1u);
+  // Refused whole: 400, nothing stored.
+  EXPECT_EQ(call("POST", "/import", R"({"nope": 1})").status, 400);
+  EXPECT_EQ(call("POST", "/import?format=stix", event).status, 400);
+  EXPECT_EQ(call("POST", "/import?format=csv", event).status, 400);
+  EXPECT_EQ(call("POST", "/import/plan", R"({"x": {"timestamp": 1}})").status, 400);
+  EXPECT_EQ(body(call("GET", "/imports"))["imports"].size(), 2u);
+  EXPECT_EQ(call("GET", "/import").status, 405);  // a POST-only route
+}
+
+TEST_F(CsirtApiTest, StixImportReadsPatternsAndMarkings) {
+  const auto imported = call("POST", "/import", R"({"type": "bundle",
+      "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
+      {"type": "indicator", "spec_version": "2.1",
+       "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+       "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+       "pattern": "[ipv4-addr:value = '198.51.100.0/24' OR domain-name:value = 'c2.example']",
+       "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+       "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]},
+      {"type": "indicator", "spec_version": "2.1",
+       "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd40",
+       "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+       "pattern": "[url:value = 'http://x.example/']", "pattern_type": "stix",
+       "valid_from": "2026-01-01T00:00:00Z"}]})");
+  ASSERT_EQ(imported.status, 201) << imported.body;
+  const json answer = body(imported);
+  EXPECT_EQ(answer["format"], "stix");
+  EXPECT_EQ(answer["counts"]["added"], 2);
+  EXPECT_EQ(answer["counts"]["unsupported"], 1);
+  const json stored = body(call("GET", "/indicators/8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"));
+  EXPECT_EQ(stored["value"], "198.51.100.0/24");
+  EXPECT_EQ(stored["tlp"], "green");
+}
+
+TEST_F(CsirtApiTest, ExportsFollowTlpAndTheMispFeedServesWhatACallerMayReceive) {
+  const json green = create(R"(,"tlp":"green")");
+  const json amber = create(R"(,"tlp":"amber")");
+  const json red = create(R"(,"tlp":"red")");
+  for (const json* incident : {&green, &amber, &red}) {
+    const std::string id = (*incident)["id"];
+    ASSERT_EQ(call("POST", "/incidents/" + id + "/indicators",
+                   R"({"indicators": [{"type":"ip","value":"198.51.100.9","tlp":"green"},
+                                      {"type":"user","value":"mallory","tlp":"red"}]})")
+                  .status,
+              201);
+  }
+  const std::string amber_id = amber["id"];
+  // To a GREEN destination an AMBER incident is refused; to an AMBER one it
+  // goes with its GREEN indicator, never the RED one.
+  EXPECT_EQ(call("GET", "/incidents/" + amber_id + "/export?format=misp&tlp=green").status, 403);
+  const auto misp = call("GET", "/incidents/" + amber_id + "/export?format=misp&tlp=amber");
+  ASSERT_EQ(misp.status, 200) << misp.body;
+  EXPECT_NE(misp.body.find("198.51.100.9"), std::string::npos);
+  EXPECT_EQ(misp.body.find("mallory"), std::string::npos);
+  EXPECT_EQ(body(misp)["Event"]["uuid"], amber["uuid"]);
+  const auto stix = call("GET", "/incidents/" + amber_id + "/export?format=stix");
+  ASSERT_EQ(stix.status, 200) << stix.body;
+  EXPECT_EQ(body(stix)["type"], "bundle");
+  EXPECT_EQ(stix.body.find("mallory"), std::string::npos);
+  EXPECT_NE(call("GET", "/incidents/" + std::string(red["id"]) + "/export?format=stix&local=1")
+                .body.find("mallory"),
+            std::string::npos);  // a local export of a RED incident keeps its RED indicator
+  EXPECT_EQ(call("GET", "/incidents/" + amber_id + "/export").status, 400);  // no format
+
+  // The feed: GREEN without a token; AMBER to a peer allowed it; never RED.
+  auto feed = [&](const std::string& item, const std::string& role) {
+    Request request;
+    request.method = "GET";
+    request.target = "/api/v1/csirt/feeds/misp/" + item;
+    if (!role.empty()) request.authorization = "Bearer " + kTokens.at(role);
+    return handler_->handle(request);
+  };
+  const json anonymous = body(feed("manifest.json", ""));
+  EXPECT_EQ(anonymous.size(), 1u);
+  EXPECT_TRUE(anonymous.contains(green["uuid"].get<std::string>()));
+  EXPECT_EQ(feed(amber["uuid"].get<std::string>() + ".json", "").status, 404);
+  EXPECT_EQ(feed(red["uuid"].get<std::string>() + ".json", "admin").status, 404);
+  EXPECT_EQ(feed(green["uuid"].get<std::string>() + ".json", "").status, 200);
+  EXPECT_EQ(body(feed("manifest.json", "csirt")).size(), 1u);  // not an AMBER peer
+  EXPECT_EQ(body(feed("manifest.json", "admin")).size(), 2u);  // GREEN and AMBER
+  EXPECT_EQ(feed(amber["uuid"].get<std::string>() + ".json", "admin").status, 200);
+  EXPECT_EQ(feed("manifest.json", "operator").status, 403);
+  const auto csv = feed("hashes.csv", "");
+  EXPECT_EQ(csv.status, 200);
+  EXPECT_NE(csv.body.find(green["uuid"].get<std::string>()), std::string::npos);
+  EXPECT_EQ(csv.body.find(amber["uuid"].get<std::string>()), std::string::npos);
 }
 
 TEST_F(CsirtApiTest, AnOverdueStepRaisesExactlyOneAlertWithTheIncidentsTlp) {

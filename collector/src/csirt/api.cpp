@@ -7,7 +7,6 @@
 #include "http/query.h"
 #include "json.h"
 #include "vigie/csirt/json.h"
-#include "vigie/csirt/misp.h"
 
 namespace vigie::collector {
 
@@ -81,13 +80,6 @@ std::string joined(const std::vector<std::string>& items) {
 
 }  // namespace
 
-struct CsirtApi::Call {
-  const Request& request;
-  std::string_view query;
-  const Principal& principal;
-  uint64_t now_ns;
-};
-
 Response CsirtApi::handle(const Request& request, std::string_view path, std::string_view query,
                           const Principal& principal) {
   const Call call{request, query, principal, protocol::wall_clock_ns()};
@@ -125,6 +117,9 @@ Response CsirtApi::handle(const Request& request, std::string_view path, std::st
       if (method == "GET") return incident_indicators(call, id);
       return method_not_allowed("GET, POST");
     }
+    if (n == 3 && parts[2] == "export") {
+      return method == "GET" ? export_incident(call, id) : method_not_allowed("GET");
+    }
     if (n == 3 && (parts[2] == "sightings" || parts[2] == "scope")) {
       if (method != "GET") return method_not_allowed("GET");
       return parts[2] == "scope" ? scope(call, id) : incident_sightings(call, id);
@@ -135,13 +130,17 @@ Response CsirtApi::handle(const Request& request, std::string_view path, std::st
       if (method == "GET") return list_indicators(call);
       return method_not_allowed("GET, POST");
     }
-    if (n == 2 && parts[1] == "misp") {
-      return method == "POST" ? import_misp(call) : method_not_allowed("POST");
-    }
     if (n == 2 || (n == 3 && parts[2] == "sightings")) {
       if (method != "GET") return method_not_allowed("GET");
       return get_indicator(call, parts[1], n == 3);
     }
+  } else if (collection == "import" && (n == 1 || (n == 2 && parts[1] == "plan"))) {
+    if (method != "POST") return method_not_allowed("POST");
+    return n == 1 ? import_document(call) : plan_feed(call);
+  } else if (collection == "imports") {
+    if (method != "GET") return method_not_allowed("GET");
+    if (n == 1) return list_imports(call);
+    if (n == 2) return get_import(call, parts[1]);
   } else if (collection == "retrohunt") {
     if (n == 1) return method == "POST" ? start_retrohunt(call) : method_not_allowed("POST");
     if (n == 2) return method == "GET" ? get_retrohunt(call, parts[1]) : method_not_allowed("GET");
@@ -422,27 +421,6 @@ Response CsirtApi::add_indicators(const Call& call, const std::string* incident_
   std::optional<csirt::Retrohunt> retrohunt;
   if (!hunt.empty()) retrohunt = service_.request_retrohunt(hunt, 0, call.principal.name);
   return json_response(201, {{"indicators", std::move(stored)},
-                             {"retrohunt", retrohunt ? csirt::to_json(*retrohunt) : json(nullptr)}});
-}
-
-Response CsirtApi::import_misp(const Call& call) {
-  auto imported = csirt::indicators_from_misp(call.request.body, service_.default_tlp());
-  if (!imported) return error(400, imported.error());
-  csirt::CsirtStore& store = service_.csirt();
-  json stored = json::array();
-  std::vector<std::string> hunt;
-  for (auto& indicator : imported->indicators) {
-    indicator.created_ns = indicator.updated_ns = call.now_ns;
-    indicator = store.put_indicator(indicator);
-    if (!indicator.deleted && indicator.to_ids) hunt.push_back(indicator.uuid);
-    stored.push_back(csirt::to_json(indicator));
-  }
-  service_.refresh_matcher();
-  std::optional<csirt::Retrohunt> retrohunt;
-  if (!hunt.empty()) retrohunt = service_.request_retrohunt(hunt, 0, call.principal.name);
-  return json_response(201, {{"indicators", std::move(stored)},
-                             {"skipped", imported->skipped},
-                             {"problems", imported->problems},
                              {"retrohunt", retrohunt ? csirt::to_json(*retrohunt) : json(nullptr)}});
 }
 

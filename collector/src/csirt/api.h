@@ -17,15 +17,33 @@
 //   GET   /incidents/{id}/sightings      → {"sightings":[sighting…]} of its indicators
 //   GET   /incidents/{id}/scope          → scope (below)
 //   POST  /indicators                    indicator(s) → 201 {"indicators":[indicator…], "retrohunt"}
-//   POST  /indicators/misp               a MISP event (or a list) → 201 {"indicators":[…],
-//                                         "skipped", "problems":[…], "retrohunt"}: each keeps its
-//                                         TLP (its tag, else the event's) and its revocation
-//                                         (csirt/misp.h)
 //   GET   /indicators?type=&value=&deleted=1&limit= → {"indicators":[indicator…]}
 //   GET   /indicators/{uuid}             → indicator
 //   GET   /indicators/{uuid}/sightings   → {"indicator": indicator, "sightings":[sighting…]}
 //   POST  /retrohunt                     RetrohuntRequest → 202 retrohunt; 409 while one runs
 //   GET   /retrohunt/{id}                → retrohunt
+//
+// Exchange (exchange_api.cpp; csirt/misp.h, csirt/stix.h):
+//   POST  /import?format=misp|stix       a MISP event, event list or {"response"}, or a STIX
+//                                         bundle (format guessed when not given) → 201 report:
+//                                         {"id","format","imported_ns","by","counts":{"added",
+//                                         "updated","revoked","skipped","unsupported","invalid"},
+//                                         "invalid":[reason…],"context":[item…],"events":[{"uuid",
+//                                         "timestamp"}],"sightings","relationships","retrohunt"};
+//                                         400 for a document refused whole (nothing stored)
+//   GET   /imports?limit=                → {"imports":[report…]} newest first, without context
+//   GET   /imports/{id}                  → report, with the context items it kept
+//   POST  /import/plan                   a MISP feed's manifest.json → {"fetch":[uuid…],"unchanged"}:
+//                                         the events new or changed since last imported
+//   GET   /incidents/{id}/export?format=misp|stix&tlp=&local=1 → the MISP event or STIX
+//                                         bundle for a destination cleared for `tlp` (default
+//                                         the incident's); local=1: for this site only (names of
+//                                         hosts, users, jobs in an AMBER+STRICT or RED one);
+//                                         403 when the incident's TLP exceeds the clearance
+// The MISP feed (route auth: a token is optional; misp_feed()):
+//   GET   /feeds/misp/manifest.json, /feeds/misp/{uuid}.json, /feeds/misp/hashes.csv
+//         one event per incident: CLEAR and GREEN ones without a token, AMBER ones too for the
+//         tokens csirt.feed_amber_peers names; never AMBER+STRICT or RED
 //
 // scope: {"incident": id, "sites":[…], "hosts":[…], "users":[…], "accounts":[…],
 //         "jobs":[{"job_id","user","account","hosts":[…],"ended","energy_joules",
@@ -55,9 +73,17 @@ class CsirtApi {
   // its role. Throws StoreError (the handler answers 500).
   Response handle(const Request& request, std::string_view path, std::string_view query,
                   const Principal& principal);
+  // The MISP feed under /api/v1/csirt/feeds/misp/: `principal` is null for a
+  // caller without a token (the caller has refused an unknown one).
+  Response misp_feed(std::string_view path, const Principal* principal);
 
  private:
-  struct Call;
+  struct Call {
+    const Request& request;
+    std::string_view query;
+    const Principal& principal;
+    uint64_t now_ns;
+  };
   Response create_incident(const Call& call);
   Response list_incidents(const Call& call);
   Response get_incident(const Call& call, const std::string& id);
@@ -69,7 +95,12 @@ class CsirtApi {
   Response incident_sightings(const Call& call, const std::string& id);
   Response scope(const Call& call, const std::string& id);
   Response list_indicators(const Call& call);
-  Response import_misp(const Call& call);
+  // exchange_api.cpp
+  Response import_document(const Call& call);
+  Response list_imports(const Call& call);
+  Response get_import(const Call& call, const std::string& id);
+  Response plan_feed(const Call& call);
+  Response export_incident(const Call& call, const std::string& id);
   Response get_indicator(const Call& call, const std::string& uuid, bool with_sightings);
   Response start_retrohunt(const Call& call);
   Response get_retrohunt(const Call& call, const std::string& id);

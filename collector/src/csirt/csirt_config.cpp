@@ -13,7 +13,7 @@ using ::vigie::config::scalar;
 CsirtConfig parse_csirt_config(const std::string& path, const YAML::Node& node) {
   CsirtConfig out;
   if (!node.IsDefined() || node.IsNull()) return out;
-  check_keys(path, node, "csirt.", {"site", "check_interval_seconds", "calendar", "retrohunt"});
+  check_keys(path, node, "csirt.", {"site", "check_interval_seconds", "calendar", "retrohunt", "feed_amber_peers"});
   if (node["site"]) out.site = scalar<std::string>(path, node["site"], "csirt.site");
   if (const auto interval = node["check_interval_seconds"]) {
     const double seconds = scalar<double>(path, interval, "csirt.check_interval_seconds");
@@ -59,6 +59,11 @@ CsirtConfig parse_csirt_config(const std::string& path, const YAML::Node& node) 
       if (out.max_queued_retrohunts == 0 || out.max_queued_retrohunts > 1000)
         fail(path, queued, "'csirt.retrohunt.max_queued' must be in [1, 1000]");
     }
+  }
+  if (const auto peers = node["feed_amber_peers"]) {
+    if (!peers.IsSequence()) fail(path, peers, "'csirt.feed_amber_peers' must be a list of token names");
+    for (const auto& peer : peers)
+      out.feed_amber_peers.push_back(scalar<std::string>(path, peer, "csirt.feed_amber_peers[]"));
   }
   return out;
 }

@@ -225,6 +225,8 @@ const std::vector<Handler::Route>& Handler::routes() {
        R::kAdmin, &Handler::distribution},
       {"/api/v1/distribution/item", "/api/v1/distribution/", M::kPrefix, "", "GET", A::kAgentToken,
        R::kAdmin, &Handler::distribution},
+      {"/api/v1/csirt/feeds/misp", "/api/v1/csirt/feeds/misp/", M::kPrefix, "", "GET", A::kFeed,
+       R::kFederation, &Handler::misp_feed},
       // Every method; csirt/api.h answers 405 for the wrong one.
       {"/api/v1/csirt", "/api/v1/csirt/", M::kPrefix, "", "", A::kApiToken, R::kIncidents,
        &Handler::csirt},
@@ -333,6 +335,7 @@ std::optional<Response> Handler::authorize(const Route& route, const Request& re
   if (route.auth == Auth::kPublic || route.auth == Auth::kAgentToken) return std::nullopt;
   if (route.auth == Auth::kMetrics && config_.api.public_metrics) return std::nullopt;
   if (request.authorization.empty()) {
+    if (route.auth == Auth::kFeed) return std::nullopt;
     if (config_.api.anonymous) {
       principal = &*config_.api.anonymous;
     } else {
@@ -483,6 +486,11 @@ Response Handler::job_footprint(const Call& call) {
 Response Handler::csirt(const Call& call) {
   if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
   return csirt_->handle(call.request, call.path, call.query, *call.principal);
+}
+
+Response Handler::misp_feed(const Call& call) {
+  if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
+  return csirt_->misp_feed(call.path, call.principal);
 }
 
 // Rule packs and IOC lists: any agent token may pull (an agent's at its site

@@ -37,8 +37,10 @@ class CsirtApi;            // csirt/api.h
 //   GET  /api/v1/jobs/<id>/footprint                        → a job's footprint (footprint.h)
 //   GET  /api/v1/distribution[/<kind>/<name>]   rule packs and IOC lists for agents and
 //                         sites (federation.h DistributionServer): any agent token; ETag, 304
-//   *    /api/v1/csirt/…  incidents, indicators, sightings, retro-hunts (csirt/api.h),
-//                         roles csirt and admin
+//   *    /api/v1/csirt/…  incidents, indicators, sightings, retro-hunts, exchange
+//                         (csirt/api.h), roles csirt and admin
+//   GET  /api/v1/csirt/feeds/misp/…  the MISP feed of CLEAR/GREEN incidents without a
+//                         token, AMBER ones too for peers allowed it (csirt/api.h)
 //   GET  /metrics         Prometheus text exposition
 //   GET  /, /<file>, /vendor/<file>   static dashboard files
 // Unknown path: 404; known path, wrong method: 405 with Allow. Bad query
@@ -102,6 +104,7 @@ class Handler {
     kAgentToken,  // agent_tokens:, checked by the route itself (ingest, distribution)
     kApiToken,    // api_tokens: or api.anonymous_role, then the role matrix
     kMetrics,     // kApiToken unless api.public_metrics
+    kFeed,        // no token: anonymous (the route decides what it may read); a token: kApiToken
   };
   enum class Match : uint8_t { kExact, kPrefix };
   // What a route handler gets: the request, its path and query string, and
@@ -141,6 +144,7 @@ class Handler {
   Response agents(const Call& call);
   Response job_footprint(const Call& call);
   Response csirt(const Call& call);
+  Response misp_feed(const Call& call);
   Response exposition(const Call& call);
   Response static_file(const Call& call);
   Response not_found(const Call& call);

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "vigie/csirt/sec01.h"
 
@@ -37,6 +38,10 @@ struct CsirtConfig {
   // indicators are published there as the IOC list "csirt.csv" at every
   // change, for the agents' rules (`|ioc: csirt`) to pull.
   std::string publish_dir;
+  // Names of API tokens (api_tokens:) whose holders may read the TLP:AMBER
+  // events of the MISP feed the collector serves (/api/v1/csirt/feeds/misp/);
+  // without a token, or with another one, it serves CLEAR and GREEN only.
+  std::vector<std::string> feed_amber_peers;
 };
 
 // Parses `csirt:` (may be undefined) of the YAML file `path`; throws
