@@ -5,7 +5,9 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "format.h"
 #include "table.h"
 #include "vigie/protocol/event.h"
+#include "vigie/protocol/http_client.h"
 
 namespace vigie::cli {
 
@@ -26,7 +29,10 @@ namespace {
 // The arguments of every CSIRT command; each command reads its own.
 struct Values {
   std::string id;    // the incident, or the indicator of `ioc sightings`
-  std::string file;  // `ioc import`
+  std::string file;    // `ioc import`, `csirt import`
+  std::string format;  // `csirt import`, `incident export`
+  std::string output;  // `incident export`
+  bool local = false;  // `incident export`
   std::string title, summary, severity, tlp, coordinator, discovered;
   std::vector<std::string> sites;
   std::vector<int64_t> alerts;
@@ -74,6 +80,7 @@ constexpr std::array<std::string_view, 8> kStates = {"suspected",      "reported
 constexpr std::array<std::string_view, 5> kEntryKinds = {"note", "action", "communication",
                                                          "egi_request", "report"};
 constexpr std::array<std::string_view, 3> kRoles = {"observed", "suspected", "related"};
+constexpr std::array<std::string_view, 2> kFormats = {"misp", "stix"};
 // Vigie's observable types, then the MISP attribute types that map to them.
 constexpr std::array<std::string_view, 11> kIndicatorTypes = {
     "ip",     "domain",      "sha256",      "filename", "user",       "ip-dst",
@@ -733,28 +740,141 @@ int add_indicator(const Values& v, const Context& c) {
   return 0;
 }
 
-// A MISP event file (or a list of events) into the IOC store: each indicator
-// keeps its TLP and revocation (collector's csirt/misp.h).
-int import_misp(const Values& v, const Context& c) {
-  std::ifstream in(v.file);
-  if (!in) {
-    std::cerr << "vigie: cannot read " << v.file << '\n';
-    return kExitError;
+// Where a MISP feed's files come from: a directory, or an http(s) URL.
+using FeedReader = std::function<std::optional<std::string>(const std::string& name)>;
+
+FeedReader feed_reader(const std::string& where, std::chrono::seconds timeout) {
+  const auto scheme = where.find("://");
+  if (scheme == std::string::npos) {
+    return [where](const std::string& name) -> std::optional<std::string> {
+      std::ifstream in(std::filesystem::path(where) / name, std::ios::binary);
+      if (!in) return std::nullopt;
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
   }
-  const json event = json::parse(in, nullptr, false);
-  if (event.is_discarded()) {
-    std::cerr << "vigie: " << v.file << " is not JSON\n";
-    return kExitError;
+  const auto slash = where.find('/', scheme + 3);
+  std::string base = slash == std::string::npos ? "" : where.substr(slash);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  auto endpoint = protocol::Endpoint::parse(where);
+  if (!endpoint) {
+    std::cerr << "vigie: " << where << ": " << endpoint.error() << '\n';
+    return {};
   }
-  const json added = c.api(with_body("POST", "/api/v1/csirt/indicators/misp", event), {}).body;
-  if (c.json) {
-    print_json(added, c.out);
+  return [endpoint = *endpoint, base, where, timeout](const std::string& name)
+             -> std::optional<std::string> {
+    protocol::HttpRequest request;
+    request.target = base + "/" + name;
+    const auto response = protocol::send(endpoint, request, timeout);
+    if (!response.ok()) {
+      std::cerr << "vigie: " << where << "/" << name << ": "
+                << (response.status == 0 ? response.error
+                                         : "HTTP " + std::to_string(response.status))
+                << '\n';
+      return std::nullopt;
+    }
+    return response.body;
+  };
+}
+
+protocol::HttpRequest post_document(const std::string& target, std::string body) {
+  protocol::HttpRequest request;
+  request.method = "POST";
+  request.target = target;
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.body = std::move(body);
+  return request;
+}
+
+constexpr const char* kCountNames[] = {"added", "updated", "revoked", "skipped", "unsupported",
+                                       "invalid"};
+
+void print_import(const std::string& what, const json& report, std::ostream& out) {
+  out << printable(what) << " (" << text(report, "format") << "):";
+  const json& counts = member(report, "counts");
+  for (const char* name : kCountNames) out << ' ' << ns(counts, name) << ' ' << name;
+  out << '\n';
+  for (const auto& reason : member(report, "invalid"))
+    out << "  invalid: " << printable(reason.get<std::string>()) << '\n';
+  if (member(report, "retrohunt").is_object()) print_retrohunt(member(report, "retrohunt"), out);
+}
+
+// A MISP event (or list, or REST answer) or a STIX 2.1 bundle from a file, or
+// a MISP feed from a directory or URL (manifest.json, then only the events
+// the collector has not imported at their current timestamp).
+int import_exchange(const Values& v, const Context& c) {
+  const std::string format = v.format.empty() ? "" : "?format=" + v.format;
+  const bool feed = v.file.find("://") != std::string::npos || std::filesystem::is_directory(v.file);
+  if (!feed) {
+    std::ifstream in(v.file, std::ios::binary);
+    if (!in) {
+      std::cerr << "vigie: cannot read " << v.file << '\n';
+      return kExitError;
+    }
+    const json report = c.api(post_document("/api/v1/csirt/import" + format,
+                                             std::string(std::istreambuf_iterator<char>(in), {})),
+                              {})
+                            .body;
+    if (c.json) {
+      print_json(report, c.out);
+    } else {
+      print_import(v.file, report, c.out);
+    }
     return 0;
   }
-  print_added(added, false, c);
-  c.out << ns(added, "skipped") << " attribute(s) of types Vigie does not observe skipped\n";
-  for (const auto& problem : member(added, "problems"))
-    c.out << "refused: " << printable(problem.get<std::string>()) << '\n';
+  const FeedReader read = feed_reader(v.file, c.timeout);
+  const auto manifest = read ? read("manifest.json") : std::nullopt;
+  if (!manifest) {
+    std::cerr << "vigie: no readable manifest.json in " << v.file << '\n';
+    return kExitError;
+  }
+  const json plan = c.api(post_document("/api/v1/csirt/import/plan", *manifest), {}).body;
+  json reports = json::array();
+  int status = 0;
+  for (const auto& uuid : member(plan, "fetch")) {
+    const std::string name = uuid.get<std::string>() + ".json";
+    const auto event = read(name);
+    if (!event) {
+      status = kExitError;  // said on stderr; the others are still imported
+      continue;
+    }
+    const ApiAnswer answer =
+        c.api(post_document("/api/v1/csirt/import?format=misp", *event), {400});
+    if (answer.status == 400) {
+      std::cerr << "vigie: " << name << ": " << text(answer.body, "error") << '\n';
+      status = kExitError;
+      continue;
+    }
+    if (!c.json) print_import(name, answer.body, c.out);
+    reports.push_back(answer.body);
+  }
+  if (c.json) {
+    print_json({{"fetched", reports.size()}, {"unchanged", member(plan, "unchanged")},
+                {"imports", reports}},
+               c.out);
+  } else {
+    c.out << reports.size() << " event(s) imported, " << ns(plan, "unchanged")
+          << " unchanged since the last import\n";
+  }
+  return status;
+}
+
+// An incident as a MISP event or a STIX 2.1 bundle, on standard output or in a file.
+int export_incident(const Values& v, const Context& c) {
+  const std::string target =
+      incident_path(v.id) + "/export" +
+      query({{"format", v.format}, {"tlp", v.tlp_label()}, {"local", v.local ? "1" : ""}});
+  const json document = c.api(get(target), {}).body;
+  if (v.output.empty()) {
+    print_json(document, c.out);
+    return 0;
+  }
+  std::ofstream out(v.output, std::ios::binary | std::ios::trunc);
+  out << document.dump(2) << '\n';
+  if (!out.flush()) {
+    std::cerr << "vigie: cannot write " << v.output << '\n';
+    return kExitError;
+  }
+  c.out << "Wrote " << printable(v.output) << '\n';
   return 0;
 }
 
@@ -941,8 +1061,9 @@ CsirtCommands::CsirtCommands(CLI::App& app) : args_(std::make_unique<Arguments>(
   add->add_flag("--no-ids", v.no_ids, "keep it, never match it (MISP to_ids false)");
   add->add_option("--valid-until", v.valid_until, "when it stops matching")->check(check_time);
 
-  command(ioc, "import", "import a MISP event's indicators (each keeps its TLP)", import_misp)
-      ->add_option("file", v.file, "a MISP event in JSON (MISP core format), or a list of events")
+  command(ioc, "import", "import a MISP or STIX document's indicators (vigie csirt import)",
+          import_exchange)
+      ->add_option("file", v.file, "a MISP event or STIX 2.1 bundle in JSON")
       ->required()
       ->check(CLI::ExistingFile);
 
@@ -959,6 +1080,28 @@ CsirtCommands::CsirtCommands(CLI::App& app) : args_(std::make_unique<Arguments>(
       ->add_option("uuid", v.id, "the indicator's uuid")
       ->required()
       ->check(check_uuid);
+
+  auto* exchange = app.add_subcommand("csirt", "exchange with other CSIRTs: MISP and STIX 2.1");
+  exchange->require_subcommand(1);
+  auto* import = command(exchange, "import",
+                         "import a MISP event, a STIX 2.1 bundle, or a MISP feed (each indicator "
+                         "keeps its TLP; a feed fetches only new or changed events)",
+                         import_exchange);
+  import->add_option("source", v.file, "a file, a MISP feed directory, or a feed's http(s) URL")
+      ->required();
+  import->add_option("--format", v.format, "misp or stix (default: guessed)")
+      ->check(one_of("a format", kFormats));
+
+  auto* out = command(incident, "export", "an incident as a MISP event or a STIX 2.1 bundle",
+                      export_incident);
+  add_incident_id(out);
+  out->add_option("--format", v.format, "misp or stix")
+      ->required()
+      ->check(one_of("a format", kFormats));
+  add_tlp(out, "the most restricted TLP the destination may receive (default: the incident's)");
+  out->add_flag("--local", v.local,
+                "for this site only: names hosts, users and jobs of an AMBER+STRICT or RED incident");
+  out->add_option("-o,--output", v.output, "write it to this file (default: standard output)");
 
   auto* retrohunt =
       command(&app, "retrohunt", "search the stored events for indicators", start_retrohunt);

@@ -4,6 +4,7 @@
 // requests in detail against a stand-in).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -83,16 +84,44 @@ TEST(CsirtFlow, ACoordinatorWorksAnIncidentFromTheCommandLine) {
 
   // A MISP event: its indicator keeps the event's TLP.
   const auto misp_file = dir.path() / "event.json";
-  std::ofstream(misp_file) << R"({"Event": {"uuid": "ev-9", "Tag": [{"name": "tlp:green"}],
+  const std::string event = R"({"Event": {"uuid": "5e0f1c2a-0000-4000-8000-0000000000e9",
+      "timestamp": "1700000000", "Tag": [{"name": "tlp:green"}],
       "Attribute": [{"type": "hostname", "value": "pool.example", "to_ids": true},
                     {"type": "link", "value": "https://x.example"}]}})";
-  auto imported = run_command(vigie + "ioc import " + misp_file.string());
+  std::ofstream(misp_file) << event;
+  auto imported = run_command(vigie + "csirt import " + misp_file.string());
   ASSERT_EQ(imported.exit_code, 0) << imported.output;
-  EXPECT_NE(imported.output.find("pool.example"), std::string::npos) << imported.output;
-  EXPECT_NE(imported.output.find("1 attribute(s)"), std::string::npos) << imported.output;
+  EXPECT_NE(imported.output.find("1 added 0 updated 0 revoked 0 skipped 1 unsupported"),
+            std::string::npos)
+      << imported.output;
   auto green = run_command(vigie + "--json ioc list --type domain --value pool.example");
   ASSERT_EQ(green.exit_code, 0) << green.output;
   EXPECT_EQ(json::parse(green.output)["indicators"][0]["tlp"], "green");
+
+  // A MISP feed directory: the event already imported at its timestamp is
+  // not fetched again; a new one is.
+  const auto feed = dir.path() / "feed";
+  std::filesystem::create_directories(feed);
+  std::ofstream(feed / "5e0f1c2a-0000-4000-8000-0000000000e9.json") << event;
+  std::ofstream(feed / "5e0f1c2a-0000-4000-8000-0000000000ea.json")
+      << R"({"Event": {"uuid": "5e0f1c2a-0000-4000-8000-0000000000ea", "timestamp": "1700000001",
+             "Attribute": [{"type": "sha256", "value": ")" << std::string(64, 'd') << R"("}]}})";
+  std::ofstream(feed / "manifest.json") << R"({
+      "5e0f1c2a-0000-4000-8000-0000000000e9": {"info": "a", "timestamp": 1700000000},
+      "5e0f1c2a-0000-4000-8000-0000000000ea": {"info": "b", "timestamp": 1700000001}})";
+  auto fed = run_command(vigie + "csirt import " + feed.string());
+  ASSERT_EQ(fed.exit_code, 0) << fed.output;
+  EXPECT_NE(fed.output.find("1 event(s) imported, 1 unchanged"), std::string::npos) << fed.output;
+  fed = run_command(vigie + "csirt import " + feed.string());
+  EXPECT_NE(fed.output.find("0 event(s) imported, 2 unchanged"), std::string::npos) << fed.output;
+
+  // The incident out, as a STIX 2.1 bundle in a file.
+  const auto bundle = dir.path() / "incident.stix.json";
+  auto exported =
+      run_command(vigie + "incident export " + id + " --format stix -o " + bundle.string());
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  std::ifstream in(bundle);
+  EXPECT_EQ(json::parse(in)["type"], "bundle");
 
   auto scope = run_command(vigie + "incident scope " + id);
   ASSERT_EQ(scope.exit_code, 0) << scope.output;
