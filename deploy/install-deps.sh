@@ -16,7 +16,9 @@ build_packages=(
   googletest libgtest-dev libgmock-dev
   util-linux procps ca-certificates curl
 )
-test_packages=(iproute2 chromium clang-tidy libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge prometheus-alertmanager postgresql prometheus victoria-metrics)
+test_packages=(iproute2 chromium clang-tidy libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge prometheus-alertmanager postgresql prometheus victoria-metrics
+               python3-jsonschema   # the MISP and STIX exports checked against their published schemas
+               openssh-server nftables)  # the ban list renderers checked by sshd -t and nft -c
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${test_packages[@]}")

@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       case 5:
-        if (auto imported = csirt::indicators_from_misp(body, csirt::Tlp::kAmber)) {
+        if (auto imported = csirt::import_misp(body, csirt::Tlp::kAmber)) {
           for (const auto& i : imported->indicators) {
             const auto again = csirt::normalise(i.type, i.value);
             check(again.ok() && *again == i.value, "an imported value is normalised");
