@@ -17,6 +17,7 @@
 
 #include "format.h"
 #include "table.h"
+#include "vigie/csirt/ban.h"
 #include "vigie/protocol/event.h"
 #include "vigie/protocol/http_client.h"
 
@@ -33,6 +34,10 @@ struct Values {
   std::string format;  // `csirt import`, `incident export`
   std::string output;  // `incident export`
   bool local = false;  // `incident export`
+  // `ban`
+  std::string issuer, expires, identity_map, undo_output;
+  std::vector<std::string> actions;
+  bool ack = false;
   std::string title, summary, severity, tlp, coordinator, discovered;
   std::vector<std::string> sites;
   std::vector<int64_t> alerts;
@@ -81,6 +86,12 @@ constexpr std::array<std::string_view, 5> kEntryKinds = {"note", "action", "comm
                                                          "egi_request", "report"};
 constexpr std::array<std::string_view, 3> kRoles = {"observed", "suspected", "related"};
 constexpr std::array<std::string_view, 2> kFormats = {"misp", "stix"};
+constexpr std::array<std::string_view, 6> kSubjectTypes = {"user", "x509-dn", "voms-fqan",
+                                                           "oidc", "ssh-key", "ip"};
+constexpr std::array<std::string_view, 4> kActions = {"deny-login", "deny-submit", "deny-network",
+                                                      "detect"};
+constexpr std::array<std::string_view, 5> kRenderFormats = {"argus", "lcmaps", "slurm", "sshd",
+                                                            "nftables"};
 // Vigie's observable types, then the MISP attribute types that map to them.
 constexpr std::array<std::string_view, 11> kIndicatorTypes = {
     "ip",     "domain",      "sha256",      "filename", "user",       "ip-dst",
@@ -878,6 +889,156 @@ int export_incident(const Values& v, const Context& c) {
   return 0;
 }
 
+// The ban list (csirt/ban.h): what this collector bans, what it received
+// from upstream, and the files a site runs to enforce them.
+std::string ban_state(const json& entry, uint64_t now_ns) {
+  if (ns(entry, "lifted_ns") != 0) return "lifted";
+  const uint64_t expires = ns(entry, "expires_ns");
+  if (expires != 0 && expires <= now_ns) return "expired";
+  return "active";
+}
+
+std::string joined_list(const json& list) {
+  std::string out;
+  for (const auto& item : list) out += (out.empty() ? "" : ",") + item.get<std::string>();
+  return out;
+}
+
+int add_ban(const Values& v, const Context& c) {
+  json body = {{"type", v.type}, {"value", v.value}, {"reason", v.reason}};
+  if (!v.issuer.empty()) body["issuer"] = v.issuer;
+  if (!v.actions.empty()) body["actions"] = v.actions;
+  if (!v.sites.empty()) body["sites"] = v.sites;
+  if (!v.id.empty()) body["incident"] = v.id;
+  if (!v.tlp.empty()) body["tlp"] = v.tlp_label();
+  if (!v.expires.empty()) body["expires_ns"] = time_ns(v.expires);
+  const json entry = c.api(with_body("POST", "/api/v1/csirt/bans", body), {}).body;
+  if (c.json) {
+    print_json(entry, c.out);
+    return 0;
+  }
+  c.out << "Banned " << text(entry, "type") << " " << printable(text(entry, "value")) << " ("
+        << joined_list(member(entry, "actions")) << ", "
+        << (member(entry, "sites").empty() ? "every site" : joined_list(member(entry, "sites")))
+        << ", TLP:" << upper(text(entry, "tlp")) << "): " << text(entry, "id") << '\n';
+  return 0;
+}
+
+int lift_ban(const Values& v, const Context& c) {
+  const json entry = c.api(with_body("POST", "/api/v1/csirt/bans/" + v.id + "/lift",
+                                     {{"reason", v.reason}}),
+                           {})
+                         .body;
+  if (c.json) {
+    print_json(entry, c.out);
+  } else {
+    c.out << "Lifted " << text(entry, "type") << " " << printable(text(entry, "value")) << '\n';
+  }
+  return 0;
+}
+
+int list_bans(const Values& v, const Context& c) {
+  const json body = c.api(get("/api/v1/csirt/bans"), {}).body;
+  if (c.json) {
+    print_json(body, c.out);
+    return 0;
+  }
+  Table table({"ID", "ORIGIN", "SERIAL", "TYPE", "VALUE", "ACTIONS", "SITES", "TLP", "STATE"});
+  for (const auto& list : member(body, "lists")) {
+    for (const auto& entry : member(list, "entries")) {
+      const std::string state = ban_state(entry, c.now_ns);
+      if (!v.all && state != "active") continue;
+      std::string value = text(entry, "value");
+      if (!text(entry, "issuer").empty()) value = text(entry, "issuer") + " " + value;
+      table.add({text(entry, "id"), text(list, "origin"), std::to_string(ns(list, "serial")),
+                 text(entry, "type"), value, joined_list(member(entry, "actions")),
+                 member(entry, "sites").empty() ? "all" : joined_list(member(entry, "sites")),
+                 upper(text(entry, "tlp")), state});
+    }
+  }
+  table.print(c.out, v.all ? "no bans" : "no active bans");
+  return 0;
+}
+
+bool write_text(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (out.flush()) return true;
+  std::cerr << "vigie: cannot write " << path << '\n';
+  return false;
+}
+
+// Every list this site holds (its own and those from upstream), rendered
+// in one file; --ack tells the collector which serials are now applied.
+int render_ban_list(const Values& v, const Context& c) {
+  const json body = c.api(get("/api/v1/csirt/bans"), {}).body;
+  csirt::BanList all;
+  std::map<std::string, uint64_t> serials;
+  for (const auto& item : member(body, "lists")) {
+    auto list = csirt::parse_ban_list(item.dump());
+    if (!list) {
+      std::cerr << "vigie: the collector sent a ban list Vigie cannot read: " << list.error()
+                << '\n';
+      return kExitError;
+    }
+    serials[list->origin] = list->serial;
+    all.serial = std::max(all.serial, list->serial);
+    all.entries.insert(all.entries.end(), list->entries.begin(), list->entries.end());
+  }
+  for (const auto& [origin, serial] : serials)
+    all.origin += (all.origin.empty() ? "" : "+") + origin + "#" + std::to_string(serial);
+  csirt::IdentityMap identities;
+  if (!v.identity_map.empty()) {
+    std::ifstream in(v.identity_map, std::ios::binary);
+    auto parsed = csirt::parse_identity_map(std::string(std::istreambuf_iterator<char>(in), {}));
+    if (!in || !parsed) {
+      std::cerr << "vigie: " << v.identity_map << ": "
+                << (in ? parsed.error() : std::string("cannot read it")) << '\n';
+      return kExitError;
+    }
+    identities = std::move(*parsed);
+  }
+  const std::string site = text(body, "site");
+  const auto rendered =
+      csirt::render_bans(all, *csirt::parse_render_format(v.format), site, identities, c.now_ns);
+  std::vector<std::string> failures;
+  if (v.output.empty()) {
+    c.out << rendered.text;
+  } else if (!write_text(v.output, rendered.text)) {
+    failures.push_back(v.format + ": cannot write " + v.output);
+  }
+  if (!v.undo_output.empty() && !write_text(v.undo_output, rendered.undo))
+    failures.push_back(v.format + ": cannot write " + v.undo_output);
+  // What could not be rendered goes to stderr, so that stdout stays the file.
+  for (const auto& note : rendered.notes) std::cerr << "vigie: " << printable(note) << '\n';
+  if (rendered.unmapped != 0)
+    std::cerr << "vigie: " << rendered.unmapped
+              << " federated subject(s) with no local user in the identity map\n";
+  if (v.ack) {
+    json applied = {{"serials", serials}, {"failures", failures}};
+    c.api(with_body("POST", "/api/v1/csirt/bans/applied", applied), {});
+  }
+  return failures.empty() ? 0 : kExitError;
+}
+
+int ban_status(const Values&, const Context& c) {
+  const json body = c.api(get("/api/v1/csirt/bans/status"), {}).body;
+  if (c.json) {
+    print_json(body, c.out);
+    return 0;
+  }
+  c.out << "ban list serial " << ns(body, "serial") << '\n';
+  Table table({"SITE", "STATE", "REACHED", "APPLIED", "LAG", "APPLIED AT", "FAILURES"});
+  for (const auto& site : member(body, "sites")) {
+    table.add({text(site, "site"), text(site, "state"), std::to_string(ns(site, "reached_serial")),
+               std::to_string(ns(site, "applied_serial")), std::to_string(ns(site, "lag")),
+               ns(site, "applied_ns") == 0 ? "-" : local_time(ns(site, "applied_ns")),
+               joined_list(member(site, "failures"))});
+  }
+  table.print(c.out, "no site has reported");
+  return 0;
+}
+
 int list_indicators(const Values& v, const Context& c) {
   const json body =
       c.api(get("/api/v1/csirt/indicators" + query({{"type", v.type},
@@ -1102,6 +1263,49 @@ CsirtCommands::CsirtCommands(CLI::App& app) : args_(std::make_unique<Arguments>(
   out->add_flag("--local", v.local,
                 "for this site only: names hosts, users and jobs of an AMBER+STRICT or RED incident");
   out->add_option("-o,--output", v.output, "write it to this file (default: standard output)");
+
+  auto* ban = app.add_subcommand("ban", "the CSIRT's ban list: suspended identities, every site");
+  ban->require_subcommand(1);
+  auto* ban_add = command(ban, "add", "suspend an identity (the list's serial goes up)", add_ban);
+  ban_add->add_option("--type", v.type, joined(kSubjectTypes))
+      ->required()
+      ->check(one_of("a subject type", kSubjectTypes));
+  ban_add->add_option("--value", v.value, "the user, DN, FQAN, OIDC sub, key fingerprint or address")
+      ->required();
+  ban_add->add_option("--issuer", v.issuer, "the OIDC issuer (--type oidc)");
+  ban_add->add_option("--action", v.actions, "deny-login, deny-submit, deny-network, detect; "
+                                             "repeatable (default: detect)")
+      ->check(one_of("an action", kActions));
+  ban_add->add_option("--site", v.sites, "a site it applies to, repeatable (default: all)");
+  ban_add->add_option("--incident", v.id, "the incident it contains")->check(check_incident_id);
+  ban_add->add_option("--reason", v.reason, "why (kept with the entry)")->required()->check(check_text);
+  add_tlp(ban_add, "red, amber+strict (never leave this collector), amber, green or clear");
+  ban_add->add_option("--expires", v.expires, "when it ends by itself")->check(check_time);
+
+  auto* ban_lift = command(ban, "lift", "lift a ban (the list's serial goes up)", lift_ban);
+  ban_lift->add_option("id", v.id, "the ban's id")->required()->check(check_uuid);
+  ban_lift->add_option("--reason", v.reason, "why")->required()->check(check_text);
+
+  command(ban, "list", "the bans this collector holds, its own and upstream's", list_bans)
+      ->add_flag("--all", v.all, "lifted and expired ones too");
+
+  auto* render = command(ban, "render",
+                         "the file a site runs to enforce the bans (Argus policy, LCMAPS ban file, "
+                         "sacctmgr commands, sshd include, nftables script)",
+                         render_ban_list);
+  render->add_option("--format", v.format, joined(kRenderFormats))
+      ->required()
+      ->check(one_of("a format", kRenderFormats));
+  render->add_option("--identity-map", v.identity_map,
+                     "federated subjects to local users: '<type> <user> <subject>' per line")
+      ->check(CLI::ExistingFile);
+  render->add_option("-o,--output", v.output, "write it to this file (default: standard output)");
+  render->add_option("--undo", v.undo_output,
+                     "slurm: write the commands that lift the limits of lifted bans here");
+  render->add_flag("--ack", v.ack,
+                   "tell the collector these serials are applied (it reports them upstream)");
+
+  command(ban, "status", "each site's acknowledgement of this collector's ban list", ban_status);
 
   auto* retrohunt =
       command(&app, "retrohunt", "search the stored events for indicators", start_retrohunt);

@@ -150,13 +150,25 @@ std::string describe_failure(const HttpResponse& response) {
 
 }  // namespace
 
-std::string_view to_string(Kind kind) { return kind == Kind::kRules ? "rules" : "iocs"; }
+std::string_view to_string(Kind kind) {
+  switch (kind) {
+    case Kind::kRules:
+      return "rules";
+    case Kind::kIocs:
+      return "iocs";
+    case Kind::kBans:
+      break;
+  }
+  return "bans";
+}
 
 bool parse_kind(std::string_view text, Kind& kind) {
   if (text == "rules") {
     kind = Kind::kRules;
   } else if (text == "iocs") {
     kind = Kind::kIocs;
+  } else if (text == "bans") {
+    kind = Kind::kBans;
   } else {
     return false;
   }
@@ -172,6 +184,7 @@ bool valid_name(Kind kind, std::string_view name) {
   if (kind == Kind::kIocs)
     return (name.size() > 4 && name.ends_with(".csv")) ||
            (name.size() > 5 && name.ends_with(".json"));
+  if (kind == Kind::kBans) return name.size() > 5 && name.ends_with(".json");
   return true;
 }
 
@@ -218,7 +231,7 @@ Result<Item> read_item(const fs::path& root, Kind kind, const std::string& name)
   item.name = name;
   std::error_code ec;
   std::size_t total = 0;
-  if (kind == Kind::kIocs) {
+  if (single_file(kind)) {
     if (!fs::is_regular_file(base, ec)) {
       return fail("not found");
     }
@@ -260,7 +273,7 @@ Result<Item> read_item(const fs::path& root, Kind kind, const std::string& name)
 
 std::vector<std::pair<Kind, std::string>> list_items(const fs::path& root) {
   std::vector<std::pair<Kind, std::string>> out;
-  for (Kind kind : {Kind::kRules, Kind::kIocs}) {
+  for (Kind kind : {Kind::kRules, Kind::kIocs, Kind::kBans}) {
     std::error_code ec;
     std::vector<std::string> names;
     for (const auto& entry : fs::directory_iterator(root / to_string(kind), ec)) {
@@ -347,8 +360,8 @@ Result<Item> from_json(std::string_view text) {
     }
     item.files.push_back(std::move(file));
   }
-  if (item.kind == Kind::kIocs && (item.files.size() != 1 || item.files[0].path != item.name)) {
-    return fail("manifest: an IOC list is one file named like the list");
+  if (single_file(item.kind) && (item.files.size() != 1 || item.files[0].path != item.name)) {
+    return fail("manifest: an IOC list or ban list is one file named like the item");
   }
   std::sort(item.files.begin(), item.files.end(),
             [](const File& a, const File& b) { return a.path < b.path; });
@@ -402,7 +415,7 @@ bool install_item(const fs::path& root, const Item& item, std::string& error) {
     return false;
   }
   const fs::path target = kind_dir / item.name;
-  if (item.kind == Kind::kIocs) {
+  if (single_file(item.kind)) {
     const fs::path tmp = kind_dir / (".tmp." + item.name + "." + unique_suffix());
     if (!write_file(tmp, item.files.at(0).content, error)) {
       fs::remove(tmp, ec);

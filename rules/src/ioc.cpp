@@ -45,6 +45,7 @@ std::vector<TypedValue> split_typed(std::string_view type, std::string_view valu
     if (t == "domain" || t == "hostname") return IocType::kDomain;
     if (t == "sha256") return IocType::kSha256;
     if (t == "filename") return IocType::kFileName;
+    if (t == "user" || t == "target-user" || t == "sshkey") return IocType::kExact;
     return std::nullopt;
   };
   std::vector<TypedValue> parts;
@@ -134,12 +135,16 @@ bool IocSet::add(IocType type, std::string_view raw) {
       if (value.find('/') != std::string_view::npos) return false;
       file_names_.emplace(value);
       return true;
+    case IocType::kExact:
+      exact_.emplace(value);
+      return true;
   }
   return false;
 }
 
 bool IocSet::matches(std::string_view value) const {
   if (value.empty()) return false;
+  if (!exact_.empty() && exact_.contains(std::string(value))) return true;
   if (!addresses_.empty() || !networks_.empty()) {
     if (const auto address = parse_ip(value)) {
       if (addresses_.contains(std::string(reinterpret_cast<const char*>(address->data()), 16))) {
@@ -176,7 +181,7 @@ bool IocSet::matches(std::string_view value) const {
 
 std::size_t IocSet::size() const {
   return addresses_.size() + networks_.size() + domains_.size() + sha256_.size() +
-         file_names_.size();
+         file_names_.size() + exact_.size();
 }
 
 bool IocStore::add(const std::string& name, std::string_view type, std::string_view value) {

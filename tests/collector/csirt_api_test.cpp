@@ -59,6 +59,12 @@ class CsirtApiTest : public ::testing::Test {
     }
     config_.csirt.check_interval = std::chrono::milliseconds(0);  // the test checks
     config_.csirt.feed_amber_peers = {"admin holder"};
+    AgentToken site;  // a site's token at this (federation) collector
+    site.sha256 = sha256("tok-site-lapp");
+    site.site = "lapp";
+    site.any_host = true;
+    config_.agent_tokens.push_back(site);
+    config_.agent_tokens.push_back({sha256("tok-node"), "", "node1", false});
     handler_ = std::make_unique<Handler>(config_, store_, metrics_);
     router_.add_sink(sink_);
     service_ = std::make_unique<CsirtService>(config_.csirt, "GRIF", Tlp::kAmber, store_, router_,
@@ -142,6 +148,10 @@ TEST_F(CsirtApiTest, EveryRouteTimesEveryRole) {
       {"POST", "/import/plan", "{}"},
       {"GET", "/incidents/" + id + "/export?format=misp", ""},
       {"GET", "/incidents/" + id + "/export?format=stix&tlp=amber", ""},
+      {"GET", "/bans", ""},
+      {"POST", "/bans", R"({"type":"user","value":"eve","reason":"r"})"},
+      {"GET", "/bans/status", ""},
+      {"POST", "/bans/applied", R"({"serials":{"grif":1}})"},
       {"GET", "/indicators?type=ip&value=192.0.2.1", ""},
       {"GET", "/indicators/" + uuid, ""},
       {"GET", "/indicators/" + uuid + "/sightings", ""},
@@ -522,6 +532,59 @@ TEST_F(CsirtApiTest, ExportsFollowTlpAndTheMispFeedServesWhatACallerMayReceive) 
   EXPECT_EQ(csv.status, 200);
   EXPECT_NE(csv.body.find(green["uuid"].get<std::string>()), std::string::npos);
   EXPECT_EQ(csv.body.find(amber["uuid"].get<std::string>()), std::string::npos);
+}
+
+TEST_F(CsirtApiTest, BanListSerialsLiftsAndSiteAcknowledgements) {
+  const auto added = call("POST", "/bans", R"({"type":"x509-dn",
+      "value":"/DC=org/DC=example/CN=Mallory","actions":["deny-login","detect"],
+      "reason":"credentials sold","tlp":"amber"})");
+  ASSERT_EQ(added.status, 201) << added.body;
+  const std::string id = body(added)["id"];
+  EXPECT_EQ(body(added)["origin"], "GRIF");
+  EXPECT_EQ(body(added)["created_by"], "csirt holder");
+  EXPECT_EQ(call("POST", "/bans", R"({"type":"user","value":"a b","reason":"r"})").status, 400);
+  EXPECT_EQ(call("POST", "/bans", R"({"type":"user","value":"a","reason":"r",
+      "incident":"grif-2026-9999"})").status, 400);  // no such incident
+  json lists = body(call("GET", "/bans"))["lists"];
+  ASSERT_EQ(lists.size(), 1u);
+  EXPECT_EQ(lists[0]["serial"], 1);
+
+  // Lifting needs a reason, bumps the serial, and happens once.
+  EXPECT_EQ(call("POST", "/bans/" + id + "/lift", "{}").status, 400);
+  ASSERT_EQ(call("POST", "/bans/" + id + "/lift", R"({"reason":"revoked"})").status, 200);
+  EXPECT_EQ(call("POST", "/bans/" + id + "/lift", R"({"reason":"again"})").status, 409);
+  EXPECT_EQ(call("POST", "/bans/nope/lift", R"({"reason":"x"})").status, 404);
+  lists = body(call("GET", "/bans"))["lists"];
+  EXPECT_EQ(lists[0]["serial"], 2);
+  EXPECT_EQ(lists[0]["entries"][0]["lift_reason"], "revoked");
+
+  // A site acknowledges with its site token (the token names the site); a
+  // node's token, an API token or a bad body are refused.
+  auto ack = [&](const std::string& token, const std::string& ack_body) {
+    Request request;
+    request.method = "POST";
+    request.target = "/api/v1/distribution/bans/ack";
+    request.authorization = "Bearer " + token;
+    request.content_type = "application/json";
+    request.body = ack_body;
+    return handler_->handle(request);
+  };
+  EXPECT_EQ(ack("tok-site-lapp", R"({"site":"forged","reached_serial":2,"applied_serial":1,
+      "applied_ns":5,"failures":["slurm: sacctmgr not found"]})").status, 200);
+  EXPECT_EQ(ack("tok-node", R"({"site":"x","reached_serial":2})").status, 403);
+  EXPECT_EQ(ack("tok-csirt", R"({"site":"x"})").status, 401);
+  EXPECT_EQ(ack("tok-site-lapp", R"({"site":"lapp","serial":2})").status, 400);
+  const json status = body(call("GET", "/bans/status"));
+  EXPECT_EQ(status["serial"], 2);
+  ASSERT_EQ(status["sites"].size(), 1u);
+  EXPECT_EQ(status["sites"][0]["site"], "lapp");
+  EXPECT_EQ(status["sites"][0]["state"], "reached");
+  EXPECT_EQ(status["sites"][0]["lag"], 1);
+  EXPECT_EQ(status["sites"][0]["failures"][0], "slurm: sacctmgr not found");
+  EXPECT_NE(metrics_.exposition().find("vigie_csirt_ban_serial_lag{site=\"lapp\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(call("POST", "/bans/applied", R"({"serials":{"GRIF":-1}})").status, 400);
+  EXPECT_EQ(call("DELETE", "/bans").status, 405);
 }
 
 TEST_F(CsirtApiTest, AnOverdueStepRaisesExactlyOneAlertWithTheIncidentsTlp) {

@@ -6,6 +6,11 @@
 // overdue mark, the timeline with the alert and the sighting, the scope,
 // a state change with If-Match (and a stale one), a note, the indicator's
 // sightings. Texts from agents carry markup that must stay text.
+// The ban list page (dashboards/web/bans.html) at a federation, driven by
+// tests/dashboards/bans_page_check.mjs: each site's acknowledgement
+// (applied, failed, reached, never reported) and lag, the bans with their
+// actions and TLP (RED shown where it was made), one suspended through the
+// form, one lifted through its button; a reason with markup stays text.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -126,6 +131,115 @@ TEST(CollectorCsirtPages, CoordinatorWorksAnIncidentInABrowser) {
                           VIGIE_BINARY_DIR + "/csirt-pages";
   const auto [status, output] = testing::run(cmd);
   EXPECT_EQ(status, 0) << cmd << "\n" << output;
+}
+
+TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
+  if (const std::string missing = testing::browser_missing(VIGIE_SOURCE_DIR); !missing.empty())
+    FAIL() << missing;
+  testing::TempDir dir;
+  Config config = default_config();
+  config.port = 0;
+  config.threads = 2;
+  config.database_path = (dir.path() / "collector.db").string();
+  config.dashboard_dir = std::string(VIGIE_SOURCE_DIR) + "/dashboards/web";
+  config.vendor_dir.clear();
+  config.csirt.site = "GRIF";
+  auto principal = parse_role("csirt");
+  principal->name = "coordinator";
+  config.api.tokens = {{sha256(kToken), *principal}};
+  // The sites' tokens at this (federation) collector: each names its site.
+  const std::vector<std::pair<std::string, std::string>> sites = {
+      {"lapp", "ban-ack-lapp"}, {"cc", "ban-ack-cc"}, {"lal", "ban-ack-lal"}};
+  for (const auto& [site, secret] : sites)
+    config.agent_tokens.push_back(AgentToken{sha256(secret), site, "", true});
+  Service service(config);
+  service.start();
+
+  protocol::Endpoint endpoint;
+  endpoint.port = std::to_string(service.port());
+  auto post = [&](const std::string& target, const std::string& token, const json& body) {
+    protocol::HttpRequest request{"POST", target,
+                                  {{"Authorization", "Bearer " + token},
+                                   {"Content-Type", "application/json"}},
+                                  body.dump()};
+    const auto response = protocol::send(endpoint, request, std::chrono::seconds(10));
+    EXPECT_LT(response.status, 300) << target << ": " << response.status << " " << response.error
+                                    << " " << response.body;
+    return json::parse(response.body, nullptr, false);
+  };
+  auto ban = [&](const json& draft) { return post("/api/v1/csirt/bans", kToken, draft); };
+
+  // Four bans: serial 4. One TLP:RED (never leaves GRIF, shown here), one
+  // whose reason carries markup, one for two sites only (ijclab never
+  // reports: unknown), an OIDC subject the check lifts.
+  const std::string dn = "/DC=org/DC=example/CN=Mallory";
+  const std::string oidc = "0a1b2c3d-4e5f@egi.eu";
+  ban({{"type", "x509-dn"}, {"value", dn}, {"actions", {"deny-login", "detect"}},
+       {"reason", "credentials sold on a forum"}, {"tlp", "amber"}});
+  ban({{"type", "user"}, {"value", "eve"}, {"actions", {"deny-login", "deny-submit", "detect"}},
+       {"reason", "insider: for named recipients only"}, {"tlp", "red"}});
+  ban({{"type", "user"}, {"value", "mallory"}, {"actions", {"deny-login"}},
+       {"sites", {"lapp", "ijclab"}}, {"reason", "phished <b>x</b> then reused"}, {"tlp", "green"}});
+  ban({{"type", "oidc"}, {"issuer", "https://aai.egi.eu/auth/realms/egi"}, {"value", oidc},
+       {"actions", {"detect"}}, {"reason", "refresh token leaked in a public repository"}});
+
+  // lapp applied serial 4, cc applied it with a failure, lal holds 4 and
+  // applied 3. The token names the site.
+  const uint64_t applied_ns = protocol::wall_clock_ns() - 60 * kSecondNs;
+  const std::string failure = "slurm: sacctmgr: Connection refused";
+  for (const auto& [site, secret] : sites) {
+    json ack = {{"site", site},
+                {"reached_serial", 4},
+                {"applied_serial", site == "lal" ? 3 : 4},
+                {"applied_ns", applied_ns},
+                {"failures", json::array()}};
+    if (site == "cc") ack["failures"].push_back(failure);
+    post("/api/v1/distribution/bans/ack", secret, ack);
+  }
+  const auto status = protocol::send(
+      endpoint,
+      {"GET", "/api/v1/csirt/bans/status", {{"Authorization", std::string("Bearer ") + kToken}}, ""},
+      std::chrono::seconds(10));
+  ASSERT_EQ(status.status, 200) << status.body;
+  const json states = json::parse(status.body);
+  ASSERT_EQ(states["serial"], 4) << status.body;
+  ASSERT_EQ(states["sites"].size(), 4u) << status.body;  // cc, ijclab, lal, lapp
+
+  const json spec = {
+      {"token", kToken},
+      {"expect",
+       {{"serial", 4},
+        {"origin", "GRIF"},
+        {"sites",
+         {{{"site", "lapp"}, {"state", "applied"}, {"lag", 0}},
+          {{"site", "cc"}, {"state", "failed"}, {"lag", 0}, {"failures", {failure}}},
+          {{"site", "lal"}, {"state", "reached"}, {"min_lag", 1}},
+          {{"site", "ijclab"}, {"state", "unknown"}, {"lag", 4}}}},
+        {"bans",
+         {{{"value", dn},
+           {"actions", {"deny-login", "detect"}},
+           {"tlp", "TLP:AMBER"},
+           {"reason", "credentials sold on a forum"},
+           {"origin", "GRIF"}},
+          {{"value", "mallory"}, {"actions", {"deny-login"}}, {"tlp", "TLP:GREEN"}},
+          {{"value", oidc}, {"actions", {"detect"}}, {"tlp", "TLP:AMBER"}}}},
+        {"red", "eve"},
+        {"markup", "<b>x</b>"},
+        {"new",
+         {{"type", "ip"},
+          {"value", "198.51.100.0/24"},
+          {"actions", {"deny-network"}},
+          {"reason", "scanning every site's login nodes"}}},
+        {"lift", oidc},
+        {"lift_reason", "the leaked token was revoked at the IdP"}}}};
+  const fs::path spec_file = dir.path() / "bans_page.json";
+  std::ofstream(spec_file) << spec.dump(2);
+  const std::string cmd = "node " + std::string(VIGIE_SOURCE_DIR) +
+                          "/tests/dashboards/bans_page_check.mjs http://127.0.0.1:" +
+                          std::to_string(service.port()) + " " + spec_file.string() + " " +
+                          VIGIE_BINARY_DIR + "/csirt-pages";
+  const auto [exit_status, output] = testing::run(cmd);
+  EXPECT_EQ(exit_status, 0) << cmd << "\n" << output;
 }
 
 }  // namespace

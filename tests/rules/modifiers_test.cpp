@@ -201,6 +201,36 @@ TEST(RulesIoc, CsvAndMispSetsMatchIpsCidrsDomainsHashesAndNames) {
   EXPECT_FALSE(raises(*result.engine, connect("192.0.2.51", 1)));
 }
 
+TEST(RulesIoc, UserAndKeySetsMatchExactly) {
+  // The CSIRT ban list's sets (csirt/ban.h ban_ioc_lists): user names and
+  // SSH key fingerprints, compared byte for byte.
+  const fs::path dir = fs::path(::testing::TempDir()) / "vigie_rules_ioc_exact";
+  fs::create_directories(dir);
+  const std::string key = "SHA256:" + std::string(43, 'Q');
+  std::ofstream(dir / "ban.users.csv")
+      << "type,value\nuser,mallory\ntarget-user,eve\nsshkey," << key << "\n";
+  IocStore store;
+  std::vector<Diagnostic> diagnostics;
+  EXPECT_EQ(store.load_csv("ban.users", dir / "ban.users.csv", diagnostics), 3u);
+  EXPECT_TRUE(diagnostics.empty());
+  const auto users = store.find("ban.users");
+  ASSERT_TRUE(users);
+  EXPECT_TRUE(users->matches("mallory"));
+  EXPECT_TRUE(users->matches("eve"));
+  EXPECT_TRUE(users->matches(key));
+  EXPECT_FALSE(users->matches("Mallory"));  // user names are case-sensitive
+  EXPECT_FALSE(users->matches("mallory2"));
+  EXPECT_FALSE(users->matches("/home/mallory"));
+
+  LoadOptions options;
+  options.iocs = std::make_shared<IocStore>(store);
+  const LoadResult result = load_rules_yaml(
+      rule("process_creation", "  sel:\n    User|ioc: ban.users\n  condition: sel\n"), "r.yml",
+      options);
+  ASSERT_EQ(result.rules_loaded, 1)
+      << (result.diagnostics.empty() ? "" : to_string(result.diagnostics[0]));
+}
+
 TEST(RulesExplain, NamesTheSelectionAndFieldThatFailed) {
   auto engine =
       load_ok(rule("process_creation",

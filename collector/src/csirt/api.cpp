@@ -141,6 +141,18 @@ Response CsirtApi::handle(const Request& request, std::string_view path, std::st
     if (method != "GET") return method_not_allowed("GET");
     if (n == 1) return list_imports(call);
     if (n == 2) return get_import(call, parts[1]);
+  } else if (collection == "bans") {
+    if (n == 1) {
+      if (method == "POST") return add_ban(call);
+      if (method == "GET") return list_bans(call);
+      return method_not_allowed("GET, POST");
+    }
+    if (n == 2 && (parts[1] == "status" || parts[1] == "applied")) {
+      if (parts[1] == "status") return method == "GET" ? ban_status(call) : method_not_allowed("GET");
+      return method == "POST" ? bans_applied(call) : method_not_allowed("POST");
+    }
+    if (n == 3 && parts[2] == "lift")
+      return method == "POST" ? lift_ban(call, parts[1]) : method_not_allowed("POST");
   } else if (collection == "retrohunt") {
     if (n == 1) return method == "POST" ? start_retrohunt(call) : method_not_allowed("POST");
     if (n == 2) return method == "GET" ? get_retrohunt(call, parts[1]) : method_not_allowed("GET");

@@ -40,6 +40,16 @@
 //                                         the incident's); local=1: for this site only (names of
 //                                         hosts, users, jobs in an AMBER+STRICT or RED one);
 //                                         403 when the incident's TLP exceeds the clearance
+// The ban list (ban_api.cpp; csirt/ban.h, ban_service.h):
+//   GET   /bans                          → {"site","lists":[list…]}: the own list first, then
+//                                         those received from upstream
+//   POST  /bans                          ban draft → 201 entry (the own list's serial + 1)
+//   POST  /bans/{id}/lift                {"reason"} → 200 entry; 404 none, 409 lifted already
+//   GET   /bans/status                   → {"serial","sites":[{"site","state","reached_serial",
+//                                         "applied_serial","lag","applied_ns","received_ns",
+//                                         "failures"}]}: each site's acknowledgement
+//   POST  /bans/applied                  {"serials":{origin: serial},"failures":[…]} → 200: what
+//                                         this site's renderers applied (vigie ban render --ack)
 // The MISP feed (route auth: a token is optional; misp_feed()):
 //   GET   /feeds/misp/manifest.json, /feeds/misp/{uuid}.json, /feeds/misp/hashes.csv
 //         one event per incident: CLEAR and GREEN ones without a token, AMBER ones too for the
@@ -76,6 +86,8 @@ class CsirtApi {
   // The MISP feed under /api/v1/csirt/feeds/misp/: `principal` is null for a
   // caller without a token (the caller has refused an unknown one).
   Response misp_feed(std::string_view path, const Principal* principal);
+  // A ban list acknowledgement from `site` (authenticated by its site token).
+  Response ban_ack(const std::string& site, std::string_view body);
 
  private:
   struct Call {
@@ -101,6 +113,12 @@ class CsirtApi {
   Response get_import(const Call& call, const std::string& id);
   Response plan_feed(const Call& call);
   Response export_incident(const Call& call, const std::string& id);
+  // ban_api.cpp
+  Response list_bans(const Call& call);
+  Response add_ban(const Call& call);
+  Response lift_ban(const Call& call, const std::string& id);
+  Response ban_status(const Call& call);
+  Response bans_applied(const Call& call);
   Response get_indicator(const Call& call, const std::string& uuid, bool with_sightings);
   Response start_retrohunt(const Call& call);
   Response get_retrohunt(const Call& call, const std::string& id);

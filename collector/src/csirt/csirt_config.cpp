@@ -13,7 +13,8 @@ using ::vigie::config::scalar;
 CsirtConfig parse_csirt_config(const std::string& path, const YAML::Node& node) {
   CsirtConfig out;
   if (!node.IsDefined() || node.IsNull()) return out;
-  check_keys(path, node, "csirt.", {"site", "check_interval_seconds", "calendar", "retrohunt", "feed_amber_peers"});
+  check_keys(path, node, "csirt.", {"site", "check_interval_seconds", "calendar", "retrohunt", "feed_amber_peers",
+                                       "identity_map"});
   if (node["site"]) out.site = scalar<std::string>(path, node["site"], "csirt.site");
   if (const auto interval = node["check_interval_seconds"]) {
     const double seconds = scalar<double>(path, interval, "csirt.check_interval_seconds");
@@ -60,6 +61,8 @@ CsirtConfig parse_csirt_config(const std::string& path, const YAML::Node& node) 
         fail(path, queued, "'csirt.retrohunt.max_queued' must be in [1, 1000]");
     }
   }
+  if (node["identity_map"])
+    out.identity_map = scalar<std::string>(path, node["identity_map"], "csirt.identity_map");
   if (const auto peers = node["feed_amber_peers"]) {
     if (!peers.IsSequence()) fail(path, peers, "'csirt.feed_amber_peers' must be a list of token names");
     for (const auto& peer : peers)

@@ -33,7 +33,8 @@ CsirtService::CsirtService(const CsirtConfig& config, std::string site, csirt::T
       store_(store),
       csirt_(csirt_of(store)),
       router_(router),
-      window_(window) {
+      window_(window),
+      bans_(csirt_, site_, config.publish_dir, config.identity_map, registry) {
   if (registry == nullptr) return;
   using prometheus::BuildCounter;
   using prometheus::BuildGauge;
@@ -80,6 +81,7 @@ CsirtService::~CsirtService() { stop(); }
 
 void CsirtService::start() {
   refresh_matcher();
+  bans_.publish(protocol::wall_clock_ns());
   if (config_.check_interval.count() > 0) sec01_thread_ = std::thread([this] { sec01_loop(); });
   retrohunt_thread_ = std::thread([this] { retrohunt_loop(); });
 }
@@ -242,6 +244,7 @@ void CsirtService::sec01_loop() {
     lock.unlock();
     try {
       check_sec01(protocol::wall_clock_ns());
+      bans_.publish(protocol::wall_clock_ns());  // bans expire
     } catch (const std::exception& e) {
       spdlog::error("SEC01 check failed: {}", e.what());
       if (check_failures_ != nullptr) check_failures_->Increment();

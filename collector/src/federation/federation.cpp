@@ -16,11 +16,13 @@
 #include <unordered_set>
 
 #include "alerting/alert_router.h"
+#include "csirt/ban_service.h"
 #include "vigie/delivery/retry.h"
 #include "vigie/delivery/send_worker.h"
 #include "vigie/delivery/sequence.h"
 #include "vigie/delivery/spool.h"
 #include "vigie/protocol/codec.h"
+#include "vigie/csirt/ban.h"
 #include "vigie/csirt/indicator.h"
 #include "vigie/protocol/distribution.h"
 #include "vigie/protocol/http_client.h"
@@ -637,14 +639,24 @@ int DistributionMirror::sync() {
     return -1;
   }
   int updated = 0;
-  // The site's own CSIRT list (csirt/indicator.h) is published here by the
-  // site, never pulled over nor withdrawn.
-  const std::pair<dist::Kind, std::string> own{dist::Kind::kIocs, std::string(csirt::kIocListName)};
-  std::set<std::pair<dist::Kind, std::string>> listed{own};
+  // What the site publishes here itself (its CSIRT list, csirt/indicator.h;
+  // its ban list and the ban IOC sets, csirt/ban.h), never pulled over nor
+  // withdrawn.
+  std::set<std::pair<dist::Kind, std::string>> own{
+      {dist::Kind::kIocs, std::string(csirt::kIocListName)}};
+  if (bans_ != nullptr) {
+    own.emplace(dist::Kind::kBans, bans_->site() + ".json");
+    for (const auto name : {csirt::kBanUsers, csirt::kBanIps, csirt::kBanSshKeys})
+      own.emplace(dist::Kind::kIocs, std::string(name));
+  }
+  std::set<std::pair<dist::Kind, std::string>> listed = own;
+  std::vector<std::string> ban_lists;
   for (const auto& entry : *index) {
-    if (std::pair{entry.kind, entry.name} == own) continue;
+    if (own.contains({entry.kind, entry.name})) continue;
     listed.emplace(entry.kind, entry.name);
     const auto result = dist::pull_item(options_->pull, root_, entry.kind, entry.name);
+    if (entry.kind == dist::Kind::kBans && result.status != dist::PullResult::Status::kFailed)
+      ban_lists.push_back(entry.name);
     switch (result.status) {
       case dist::PullResult::Status::kUpdated:
         ++updated;
@@ -662,6 +674,7 @@ int DistributionMirror::sync() {
         break;
     }
   }
+  if (bans_ != nullptr) receive_bans(ban_lists);
   for (const auto& [kind, name] : dist::list_items(root_)) {
     if (listed.contains({kind, name})) continue;
     std::string error;
@@ -673,6 +686,37 @@ int DistributionMirror::sync() {
     }
   }
   return updated;
+}
+
+void DistributionMirror::receive_bans(const std::vector<std::string>& names) {
+  const uint64_t now = protocol::wall_clock_ns();
+  std::set<std::string> origins;
+  for (const auto& name : names) {
+    const auto item = dist::read_item(root_, dist::Kind::kBans, name);
+    if (!item) {
+      spdlog::warn("distribution: bans/{}: {}", name, item.error());
+      continue;
+    }
+    const std::string& text = item->files.at(0).content;
+    bans_->receive(name, text, now);
+    if (auto list = csirt::parse_ban_list(text)) origins.insert(list->origin);
+  }
+  // The acknowledgement of each list: what this site holds and applied.
+  for (const auto& origin : origins) {
+    protocol::HttpRequest request;
+    request.method = "POST";
+    request.target = "/api/v1/distribution/bans/ack";
+    request.headers = {{"Authorization", "Bearer " + options_->pull.token},
+                       {"Content-Type", "application/json"}};
+    auto body = csirt::to_json(bans_->ack_for(origin));
+    body.erase("received_ns");  // the receiver's to set
+    request.body = body.dump();
+    const auto response =
+        protocol::send(options_->pull.endpoint, request, options_->pull.timeout);
+    if (!response.ok())
+      spdlog::warn("distribution: the ban list acknowledgement to {} failed: {}", peer_name_,
+                   response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
+  }
 }
 
 void DistributionMirror::start() {

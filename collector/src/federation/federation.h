@@ -47,6 +47,8 @@ class Registry;
 
 namespace vigie::collector {
 
+class BanService;  // csirt/ban_service.h
+
 // The zone kind of a RAPL/NVML zone name: each '/'-separated part without a
 // trailing "-<index>" ("package-0/core" -> "package/core", "gpu-1" -> "gpu").
 std::string zone_kind(std::string_view zone);
@@ -139,7 +141,12 @@ class DistributionServer {
 // A site's mirror of its pull peer's distribution directory: every
 // pull_interval, fetches the peer's index, pulls each item with
 // If-None-Match into config.distribution_dir, and removes the items the
-// peer no longer lists. Exports vigie_distribution_pulls_total{result}.
+// peer no longer lists, except what the site publishes itself (its CSIRT
+// list csirt.csv, its ban list bans/<site>.json and the ban IOC sets).
+// With set_bans(), each ban list pulled (bans/<origin>.json) goes to the
+// BanService, which refuses rollbacks, and each round ends with the site's
+// acknowledgement of each list (POST /api/v1/distribution/bans/ack).
+// Exports vigie_distribution_pulls_total{result}.
 class DistributionMirror {
  public:
   DistributionMirror(const FederationConfig& config, const FederationPeer& peer,
@@ -151,15 +158,20 @@ class DistributionMirror {
   int sync();
   // Starts the periodic thread (a first round at once).
   void start();
+  // Before start(); `bans` outlives the mirror.
+  void set_bans(BanService& bans) { bans_ = &bans; }
 
  private:
   struct Counters;
+  // Hands the ban lists pulled to bans_, then acknowledges each upstream.
+  void receive_bans(const std::vector<std::string>& names);
   std::filesystem::path root_;
   std::string peer_name_;
   std::chrono::seconds interval_;
   std::unique_ptr<Counters> counters_;
   struct Options;
   std::unique_ptr<Options> options_;
+  BanService* bans_ = nullptr;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

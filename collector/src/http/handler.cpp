@@ -223,6 +223,8 @@ const std::vector<Handler::Route>& Handler::routes() {
        R::kJobFootprints, &Handler::job_footprint},
       {"/api/v1/distribution", "/api/v1/distribution", M::kExact, "", "GET", A::kAgentToken,
        R::kAdmin, &Handler::distribution},
+      {"/api/v1/distribution/bans/ack", "/api/v1/distribution/bans/ack", M::kExact, "", "POST",
+       A::kAgentToken, R::kAdmin, &Handler::ban_ack},
       {"/api/v1/distribution/item", "/api/v1/distribution/", M::kPrefix, "", "GET", A::kAgentToken,
        R::kAdmin, &Handler::distribution},
       {"/api/v1/csirt/feeds/misp", "/api/v1/csirt/feeds/misp/", M::kPrefix, "", "GET", A::kFeed,
@@ -503,6 +505,18 @@ Response Handler::distribution(const Call& call) {
   if (distribution_ == nullptr)
     return error(404, "this collector distributes no rule packs or IOC lists");
   return distribution_->handle(request, call.path);
+}
+
+// A site's acknowledgement of the ban list (csirt/ban.h), with its site
+// token: the token names the site, whatever the body says.
+Response Handler::ban_ack(const Call& call) {
+  std::string refusal;
+  const AgentToken* token = authenticate(config_.agent_tokens, call.request.authorization, refusal);
+  if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
+  if (token->site.empty())
+    return rejection(Rejection::kForbidden, "only a site token acknowledges a ban list");
+  if (csirt_ == nullptr) return error(404, "this collector keeps no ban list");
+  return csirt_->ban_ack(token->site, call.request.body);
 }
 
 Response Handler::ingest(const Call& call) {

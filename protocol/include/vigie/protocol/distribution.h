@@ -8,6 +8,8 @@
 //                             VERSION, iocs/, fixtures/), hidden names skipped
 //   <root>/iocs/<list>        an IOC list: one file, "<name>.csv" or
 //                             "<name>.json" (MISP), named with its extension
+//   <root>/bans/<origin>.json a CSIRT ban list (csirt/ban.h): one file, the
+//                             list its origin publishes, serial numbered
 // The federation serves a directory an operator fills; a site collector
 // mirrors the federation's into its own and serves that to its agents; an
 // agent mirrors the items it runs. Routes (collector/src/federation/federation.h):
@@ -29,9 +31,11 @@
 
 namespace vigie::protocol::distribution {
 
-enum class Kind : uint8_t { kRules, kIocs };
-std::string_view to_string(Kind kind);  // "rules", "iocs"
+enum class Kind : uint8_t { kRules, kIocs, kBans };
+std::string_view to_string(Kind kind);  // "rules", "iocs", "bans"
 bool parse_kind(std::string_view text, Kind& kind);
+// IOC lists and ban lists are one file each; a rule pack a tree.
+constexpr bool single_file(Kind kind) { return kind != Kind::kRules; }
 
 // Bounds on what one item may hold; larger items are refused on both ends.
 inline constexpr std::size_t kMaxFiles = 4096;
@@ -47,12 +51,12 @@ struct File {
 struct Item {
   Kind kind = Kind::kRules;
   std::string name;
-  std::vector<File> files;  // sorted by path; exactly one for kIocs, its path == name
+  std::vector<File> files;  // sorted by path; exactly one for single_file kinds, path == name
   std::string etag;         // content_etag(files)
 };
 
 // An item name: 1..kMaxNameBytes of [A-Za-z0-9._-], not starting with '.';
-// for kIocs also ending in ".csv" or ".json".
+// for kIocs also ending in ".csv" or ".json", for kBans in ".json".
 bool valid_name(Kind kind, std::string_view name);
 
 // The item's strong entity tag (RFC 9110 section 8.8.3), without quotes: 64

@@ -11,7 +11,9 @@
 // set or inside one of its CIDR ranges; or equals one of its domains or is a
 // subdomain of one ("a.pool.example" matches "pool.example"); or equals one of
 // its SHA-256 digests (case-insensitive hex), alone or as Sysmon's
-// "SHA256=<hex>"; or its last path component equals one of its file names.
+// "SHA256=<hex>"; or its last path component equals one of its file names;
+// or it equals one of its exact values (user names, SSH key fingerprints:
+// CSV types user, target-user, sshkey; the CSIRT ban list's IOC sets).
 #pragma once
 
 #include <array>
@@ -29,7 +31,7 @@
 
 namespace vigie::rules {
 
-enum class IocType : uint8_t { kIp, kDomain, kSha256, kFileName };
+enum class IocType : uint8_t { kIp, kDomain, kSha256, kFileName, kExact };
 
 // An IP network: 16 bytes (IPv4 as IPv4-mapped IPv6, ::ffff:a.b.c.d) and a
 // prefix length over those 128 bits.
@@ -59,13 +61,14 @@ class IocSet {
   std::unordered_set<std::string> domains_;  // lower-case, no trailing dot
   std::unordered_set<std::string> sha256_;   // lower-case hex
   std::unordered_set<std::string> file_names_;
+  std::unordered_set<std::string> exact_;  // compared byte for byte
 };
 
 // IOC sets by name, as rules refer to them.
 class IocStore {
  public:
   // CSV, one indicator per line: `type,value[,anything else]`. `type` is one of
-  // ip, cidr, domain, hostname, sha256, filename, or a MISP attribute type
+  // ip, cidr, domain, hostname, sha256, filename, user, sshkey, or a MISP attribute type
   // (ip-dst, ip-src, ip-dst|port, domain|ip, filename|sha256, ...). Blank lines,
   // `#` comments and a `type,value` header are skipped. Every other bad line is
   // a Diagnostic and is not loaded. The set is named `name`; loading the same
