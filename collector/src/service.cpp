@@ -142,6 +142,8 @@ struct Service::Impl {
           router, config.retention.policy.events, &metrics.registry());
       csirt_api = std::make_unique<CsirtApi>(*csirt);
       handler.set_csirt(*csirt_api);
+      // The ban lists the pull peer publishes reach this site's agents as IOC sets.
+      if (mirror) mirror->set_bans(csirt->bans());
     }
     server = std::make_unique<Server>(config, handler);
   }

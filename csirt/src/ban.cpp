@@ -412,8 +412,7 @@ std::vector<std::pair<std::string, std::string>> ban_ioc_lists(const BanList& li
 }
 
 Rendered render_bans(const BanList& list, RenderFormat format, std::string_view site,
-                     const IdentityMap& identities, uint64_t now_ns,
-                     const std::vector<std::string>& previously) {
+                     const IdentityMap& identities, uint64_t now_ns) {
   Rendered out;
   const std::string header = "# Vigie ban list serial " + std::to_string(list.serial) + " from " +
                              list.origin + ", for site " + std::string(site) +
@@ -423,8 +422,17 @@ Rendered render_bans(const BanList& list, RenderFormat format, std::string_view 
   const uint8_t wanted = format == RenderFormat::kSlurm      ? kDenySubmit
                          : format == RenderFormat::kNftables ? kDenyNetwork
                                                              : kDenyLogin;
+  std::set<std::string> released;  // Slurm: local users of lifted or expired entries
   for (const auto& entry : list.entries) {
-    if ((entry.actions & wanted) == 0 || !ban_active(entry, site, now_ns)) continue;
+    if ((entry.actions & wanted) == 0) continue;
+    if (!ban_active(entry, site, now_ns)) {
+      const bool here = entry.sites.empty() || std::find(entry.sites.begin(), entry.sites.end(),
+                                                         site) != entry.sites.end();
+      if (format == RenderFormat::kSlurm && here) {
+        for (const auto& user : identities.local_users(entry)) released.insert(user);
+      }
+      continue;
+    }
     const std::string subject = std::string(to_string(entry.type)) + " " + entry.value;
     if (format == RenderFormat::kArgus || format == RenderFormat::kLcmaps) {
       if (entry.type == SubjectType::kX509Dn) {
@@ -480,8 +488,8 @@ Rendered render_bans(const BanList& list, RenderFormat format, std::string_view 
       for (const auto& user : users)
         out.text += "sacctmgr -i modify user where name=" + user + " set MaxSubmitJobs=0\n";
       out.undo = "#!/bin/sh\n" + header + "set -e\n";
-      for (const auto& user : previously) {
-        if (users.count(user) == 0 && portable_user(user))
+      for (const auto& user : released) {
+        if (users.count(user) == 0)
           out.undo += "sacctmgr -i modify user where name=" + user + " set MaxSubmitJobs=-1\n";
       }
       break;

@@ -142,8 +142,8 @@ TEST_F(CsirtApiTest, EveryRouteTimesEveryRole) {
       {"GET", "/incidents/" + id + "/sightings", ""},
       {"GET", "/incidents/" + id + "/scope", ""},
       {"POST", "/indicators", R"({"type":"domain","value":"pool.example"})"},
-      {"POST", "/import", R"({"Event":{"Attribute":[{"type":"sha256","value":")" +
-                              std::string(64, 'c') + "\"}]}}"},
+      {"POST", "/import",
+       R"({"Event":{"Attribute":[{"type":"sha256","value":")" + std::string(64, 'c') + "\"}]}}"},
       {"GET", "/imports", ""},
       {"POST", "/import/plan", "{}"},
       {"GET", "/incidents/" + id + "/export?format=misp", ""},
@@ -544,7 +544,9 @@ TEST_F(CsirtApiTest, BanListSerialsLiftsAndSiteAcknowledgements) {
   EXPECT_EQ(body(added)["created_by"], "csirt holder");
   EXPECT_EQ(call("POST", "/bans", R"({"type":"user","value":"a b","reason":"r"})").status, 400);
   EXPECT_EQ(call("POST", "/bans", R"({"type":"user","value":"a","reason":"r",
-      "incident":"grif-2026-9999"})").status, 400);  // no such incident
+      "incident":"grif-2026-9999"})")
+                .status,
+            400);  // no such incident
   json lists = body(call("GET", "/bans"))["lists"];
   ASSERT_EQ(lists.size(), 1u);
   EXPECT_EQ(lists[0]["serial"], 1);
@@ -570,7 +572,9 @@ TEST_F(CsirtApiTest, BanListSerialsLiftsAndSiteAcknowledgements) {
     return handler_->handle(request);
   };
   EXPECT_EQ(ack("tok-site-lapp", R"({"site":"forged","reached_serial":2,"applied_serial":1,
-      "applied_ns":5,"failures":["slurm: sacctmgr not found"]})").status, 200);
+      "applied_ns":5,"failures":["slurm: sacctmgr not found"]})")
+                .status,
+            200);
   EXPECT_EQ(ack("tok-node", R"({"site":"x","reached_serial":2})").status, 403);
   EXPECT_EQ(ack("tok-csirt", R"({"site":"x"})").status, 401);
   EXPECT_EQ(ack("tok-site-lapp", R"({"site":"lapp","serial":2})").status, 400);

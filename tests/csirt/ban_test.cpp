@@ -177,7 +177,7 @@ TEST(BanRender, EachFormatActsOnItsEntries) {
   const auto empty_lcmaps = render_bans(BanList{}, RenderFormat::kLcmaps, "grif", map, kNow);
   EXPECT_FALSE(empty_lcmaps.text.empty());  // written even when empty: a header comment
 
-  const auto slurm = render_bans(list, RenderFormat::kSlurm, "grif", map, kNow, {"eve", "mq"});
+  const auto slurm = render_bans(list, RenderFormat::kSlurm, "grif", map, kNow);
   EXPECT_NE(slurm.text.find("sacctmgr -i modify user where name=mallory set MaxSubmitJobs=0"),
             std::string::npos)
       << slurm.text;

@@ -148,7 +148,8 @@ Response CsirtApi::handle(const Request& request, std::string_view path, std::st
       return method_not_allowed("GET, POST");
     }
     if (n == 2 && (parts[1] == "status" || parts[1] == "applied")) {
-      if (parts[1] == "status") return method == "GET" ? ban_status(call) : method_not_allowed("GET");
+      if (parts[1] == "status")
+        return method == "GET" ? ban_status(call) : method_not_allowed("GET");
       return method == "POST" ? bans_applied(call) : method_not_allowed("POST");
     }
     if (n == 3 && parts[2] == "lift")

@@ -33,8 +33,9 @@
 //                                         400 for a document refused whole (nothing stored)
 //   GET   /imports?limit=                → {"imports":[report…]} newest first, without context
 //   GET   /imports/{id}                  → report, with the context items it kept
-//   POST  /import/plan                   a MISP feed's manifest.json → {"fetch":[uuid…],"unchanged"}:
-//                                         the events new or changed since last imported
+//   POST  /import/plan                   a MISP feed's manifest.json → {"fetch":[uuid…],
+//                                         "unchanged"}: the events new or changed since last
+//                                         imported
 //   GET   /incidents/{id}/export?format=misp|stix&tlp=&local=1 → the MISP event or STIX
 //                                         bundle for a destination cleared for `tlp` (default
 //                                         the incident's); local=1: for this site only (names of

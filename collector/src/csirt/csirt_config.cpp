@@ -13,8 +13,9 @@ using ::vigie::config::scalar;
 CsirtConfig parse_csirt_config(const std::string& path, const YAML::Node& node) {
   CsirtConfig out;
   if (!node.IsDefined() || node.IsNull()) return out;
-  check_keys(path, node, "csirt.", {"site", "check_interval_seconds", "calendar", "retrohunt", "feed_amber_peers",
-                                       "identity_map"});
+  check_keys(path, node, "csirt.",
+             {"site", "check_interval_seconds", "calendar", "retrohunt", "feed_amber_peers",
+              "identity_map"});
   if (node["site"]) out.site = scalar<std::string>(path, node["site"], "csirt.site");
   if (const auto interval = node["check_interval_seconds"]) {
     const double seconds = scalar<double>(path, interval, "csirt.check_interval_seconds");

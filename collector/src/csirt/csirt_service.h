@@ -3,7 +3,8 @@
 // runs retro-hunts one at a time on its own thread, and checks the EGI SEC01
 // clocks of every incident on another, raising one alert per overdue step
 // through the alert router (so Alertmanager and webhooks get it, with the
-// incident's TLP).
+// incident's TLP), and there also republishes the ban list's IOC sets as
+// entries expire (ban_service.h).
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "csirt/ban_service.h"
 #include "vigie/collector/csirt_config.h"
 #include "vigie/collector/store.h"
 #include "vigie/csirt/store.h"
@@ -81,6 +83,7 @@ class CsirtService {
   const CsirtConfig& config() const { return config_; }
   const std::string& site() const { return site_; }
   csirt::Tlp default_tlp() const { return default_tlp_; }
+  BanService& bans() { return bans_; }
 
  private:
   void sec01_loop();
@@ -93,6 +96,7 @@ class CsirtService {
   csirt::CsirtStore& csirt_;
   AlertRouter& router_;
   const std::chrono::hours window_;
+  BanService bans_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

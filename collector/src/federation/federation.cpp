@@ -17,13 +17,13 @@
 
 #include "alerting/alert_router.h"
 #include "csirt/ban_service.h"
+#include "vigie/csirt/ban.h"
+#include "vigie/csirt/indicator.h"
 #include "vigie/delivery/retry.h"
 #include "vigie/delivery/send_worker.h"
 #include "vigie/delivery/sequence.h"
 #include "vigie/delivery/spool.h"
 #include "vigie/protocol/codec.h"
-#include "vigie/csirt/ban.h"
-#include "vigie/csirt/indicator.h"
 #include "vigie/protocol/distribution.h"
 #include "vigie/protocol/http_client.h"
 
@@ -711,11 +711,11 @@ void DistributionMirror::receive_bans(const std::vector<std::string>& names) {
     auto body = csirt::to_json(bans_->ack_for(origin));
     body.erase("received_ns");  // the receiver's to set
     request.body = body.dump();
-    const auto response =
-        protocol::send(options_->pull.endpoint, request, options_->pull.timeout);
+    const auto response = protocol::send(options_->pull.endpoint, request, options_->pull.timeout);
     if (!response.ok())
-      spdlog::warn("distribution: the ban list acknowledgement to {} failed: {}", peer_name_,
-                   response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
+      spdlog::warn(
+          "distribution: the ban list acknowledgement to {} failed: {}", peer_name_,
+          response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
   }
 }
 

@@ -35,8 +35,11 @@ class CsirtApi;            // csirt/api.h
 //   GET  /api/v1/energy   ?since=<ns>&until=<ns>&host=      → energy report (default: last 5 min)
 //   GET  /api/v1/agents                                     → {"agents":[…]}
 //   GET  /api/v1/jobs/<id>/footprint                        → a job's footprint (footprint.h)
-//   GET  /api/v1/distribution[/<kind>/<name>]   rule packs and IOC lists for agents and
-//                         sites (federation.h DistributionServer): any agent token; ETag, 304
+//   GET  /api/v1/distribution[/<kind>/<name>]   rule packs, IOC lists and ban lists for
+//                         agents and sites (federation.h DistributionServer): any agent
+//                         token; ETag, 304
+//   POST /api/v1/distribution/bans/ack  a site's acknowledgement of the ban list
+//                         (csirt/ban.h BanAck), with its site token
 //   *    /api/v1/csirt/…  incidents, indicators, sightings, retro-hunts, exchange
 //                         (csirt/api.h), roles csirt and admin
 //   GET  /api/v1/csirt/feeds/misp/…  the MISP feed of CLEAR/GREEN incidents without a
@@ -145,6 +148,7 @@ class Handler {
   Response job_footprint(const Call& call);
   Response csirt(const Call& call);
   Response misp_feed(const Call& call);
+  Response ban_ack(const Call& call);
   Response exposition(const Call& call);
   Response static_file(const Call& call);
   Response not_found(const Call& call);

@@ -42,6 +42,10 @@ struct CsirtConfig {
   // events of the MISP feed the collector serves (/api/v1/csirt/feeds/misp/);
   // without a token, or with another one, it serves CLEAR and GREEN only.
   std::vector<std::string> feed_amber_peers;
+  // A site's map from federated subjects (X.509 DNs, VOMS FQANs, OIDC) to
+  // its local users (csirt/ban.h parse_identity_map), so that bans of those
+  // reach the agents' ban.users IOC set; empty: none.
+  std::string identity_map;
 };
 
 // Parses `csirt:` (may be undefined) of the YAML file `path`; throws

@@ -163,7 +163,8 @@ struct Rendered {
 //             or FQAN per line; written (a header comment) even when empty
 //   slurm     deny-submit: `sacctmgr -i modify user where name=<u> set
 //             MaxSubmitJobs=0` per local user; `undo` sets MaxSubmitJobs=-1
-//             for each user in `previously` no longer banned
+//             (no limit) for the local users of lifted or expired entries
+//             who are not banned by another
 //   sshd      deny-login: an sshd_config include, `DenyUsers` of local users
 //             and `*@<cidr>` of addresses (sshd_config(5) USER@HOST
 //             patterns); only comments when empty (`sshd -t` accepts it)
@@ -171,8 +172,7 @@ struct Rendered {
 //             IPv4 and IPv6 networks dropped on input (`nft -c -f` accepts it)
 // Federated subjects reach slurm and sshd through `identities`.
 Rendered render_bans(const BanList& list, RenderFormat format, std::string_view site,
-                     const IdentityMap& identities, uint64_t now_ns,
-                     const std::vector<std::string>& previously = {});
+                     const IdentityMap& identities, uint64_t now_ns);
 
 // A site's report (POST /api/v1/distribution/bans/ack at the federation,
 // sent by the site collector at every mirror round where it changed): the
