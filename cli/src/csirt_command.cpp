@@ -925,10 +925,9 @@ int add_ban(const Values& v, const Context& c) {
 }
 
 int lift_ban(const Values& v, const Context& c) {
-  const json entry = c.api(with_body("POST", "/api/v1/csirt/bans/" + v.id + "/lift",
-                                     {{"reason", v.reason}}),
-                           {})
-                         .body;
+  const json entry =
+      c.api(with_body("POST", "/api/v1/csirt/bans/" + v.id + "/lift", {{"reason", v.reason}}), {})
+          .body;
   if (c.json) {
     print_json(entry, c.out);
   } else {
@@ -1270,15 +1269,20 @@ CsirtCommands::CsirtCommands(CLI::App& app) : args_(std::make_unique<Arguments>(
   ban_add->add_option("--type", v.type, joined(kSubjectTypes))
       ->required()
       ->check(one_of("a subject type", kSubjectTypes));
-  ban_add->add_option("--value", v.value, "the user, DN, FQAN, OIDC sub, key fingerprint or address")
+  ban_add
+      ->add_option("--value", v.value, "the user, DN, FQAN, OIDC sub, key fingerprint or address")
       ->required();
   ban_add->add_option("--issuer", v.issuer, "the OIDC issuer (--type oidc)");
-  ban_add->add_option("--action", v.actions, "deny-login, deny-submit, deny-network, detect; "
-                                             "repeatable (default: detect)")
+  ban_add
+      ->add_option("--action", v.actions,
+                   "deny-login, deny-submit, deny-network, detect; "
+                   "repeatable (default: detect)")
       ->check(one_of("an action", kActions));
   ban_add->add_option("--site", v.sites, "a site it applies to, repeatable (default: all)");
   ban_add->add_option("--incident", v.id, "the incident it contains")->check(check_incident_id);
-  ban_add->add_option("--reason", v.reason, "why (kept with the entry)")->required()->check(check_text);
+  ban_add->add_option("--reason", v.reason, "why (kept with the entry)")
+      ->required()
+      ->check(check_text);
   add_tlp(ban_add, "red, amber+strict (never leave this collector), amber, green or clear");
   ban_add->add_option("--expires", v.expires, "when it ends by itself")->check(check_time);
 
@@ -1296,8 +1300,9 @@ CsirtCommands::CsirtCommands(CLI::App& app) : args_(std::make_unique<Arguments>(
   render->add_option("--format", v.format, joined(kRenderFormats))
       ->required()
       ->check(one_of("a format", kRenderFormats));
-  render->add_option("--identity-map", v.identity_map,
-                     "federated subjects to local users: '<type> <user> <subject>' per line")
+  render
+      ->add_option("--identity-map", v.identity_map,
+                   "federated subjects to local users: '<type> <user> <subject>' per line")
       ->check(CLI::ExistingFile);
   render->add_option("-o,--output", v.output, "write it to this file (default: standard output)");
   render->add_option("--undo", v.undo_output,

@@ -1,0 +1,213 @@
+// The federation's ban list end to end on loopback, from the command line:
+// a federation collector and two site collectors (whole Services, their
+// mirrors pulling every second), `vigie ban` against each. A ban reaches both
+// sites' agents (the IOC list ban.users.csv an agent pulls), a TLP:RED one
+// never leaves the federation, a site renders and acknowledges it, the
+// federation sees each site's state and lag, a rollback is refused, and
+// lifting the ban empties the sites' lists and gives the Slurm undo.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "run_command.h"
+#include "support/sample_batch.h"
+#include "vigie/collector/service.h"
+#include "vigie/protocol/distribution.h"
+
+namespace vigie::cli {
+namespace {
+
+namespace fs = std::filesystem;
+namespace dist = protocol::distribution;
+using nlohmann::json;
+using testing::run_command;
+
+constexpr char kNodeToken[] = "node-token";
+
+collector::AgentToken token(const std::string& secret, const std::string& site) {
+  collector::AgentToken t;
+  t.sha256 = collector::sha256(secret);
+  t.site = site;
+  t.any_host = true;
+  return t;
+}
+
+// Polls `done` every 100 ms for up to 30 s (mirror rounds are 1 s apart).
+bool eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 300; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+class BanFlow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    collector::Config fed = base("national");
+    fed.database_path = (federation_dir_.path() / "collector.db").string();
+    fed.federation.role = collector::CollectorRole::kFederation;
+    fed.federation.distribution_dir = (federation_dir_.path() / "dist").string();
+    fed.agent_tokens = {token("site-a-token", "site-a"), token("site-b-token", "site-b")};
+    federation_ = std::make_unique<collector::Service>(fed);
+    federation_->start();
+    distribution_ = fed.federation.distribution_dir;
+    site_a_ = site("site-a", "site-a-token", site_a_dir_);
+    site_b_ = site("site-b", "site-b-token", site_b_dir_);
+  }
+
+  collector::Config base(const std::string& name) {
+    collector::Config config = collector::default_config();
+    config.port = 0;
+    config.api.anonymous = collector::Principal{collector::Role::kAdmin, "anonymous", {}};
+    config.csirt.site = name;
+    return config;
+  }
+
+  std::unique_ptr<collector::Service> site(const std::string& name, const std::string& secret,
+                                           const collector::testing::TempDir& dir) {
+    collector::Config config = base(name);
+    config.database_path = (dir.path() / "collector.db").string();
+    config.agent_tokens = {token(kNodeToken, name)};
+    auto& f = config.federation;
+    f.site = name;
+    f.name = name + "-collector";
+    f.state_dir = (dir.path() / "state").string();
+    f.distribution_dir = (dir.path() / "dist").string();
+    f.pull_interval = std::chrono::seconds(1);
+    collector::FederationPeer peer;
+    peer.name = "national";
+    peer.url = "http://127.0.0.1:" + std::to_string(federation_->port());
+    peer.token = secret;
+    peer.pull = true;
+    peer.energy = false;
+    f.peers = {peer};
+    auto service = std::make_unique<collector::Service>(config);
+    service->start();
+    return service;
+  }
+
+  static std::string vigie(const collector::Service& at) {
+    return std::string(VIGIE_CLI_PATH) +
+           " --collector http://127.0.0.1:" + std::to_string(at.port()) + " ";
+  }
+
+  // ban.users.csv as an agent of `site` pulls it from its collector.
+  std::string agent_pull(const collector::Service& site, const collector::testing::TempDir& dir) {
+    dist::PullOptions options;
+    options.endpoint =
+        *protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(site.port()));
+    options.token = kNodeToken;
+    const fs::path agent = dir.path() / "agent";
+    const auto pulled = dist::pull_item(options, agent, dist::Kind::kIocs, "ban.users.csv");
+    if (pulled.status == dist::PullResult::Status::kFailed) return "pull failed: " + pulled.error;
+    const auto item = dist::read_item(agent, dist::Kind::kIocs, "ban.users.csv");
+    return item ? item->files.at(0).content : item.error();
+  }
+
+  json status() {
+    const auto shown = run_command(vigie(*federation_) + "--json ban status");
+    EXPECT_EQ(shown.exit_code, 0) << shown.output;
+    return json::parse(shown.output, nullptr, false);
+  }
+
+  static std::string state_of(const json& status, const std::string& site) {
+    for (const auto& s : status.value("sites", json::array()))
+      if (s["site"] == site) return s["state"].get<std::string>() + "/" + s["lag"].dump();
+    return "none";
+  }
+
+  collector::testing::TempDir federation_dir_, site_a_dir_, site_b_dir_;
+  std::unique_ptr<collector::Service> federation_, site_a_, site_b_;
+  fs::path distribution_;
+};
+
+TEST_F(BanFlow, ABanReachesEverySiteIsAppliedAcknowledgedAndLifted) {
+  auto added = run_command(vigie(*federation_) +
+                           "--json ban add --type user --value mallory --action deny-submit "
+                           "--action deny-login --action detect --reason 'stolen SSH key'");
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  const std::string id = json::parse(added.output)["id"];
+  auto red = run_command(vigie(*federation_) +
+                         "ban add --type user --value redcase --tlp red --reason 'named only'");
+  ASSERT_EQ(red.exit_code, 0) << red.output;
+
+  // Both sites' agents get mallory within a mirror round and one pull; the
+  // RED entry never leaves the federation.
+  for (auto [site, dir] : {std::pair{site_a_.get(), &site_a_dir_}, {site_b_.get(), &site_b_dir_}}) {
+    std::string users;
+    EXPECT_TRUE(eventually([&] {
+      users = agent_pull(*site, *dir);
+      return users.find("user,mallory\n") != std::string::npos;
+    })) << users;
+    EXPECT_EQ(users.find("redcase"), std::string::npos) << users;
+  }
+  std::ifstream published(distribution_ / "bans" / "national.json");
+  const json shared = json::parse(published);
+  EXPECT_EQ(shared["serial"], 2);
+  EXPECT_EQ(shared["entries"].size(), 1u);
+
+  // Site A renders and applies; the federation sees it applied, site B reached.
+  const auto slurm = run_command(vigie(*site_a_) + "ban render --format slurm --ack");
+  ASSERT_EQ(slurm.exit_code, 0) << slurm.output;
+  EXPECT_NE(slurm.output.find("sacctmgr -i modify user where name=mallory set MaxSubmitJobs=0"),
+            std::string::npos)
+      << slurm.output;
+  const auto sshd = run_command(vigie(*site_a_) + "ban render --format sshd");
+  EXPECT_NE(sshd.output.find("DenyUsers mallory"), std::string::npos) << sshd.output;
+  EXPECT_TRUE(eventually([&] {
+    const json s = status();
+    return state_of(s, "site-a") == "applied/0" && state_of(s, "site-b") == "reached/2";
+  })) << status().dump(1);
+  const std::string metrics =
+      protocol::send(
+          *protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(federation_->port())),
+          {"GET", "/metrics", {}, ""})
+          .body;
+  EXPECT_NE(metrics.find("vigie_csirt_ban_serial_lag{site=\"site-b\"} 2"), std::string::npos)
+      << metrics;
+
+  // A rollback (an older list published upstream) is refused by the sites.
+  json older = shared;
+  older["serial"] = 1;
+  older["entries"] = json::array();
+  std::ofstream(distribution_ / "bans" / "national.json") << older.dump();
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // two mirror rounds
+  EXPECT_NE(agent_pull(*site_a_, site_a_dir_).find("user,mallory"), std::string::npos);
+  const std::string site_metrics =
+      protocol::send(
+          *protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(site_a_->port())),
+          {"GET", "/metrics", {}, ""})
+          .body;
+  EXPECT_NE(site_metrics.find("vigie_csirt_ban_rollbacks_refused_total"), std::string::npos);
+  EXPECT_EQ(site_metrics.find("vigie_csirt_ban_rollbacks_refused_total 0"), std::string::npos)
+      << site_metrics;
+
+  // Lifted at the federation (serial 3, republished over the rollback): the
+  // sites' lists empty and the Slurm undo gives mallory back her jobs.
+  auto lifted = run_command(vigie(*federation_) + "ban lift " + id + " --reason 'key revoked'");
+  ASSERT_EQ(lifted.exit_code, 0) << lifted.output;
+  EXPECT_TRUE(eventually(
+      [&] { return agent_pull(*site_b_, site_b_dir_).find("mallory") == std::string::npos; }));
+  const fs::path undo = site_b_dir_.path() / "undo.sh";
+  const auto rendered =
+      run_command(vigie(*site_b_) + "ban render --format slurm --undo " + undo.string());
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  EXPECT_EQ(rendered.output.find("mallory"), std::string::npos) << rendered.output;
+  std::ifstream undo_file(undo);
+  const std::string undo_text{std::istreambuf_iterator<char>(undo_file), {}};
+  EXPECT_NE(undo_text.find("name=mallory set MaxSubmitJobs=-1"), std::string::npos) << undo_text;
+
+  const auto listed = run_command(vigie(*site_b_) + "ban list --all");
+  EXPECT_NE(listed.output.find("lifted"), std::string::npos) << listed.output;
+  EXPECT_EQ(listed.output.find("redcase"), std::string::npos) << listed.output;
+}
+
+}  // namespace
+}  // namespace vigie::cli
