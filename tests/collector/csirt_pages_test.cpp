@@ -158,13 +158,14 @@ TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
   protocol::Endpoint endpoint;
   endpoint.port = std::to_string(service.port());
   auto post = [&](const std::string& target, const std::string& token, const json& body) {
-    protocol::HttpRequest request{"POST", target,
-                                  {{"Authorization", "Bearer " + token},
-                                   {"Content-Type", "application/json"}},
-                                  body.dump()};
+    protocol::HttpRequest request{
+        "POST",
+        target,
+        {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
+        body.dump()};
     const auto response = protocol::send(endpoint, request, std::chrono::seconds(10));
-    EXPECT_LT(response.status, 300) << target << ": " << response.status << " " << response.error
-                                    << " " << response.body;
+    EXPECT_LT(response.status, 300)
+        << target << ": " << response.status << " " << response.error << " " << response.body;
     return json::parse(response.body, nullptr, false);
   };
   auto ban = [&](const json& draft) { return post("/api/v1/csirt/bans", kToken, draft); };
@@ -174,14 +175,27 @@ TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
   // reports: unknown), an OIDC subject the check lifts.
   const std::string dn = "/DC=org/DC=example/CN=Mallory";
   const std::string oidc = "0a1b2c3d-4e5f@egi.eu";
-  ban({{"type", "x509-dn"}, {"value", dn}, {"actions", {"deny-login", "detect"}},
-       {"reason", "credentials sold on a forum"}, {"tlp", "amber"}});
-  ban({{"type", "user"}, {"value", "eve"}, {"actions", {"deny-login", "deny-submit", "detect"}},
-       {"reason", "insider: for named recipients only"}, {"tlp", "red"}});
-  ban({{"type", "user"}, {"value", "mallory"}, {"actions", {"deny-login"}},
-       {"sites", {"lapp", "ijclab"}}, {"reason", "phished <b>x</b> then reused"}, {"tlp", "green"}});
-  ban({{"type", "oidc"}, {"issuer", "https://aai.egi.eu/auth/realms/egi"}, {"value", oidc},
-       {"actions", {"detect"}}, {"reason", "refresh token leaked in a public repository"}});
+  ban({{"type", "x509-dn"},
+       {"value", dn},
+       {"actions", {"deny-login", "detect"}},
+       {"reason", "credentials sold on a forum"},
+       {"tlp", "amber"}});
+  ban({{"type", "user"},
+       {"value", "eve"},
+       {"actions", {"deny-login", "deny-submit", "detect"}},
+       {"reason", "insider: for named recipients only"},
+       {"tlp", "red"}});
+  ban({{"type", "user"},
+       {"value", "mallory"},
+       {"actions", {"deny-login"}},
+       {"sites", {"lapp", "ijclab"}},
+       {"reason", "phished <b>x</b> then reused"},
+       {"tlp", "green"}});
+  ban({{"type", "oidc"},
+       {"issuer", "https://aai.egi.eu/auth/realms/egi"},
+       {"value", oidc},
+       {"actions", {"detect"}},
+       {"reason", "refresh token leaked in a public repository"}});
 
   // lapp applied serial 4, cc applied it with a failure, lal holds 4 and
   // applied 3. The token names the site.
@@ -196,48 +210,49 @@ TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
     if (site == "cc") ack["failures"].push_back(failure);
     post("/api/v1/distribution/bans/ack", secret, ack);
   }
-  const auto status = protocol::send(
-      endpoint,
-      {"GET", "/api/v1/csirt/bans/status", {{"Authorization", std::string("Bearer ") + kToken}}, ""},
-      std::chrono::seconds(10));
+  const auto status = protocol::send(endpoint,
+                                     {"GET",
+                                      "/api/v1/csirt/bans/status",
+                                      {{"Authorization", std::string("Bearer ") + kToken}},
+                                      ""},
+                                     std::chrono::seconds(10));
   ASSERT_EQ(status.status, 200) << status.body;
   const json states = json::parse(status.body);
   ASSERT_EQ(states["serial"], 4) << status.body;
   ASSERT_EQ(states["sites"].size(), 4u) << status.body;  // cc, ijclab, lal, lapp
 
-  const json spec = {
-      {"token", kToken},
-      {"expect",
-       {{"serial", 4},
-        {"origin", "GRIF"},
-        {"sites",
-         {{{"site", "lapp"}, {"state", "applied"}, {"lag", 0}},
-          {{"site", "cc"}, {"state", "failed"}, {"lag", 0}, {"failures", {failure}}},
-          {{"site", "lal"}, {"state", "reached"}, {"min_lag", 1}},
-          {{"site", "ijclab"}, {"state", "unknown"}, {"lag", 4}}}},
-        {"bans",
-         {{{"value", dn},
-           {"actions", {"deny-login", "detect"}},
-           {"tlp", "TLP:AMBER"},
-           {"reason", "credentials sold on a forum"},
-           {"origin", "GRIF"}},
-          {{"value", "mallory"}, {"actions", {"deny-login"}}, {"tlp", "TLP:GREEN"}},
-          {{"value", oidc}, {"actions", {"detect"}}, {"tlp", "TLP:AMBER"}}}},
-        {"red", "eve"},
-        {"markup", "<b>x</b>"},
-        {"new",
-         {{"type", "ip"},
-          {"value", "198.51.100.0/24"},
-          {"actions", {"deny-network"}},
-          {"reason", "scanning every site's login nodes"}}},
-        {"lift", oidc},
-        {"lift_reason", "the leaked token was revoked at the IdP"}}}};
+  const json spec = {{"token", kToken},
+                     {"expect",
+                      {{"serial", 4},
+                       {"origin", "GRIF"},
+                       {"sites",
+                        {{{"site", "lapp"}, {"state", "applied"}, {"lag", 0}},
+                         {{"site", "cc"}, {"state", "failed"}, {"lag", 0}, {"failures", {failure}}},
+                         {{"site", "lal"}, {"state", "reached"}, {"min_lag", 1}},
+                         {{"site", "ijclab"}, {"state", "unknown"}, {"lag", 4}}}},
+                       {"bans",
+                        {{{"value", dn},
+                          {"actions", {"deny-login", "detect"}},
+                          {"tlp", "TLP:AMBER"},
+                          {"reason", "credentials sold on a forum"},
+                          {"origin", "GRIF"}},
+                         {{"value", "mallory"}, {"actions", {"deny-login"}}, {"tlp", "TLP:GREEN"}},
+                         {{"value", oidc}, {"actions", {"detect"}}, {"tlp", "TLP:AMBER"}}}},
+                       {"red", "eve"},
+                       {"markup", "<b>x</b>"},
+                       {"new",
+                        {{"type", "ip"},
+                         {"value", "198.51.100.0/24"},
+                         {"actions", {"deny-network"}},
+                         {"reason", "scanning every site's login nodes"}}},
+                       {"lift", oidc},
+                       {"lift_reason", "the leaked token was revoked at the IdP"}}}};
   const fs::path spec_file = dir.path() / "bans_page.json";
   std::ofstream(spec_file) << spec.dump(2);
-  const std::string cmd = "node " + std::string(VIGIE_SOURCE_DIR) +
-                          "/tests/dashboards/bans_page_check.mjs http://127.0.0.1:" +
-                          std::to_string(service.port()) + " " + spec_file.string() + " " +
-                          VIGIE_BINARY_DIR + "/csirt-pages";
+  const std::string cmd =
+      "node " + std::string(VIGIE_SOURCE_DIR) +
+      "/tests/dashboards/bans_page_check.mjs http://127.0.0.1:" + std::to_string(service.port()) +
+      " " + spec_file.string() + " " + VIGIE_BINARY_DIR + "/csirt-pages";
   const auto [exit_status, output] = testing::run(cmd);
   EXPECT_EQ(exit_status, 0) << cmd << "\n" << output;
 }
