@@ -6,7 +6,9 @@
 // job and the user; an incident opened from the alert shows it in its
 // timeline and the job and node in its scope; an indicator added afterwards
 // for an earlier connection is found by a retro-hunt; the incident's overdue
-// report step reaches Alertmanager once. Needs root.
+// report step reaches Alertmanager once. And the ban list: a user banned
+// through the API reaches the agent as the IOC set ban.users, and a program
+// that user runs raises the hpc-csirt pack's critical rule. Needs root.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <grp.h>
@@ -114,7 +116,10 @@ class CsirtEndToEnd : public ::testing::Test {
         << read_file(dir_ / "collector.log");
   }
 
-  void start_agent() {
+  // `rules`: the rule path the agent loads (default: a pack written here,
+  // one rule over csirt.csv); `iocs`: the IOC lists it pulls.
+  void start_agent(std::string rules = "", const std::string& iocs = "[csirt.csv]") {
+    if (rules.empty()) rules = (dir_ / "pack").string();
     // A rule over the CSIRT's list, which the agent pulls from the collector.
     fs::create_directories(dir_ / "pack");
     write_file(dir_ / "pack" / "csirt_indicator.yml",
@@ -128,10 +133,9 @@ class CsirtEndToEnd : public ::testing::Test {
                    "\ncollector:\n  url: http://127.0.0.1:" + std::to_string(port_) +
                    "\n  token_file: agent.token\n  flush_interval_ms: 200\n" +
                    "metrics:\n  listen: 127.0.0.1:" + std::to_string(free_port()) +
-                   "\nstate_dir: " + dir_.string() + "\nrules:\n  path: " +
-                   (dir_ / "pack").string() +
-                   "\n  reload_interval_ms: 500\n  pull:\n    interval_seconds: 10\n    iocs: "
-                   "[csirt.csv]\n");
+                   "\nstate_dir: " + dir_.string() + "\nrules:\n  path: " + rules +
+                   "\n  reload_interval_ms: 500\n  pull:\n    interval_seconds: 10\n    iocs: " +
+                   iocs + "\n");
     agent_pid_ = spawn({std::string(VIGIE_BINARY_DIR) + "/agents/vigie-agent", "--config",
                         (dir_ / "agent.yaml").string()},
                        dir_ / "agent.log");
@@ -293,6 +297,46 @@ TEST_F(CsirtEndToEnd, IndicatorToSightingIncidentScopeRetrohuntAndSec01Alert) {
   ASSERT_EQ(active.size(), 1u) << active.dump(2);
   EXPECT_EQ(active[0]["labels"]["sec01_step"], "report");
   EXPECT_EQ(active[0]["labels"]["tlp"], "amber");
+}
+
+TEST_F(CsirtEndToEnd, AProgramRunByABannedUserRaisesTheCriticalAlert) {
+  // nobody is banned (detect) before the agent starts; the collector
+  // publishes ban.users.csv, the agent pulls it with the hpc-csirt pack.
+  const json ban = call_json("POST", "/api/v1/csirt/bans",
+                             R"({"type":"user","value":"nobody","actions":["detect"],
+                                 "reason":"end-to-end: a stolen account"})");
+  ASSERT_EQ(ban.value("value", ""), "nobody") << ban.dump();
+  ASSERT_NE(read_file(dir_ / "distribution" / "iocs" / "ban.users.csv").find("user,nobody"),
+            std::string::npos);
+  start_agent(std::string(VIGIE_SOURCE_DIR) + "/rules/packs/hpc-csirt",
+              "[ban.users.csv, ban.ips.csv]");
+  constexpr const char* kRule = "6c586bc1-4a61-42af-b1c2-cf472874e27e";
+  json alerts, found;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const pid_t pid = ::fork();
+        if (pid == 0) {  // nobody runs a program
+          if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)
+            ::_exit(122);
+          ::execl("/bin/true", "true", static_cast<char*>(nullptr));
+          ::_exit(127);
+        }
+        ::waitpid(pid, nullptr, 0);
+        alerts = call_json("GET", "/api/v1/alerts?limit=200");
+        for (const auto& a : alerts.value("alerts", json::array())) {
+          if (a.value("rule_id", "") == kRule) {
+            found = a;
+            return true;
+          }
+        }
+        return false;
+      },
+      90s))
+      << "no 'Activity by a Suspended Identity' alert; the collector's alerts:\n"
+      << alerts.dump(1).substr(0, 3000);
+  EXPECT_EQ(found.value("level", ""), "critical");
+  EXPECT_EQ(found.value("user", ""), "nobody");
+  EXPECT_TRUE(found["event"].value("image", "").ends_with("/true")) << found.dump(1);
 }
 
 }  // namespace
