@@ -138,6 +138,25 @@ const jobLink = (jobId) =>
 const incidentLink = (id) => el("a", { href: `/incident.html?id=${encodeURIComponent(id)}` }, id);
 const indicatorLink = (uuid, text) => el("a", { href: `/indicator.html?uuid=${encodeURIComponent(uuid)}` }, text);
 
+// `load` now, then again `everyMs` after each run ends; the function returned
+// starts it over (after a change, a filter).
+function refresher(load, everyMs) {
+  let timer = null;
+  const refresh = () => {
+    clearTimeout(timer);
+    load().finally(() => { timer = setTimeout(refresh, everyMs); });
+  };
+  return refresh;
+}
+
+// The "all" filter of a list page, kept in the URL (?all=1).
+function keepAllInUrl(all) {
+  const url = new URL(location.href);
+  if (all) url.searchParams.set("all", "1");
+  else url.searchParams.delete("all");
+  history.replaceState(null, "", url);
+}
+
 // kind: "info", "ok", "notfound" or "error"; in the element `id` (default "message").
 function showMessage(kind, text, id = "message") {
   const message = $(id);

@@ -56,18 +56,11 @@ async function load() {
 }
 
 // The next refresh starts 30 s after the previous one finished.
-let timer = null;
-function refresh() {
-  clearTimeout(timer);
-  load().finally(() => { timer = setTimeout(refresh, REFRESH_EVERY_MS); });
-}
+const refresh = refresher(load, REFRESH_EVERY_MS);
 
 function setFilter(all) {
   showAll = all;
-  const url = new URL(location.href);
-  if (all) url.searchParams.set("all", "1");
-  else url.searchParams.delete("all");
-  history.replaceState(null, "", url);
+  keepAllInUrl(all);
   refresh();
 }
 

@@ -209,5 +209,38 @@ TEST_F(BanFlow, ABanReachesEverySiteIsAppliedAcknowledgedAndLifted) {
   EXPECT_EQ(listed.output.find("redcase"), std::string::npos) << listed.output;
 }
 
+// Site A's MISP feed (its CLEAR and GREEN incidents, served without a
+// token) imported by URL at the federation; a second import fetches nothing.
+TEST_F(BanFlow, TheFederationImportsASitesMispFeedByUrl) {
+  auto created = run_command(vigie(*site_a_) +
+                             "--json incident create --title 'Phishing wave' --tlp green");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const std::string id = json::parse(created.output)["id"];
+  ASSERT_EQ(run_command(vigie(*site_a_) + "incident link " + id +
+                        " --type domain --value login-egi.example --tlp green")
+                .exit_code,
+            0);
+  ASSERT_EQ(run_command(vigie(*site_a_) + "incident create --title 'Insider' --tlp amber")
+                .exit_code,
+            0);  // AMBER: not in a feed read without a token
+  const std::string feed =
+      "http://127.0.0.1:" + std::to_string(site_a_->port()) + "/api/v1/csirt/feeds/misp";
+  auto imported = run_command(vigie(*federation_) + "csirt import " + feed);
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  EXPECT_NE(imported.output.find("1 event(s) imported, 0 unchanged"), std::string::npos)
+      << imported.output;
+  EXPECT_NE(imported.output.find("1 added"), std::string::npos) << imported.output;
+  auto listed = run_command(vigie(*federation_) +
+                            "--json ioc list --type domain --value login-egi.example");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  const json indicators = json::parse(listed.output)["indicators"];
+  ASSERT_EQ(indicators.size(), 1u);
+  EXPECT_EQ(indicators[0]["tlp"], "green");
+  EXPECT_EQ(indicators[0]["source"].get<std::string>().rfind("misp:", 0), 0u);
+  imported = run_command(vigie(*federation_) + "csirt import " + feed);
+  EXPECT_NE(imported.output.find("0 event(s) imported, 1 unchanged"), std::string::npos)
+      << imported.output;
+}
+
 }  // namespace
 }  // namespace vigie::cli

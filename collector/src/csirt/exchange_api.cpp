@@ -16,7 +16,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kFeedPrefix = "/api/v1/csirt/feeds/misp/";
-constexpr std::size_t kMaxImports = 1000;  // GET /imports?limit=
+constexpr std::size_t kMaxImports = 1000;     // GET /imports?limit=
+constexpr std::size_t kMaxFeedEvents = 1000;  // the newest incidents in the MISP feed
 constexpr std::size_t kMaxSightingsPerIndicator = 10000;
 
 json counts_json(const csirt::ImportCounts& c) {
@@ -40,7 +41,7 @@ bool looks_like_stix(std::string_view body) {
          !parsed.contains("Event") && !parsed.contains("response");
 }
 
-// Whether `stored` held (type, value, source) or `indicator.uuid` before this import.
+// Whether the store holds `indicator.uuid`, or its (type, value, source), before it is put.
 bool already_stored(csirt::CsirtStore& store, const csirt::Indicator& indicator) {
   if (!indicator.uuid.empty() && store.indicator(indicator.uuid)) return true;
   csirt::IndicatorQuery query;
@@ -232,7 +233,7 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal) 
     return json_response(200, *event);
   }
   csirt::IncidentQuery query;
-  query.limit = kMaxImports;
+  query.limit = kMaxFeedEvents;
   std::vector<json> events;
   for (const auto& incident : store.incidents(query)) {
     if (!csirt::may_receive(incident.tlp, clearance)) continue;
