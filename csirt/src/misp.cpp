@@ -5,9 +5,13 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "text.h"
 #include "vigie/csirt/json.h"
 
 namespace vigie::csirt {
+
+using text::is_uuid;
+using text::lower;
 
 using nlohmann::json;
 using protocol::fail;
@@ -15,21 +19,6 @@ using protocol::fail;
 namespace {
 
 constexpr std::size_t kMaxAttributes = 100'000;
-
-bool is_uuid(const std::string& text) {
-  if (text.size() != 36) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash != (text[i] == '-')) return false;
-    if (!dash && std::isxdigit(static_cast<unsigned char>(text[i])) == 0) return false;
-  }
-  return true;
-}
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 // MISP writes times as decimal-second strings; some tools as numbers.
 std::optional<uint64_t> seconds(const json& value) {
@@ -88,7 +77,7 @@ class EventReader {
     if (!event.is_object()) return fail("a MISP event must be an object");
     std::string uuid = "unknown";
     if (const auto it = event.find("uuid"); it != event.end()) {
-      if (!it->is_string() || !is_uuid(*it)) {
+      if (!it->is_string() || !is_uuid(it->get_ref<const std::string&>())) {
         out_.invalid.push_back("an event whose 'uuid' is not a UUID: skipped whole");
         return {};
       }
@@ -166,7 +155,8 @@ class EventReader {
     const std::string what = type + " '" + value.substr(0, 80) + "'";
     std::string uuid;
     if (const auto it = a.find("uuid"); it != a.end()) {
-      if (!it->is_string() || !is_uuid(*it)) return what + ": 'uuid' is not a UUID";
+      if (!it->is_string() || !is_uuid(it->get_ref<const std::string&>()))
+        return what + ": 'uuid' is not a UUID";
       uuid = lower(*it);
     }
     bool to_ids = true, deleted = false;
@@ -242,7 +232,8 @@ class EventReader {
     std::string uuid = attribute_uuid;
     for (const char* key : {"attribute_uuid", "uuid"}) {
       if (!uuid.empty()) break;
-      if (const auto it = s.find(key); it != s.end() && it->is_string() && is_uuid(*it))
+      if (const auto it = s.find(key);
+          it != s.end() && it->is_string() && is_uuid(it->get_ref<const std::string&>()))
         uuid = lower(*it);
     }
     const auto when = s.contains("date_sighting") ? seconds(s["date_sighting"]) : std::nullopt;

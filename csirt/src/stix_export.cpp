@@ -13,9 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "text.h"
 #include "vigie/csirt/stix.h"
 
 namespace vigie::csirt {
+
+using text::clean_text;
+using text::valid_utf8;
 
 namespace {
 
@@ -62,22 +66,6 @@ bool stix_uuid(std::string_view text) {
 // `uuid` when STIX accepts it, otherwise a stable UUID derived from it.
 std::string stix_uuid_of(std::string_view uuid) {
   return stix_uuid(uuid) ? std::string(uuid) : uuid_v5(kVigieNamespace, uuid);
-}
-
-bool valid_utf8(const std::string& text) {
-  try {
-    (void)json(text).dump();
-    return true;
-  } catch (const json::type_error&) {
-    return false;
-  }
-}
-
-// `text` with each invalid UTF-8 sequence replaced by U+FFFD: STIX strings are UTF-8.
-std::string utf8(const std::string& text) {
-  if (valid_utf8(text)) return text;
-  return json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace))
-      .get<std::string>();
 }
 
 // A STIX pattern string literal (§9): ' and \ escaped.
@@ -146,10 +134,10 @@ void add(SiteSightings& sum, const Sighting& sighting) {
   sum.last_ns = std::max({sum.last_ns, sighting.last_ns, sighting.first_ns});
   if (sum.first_ns == 0) sum.first_ns = sum.last_ns;
   sum.count = std::min(kMaxCount, sum.count + std::min(kMaxCount, sighting.count));
-  if (!sighting.host.empty()) sum.hosts.insert(utf8(sighting.host));
-  if (!sighting.user.empty()) sum.users.insert(utf8(sighting.user));
+  if (!sighting.host.empty()) sum.hosts.insert(clean_text(sighting.host));
+  if (!sighting.user.empty()) sum.users.insert(clean_text(sighting.user));
   if (!sighting.workload_id.empty()) {
-    sum.workloads.insert(utf8(sighting.workload_kind + " " + sighting.workload_id));
+    sum.workloads.insert(clean_text(sighting.workload_kind + " " + sighting.workload_id));
   }
 }
 
@@ -185,8 +173,8 @@ class BundleBuilder {
     add_identity(request_.site);
     const std::string incident_id = "incident--" + incident_ns_;
     json object = sdo("incident", incident_id, incident.created_ns, incident.tlp);
-    object["name"] = utf8(incident.id + ": " + incident.title);
-    if (!incident.summary.empty()) object["description"] = utf8(incident.summary);
+    object["name"] = clean_text(incident.id + ": " + incident.title);
+    if (!incident.summary.empty()) object["description"] = clean_text(incident.summary);
     objects_.push_back(std::move(object));
 
     std::set<std::string> done;
@@ -241,7 +229,7 @@ class BundleBuilder {
     std::string id = identity_id(site);
     if (!identities_.insert(id).second) return id;
     json object = sdo("identity", id, kIdentityCreatedNs, request_.incident.tlp);
-    object["name"] = utf8(site);
+    object["name"] = clean_text(site);
     object["identity_class"] = "organization";
     objects_.push_back(std::move(object));
     return id;
@@ -254,7 +242,7 @@ class BundleBuilder {
     const Sco sco = sco_of(indicator);
     json object = sdo("indicator", id, indicator.created_ns, indicator.tlp);
     object["name"] = std::string(to_string(indicator.type)) + " " + indicator.value;
-    if (!indicator.comment.empty()) object["description"] = utf8(indicator.comment);
+    if (!indicator.comment.empty()) object["description"] = clean_text(indicator.comment);
     object["indicator_types"] = {indicator.type == ObservableType::kUser ? "compromised"
                                                                          : "malicious-activity"};
     object["pattern"] = pattern_of(indicator, sco);
@@ -273,7 +261,7 @@ class BundleBuilder {
     object["valid_from"] = timestamp(valid_from_ns);
     if (!indicator.tags.empty()) {
       object["labels"] = json::array();
-      for (const auto& tag : indicator.tags) object["labels"].push_back(utf8(tag));
+      for (const auto& tag : indicator.tags) object["labels"].push_back(clean_text(tag));
     }
     objects_.push_back(std::move(object));
 

@@ -14,10 +14,14 @@
 #include <utility>
 #include <vector>
 
+#include "text.h"
 #include "vigie/csirt/json.h"
 #include "vigie/csirt/stix.h"
 
 namespace vigie::csirt {
+
+using text::is_uuid;
+using text::truncate_utf8;
 
 using nlohmann::json;
 using protocol::fail;
@@ -92,21 +96,6 @@ constexpr std::array<std::string_view, 23> kSdoSroTypes{
     "relationship", "sighting", "language-content", "extension-definition",
 };
 // clang-format on
-
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// 8-4-4-4-12 hex digits, either case (the schema's identifier pattern takes
-// upper case; infrastructure.json has one).
-bool is_uuid(std::string_view text) {
-  if (text.size() != kUuidChars) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : !is_hex(text[i])) return false;
-  }
-  return true;
-}
 
 // A STIX type name (§3.1): 3 to 250 of a-z, 0-9 and '-'.
 bool is_type_name(std::string_view text) {
@@ -186,14 +175,6 @@ uint64_t to_ns(const Timestamp& t) {
   const auto seconds = static_cast<uint64_t>(t.seconds);
   if (seconds > (kMax - t.nanos) / 1'000'000'000) return kMax;
   return seconds * 1'000'000'000 + t.nanos;
-}
-
-// `text` cut to at most `bytes`, on a UTF-8 character boundary.
-void truncate_utf8(std::string& text, std::size_t bytes) {
-  if (text.size() <= bytes) return;
-  std::size_t cut = bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
-  text.resize(cut);
 }
 
 const std::string* string_at(const json& object, const char* key) {

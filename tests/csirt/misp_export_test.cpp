@@ -511,6 +511,30 @@ TEST(MispExport, ImportsBackAsExported) {
   EXPECT_EQ(imported->events, (std::vector<EventStamp>{{kIncidentUuid, 1772524800}}));
 }
 
+// A real event imported, its indicators linked to an incident, exported
+// again: every attribute uuid it had is kept (the sha256 part of a
+// filename|sha256 has its derived uuid), and nothing else is added.
+TEST(MispExport, AReExportOfARealEventKeepsEveryAttributeUuid) {
+  const auto imported =
+      import_misp(read_file(corpus() / "events" / "to_delete3.json"), Tlp::kAmber);
+  ASSERT_TRUE(imported.ok()) << imported.error();
+  ASSERT_EQ(imported->indicators.size(), 52u);
+  ExportRequest r = request(Tlp::kClear, Tlp::kClear);
+  r.indicators.clear();
+  r.sightings.clear();
+  std::set<std::string> uuids;
+  for (const Indicator& i : imported->indicators) {
+    LinkedIndicator l;
+    l.indicator = i;
+    r.indicators.push_back(l);
+    uuids.insert(i.uuid);
+  }
+  const json event = export_ok(r)["Event"];
+  std::set<std::string> exported;
+  for (const json& a : event["Attribute"]) exported.insert(a["uuid"].get<std::string>());
+  EXPECT_EQ(exported, uuids);
+}
+
 TEST(MispFeed, ParsesTheCorpusManifest) {
   const auto entries = parse_misp_manifest(read_file(corpus() / "feed" / "manifest.json"));
   ASSERT_TRUE(entries.ok()) << entries.error();

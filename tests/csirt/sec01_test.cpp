@@ -125,8 +125,8 @@ TEST(Sec01, DowntimeClockStartsAtIsolation) {
   incident.times.discovered_ns = utc("2025-03-04T10:05:00Z");
   EXPECT_EQ(find(sec01_steps(incident, {}, utc("2025-03-04T11:00:00Z")), "downtime"), nullptr);
   incident.times.isolated_ns = utc("2025-03-04T12:00:00Z");
-  const Step* downtime =
-      find(sec01_steps(incident, {}, utc("2025-03-04T13:00:00Z")), "downtime");
+  const auto steps = sec01_steps(incident, {}, utc("2025-03-04T13:00:00Z"));
+  const Step* downtime = find(steps, "downtime");
   ASSERT_NE(downtime, nullptr);
   EXPECT_EQ(downtime->due_ns, utc("2025-03-05T12:00:00Z"));
 }
