@@ -18,7 +18,8 @@ build_packages=(
 )
 test_packages=(iproute2 chromium clang-tidy libclang-rt-14-dev libbenchmark-dev libbpf-tools slurmctld slurmd slurm-client munge prometheus-alertmanager postgresql prometheus victoria-metrics
                python3-jsonschema   # the MISP and STIX exports checked against their published schemas
-               openssh-server nftables)  # the ban list renderers checked by sshd -t and nft -c
+               openssh-server nftables   # the ban list renderers checked by sshd -t and nft -c
+               slurmdbd mariadb-server)  # the Slurm ban renderer against real Slurm accounting
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${test_packages[@]}")
