@@ -142,8 +142,9 @@ struct Service::Impl {
           router, config.retention.policy.events, &metrics.registry());
       csirt_api = std::make_unique<CsirtApi>(*csirt);
       handler.set_csirt(*csirt_api);
-      // The ban lists the pull peer publishes reach this site's agents as IOC sets.
-      if (mirror) mirror->set_bans(csirt->bans());
+      // The ban lists the pull peer publishes reach this site's agents as IOC
+      // sets; the site's incidents go up as the peer's TLP allows.
+      if (mirror) mirror->set_csirt(*csirt);
     }
     server = std::make_unique<Server>(config, handler);
   }

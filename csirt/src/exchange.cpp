@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <optional>
@@ -33,6 +34,14 @@ std::optional<std::array<unsigned char, 16>> uuid_bytes(std::string_view text) {
 }
 
 }  // namespace
+
+uint64_t changed_ns(const ExportRequest& request) {
+  uint64_t out = std::max(request.incident.updated_ns, request.incident.created_ns);
+  for (const auto& linked : request.indicators)
+    out = std::max({out, linked.linked_ns, linked.indicator.updated_ns});
+  for (const auto& sighting : request.sightings) out = std::max(out, sighting.last_ns);
+  return out;
+}
 
 bool names_allowed(const ExportRequest& request) {
   return request.local && request.clearance == Tlp::kRed &&

@@ -149,6 +149,7 @@ TEST_F(CsirtApiTest, EveryRouteTimesEveryRole) {
       {"GET", "/incidents/" + id + "/export?format=misp", ""},
       {"GET", "/incidents/" + id + "/export?format=stix&tlp=amber", ""},
       {"GET", "/bans", ""},
+      {"GET", "/sites/incidents", ""},
       {"POST", "/bans", R"({"type":"user","value":"eve","reason":"r"})"},
       {"GET", "/bans/status", ""},
       {"POST", "/bans/applied", R"({"serials":{"grif":1}})"},

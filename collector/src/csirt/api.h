@@ -41,6 +41,9 @@
 //                                         the incident's); local=1: for this site only (names of
 //                                         hosts, users, jobs in an AMBER+STRICT or RED one);
 //                                         403 when the incident's TLP exceeds the clearance
+//   GET   /sites/incidents?limit=        → {"incidents":[{"site","received_ns","incident":{"id",
+//                                         "name","tlp"},"counts","sightings"}]}: what sites below
+//                                         shared (federation.h: each site's uplink), newest first
 // The ban list (ban_api.cpp; csirt/ban.h, ban_service.h):
 //   GET   /bans                          → {"site","lists":[list…]}: the own list first, then
 //                                         those received from upstream
@@ -89,6 +92,10 @@ class CsirtApi {
   Response misp_feed(std::string_view path, const Principal* principal);
   // A ban list acknowledgement from `site` (authenticated by its site token).
   Response ban_ack(const std::string& site, std::string_view body);
+  // An incident `site` shares (POST /api/v1/distribution/incidents, its site
+  // token): a STIX 2.1 bundle whose indicators and sightings go to the IOC
+  // store (sightings as the site's counts) and which is kept whole.
+  Response site_incident(const std::string& site, std::string_view body);
 
  private:
   struct Call {
@@ -114,6 +121,7 @@ class CsirtApi {
   Response get_import(const Call& call, const std::string& id);
   Response plan_feed(const Call& call);
   Response export_incident(const Call& call, const std::string& id);
+  Response site_incidents(const Call& call);
   // ban_api.cpp
   Response list_bans(const Call& call);
   Response add_ban(const Call& call);

@@ -5,9 +5,12 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "alerting/alert_router.h"
+#include "vigie/csirt/json.h"
+#include "vigie/csirt/stix.h"
 #include "vigie/protocol/distribution.h"
 
 namespace vigie::collector {
@@ -111,6 +114,132 @@ void CsirtService::refresh_matcher() {
   auto matcher = std::make_shared<const csirt::IndicatorMatcher>(indicators, now);
   if (active_indicators_ != nullptr) active_indicators_->Set(static_cast<double>(matcher->size()));
   store_.set_indicator_matcher(std::move(matcher));
+}
+
+csirt::ExportRequest CsirtService::export_request(const csirt::Incident& incident,
+                                                  csirt::Tlp clearance, bool local,
+                                                  uint64_t now_ns) {
+  constexpr std::size_t kMaxSightingsPerIndicator = 10000;
+  csirt::ExportRequest request;
+  request.incident = incident;
+  request.indicators = csirt_.incident_indicators(incident.id);
+  for (const auto& linked : request.indicators) {
+    auto seen = csirt_.sightings(linked.indicator.uuid, kMaxSightingsPerIndicator);
+    request.sightings.insert(request.sightings.end(), seen.begin(), seen.end());
+  }
+  request.site = site_;
+  request.clearance = clearance;
+  request.local = local;
+  request.now_ns = now_ns;
+  return request;
+}
+
+nlohmann::json CsirtService::store_import(csirt::ExchangeImport imported, const std::string& by,
+                                          const std::string& sighting_site, uint64_t now_ns) {
+  using nlohmann::json;
+  csirt::ImportCounts counts = imported.counts;
+  std::vector<std::string> hunt;
+  for (auto indicator : imported.indicators) {
+    // Already there: the same uuid, or the same (type, value, source).
+    bool existed = !indicator.uuid.empty() && csirt_.indicator(indicator.uuid).has_value();
+    if (!existed) {
+      csirt::IndicatorQuery query;
+      query.type = indicator.type;
+      query.value = indicator.value;
+      query.include_deleted = true;
+      query.limit = 1000;
+      const auto same = csirt_.indicators(query);
+      existed = std::any_of(same.begin(), same.end(), [&](const csirt::Indicator& i) {
+        return i.source == indicator.source;
+      });
+    }
+    indicator.created_ns = indicator.updated_ns = now_ns;
+    indicator = csirt_.put_indicator(indicator);
+    if (indicator.deleted || !indicator.to_ids) continue;  // counted by the importer
+    ++(existed ? counts.updated : counts.added);
+    hunt.push_back(indicator.uuid);
+  }
+  // Other teams' sightings of indicators now stored: who saw it, how often.
+  std::vector<csirt::Sighting> sightings;
+  for (const auto& seen : imported.sightings) {
+    if (!csirt_.indicator(seen.indicator_uuid)) continue;
+    csirt::Sighting s;
+    s.indicator_uuid = seen.indicator_uuid;
+    s.site = !sighting_site.empty() ? sighting_site
+             : seen.where.empty()   ? imported.format
+                                    : seen.where;
+    s.first_ns = seen.first_ns;
+    s.last_ns = seen.last_ns;
+    s.count = seen.count;
+    s.source = "exchange";
+    sightings.push_back(std::move(s));
+  }
+  if (!sightings.empty()) csirt_.record_sightings(sightings);
+  for (const auto& event : imported.events)
+    csirt_.put_document("misp-event", event.uuid, json{{"timestamp", event.timestamp}}.dump(),
+                        now_ns);
+  refresh_matcher();
+  std::optional<csirt::Retrohunt> retrohunt;
+  if (!hunt.empty()) retrohunt = request_retrohunt(hunt, 0, by);
+
+  json report = {{"id", csirt::new_uuid()},
+                 {"format", imported.format},
+                 {"imported_ns", now_ns},
+                 {"by", by},
+                 {"counts",
+                  {{"added", counts.added},
+                   {"updated", counts.updated},
+                   {"revoked", counts.revoked},
+                   {"skipped", counts.skipped},
+                   {"unsupported", counts.unsupported},
+                   {"invalid", counts.invalid}}},
+                 {"invalid", imported.invalid},
+                 {"events", json::array()},
+                 {"sightings", sightings.size()},
+                 {"relationships", imported.relationships.size()},
+                 {"context", json::array()}};
+  for (const auto& event : imported.events)
+    report["events"].push_back({{"uuid", event.uuid}, {"timestamp", event.timestamp}});
+  for (const auto& item : imported.context) {
+    report["context"].push_back({{"type", item.type},
+                                 {"value", item.value},
+                                 {"tlp", csirt::to_string(item.tlp)},
+                                 {"source", item.source},
+                                 {"comment", item.comment}});
+  }
+  csirt_.put_document("import", report["id"], report.dump(), now_ns);
+  report["retrohunt"] = retrohunt ? csirt::to_json(*retrohunt) : json(nullptr);
+  return report;
+}
+
+std::vector<CsirtService::Uplink> CsirtService::incidents_to_uplink(csirt::Tlp clearance,
+                                                                    uint64_t now_ns) {
+  constexpr std::size_t kMaxIncidents = 1000;
+  csirt::IncidentQuery query;
+  query.limit = kMaxIncidents;
+  std::vector<Uplink> out;
+  for (const auto& incident : csirt_.incidents(query)) {
+    if (!csirt::may_receive(incident.tlp, clearance)) continue;  // RED never, AMBER if allowed
+    const auto request = export_request(incident, clearance, false, now_ns);
+    const uint64_t changed = csirt::changed_ns(request);
+    const auto sent = csirt_.document("uplink", incident.uuid);
+    if (sent) {
+      const auto stamp = nlohmann::json::parse(*sent, nullptr, false);
+      if (stamp.is_object() && stamp.value("changed_ns", uint64_t{0}) >= changed) continue;
+    }
+    auto bundle = csirt::export_stix(request);
+    if (!bundle) {
+      spdlog::warn("incident {} not sent upstream: {}", incident.id, bundle.error());
+      continue;
+    }
+    out.push_back({incident.uuid, changed, bundle->dump()});
+  }
+  return out;
+}
+
+void CsirtService::uplinked(const Uplink& sent, uint64_t now_ns) {
+  csirt_.put_document("uplink", sent.uuid, nlohmann::json{{"changed_ns", sent.changed_ns}}.dump(),
+                      now_ns);
 }
 
 std::optional<csirt::Retrohunt> CsirtService::request_retrohunt(std::vector<std::string> indicators,

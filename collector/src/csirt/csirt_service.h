@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "csirt/ban_service.h"
 #include "vigie/collector/csirt_config.h"
 #include "vigie/collector/store.h"
+#include "vigie/csirt/exchange.h"
 #include "vigie/csirt/store.h"
 
 namespace prometheus {
@@ -77,6 +79,29 @@ class CsirtService {
   // One SEC01 pass as of `now_ns` (the thread calls it every
   // check_interval; tests directly): returns the alerts it raised.
   std::size_t check_sec01(uint64_t now_ns);
+
+  // The export of `incident` for a destination cleared for `clearance`
+  // (csirt/exchange.h): its linked indicators and their sightings.
+  csirt::ExportRequest export_request(const csirt::Incident& incident, csirt::Tlp clearance,
+                                      bool local, uint64_t now_ns);
+  // Stores what a MISP or STIX document held (indicators, other teams'
+  // sightings, MISP event stamps), asks a retro-hunt of the new and updated
+  // indicators, and keeps the report (document "import"); returns the report
+  // (csirt/api.h, POST /import). `sighting_site`: who saw the document's
+  // sightings when it does not say (a site's uplink), else its own word.
+  nlohmann::json store_import(csirt::ExchangeImport imported, const std::string& by,
+                              const std::string& sighting_site, uint64_t now_ns);
+
+  // Site → federation (federation.h DistributionMirror): the incidents a
+  // peer cleared for `clearance` may receive that changed since they were
+  // last sent, as STIX bundles without host, user or job names.
+  struct Uplink {
+    std::string uuid;
+    uint64_t changed_ns = 0;
+    std::string bundle;
+  };
+  std::vector<Uplink> incidents_to_uplink(csirt::Tlp clearance, uint64_t now_ns);
+  void uplinked(const Uplink& sent, uint64_t now_ns);
 
   csirt::CsirtStore& csirt() { return csirt_; }
   Store& store() { return store_; }

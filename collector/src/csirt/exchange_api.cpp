@@ -18,20 +18,6 @@ namespace {
 constexpr std::string_view kFeedPrefix = "/api/v1/csirt/feeds/misp/";
 constexpr std::size_t kMaxImports = 1000;     // GET /imports?limit=
 constexpr std::size_t kMaxFeedEvents = 1000;  // the newest incidents in the MISP feed
-constexpr std::size_t kMaxSightingsPerIndicator = 10000;
-
-json counts_json(const csirt::ImportCounts& c) {
-  return {{"added", c.added},     {"updated", c.updated},         {"revoked", c.revoked},
-          {"skipped", c.skipped}, {"unsupported", c.unsupported}, {"invalid", c.invalid}};
-}
-
-json context_json(const csirt::ContextItem& item) {
-  return {{"type", item.type},
-          {"value", item.value},
-          {"tlp", csirt::to_string(item.tlp)},
-          {"source", item.source},
-          {"comment", item.comment}};
-}
 
 // A STIX document is a JSON object with a "type" (a bundle or a lone object,
 // "spec_version" 2.1); anything else is read as MISP.
@@ -39,37 +25,6 @@ bool looks_like_stix(std::string_view body) {
   const json parsed = json::parse(body, nullptr, false);
   return parsed.is_object() && parsed.contains("type") && parsed["type"].is_string() &&
          !parsed.contains("Event") && !parsed.contains("response");
-}
-
-// Whether the store holds `indicator.uuid`, or its (type, value, source), before it is put.
-bool already_stored(csirt::CsirtStore& store, const csirt::Indicator& indicator) {
-  if (!indicator.uuid.empty() && store.indicator(indicator.uuid)) return true;
-  csirt::IndicatorQuery query;
-  query.type = indicator.type;
-  query.value = indicator.value;
-  query.include_deleted = true;
-  query.limit = 1000;
-  const auto same = store.indicators(query);
-  return std::any_of(same.begin(), same.end(),
-                     [&](const csirt::Indicator& i) { return i.source == indicator.source; });
-}
-
-// The ExportRequest of `incident` for a destination cleared for `clearance`.
-csirt::ExportRequest export_request(csirt::CsirtStore& store, const csirt::Incident& incident,
-                                    const std::string& site, csirt::Tlp clearance, bool local,
-                                    uint64_t now_ns) {
-  csirt::ExportRequest request;
-  request.incident = incident;
-  request.indicators = store.incident_indicators(incident.id);
-  for (const auto& linked : request.indicators) {
-    auto seen = store.sightings(linked.indicator.uuid, kMaxSightingsPerIndicator);
-    request.sightings.insert(request.sightings.end(), seen.begin(), seen.end());
-  }
-  request.site = site;
-  request.clearance = clearance;
-  request.local = local;
-  request.now_ns = now_ns;
-  return request;
 }
 
 }  // namespace
@@ -89,55 +44,8 @@ Response CsirtApi::import_document(const Call& call) {
                                    : csirt::import_misp(call.request.body, service_.default_tlp());
   if (!imported) return error(400, format + ": " + imported.error());
 
-  csirt::CsirtStore& store = service_.csirt();
-  csirt::ImportCounts counts = imported->counts;
-  std::vector<std::string> hunt;
-  for (auto indicator : imported->indicators) {
-    const bool existed = already_stored(store, indicator);
-    indicator.created_ns = indicator.updated_ns = call.now_ns;
-    indicator = store.put_indicator(indicator);
-    if (indicator.deleted || !indicator.to_ids) continue;  // counted by the importer
-    ++(existed ? counts.updated : counts.added);
-    hunt.push_back(indicator.uuid);
-  }
-  // Other teams' sightings of indicators now stored: who saw it, how often.
-  std::vector<csirt::Sighting> sightings;
-  for (const auto& seen : imported->sightings) {
-    if (!store.indicator(seen.indicator_uuid)) continue;
-    csirt::Sighting s;
-    s.indicator_uuid = seen.indicator_uuid;
-    s.site = seen.where.empty() ? format : seen.where;
-    s.first_ns = seen.first_ns;
-    s.last_ns = seen.last_ns;
-    s.count = seen.count;
-    s.source = "exchange";
-    sightings.push_back(std::move(s));
-  }
-  if (!sightings.empty()) store.record_sightings(sightings);
-  for (const auto& event : imported->events)
-    store.put_document("misp-event", event.uuid, json{{"timestamp", event.timestamp}}.dump(),
-                       call.now_ns);
-  service_.refresh_matcher();
-  std::optional<csirt::Retrohunt> retrohunt;
-  if (!hunt.empty()) retrohunt = service_.request_retrohunt(hunt, 0, call.principal.name);
-
-  json report = {{"id", csirt::new_uuid()},
-                 {"format", format},
-                 {"imported_ns", call.now_ns},
-                 {"by", call.principal.name},
-                 {"counts", counts_json(counts)},
-                 {"invalid", imported->invalid},
-                 {"events", json::array()},
-                 {"sightings", sightings.size()},
-                 {"relationships", imported->relationships.size()}};
-  for (const auto& event : imported->events)
-    report["events"].push_back({{"uuid", event.uuid}, {"timestamp", event.timestamp}});
-  json context = json::array();
-  for (const auto& item : imported->context) context.push_back(context_json(item));
-  report["context"] = std::move(context);
-  store.put_document("import", report["id"], report.dump(), call.now_ns);
-  report["retrohunt"] = retrohunt ? csirt::to_json(*retrohunt) : json(nullptr);
-  return json_response(201, report);
+  return json_response(
+      201, service_.store_import(std::move(*imported), call.principal.name, "", call.now_ns));
 }
 
 Response CsirtApi::list_imports(const Call& call) {
@@ -196,8 +104,7 @@ Response CsirtApi::export_incident(const Call& call, const std::string& id) {
     clearance = *parsed;
   }
   if (local == 1) clearance = csirt::Tlp::kRed;
-  const auto request = export_request(service_.csirt(), *incident, service_.site(), clearance,
-                                      local == 1, call.now_ns);
+  const auto request = service_.export_request(*incident, clearance, local == 1, call.now_ns);
   auto document = *format == "misp" ? csirt::export_misp(request) : csirt::export_stix(request);
   if (!document) return error(403, document.error());
   Response response = json_response(200, *document);
@@ -213,11 +120,13 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal) 
   const csirt::Tlp clearance = amber ? csirt::Tlp::kAmber : csirt::Tlp::kGreen;
   const std::string_view item = path.substr(std::min(path.size(), kFeedPrefix.size()));
   csirt::CsirtStore& store = service_.csirt();
-  // An incident's event: its timestamp is the incident's last change, so
-  // that a feed reader fetches it again only when it changed.
+  // An incident's event: its timestamp is the last change of the incident,
+  // its links or its sightings, so that a feed reader fetches it again
+  // exactly when it changed.
   auto event_of = [&](const csirt::Incident& incident) {
-    return csirt::export_misp(
-        export_request(store, incident, service_.site(), clearance, false, incident.updated_ns));
+    auto request = service_.export_request(incident, clearance, false, 0);
+    request.now_ns = csirt::changed_ns(request);
+    return csirt::export_misp(request);
   };
   if (item != "manifest.json" && item != "hashes.csv") {
     const std::string_view uuid =
@@ -241,6 +150,52 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal) 
   }
   if (item == "manifest.json") return json_response(200, csirt::misp_manifest(events));
   return {200, "text/csv", csirt::misp_hashes_csv(events), {}};
+}
+
+Response CsirtApi::site_incident(const std::string& site, std::string_view body) {
+  auto imported = csirt::import_stix(body);
+  if (!imported) return error(400, "stix: " + imported.error());
+  // The bundle's incident object names what the site shares.
+  const json bundle = json::parse(body, nullptr, false);
+  json incident;
+  for (const json& object : bundle.value("objects", json::array())) {
+    if (object.is_object() && object.value("type", "") == "incident") incident = object;
+  }
+  if (!incident.is_object()) return error(400, "the bundle holds no incident object");
+  const uint64_t now = protocol::wall_clock_ns();
+  json report = service_.store_import(std::move(*imported), "site:" + site, site, now);
+  json tlp = nullptr;
+  for (const auto& ref : incident.value("object_marking_refs", json::array())) {
+    if (const auto level =
+            ref.is_string() ? csirt::tlp_of_marking(ref.get<std::string>()) : std::nullopt)
+      tlp = csirt::to_string(*level);
+  }
+  const json kept = {
+      {"site", site},
+      {"received_ns", now},
+      {"incident",
+       {{"id", incident.value("id", "")}, {"name", incident.value("name", "")}, {"tlp", tlp}}},
+      {"counts", report["counts"]},
+      {"sightings", report["sightings"]},
+      {"bundle", bundle}};
+  service_.csirt().put_document("site-incident", site + "/" + incident.value("id", ""), kept.dump(),
+                                now);
+  return json_response(200, {{"site", site}, {"counts", report["counts"]}});
+}
+
+Response CsirtApi::site_incidents(const Call& call) {
+  Query query;
+  if (auto e = query.parse(call.query, {"limit"})) return error(400, *e);
+  uint64_t limit = 0;
+  if (auto e = query.number("limit", limit, 100, 1, kMaxImports)) return error(400, *e);
+  json out = json::array();
+  for (const auto& [key, text] : service_.csirt().documents("site-incident", limit)) {
+    json kept = json::parse(text, nullptr, false);
+    if (!kept.is_object()) continue;
+    kept.erase("bundle");
+    out.push_back(std::move(kept));
+  }
+  return json_response(200, {{"incidents", std::move(out)}});
 }
 
 }  // namespace vigie::collector

@@ -16,7 +16,7 @@
 #include <unordered_set>
 
 #include "alerting/alert_router.h"
-#include "csirt/ban_service.h"
+#include "csirt/csirt_service.h"
 #include "vigie/csirt/ban.h"
 #include "vigie/csirt/indicator.h"
 #include "vigie/delivery/retry.h"
@@ -605,6 +605,7 @@ DistributionMirror::DistributionMirror(const FederationConfig& config, const Fed
   auto endpoint = protocol::Endpoint::parse(peer.url, {.ca_file = peer.tls_ca_file});
   if (!endpoint) throw std::runtime_error("federation peer " + peer.name + ": " + endpoint.error());
   options_->pull.endpoint = std::move(*endpoint);
+  allow_amber_ = peer.allow_amber;
   options_->pull.token = peer.token;
   options_->pull.timeout = config.request_timeout;
   if (registry != nullptr) {
@@ -644,8 +645,8 @@ int DistributionMirror::sync() {
   // withdrawn.
   std::set<std::pair<dist::Kind, std::string>> own{
       {dist::Kind::kIocs, std::string(csirt::kIocListName)}};
-  if (bans_ != nullptr) {
-    own.emplace(dist::Kind::kBans, bans_->site() + ".json");
+  if (csirt_ != nullptr) {
+    own.emplace(dist::Kind::kBans, csirt_->bans().site() + ".json");
     for (const auto name : {csirt::kBanUsers, csirt::kBanIps, csirt::kBanSshKeys})
       own.emplace(dist::Kind::kIocs, std::string(name));
   }
@@ -674,7 +675,10 @@ int DistributionMirror::sync() {
         break;
     }
   }
-  if (bans_ != nullptr) receive_bans(ban_lists);
+  if (csirt_ != nullptr) {
+    receive_bans(ban_lists);
+    uplink_incidents();
+  }
   for (const auto& [kind, name] : dist::list_items(root_)) {
     if (listed.contains({kind, name})) continue;
     std::string error;
@@ -698,25 +702,40 @@ void DistributionMirror::receive_bans(const std::vector<std::string>& names) {
       continue;
     }
     const std::string& text = item->files.at(0).content;
-    bans_->receive(name, text, now);
+    csirt_->bans().receive(name, text, now);
     if (auto list = csirt::parse_ban_list(text)) origins.insert(list->origin);
   }
   // The acknowledgement of each list: what this site holds and applied.
   for (const auto& origin : origins) {
-    protocol::HttpRequest request;
-    request.method = "POST";
-    request.target = "/api/v1/distribution/bans/ack";
-    request.headers = {{"Authorization", "Bearer " + options_->pull.token},
-                       {"Content-Type", "application/json"}};
-    auto body = csirt::to_json(bans_->ack_for(origin));
+    auto body = csirt::to_json(csirt_->bans().ack_for(origin));
     body.erase("received_ns");  // the receiver's to set
-    request.body = body.dump();
-    const auto response = protocol::send(options_->pull.endpoint, request, options_->pull.timeout);
-    if (!response.ok())
-      spdlog::warn(
-          "distribution: the ban list acknowledgement to {} failed: {}", peer_name_,
-          response.status == 0 ? response.error : "HTTP " + std::to_string(response.status));
+    post("/api/v1/distribution/bans/ack", body.dump(), "the ban list acknowledgement");
   }
+}
+
+void DistributionMirror::uplink_incidents() {
+  const uint64_t now = protocol::wall_clock_ns();
+  const csirt::Tlp clearance = allow_amber_ ? csirt::Tlp::kAmber : csirt::Tlp::kGreen;
+  for (auto& uplink : csirt_->incidents_to_uplink(clearance, now)) {
+    if (post("/api/v1/distribution/incidents", std::move(uplink.bundle), "an incident"))
+      csirt_->uplinked(uplink, now);
+  }
+}
+
+bool DistributionMirror::post(const std::string& target, std::string body, const char* what) {
+  protocol::HttpRequest request;
+  request.method = "POST";
+  request.target = target;
+  request.headers = {{"Authorization", "Bearer " + options_->pull.token},
+                     {"Content-Type", "application/json"}};
+  request.body = std::move(body);
+  const auto response = protocol::send(options_->pull.endpoint, request, options_->pull.timeout);
+  if (response.ok()) return true;
+  spdlog::warn("distribution: {} to {} failed: {}", what, peer_name_,
+               response.status == 0 ? response.error
+                                    : "HTTP " + std::to_string(response.status) + " " +
+                                          response.body.substr(0, 200));
+  return false;
 }
 
 void DistributionMirror::start() {

@@ -47,7 +47,7 @@ class Registry;
 
 namespace vigie::collector {
 
-class BanService;  // csirt/ban_service.h
+class CsirtService;  // csirt/csirt_service.h
 
 // The zone kind of a RAPL/NVML zone name: each '/'-separated part without a
 // trailing "-<index>" ("package-0/core" -> "package/core", "gpu-1" -> "gpu").
@@ -143,9 +143,12 @@ class DistributionServer {
 // If-None-Match into config.distribution_dir, and removes the items the
 // peer no longer lists, except what the site publishes itself (its CSIRT
 // list csirt.csv, its ban list bans/<site>.json and the ban IOC sets).
-// With set_bans(), each ban list pulled (bans/<origin>.json) goes to the
-// BanService, which refuses rollbacks, and each round ends with the site's
-// acknowledgement of each list (POST /api/v1/distribution/bans/ack).
+// With set_csirt(), each ban list pulled (bans/<origin>.json) goes to the
+// BanService, which refuses rollbacks, each round acknowledges each list
+// (POST /api/v1/distribution/bans/ack), and each round sends up the site's
+// incidents that changed and the peer may receive (CLEAR and GREEN; AMBER
+// to a peer with allow_amber; never AMBER+STRICT or RED) as STIX bundles
+// without names (POST /api/v1/distribution/incidents).
 // Exports vigie_distribution_pulls_total{result}.
 class DistributionMirror {
  public:
@@ -158,20 +161,25 @@ class DistributionMirror {
   int sync();
   // Starts the periodic thread (a first round at once).
   void start();
-  // Before start(); `bans` outlives the mirror.
-  void set_bans(BanService& bans) { bans_ = &bans; }
+  // Before start(); `csirt` outlives the mirror.
+  void set_csirt(CsirtService& csirt) { csirt_ = &csirt; }
 
  private:
   struct Counters;
-  // Hands the ban lists pulled to bans_, then acknowledges each upstream.
+  // Hands the ban lists pulled to the BanService, then acknowledges each upstream.
   void receive_bans(const std::vector<std::string>& names);
+  // Sends the peer the incidents it may receive that changed.
+  void uplink_incidents();
+  // POSTs `body` (JSON) to the peer at `target`; false (logged) on failure.
+  bool post(const std::string& target, std::string body, const char* what);
   std::filesystem::path root_;
   std::string peer_name_;
   std::chrono::seconds interval_;
   std::unique_ptr<Counters> counters_;
   struct Options;
   std::unique_ptr<Options> options_;
-  BanService* bans_ = nullptr;
+  CsirtService* csirt_ = nullptr;
+  bool allow_amber_ = false;  // the peer's
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

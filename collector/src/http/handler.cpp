@@ -15,6 +15,7 @@
 #include "footprint.h"
 #include "http/query.h"
 #include "json.h"
+#include "vigie/csirt/json.h"
 #include "vigie/protocol/codec.h"
 
 namespace vigie::collector {
@@ -225,6 +226,8 @@ const std::vector<Handler::Route>& Handler::routes() {
        R::kAdmin, &Handler::distribution},
       {"/api/v1/distribution/bans/ack", "/api/v1/distribution/bans/ack", M::kExact, "", "POST",
        A::kAgentToken, R::kAdmin, &Handler::ban_ack},
+      {"/api/v1/distribution/incidents", "/api/v1/distribution/incidents", M::kExact, "", "POST",
+       A::kAgentToken, R::kAdmin, &Handler::site_incident},
       {"/api/v1/distribution/item", "/api/v1/distribution/", M::kPrefix, "", "GET", A::kAgentToken,
        R::kAdmin, &Handler::distribution},
       {"/api/v1/csirt/feeds/misp", "/api/v1/csirt/feeds/misp/", M::kPrefix, "", "GET", A::kFeed,
@@ -517,6 +520,20 @@ Response Handler::ban_ack(const Call& call) {
     return rejection(Rejection::kForbidden, "only a site token acknowledges a ban list");
   if (csirt_ == nullptr) return error(404, "this collector keeps no ban list");
   return csirt_->ban_ack(token->site, call.request.body);
+}
+
+// An incident a site shares (csirt/api.h site_incident), with its site token.
+Response Handler::site_incident(const Call& call) {
+  std::string refusal;
+  const AgentToken* token = authenticate(config_.agent_tokens, call.request.authorization, refusal);
+  if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
+  if (token->site.empty())
+    return rejection(Rejection::kForbidden, "only a site token shares a site's incidents");
+  if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
+  if (call.request.body.size() > csirt::kMaxBodyBytes)
+    return rejection(Rejection::kTooLarge, "an incident bundle exceeds " +
+                                               std::to_string(csirt::kMaxBodyBytes) + " bytes");
+  return csirt_->site_incident(token->site, call.request.body);
 }
 
 Response Handler::ingest(const Call& call) {

@@ -40,6 +40,8 @@ class CsirtApi;            // csirt/api.h
 //                         token; ETag, 304
 //   POST /api/v1/distribution/bans/ack  a site's acknowledgement of the ban list
 //                         (csirt/ban.h BanAck), with its site token
+//   POST /api/v1/distribution/incidents  an incident a site shares, a STIX 2.1 bundle
+//                         (csirt/api.h site_incident), with its site token
 //   *    /api/v1/csirt/…  incidents, indicators, sightings, retro-hunts, exchange
 //                         (csirt/api.h), roles csirt and admin
 //   GET  /api/v1/csirt/feeds/misp/…  the MISP feed of CLEAR/GREEN incidents without a
@@ -149,6 +151,7 @@ class Handler {
   Response csirt(const Call& call);
   Response misp_feed(const Call& call);
   Response ban_ack(const Call& call);
+  Response site_incident(const Call& call);
   Response exposition(const Call& call);
   Response static_file(const Call& call);
   Response not_found(const Call& call);

@@ -99,6 +99,12 @@ struct ExportRequest {
   uint64_t now_ns = 0;
 };
 
+// When anything `request` holds last changed: the incident, a link to an
+// indicator, a sighting (ns). A feed's event timestamp and a site's uplink
+// use it, so that a new indicator or sighting is sent again even when the
+// incident itself did not change.
+uint64_t changed_ns(const ExportRequest& request);
+
 // Whether an item marked `item` may go to a destination of `clearance`.
 constexpr bool may_receive(Tlp item, Tlp clearance) { return !looser(clearance, item); }
 // Whether `request` may name hosts, users and jobs (see ExportRequest::local).

@@ -1,10 +1,11 @@
-// The federation's ban list end to end on loopback, from the command line:
-// a federation collector and two site collectors (whole Services, their
-// mirrors pulling every second), `vigie ban` against each. A ban reaches both
-// sites' agents (the IOC list ban.users.csv an agent pulls), a TLP:RED one
-// never leaves the federation, a site renders and acknowledges it, the
-// federation sees each site's state and lag, a rollback is refused, and
-// lifting the ban empties the sites' lists and gives the Slurm undo.
+// A federation and two sites on loopback (whole Services, their mirrors
+// pulling every second), driven from the command line. The ban list: a ban
+// reaches both sites' agents (the IOC list ban.users.csv an agent pulls), a
+// TLP:RED one never leaves the federation, a site renders and acknowledges
+// it, the federation sees each site's state and lag, a rollback is refused,
+// lifting empties the sites' lists and gives the Slurm undo. Exchange: the
+// federation imports a site's MISP feed by URL; each site's incidents go up
+// as its peer's TLP policy allows, RED never.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -47,7 +49,7 @@ bool eventually(const std::function<bool()>& done) {
   return false;
 }
 
-class BanFlow : public ::testing::Test {
+class CsirtFederation : public ::testing::Test {
  protected:
   void SetUp() override {
     collector::Config fed = base("national");
@@ -58,7 +60,7 @@ class BanFlow : public ::testing::Test {
     federation_ = std::make_unique<collector::Service>(fed);
     federation_->start();
     distribution_ = fed.federation.distribution_dir;
-    site_a_ = site("site-a", "site-a-token", site_a_dir_);
+    site_a_ = site("site-a", "site-a-token", site_a_dir_, /*allow_amber=*/true);
     site_b_ = site("site-b", "site-b-token", site_b_dir_);
   }
 
@@ -71,7 +73,8 @@ class BanFlow : public ::testing::Test {
   }
 
   std::unique_ptr<collector::Service> site(const std::string& name, const std::string& secret,
-                                           const collector::testing::TempDir& dir) {
+                                           const collector::testing::TempDir& dir,
+                                           bool allow_amber = false) {
     collector::Config config = base(name);
     config.database_path = (dir.path() / "collector.db").string();
     config.agent_tokens = {token(kNodeToken, name)};
@@ -87,6 +90,7 @@ class BanFlow : public ::testing::Test {
     peer.token = secret;
     peer.pull = true;
     peer.energy = false;
+    peer.allow_amber = allow_amber;
     f.peers = {peer};
     auto service = std::make_unique<collector::Service>(config);
     service->start();
@@ -128,7 +132,7 @@ class BanFlow : public ::testing::Test {
   fs::path distribution_;
 };
 
-TEST_F(BanFlow, ABanReachesEverySiteIsAppliedAcknowledgedAndLifted) {
+TEST_F(CsirtFederation, ABanReachesEverySiteIsAppliedAcknowledgedAndLifted) {
   auto added = run_command(vigie(*federation_) +
                            "--json ban add --type user --value mallory --action deny-submit "
                            "--action deny-login --action detect --reason 'stolen SSH key'");
@@ -211,18 +215,18 @@ TEST_F(BanFlow, ABanReachesEverySiteIsAppliedAcknowledgedAndLifted) {
 
 // Site A's MISP feed (its CLEAR and GREEN incidents, served without a
 // token) imported by URL at the federation; a second import fetches nothing.
-TEST_F(BanFlow, TheFederationImportsASitesMispFeedByUrl) {
-  auto created = run_command(vigie(*site_a_) +
-                             "--json incident create --title 'Phishing wave' --tlp green");
+TEST_F(CsirtFederation, TheFederationImportsASitesMispFeedByUrl) {
+  auto created =
+      run_command(vigie(*site_a_) + "--json incident create --title 'Phishing wave' --tlp green");
   ASSERT_EQ(created.exit_code, 0) << created.output;
   const std::string id = json::parse(created.output)["id"];
   ASSERT_EQ(run_command(vigie(*site_a_) + "incident link " + id +
                         " --type domain --value login-egi.example --tlp green")
                 .exit_code,
             0);
-  ASSERT_EQ(run_command(vigie(*site_a_) + "incident create --title 'Insider' --tlp amber")
-                .exit_code,
-            0);  // AMBER: not in a feed read without a token
+  ASSERT_EQ(
+      run_command(vigie(*site_a_) + "incident create --title 'Insider' --tlp amber").exit_code,
+      0);  // AMBER: not in a feed read without a token
   const std::string feed =
       "http://127.0.0.1:" + std::to_string(site_a_->port()) + "/api/v1/csirt/feeds/misp";
   auto imported = run_command(vigie(*federation_) + "csirt import " + feed);
@@ -230,8 +234,8 @@ TEST_F(BanFlow, TheFederationImportsASitesMispFeedByUrl) {
   EXPECT_NE(imported.output.find("1 event(s) imported, 0 unchanged"), std::string::npos)
       << imported.output;
   EXPECT_NE(imported.output.find("1 added"), std::string::npos) << imported.output;
-  auto listed = run_command(vigie(*federation_) +
-                            "--json ioc list --type domain --value login-egi.example");
+  auto listed =
+      run_command(vigie(*federation_) + "--json ioc list --type domain --value login-egi.example");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   const json indicators = json::parse(listed.output)["indicators"];
   ASSERT_EQ(indicators.size(), 1u);
@@ -240,6 +244,57 @@ TEST_F(BanFlow, TheFederationImportsASitesMispFeedByUrl) {
   imported = run_command(vigie(*federation_) + "csirt import " + feed);
   EXPECT_NE(imported.output.find("0 event(s) imported, 1 unchanged"), std::string::npos)
       << imported.output;
+}
+
+// Each site's incidents go up as its peer's TLP policy allows: site A may
+// send AMBER, site B only GREEN; RED never leaves either; the indicators and
+// the sightings' counts reach the federation's store, names never.
+TEST_F(CsirtFederation, SitesShareTheirIncidentsUpByTlp) {
+  auto incident = [&](collector::Service& at, const std::string& title, const std::string& tlp) {
+    auto created =
+        run_command(vigie(at) + "--json incident create --title '" + title + "' --tlp " + tlp);
+    EXPECT_EQ(created.exit_code, 0) << created.output;
+    const std::string id = json::parse(created.output)["id"];
+    EXPECT_EQ(run_command(vigie(at) + "incident link " + id + " --type ip --value 198.51.100." +
+                          std::to_string(title.size()) + " --tlp " + tlp)
+                  .exit_code,
+              0);
+    return id;
+  };
+  incident(*site_a_, "A green", "green");
+  incident(*site_a_, "A amber one", "amber");
+  incident(*site_a_, "A red secret", "red");
+  incident(*site_b_, "B green two", "green");
+  incident(*site_b_, "B amber three", "amber");
+
+  auto shared = [&] {
+    const auto response = protocol::send(
+        *protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(federation_->port())),
+        {"GET", "/api/v1/csirt/sites/incidents", {}, ""});
+    std::set<std::string> names;
+    const json body = json::parse(response.body, nullptr, false);
+    for (const auto& i : body.value("incidents", json::array()))
+      names.insert(i["site"].get<std::string>() + ": " +
+                   i["incident"]["name"].get<std::string>().substr(
+                       i["incident"]["name"].get<std::string>().find(": ") + 2));
+    return names;
+  };
+  const std::set<std::string> expected = {"site-a: A green", "site-a: A amber one",
+                                          "site-b: B green two"};
+  EXPECT_TRUE(eventually([&] { return shared() == expected; }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // two more rounds: nothing else comes
+  EXPECT_EQ(shared(), expected);
+  // Their indicators are in the federation's IOC store; the RED and the
+  // not-allowed AMBER ones are not.
+  auto stored = [&](const std::string& value) {
+    const auto listed =
+        run_command(vigie(*federation_) + "--json ioc list --type ip --value " + value);
+    return !json::parse(listed.output)["indicators"].empty();
+  };
+  EXPECT_TRUE(stored("198.51.100.7"));    // "A green"
+  EXPECT_TRUE(stored("198.51.100.11"));   // "A amber one", "B green two"
+  EXPECT_FALSE(stored("198.51.100.12"));  // "A red secret"
+  EXPECT_FALSE(stored("198.51.100.13"));  // "B amber three"
 }
 
 }  // namespace
