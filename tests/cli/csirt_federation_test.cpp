@@ -5,19 +5,23 @@
 // it, the federation sees each site's state and lag, a rollback is refused,
 // lifting empties the sites' lists and gives the Slurm undo. Exchange: the
 // federation imports a site's MISP feed by URL; each site's incidents go up
-// as its peer's TLP policy allows, RED never.
+// as its peer's TLP policy allows, RED never; the federation's incidents
+// come down as heads-ups, are retro-hunted at each site, and the counts go
+// back up.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "run_command.h"
+#include "storage/sqlite_store.h"
 #include "support/sample_batch.h"
 #include "vigie/collector/service.h"
 #include "vigie/protocol/distribution.h"
@@ -295,6 +299,49 @@ TEST_F(CsirtFederation, SitesShareTheirIncidentsUpByTlp) {
   EXPECT_TRUE(stored("198.51.100.11"));   // "A amber one", "B green two"
   EXPECT_FALSE(stored("198.51.100.12"));  // "A red secret"
   EXPECT_FALSE(stored("198.51.100.13"));  // "B amber three"
+}
+
+// A heads-up: the federation's incident (its MISP feed, read by each site
+// with its site token) is retro-hunted at each site, and each site's counts
+// come back. Site A's stored events hold a connection to the indicator.
+TEST_F(CsirtFederation, AHeadsUpIsRetroHuntedAtEachSiteAndTheCountsComeBack) {
+  {  // node1 at site A connected to 198.51.100.7 a minute ago (stored before the heads-up).
+    collector::SqliteStore store((site_a_dir_.path() / "collector.db").string());
+    ASSERT_EQ(store
+                  .store_batch(collector::testing::sample_batch(
+                                   1, "node1", protocol::wall_clock_ns() - 60'000'000'000ull),
+                               1)
+                  .status,
+              collector::StoreOutcome::Status::kStored);
+  }
+  auto created = run_command(vigie(*federation_) +
+                             "--json incident create --title 'C2 seen at two sites' --tlp green");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const std::string id = json::parse(created.output)["id"];
+  ASSERT_EQ(run_command(vigie(*federation_) + "incident link " + id +
+                        " --type ip --value 198.51.100.7 --tlp green")
+                .exit_code,
+            0);
+  json answers;
+  auto totals = [&] {
+    const auto response = protocol::send(
+        *protocol::Endpoint::parse("http://127.0.0.1:" + std::to_string(federation_->port())),
+        {"GET", "/api/v1/csirt/headsups/answers", {}, ""});
+    answers = json::parse(response.body, nullptr, false);
+    std::map<std::string, uint64_t> out;
+    for (const auto& a : answers.value("answers", json::array()))
+      out[a["site"].get<std::string>()] = a["total"].get<uint64_t>();
+    return out;
+  };
+  EXPECT_TRUE(eventually([&] {
+    const auto t = totals();
+    return t.size() == 2 && t.count("site-a") == 1 && t.at("site-a") >= 1 &&
+           t.count("site-b") == 1 && t.at("site-b") == 0;
+  })) << answers.dump(1);
+  // The indicator reached both sites' IOC stores, with the federation's TLP.
+  const auto at_b = run_command(vigie(*site_b_) + "--json ioc list --type ip --value 198.51.100.7");
+  ASSERT_EQ(at_b.exit_code, 0) << at_b.output;
+  EXPECT_EQ(json::parse(at_b.output)["indicators"][0]["tlp"], "green");
 }
 
 }  // namespace

@@ -150,6 +150,7 @@ TEST_F(CsirtApiTest, EveryRouteTimesEveryRole) {
       {"GET", "/incidents/" + id + "/export?format=stix&tlp=amber", ""},
       {"GET", "/bans", ""},
       {"GET", "/sites/incidents", ""},
+      {"GET", "/headsups/answers", ""},
       {"POST", "/bans", R"({"type":"user","value":"eve","reason":"r"})"},
       {"GET", "/bans/status", ""},
       {"POST", "/bans/applied", R"({"serials":{"grif":1}})"},

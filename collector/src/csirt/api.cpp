@@ -141,6 +141,8 @@ Response CsirtApi::handle(const Request& request, std::string_view path, std::st
     if (method != "GET") return method_not_allowed("GET");
     if (n == 1) return list_imports(call);
     if (n == 2) return get_import(call, parts[1]);
+  } else if (collection == "headsups" && n == 2 && parts[1] == "answers") {
+    return method == "GET" ? headsup_answers(call) : method_not_allowed("GET");
   } else if (collection == "sites" && n == 2 && parts[1] == "incidents") {
     return method == "GET" ? site_incidents(call) : method_not_allowed("GET");
   } else if (collection == "bans") {

@@ -44,6 +44,10 @@
 //   GET   /sites/incidents?limit=        → {"incidents":[{"site","received_ns","incident":{"id",
 //                                         "name","tlp"},"counts","sightings"}]}: what sites below
 //                                         shared (federation.h: each site's uplink), newest first
+//   GET   /headsups/answers?limit=       → {"answers":[{"site","event","state","indicators":
+//                                         {uuid: count},"total","hunted_ns","received_ns"}]}: what
+//                                         each site's retro-hunt of this collector's incidents
+//                                         (its MISP feed, read by the sites below) found
 // The ban list (ban_api.cpp; csirt/ban.h, ban_service.h):
 //   GET   /bans                          → {"site","lists":[list…]}: the own list first, then
 //                                         those received from upstream
@@ -57,7 +61,8 @@
 // The MISP feed (route auth: a token is optional; misp_feed()):
 //   GET   /feeds/misp/manifest.json, /feeds/misp/{uuid}.json, /feeds/misp/hashes.csv
 //         one event per incident: CLEAR and GREEN ones without a token, AMBER ones too for the
-//         tokens csirt.feed_amber_peers names; never AMBER+STRICT or RED
+//         API tokens or sites (with their site token) csirt.feed_amber_peers names; never
+//         AMBER+STRICT or RED. Sites read it as heads-ups (federation.h)
 //
 // scope: {"incident": id, "sites":[…], "hosts":[…], "users":[…], "accounts":[…],
 //         "jobs":[{"job_id","user","account","hosts":[…],"ended","energy_joules",
@@ -89,13 +94,17 @@ class CsirtApi {
                   const Principal& principal);
   // The MISP feed under /api/v1/csirt/feeds/misp/: `principal` is null for a
   // caller without a token (the caller has refused an unknown one).
-  Response misp_feed(std::string_view path, const Principal* principal);
+  Response misp_feed(std::string_view path, const Principal* principal,
+                     const std::string& site = "");
   // A ban list acknowledgement from `site` (authenticated by its site token).
   Response ban_ack(const std::string& site, std::string_view body);
   // An incident `site` shares (POST /api/v1/distribution/incidents, its site
   // token): a STIX 2.1 bundle whose indicators and sightings go to the IOC
   // store (sightings as the site's counts) and which is kept whole.
   Response site_incident(const std::string& site, std::string_view body);
+  // A site's answer to a heads-up (POST /api/v1/distribution/headsups/answer):
+  // {"event": uuid, "state": "done"|"failed", "indicators": {uuid: count}, "hunted_ns"}.
+  Response headsup_answer(const std::string& site, std::string_view body);
 
  private:
   struct Call {
@@ -122,6 +131,7 @@ class CsirtApi {
   Response plan_feed(const Call& call);
   Response export_incident(const Call& call, const std::string& id);
   Response site_incidents(const Call& call);
+  Response headsup_answers(const Call& call);
   // ban_api.cpp
   Response list_bans(const Call& call);
   Response add_ban(const Call& call);

@@ -10,6 +10,7 @@
 
 #include "alerting/alert_router.h"
 #include "vigie/csirt/json.h"
+#include "vigie/csirt/misp.h"
 #include "vigie/csirt/stix.h"
 #include "vigie/protocol/distribution.h"
 
@@ -240,6 +241,81 @@ std::vector<CsirtService::Uplink> CsirtService::incidents_to_uplink(csirt::Tlp c
 void CsirtService::uplinked(const Uplink& sent, uint64_t now_ns) {
   csirt_.put_document("uplink", sent.uuid, nlohmann::json{{"changed_ns", sent.changed_ns}}.dump(),
                       now_ns);
+}
+
+protocol::Result<std::vector<std::string>> CsirtService::headsups_to_fetch(
+    std::string_view manifest) {
+  auto entries = csirt::parse_misp_manifest(manifest);
+  if (!entries) return protocol::fail(entries.error());
+  std::vector<csirt::EventStamp> known;
+  for (const auto& entry : *entries) {
+    const auto stored = csirt_.document("misp-event", entry.uuid);
+    if (!stored) continue;
+    const auto stamp = nlohmann::json::parse(*stored, nullptr, false);
+    if (stamp.is_object() && stamp.contains("timestamp") && stamp["timestamp"].is_number_unsigned())
+      known.push_back({entry.uuid, stamp["timestamp"].get<uint64_t>()});
+  }
+  return csirt::events_to_fetch(*entries, known);
+}
+
+void CsirtService::receive_headsup(const std::string& uuid, std::string_view event,
+                                   uint64_t now_ns) {
+  auto imported = csirt::import_misp(event, default_tlp_);
+  if (!imported) {
+    spdlog::warn("heads-up {} refused: {}", uuid, imported.error());
+    return;
+  }
+  std::vector<std::string> indicators;
+  for (const auto& i : imported->indicators)
+    if (!i.deleted && i.to_ids) indicators.push_back(i.uuid);
+  const auto report = store_import(std::move(*imported), "federation", "", now_ns);
+  const auto& hunt = report["retrohunt"];
+  const nlohmann::json pending = {
+      {"indicators", indicators},
+      {"retrohunt", hunt.is_object() ? hunt.value("id", "") : std::string()},
+      {"answered", false}};
+  csirt_.put_document("headsup", uuid, pending.dump(), now_ns);
+}
+
+std::vector<std::pair<std::string, std::string>> CsirtService::headsup_answers() {
+  constexpr std::size_t kMaxPending = 1000;
+  constexpr std::size_t kMaxSightings = 10000;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [uuid, text] : csirt_.documents("headsup", kMaxPending)) {
+    const auto pending = nlohmann::json::parse(text, nullptr, false);
+    if (!pending.is_object() || pending.value("answered", true)) continue;
+    std::string state = "done";
+    uint64_t hunted_ns = 0;
+    if (const std::string id = pending.value("retrohunt", ""); !id.empty()) {
+      const auto hunt = csirt_.retrohunt(id);
+      if (!hunt || (hunt->state != "done" && hunt->state != "failed")) continue;  // not yet
+      state = hunt->state;
+      hunted_ns = hunt->finished_ns;
+    }
+    nlohmann::json counts = nlohmann::json::object();
+    for (const auto& indicator : pending.value("indicators", nlohmann::json::array())) {
+      if (!indicator.is_string()) continue;
+      uint64_t seen = 0;  // this site's own: alerts and retro-hunts, not other teams'
+      for (const auto& s : csirt_.sightings(indicator.get<std::string>(), kMaxSightings))
+        if (s.source != "exchange") seen += s.count;
+      counts[indicator.get<std::string>()] = seen;
+    }
+    out.emplace_back(
+        uuid,
+        nlohmann::json{
+            {"event", uuid}, {"state", state}, {"indicators", counts}, {"hunted_ns", hunted_ns}}
+            .dump());
+  }
+  return out;
+}
+
+void CsirtService::answered(const std::string& event_uuid, uint64_t now_ns) {
+  const auto text = csirt_.document("headsup", event_uuid);
+  if (!text) return;
+  auto pending = nlohmann::json::parse(*text, nullptr, false);
+  if (!pending.is_object()) return;
+  pending["answered"] = true;
+  csirt_.put_document("headsup", event_uuid, pending.dump(), now_ns);
 }
 
 std::optional<csirt::Retrohunt> CsirtService::request_retrohunt(std::vector<std::string> indicators,

@@ -23,6 +23,7 @@
 #include "vigie/collector/store.h"
 #include "vigie/csirt/exchange.h"
 #include "vigie/csirt/store.h"
+#include "vigie/protocol/result.h"
 
 namespace prometheus {
 class Registry;
@@ -102,6 +103,19 @@ class CsirtService {
   };
   std::vector<Uplink> incidents_to_uplink(csirt::Tlp clearance, uint64_t now_ns);
   void uplinked(const Uplink& sent, uint64_t now_ns);
+
+  // Site ← federation heads-ups (DistributionMirror): the events of the
+  // federation's MISP feed (`manifest`, its manifest.json) new or changed
+  // since read; an error for a manifest that is not one.
+  protocol::Result<std::vector<std::string>> headsups_to_fetch(std::string_view manifest);
+  // Imports one heads-up event (store_import: its indicators are
+  // retro-hunted at once) and remembers the hunt to answer.
+  void receive_headsup(const std::string& uuid, std::string_view event, uint64_t now_ns);
+  // The answers whose retro-hunt ended, as (event uuid, JSON body: "event",
+  // "state", "indicators": {uuid: what this site saw, alerts and hunts},
+  // "hunted_ns"); answered() once delivered.
+  std::vector<std::pair<std::string, std::string>> headsup_answers();
+  void answered(const std::string& event_uuid, uint64_t now_ns);
 
   csirt::CsirtStore& csirt() { return csirt_; }
   Store& store() { return store_; }

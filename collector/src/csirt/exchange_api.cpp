@@ -113,10 +113,11 @@ Response CsirtApi::export_incident(const Call& call, const std::string& id) {
   return response;
 }
 
-Response CsirtApi::misp_feed(std::string_view path, const Principal* principal) {
+Response CsirtApi::misp_feed(std::string_view path, const Principal* principal,
+                             const std::string& site) {
   const auto& peers = service_.config().feed_amber_peers;
-  const bool amber =
-      principal != nullptr && std::find(peers.begin(), peers.end(), principal->name) != peers.end();
+  const std::string& who = principal != nullptr ? principal->name : site;
+  const bool amber = !who.empty() && std::find(peers.begin(), peers.end(), who) != peers.end();
   const csirt::Tlp clearance = amber ? csirt::Tlp::kAmber : csirt::Tlp::kGreen;
   const std::string_view item = path.substr(std::min(path.size(), kFeedPrefix.size()));
   csirt::CsirtStore& store = service_.csirt();
@@ -196,6 +197,44 @@ Response CsirtApi::site_incidents(const Call& call) {
     out.push_back(std::move(kept));
   }
   return json_response(200, {{"incidents", std::move(out)}});
+}
+
+Response CsirtApi::headsup_answer(const std::string& site, std::string_view body) {
+  json answer = json::parse(body, nullptr, false);
+  if (!answer.is_object() || !answer.contains("event") || !answer["event"].is_string() ||
+      !answer.contains("indicators") || !answer["indicators"].is_object() ||
+      answer["indicators"].size() > csirt::kMaxListItems)
+    return error(400, "the body must be {\"event\": uuid, \"indicators\": {uuid: count}, ...}");
+  uint64_t total = 0;
+  for (const auto& [uuid, count] : answer["indicators"].items()) {
+    if (!count.is_number_unsigned()) return error(400, "'indicators' maps uuids to counts");
+    total += count.get<uint64_t>();
+  }
+  const std::string event = answer["event"];
+  if (event.size() != 36) return error(400, "'event' is not a uuid");
+  const uint64_t now = protocol::wall_clock_ns();
+  const json kept = {{"site", site},
+                     {"event", event},
+                     {"state", answer.value("state", "done")},
+                     {"indicators", answer["indicators"]},
+                     {"total", total},
+                     {"hunted_ns", answer.value("hunted_ns", uint64_t{0})},
+                     {"received_ns", now}};
+  service_.csirt().put_document("headsup-answer", event + "/" + site, kept.dump(), now);
+  return json_response(200, {{"site", site}, {"total", total}});
+}
+
+Response CsirtApi::headsup_answers(const Call& call) {
+  Query query;
+  if (auto e = query.parse(call.query, {"limit"})) return error(400, *e);
+  uint64_t limit = 0;
+  if (auto e = query.number("limit", limit, 100, 1, kMaxImports)) return error(400, *e);
+  json out = json::array();
+  for (const auto& [key, text] : service_.csirt().documents("headsup-answer", limit)) {
+    json kept = json::parse(text, nullptr, false);
+    if (kept.is_object()) out.push_back(std::move(kept));
+  }
+  return json_response(200, {{"answers", std::move(out)}});
 }
 
 }  // namespace vigie::collector

@@ -678,6 +678,7 @@ int DistributionMirror::sync() {
   if (csirt_ != nullptr) {
     receive_bans(ban_lists);
     uplink_incidents();
+    headsups();
   }
   for (const auto& [kind, name] : dist::list_items(root_)) {
     if (listed.contains({kind, name})) continue;
@@ -719,6 +720,37 @@ void DistributionMirror::uplink_incidents() {
   for (auto& uplink : csirt_->incidents_to_uplink(clearance, now)) {
     if (post("/api/v1/distribution/incidents", std::move(uplink.bundle), "an incident"))
       csirt_->uplinked(uplink, now);
+  }
+}
+
+void DistributionMirror::headsups() {
+  const uint64_t now = protocol::wall_clock_ns();
+  constexpr std::string_view kFeed = "/api/v1/csirt/feeds/misp/";
+  auto get = [&](const std::string& item) {
+    protocol::HttpRequest request;
+    request.target = std::string(kFeed) + item;
+    request.headers = {{"Authorization", "Bearer " + options_->pull.token}};
+    return protocol::send(options_->pull.endpoint, request, options_->pull.timeout);
+  };
+  const auto manifest = get("manifest.json");
+  if (manifest.ok()) {
+    const auto fetch = csirt_->headsups_to_fetch(manifest.body);
+    if (!fetch) spdlog::warn("distribution: the heads-ups of {}: {}", peer_name_, fetch.error());
+    for (const auto& uuid : fetch ? *fetch : std::vector<std::string>{}) {
+      const auto event = get(uuid + ".json");
+      if (event.ok()) {
+        csirt_->receive_headsup(uuid, event.body, now);
+      } else {
+        spdlog::warn("distribution: heads-up {} from {}: HTTP {}", uuid, peer_name_, event.status);
+      }
+    }
+  } else if (manifest.status != 404) {  // 404: the peer keeps no incidents
+    spdlog::warn("distribution: the heads-ups of {}: {}", peer_name_,
+                 manifest.status == 0 ? manifest.error : "HTTP " + std::to_string(manifest.status));
+  }
+  for (auto& [uuid, answer] : csirt_->headsup_answers()) {
+    if (post("/api/v1/distribution/headsups/answer", std::move(answer), "a heads-up's answer"))
+      csirt_->answered(uuid, now);
   }
 }
 

@@ -148,7 +148,10 @@ class DistributionServer {
 // (POST /api/v1/distribution/bans/ack), and each round sends up the site's
 // incidents that changed and the peer may receive (CLEAR and GREEN; AMBER
 // to a peer with allow_amber; never AMBER+STRICT or RED) as STIX bundles
-// without names (POST /api/v1/distribution/incidents).
+// without names (POST /api/v1/distribution/incidents), and reads the peer's
+// incidents as heads-ups (its MISP feed, with the site token): each new or
+// changed event's indicators are imported and retro-hunted, and once the
+// hunt ends its counts go back (POST /api/v1/distribution/headsups/answer).
 // Exports vigie_distribution_pulls_total{result}.
 class DistributionMirror {
  public:
@@ -170,6 +173,8 @@ class DistributionMirror {
   void receive_bans(const std::vector<std::string>& names);
   // Sends the peer the incidents it may receive that changed.
   void uplink_incidents();
+  // Reads the peer's heads-ups and answers those whose retro-hunt ended.
+  void headsups();
   // POSTs `body` (JSON) to the peer at `target`; false (logged) on failure.
   bool post(const std::string& target, std::string body, const char* what);
   std::filesystem::path root_;

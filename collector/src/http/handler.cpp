@@ -228,6 +228,8 @@ const std::vector<Handler::Route>& Handler::routes() {
        A::kAgentToken, R::kAdmin, &Handler::ban_ack},
       {"/api/v1/distribution/incidents", "/api/v1/distribution/incidents", M::kExact, "", "POST",
        A::kAgentToken, R::kAdmin, &Handler::site_incident},
+      {"/api/v1/distribution/headsups/answer", "/api/v1/distribution/headsups/answer", M::kExact,
+       "", "POST", A::kAgentToken, R::kAdmin, &Handler::headsup_answer},
       {"/api/v1/distribution/item", "/api/v1/distribution/", M::kPrefix, "", "GET", A::kAgentToken,
        R::kAdmin, &Handler::distribution},
       {"/api/v1/csirt/feeds/misp", "/api/v1/csirt/feeds/misp/", M::kPrefix, "", "GET", A::kFeed,
@@ -354,6 +356,10 @@ std::optional<Response> Handler::authorize(const Route& route, const Request& re
                        "malformed Authorization header; expected Bearer <API token>");
     }
     principal = find_api_token(config_.api.tokens, *token);
+    // The MISP feed also answers a site with its site token (misp_feed()).
+    if (principal == nullptr && route.auth == Auth::kFeed &&
+        find_agent_token(config_.agent_tokens, *token) != nullptr)
+      return std::nullopt;
     if (principal == nullptr) return rejection(Rejection::kUnauthorized, "unknown API token");
   }
   if (!allowed(principal->role, route.resource)) {
@@ -495,7 +501,17 @@ Response Handler::csirt(const Call& call) {
 
 Response Handler::misp_feed(const Call& call) {
   if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
-  return csirt_->misp_feed(call.path, call.principal);
+  std::string site;  // a site reading its federation's feed with its site token
+  if (call.principal == nullptr && !call.request.authorization.empty()) {
+    std::string refusal;
+    const AgentToken* token =
+        authenticate(config_.agent_tokens, call.request.authorization, refusal);
+    if (token == nullptr || token->site.empty())
+      return rejection(Rejection::kUnauthorized,
+                       "only an API token or a site token reads the feed");
+    site = token->site;
+  }
+  return csirt_->misp_feed(call.path, call.principal, site);
 }
 
 // Rule packs and IOC lists: any agent token may pull (an agent's at its site
@@ -534,6 +550,17 @@ Response Handler::site_incident(const Call& call) {
     return rejection(Rejection::kTooLarge, "an incident bundle exceeds " +
                                                std::to_string(csirt::kMaxBodyBytes) + " bytes");
   return csirt_->site_incident(token->site, call.request.body);
+}
+
+// A site's answer to a heads-up (csirt/api.h headsup_answer), with its site token.
+Response Handler::headsup_answer(const Call& call) {
+  std::string refusal;
+  const AgentToken* token = authenticate(config_.agent_tokens, call.request.authorization, refusal);
+  if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
+  if (token->site.empty())
+    return rejection(Rejection::kForbidden, "only a site token answers a heads-up");
+  if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
+  return csirt_->headsup_answer(token->site, call.request.body);
 }
 
 Response Handler::ingest(const Call& call) {

@@ -42,6 +42,8 @@ class CsirtApi;            // csirt/api.h
 //                         (csirt/ban.h BanAck), with its site token
 //   POST /api/v1/distribution/incidents  an incident a site shares, a STIX 2.1 bundle
 //                         (csirt/api.h site_incident), with its site token
+//   POST /api/v1/distribution/headsups/answer  a site's retro-hunt counts for a heads-up
+//                         (csirt/api.h headsup_answer), with its site token
 //   *    /api/v1/csirt/…  incidents, indicators, sightings, retro-hunts, exchange
 //                         (csirt/api.h), roles csirt and admin
 //   GET  /api/v1/csirt/feeds/misp/…  the MISP feed of CLEAR/GREEN incidents without a
@@ -109,7 +111,8 @@ class Handler {
     kAgentToken,  // agent_tokens:, checked by the route itself (ingest, distribution)
     kApiToken,    // api_tokens: or api.anonymous_role, then the role matrix
     kMetrics,     // kApiToken unless api.public_metrics
-    kFeed,        // no token: anonymous (the route decides what it may read); a token: kApiToken
+    kFeed,        // no token: anonymous (the route decides what it may read); an API token:
+                  // kApiToken; a site token: passed to the route
   };
   enum class Match : uint8_t { kExact, kPrefix };
   // What a route handler gets: the request, its path and query string, and
@@ -152,6 +155,7 @@ class Handler {
   Response misp_feed(const Call& call);
   Response ban_ack(const Call& call);
   Response site_incident(const Call& call);
+  Response headsup_answer(const Call& call);
   Response exposition(const Call& call);
   Response static_file(const Call& call);
   Response not_found(const Call& call);
