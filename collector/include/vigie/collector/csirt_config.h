@@ -38,8 +38,9 @@ struct CsirtConfig {
   // indicators are published there as the IOC list "csirt.csv" at every
   // change, for the agents' rules (`|ioc: csirt`) to pull.
   std::string publish_dir;
-  // Names of API tokens (api_tokens:) whose holders may read the TLP:AMBER
-  // events of the MISP feed the collector serves (/api/v1/csirt/feeds/misp/);
+  // Names of API tokens (api_tokens:) and of sites (their site tokens, as
+  // the sites below read their heads-ups) that may read the TLP:AMBER events
+  // of the MISP feed the collector serves (/api/v1/csirt/feeds/misp/);
   // without a token, or with another one, it serves CLEAR and GREEN only.
   std::vector<std::string> feed_amber_peers;
   // A site's map from federated subjects (X.509 DNs, VOMS FQANs, OIDC) to
