@@ -15,12 +15,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/processes.h"
+#include "support/slurm_daemons.h"
 #include "vigie/protocol/http_client.h"
 
 namespace {
@@ -31,33 +31,13 @@ using namespace std::chrono_literals;
 using vigie::integration::eventually;
 using vigie::integration::free_port;
 using vigie::integration::read_file;
+using vigie::integration::running;
+using vigie::integration::shell;
+using vigie::integration::short_hostname;
 using vigie::integration::spawn;
+using vigie::integration::start_munged;
 using vigie::integration::stop;
-
-void write_file(const fs::path& path, const std::string& text, fs::perms perms) {
-  std::ofstream(path) << text;
-  fs::permissions(path, perms);
-}
-
-// stdout and stderr of a shell command, and its exit status.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-bool running(pid_t pid) { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
-
-std::string short_hostname() {
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  std::string host = name;
-  return host.substr(0, host.find('.'));
-}
+using vigie::integration::write_file;
 
 class SlurmFootprint : public ::testing::Test {
  protected:
@@ -77,7 +57,9 @@ class SlurmFootprint : public ::testing::Test {
     fs::create_directory(dir_ / "out");
     fs::permissions(dir_ / "out", fs::perms::all);  // the job's user writes its output here
     node_ = short_hostname();
-    start_munge();
+    std::string munge_error;
+    munged_ = start_munged(dir_, munge_error);
+    ASSERT_TRUE(munge_error.empty()) << munge_error;
     write_slurm_conf();
     ::setenv("SLURM_CONF", (dir_ / "slurm.conf").c_str(), 1);
 
@@ -119,23 +101,6 @@ class SlurmFootprint : public ::testing::Test {
     }
     std::error_code ec;
     if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-
-  void start_munge() {
-    std::mt19937_64 rng(std::random_device{}());
-    std::string key;
-    for (int i = 0; i < 128; ++i) key += static_cast<char>(rng());
-    write_file(dir_ / "munge" / "munge.key", key, fs::perms::owner_read);
-    // --force: /tmp is world-writable, which munged otherwise refuses for its files.
-    munged_ = spawn({"/usr/sbin/munged", "--foreground", "--force",
-                     "--socket=" + (dir_ / "munge" / "munge.socket").string(),
-                     "--key-file=" + (dir_ / "munge" / "munge.key").string(),
-                     "--pid-file=" + (dir_ / "munge" / "munged.pid").string(),
-                     "--seed-file=" + (dir_ / "munge" / "seed").string(),
-                     "--log-file=" + (dir_ / "munge" / "munged.log").string()},
-                    dir_ / "munged.out");
-    ASSERT_TRUE(eventually([&] { return fs::exists(dir_ / "munge" / "munge.socket"); }, 10s))
-        << read_file(dir_ / "munged.out") << read_file(dir_ / "munge" / "munged.log");
   }
 
   void write_slurm_conf() {
