@@ -342,6 +342,25 @@ TEST_F(CsirtFederation, AHeadsUpIsRetroHuntedAtEachSiteAndTheCountsComeBack) {
   const auto at_b = run_command(vigie(*site_b_) + "--json ioc list --type ip --value 198.51.100.7");
   ASSERT_EQ(at_b.exit_code, 0) << at_b.output;
   EXPECT_EQ(json::parse(at_b.output)["indicators"][0]["tlp"], "green");
+
+  // An indicator of no incident comes down too (GREEN: sites read the
+  // federation's feed at GREEN unless named AMBER peers); an AMBER one not.
+  ASSERT_EQ(run_command(vigie(*federation_) +
+                        "ioc add --type domain --value c2.loose.example --tlp green")
+                .exit_code,
+            0);
+  ASSERT_EQ(run_command(vigie(*federation_) +
+                        "ioc add --type domain --value amber.loose.example --tlp amber")
+                .exit_code,
+            0);
+  auto at_site = [&](collector::Service& site, const std::string& value) {
+    const auto listed = run_command(vigie(site) + "--json ioc list --type domain --value " + value);
+    return listed.exit_code == 0 && !json::parse(listed.output)["indicators"].empty();
+  };
+  EXPECT_TRUE(eventually([&] {
+    return at_site(*site_a_, "c2.loose.example") && at_site(*site_b_, "c2.loose.example");
+  }));
+  EXPECT_FALSE(at_site(*site_b_, "amber.loose.example"));
 }
 
 }  // namespace

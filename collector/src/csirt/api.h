@@ -62,7 +62,8 @@
 //   GET   /feeds/misp/manifest.json, /feeds/misp/{uuid}.json, /feeds/misp/hashes.csv
 //         one event per incident: CLEAR and GREEN ones without a token, AMBER ones too for the
 //         API tokens or sites (with their site token) csirt.feed_amber_peers names; never
-//         AMBER+STRICT or RED. Sites read it as heads-ups (federation.h)
+//         AMBER+STRICT or RED; plus one event of the indicators that belong to no incident
+//         (each with its own TLP). Sites read it as heads-ups (federation.h)
 //
 // scope: {"incident": id, "sites":[…], "hosts":[…], "users":[…], "accounts":[…],
 //         "jobs":[{"job_id","user","account","hosts":[…],"ended","energy_joules",

@@ -1,6 +1,7 @@
 // The CSIRT API's exchange routes (api.h): MISP and STIX 2.1 documents into
 // the IOC store, incidents out, and the MISP feed served to other teams.
 #include <algorithm>
+#include <set>
 
 #include "csirt/api.h"
 #include "csirt/csirt_service.h"
@@ -18,6 +19,8 @@ namespace {
 constexpr std::string_view kFeedPrefix = "/api/v1/csirt/feeds/misp/";
 constexpr std::size_t kMaxImports = 1000;     // GET /imports?limit=
 constexpr std::size_t kMaxFeedEvents = 1000;  // the newest incidents in the MISP feed
+// The namespace of the uuid of the feed's event of indicators outside incidents.
+constexpr std::string_view kFeedNamespace = "5a3d7e0c-1b52-4c1e-9f6a-2f0d8c4b7e31";
 
 // A STIX document is a JSON object with a "type" (a bundle or a lone object,
 // "spec_version" 2.1); anything else is read as MISP.
@@ -129,9 +132,47 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal,
     request.now_ns = csirt::changed_ns(request);
     return csirt::export_misp(request);
   };
+  // The indicators that belong to no incident, as one more event (its uuid
+  // derived from the site's name), so that they reach the sites below and
+  // MISP instances too; its TLP is the caller's clearance, each attribute
+  // keeps its own.
+  const std::string standalone_uuid = csirt::uuid_v5(kFeedNamespace, service_.site());
+  auto standalone = [&]() -> std::optional<json> {
+    csirt::IncidentQuery all;
+    all.limit = kMaxFeedEvents;
+    std::set<std::string> linked;
+    for (const auto& incident : store.incidents(all))
+      for (const auto& l : store.incident_indicators(incident.id)) linked.insert(l.indicator.uuid);
+    csirt::ExportRequest request;
+    for (const auto& indicator : store.detection_indicators()) {
+      if (linked.contains(indicator.uuid)) continue;
+      csirt::LinkedIndicator l;
+      l.indicator = indicator;
+      l.linked_ns = indicator.created_ns;
+      request.indicators.push_back(std::move(l));
+    }
+    if (request.indicators.empty()) return std::nullopt;
+    request.incident.uuid = standalone_uuid;
+    request.incident.id = service_.site() + "-indicators";
+    request.incident.title = "Indicators of " + service_.site() + " outside incidents";
+    request.incident.tlp = clearance;
+    request.incident.state = csirt::State::kInvestigating;
+    request.site = service_.site();
+    request.clearance = clearance;
+    request.now_ns = csirt::changed_ns(request);
+    request.incident.times.discovered_ns = request.incident.created_ns = request.now_ns;
+    auto event = csirt::export_misp(request);
+    if (!event || (*event)["Event"]["Attribute"].empty()) return std::nullopt;
+    return std::move(*event);
+  };
   if (item != "manifest.json" && item != "hashes.csv") {
     const std::string_view uuid =
         item.substr(0, item.size() - std::min<std::size_t>(5, item.size()));
+    if (uuid == standalone_uuid) {
+      auto event = standalone();
+      if (!event) return error(404, "no such feed item: " + std::string(item));
+      return json_response(200, *event);
+    }
     const auto incident = item.ends_with(".json") && uuid.size() == 36
                               ? store.incident(std::string(uuid))
                               : std::nullopt;
@@ -149,6 +190,7 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal,
     if (!csirt::may_receive(incident.tlp, clearance)) continue;
     if (auto event = event_of(incident)) events.push_back(std::move(*event));
   }
+  if (auto event = standalone()) events.push_back(std::move(*event));
   if (item == "manifest.json") return json_response(200, csirt::misp_manifest(events));
   return {200, "text/csv", csirt::misp_hashes_csv(events), {}};
 }
