@@ -35,45 +35,18 @@ constexpr std::size_t kMaxReasonsListed = 20;
 constexpr int kMaxPatternDepth = 32;
 constexpr std::size_t kUuidChars = 36;
 
-// The TLP 2.0 marking-definitions exactly as OASIS publishes them
+// The ids of the TLP 2.0 marking-definitions OASIS publishes
 // (oasis-open/cti-stix-common-objects; ../shared/corpus/csirt/tlp2/, README).
-struct Tlp2Marking {
-  Tlp tlp;
-  std::string_view id;
-  std::string_view object;
-};
-constexpr std::array<Tlp2Marking, 5> kTlp2Markings{{
-    {Tlp::kClear, "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-     R"({"type": "marking-definition", "spec_version": "2.1",
-         "id": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-         "created": "2022-10-01T00:00:00.000Z", "name": "TLP:CLEAR",
-         "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":
-             {"extension_type": "property-extension", "tlp_2_0": "clear"}}})"},
-    {Tlp::kGreen, "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-     R"({"type": "marking-definition", "spec_version": "2.1",
-         "id": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-         "created": "2022-10-01T00:00:00.000Z", "name": "TLP:GREEN",
-         "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":
-             {"extension_type": "property-extension", "tlp_2_0": "green"}}})"},
-    {Tlp::kAmber, "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-     R"({"type": "marking-definition", "spec_version": "2.1",
-         "id": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-         "created": "2022-10-01T00:00:00.000Z", "name": "TLP:AMBER",
-         "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":
-             {"extension_type": "property-extension", "tlp_2_0": "amber"}}})"},
-    {Tlp::kAmberStrict, "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-     R"({"type": "marking-definition", "spec_version": "2.1",
-         "id": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-         "created": "2022-10-01T00:00:00.000Z", "name": "TLP:AMBER+STRICT",
-         "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":
-             {"extension_type": "property-extension", "tlp_2_0": "amber+strict"}}})"},
-    {Tlp::kRed, "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-     R"({"type": "marking-definition", "spec_version": "2.1",
-         "id": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-         "created": "2022-10-01T00:00:00.000Z", "name": "TLP:RED",
-         "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":
-             {"extension_type": "property-extension", "tlp_2_0": "red"}}})"},
+// The five objects differ only in id, name and level (tlp_marking_definition).
+constexpr std::array<std::pair<Tlp, std::string_view>, 5> kTlp2Markings{{
+    {Tlp::kClear, "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"},
+    {Tlp::kGreen, "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"},
+    {Tlp::kAmber, "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"},
+    {Tlp::kAmberStrict, "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"},
+    {Tlp::kRed, "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"},
 }};
+constexpr std::string_view kTlp2Extension =
+    "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
 
 // The TLP 1.0 marking-definitions STIX 2.1 predefines (§7.2.1.4; the
 // tlp_white … tlp_red definitions of schemas/common/marking-definition.json).
@@ -717,15 +690,15 @@ class Reader {
 }  // namespace
 
 std::string_view tlp_marking_id(Tlp tlp) {
-  for (const auto& marking : kTlp2Markings) {
-    if (marking.tlp == tlp) return marking.id;
+  for (const auto& [level, id] : kTlp2Markings) {
+    if (level == tlp) return id;
   }
-  return kTlp2Markings[2].id;  // unreachable: every Tlp has its marking
+  return kTlp2Markings[2].second;  // unreachable: every Tlp has its marking
 }
 
 std::optional<Tlp> tlp_of_marking(std::string_view id) {
-  for (const auto& marking : kTlp2Markings) {
-    if (marking.id == id) return marking.tlp;
+  for (const auto& [level, tlp2_id] : kTlp2Markings) {
+    if (tlp2_id == id) return level;
   }
   for (const auto& [tlp1_id, tlp] : kTlp1Markings) {
     if (tlp1_id == id) return tlp;
@@ -734,10 +707,17 @@ std::optional<Tlp> tlp_of_marking(std::string_view id) {
 }
 
 json tlp_marking_definition(Tlp tlp) {
-  for (const auto& marking : kTlp2Markings) {
-    if (marking.tlp == tlp) return json::parse(marking.object);
-  }
-  return json::parse(kTlp2Markings[2].object);  // unreachable
+  std::string name = "TLP:" + std::string(to_string(tlp));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return {{"type", "marking-definition"},
+          {"spec_version", "2.1"},
+          {"id", tlp_marking_id(tlp)},
+          {"created", "2022-10-01T00:00:00.000Z"},
+          {"name", name},
+          {"extensions",
+           {{kTlp2Extension,
+             {{"extension_type", "property-extension"}, {"tlp_2_0", to_string(tlp)}}}}}};
 }
 
 protocol::Result<std::vector<PatternTerm>> parse_stix_pattern(std::string_view pattern) {

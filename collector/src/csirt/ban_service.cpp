@@ -257,6 +257,9 @@ void BanService::publish(uint64_t now_ns) {
     items.push_back({dist::Kind::kIocs, name, {{name, std::move(csv)}}, ""});
   for (auto& item : items) {
     item.etag = dist::content_etag(item.files);
+    // Called at every SEC01 check: an unchanged item is not written again.
+    const auto installed = dist::read_item(publish_dir_, item.kind, item.name);
+    if (installed && installed->etag == item.etag) continue;
     std::string error;
     if (!dist::install_item(publish_dir_, item, error))
       spdlog::error("ban list: cannot publish {}/{} to {}: {}", dist::to_string(item.kind),

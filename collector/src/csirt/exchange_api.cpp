@@ -127,22 +127,16 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal,
   // An incident's event: its timestamp is the last change of the incident,
   // its links or its sightings, so that a feed reader fetches it again
   // exactly when it changed.
-  auto event_of = [&](const csirt::Incident& incident) {
-    auto request = service_.export_request(incident, clearance, false, 0);
+  auto event_of = [](csirt::ExportRequest request) {
     request.now_ns = csirt::changed_ns(request);
     return csirt::export_misp(request);
   };
-  // The indicators that belong to no incident, as one more event (its uuid
-  // derived from the site's name), so that they reach the sites below and
-  // MISP instances too; its TLP is the caller's clearance, each attribute
-  // keeps its own.
+  // The indicators that belong to no incident (none of `linked`), as one
+  // more event (its uuid derived from the site's name), so that they reach
+  // the sites below and MISP instances too; its TLP is the caller's
+  // clearance, each attribute keeps its own.
   const std::string standalone_uuid = csirt::uuid_v5(kFeedNamespace, service_.site());
-  auto standalone = [&]() -> std::optional<json> {
-    csirt::IncidentQuery all;
-    all.limit = kMaxFeedEvents;
-    std::set<std::string> linked;
-    for (const auto& incident : store.incidents(all))
-      for (const auto& l : store.incident_indicators(incident.id)) linked.insert(l.indicator.uuid);
+  auto standalone = [&](const std::set<std::string>& linked) -> std::optional<json> {
     csirt::ExportRequest request;
     for (const auto& indicator : store.detection_indicators()) {
       if (linked.contains(indicator.uuid)) continue;
@@ -165,32 +159,45 @@ Response CsirtApi::misp_feed(std::string_view path, const Principal* principal,
     if (!event || (*event)["Event"]["Attribute"].empty()) return std::nullopt;
     return std::move(*event);
   };
+  csirt::IncidentQuery query;
+  query.limit = kMaxFeedEvents;
   if (item != "manifest.json" && item != "hashes.csv") {
     const std::string_view uuid =
         item.substr(0, item.size() - std::min<std::size_t>(5, item.size()));
-    if (uuid == standalone_uuid) {
-      auto event = standalone();
-      if (!event) return error(404, "no such feed item: " + std::string(item));
-      return json_response(200, *event);
+    std::optional<json> event;
+    if (item.ends_with(".json") && uuid == standalone_uuid) {
+      std::set<std::string> linked;
+      for (const auto& incident : store.incidents(query))
+        for (const auto& l : store.incident_indicators(incident.id))
+          linked.insert(l.indicator.uuid);
+      event = standalone(linked);
+    } else if (item.ends_with(".json") && uuid.size() == 36) {
+      const auto incident = store.incident(std::string(uuid));
+      if (incident && incident->uuid == uuid && csirt::may_receive(incident->tlp, clearance)) {
+        if (auto found = event_of(service_.export_request(*incident, clearance, false, 0)))
+          event = std::move(*found);
+      }
     }
-    const auto incident = item.ends_with(".json") && uuid.size() == 36
-                              ? store.incident(std::string(uuid))
-                              : std::nullopt;
     // Not there and not for this caller answer alike: the feed does not say what it withholds.
-    if (!incident || incident->uuid != uuid || !csirt::may_receive(incident->tlp, clearance))
-      return error(404, "no such feed item: " + std::string(item));
-    auto event = event_of(*incident);
     if (!event) return error(404, "no such feed item: " + std::string(item));
     return json_response(200, *event);
   }
-  csirt::IncidentQuery query;
-  query.limit = kMaxFeedEvents;
-  std::vector<json> events;
+  // Every incident's indicators are linked, whether this caller sees it or not.
+  std::set<std::string> linked;
+  std::vector<csirt::ExportRequest> visible;
   for (const auto& incident : store.incidents(query)) {
-    if (!csirt::may_receive(incident.tlp, clearance)) continue;
-    if (auto event = event_of(incident)) events.push_back(std::move(*event));
+    if (csirt::may_receive(incident.tlp, clearance)) {
+      visible.push_back(service_.export_request(incident, clearance, false, 0));
+      for (const auto& l : visible.back().indicators) linked.insert(l.indicator.uuid);
+    } else {
+      for (const auto& l : store.incident_indicators(incident.id)) linked.insert(l.indicator.uuid);
+    }
   }
-  if (auto event = standalone()) events.push_back(std::move(*event));
+  std::vector<json> events;
+  for (const auto& request : visible) {
+    if (auto event = event_of(request)) events.push_back(std::move(*event));
+  }
+  if (auto event = standalone(linked)) events.push_back(std::move(*event));
   if (item == "manifest.json") return json_response(200, csirt::misp_manifest(events));
   return {200, "text/csv", csirt::misp_hashes_csv(events), {}};
 }

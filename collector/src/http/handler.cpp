@@ -526,41 +526,42 @@ Response Handler::distribution(const Call& call) {
   return distribution_->handle(request, call.path);
 }
 
-// A site's acknowledgement of the ban list (csirt/ban.h), with its site
-// token: the token names the site, whatever the body says.
-Response Handler::ban_ack(const Call& call) {
+std::optional<Response> Handler::site_token(const Call& call, std::string_view what,
+                                            std::string& site) {
   std::string refusal;
   const AgentToken* token = authenticate(config_.agent_tokens, call.request.authorization, refusal);
   if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
   if (token->site.empty())
-    return rejection(Rejection::kForbidden, "only a site token acknowledges a ban list");
-  if (csirt_ == nullptr) return error(404, "this collector keeps no ban list");
-  return csirt_->ban_ack(token->site, call.request.body);
+    return rejection(Rejection::kForbidden, "only a site token " + std::string(what));
+  if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
+  site = token->site;
+  return std::nullopt;
 }
 
-// An incident a site shares (csirt/api.h site_incident), with its site token.
+// A site's acknowledgement of the ban list (csirt/ban.h): the token names
+// the site, whatever the body says.
+Response Handler::ban_ack(const Call& call) {
+  std::string site;
+  if (auto refusal = site_token(call, "acknowledges a ban list", site)) return std::move(*refusal);
+  return csirt_->ban_ack(site, call.request.body);
+}
+
+// An incident a site shares (csirt/api.h site_incident).
 Response Handler::site_incident(const Call& call) {
-  std::string refusal;
-  const AgentToken* token = authenticate(config_.agent_tokens, call.request.authorization, refusal);
-  if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
-  if (token->site.empty())
-    return rejection(Rejection::kForbidden, "only a site token shares a site's incidents");
-  if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
+  std::string site;
+  if (auto refusal = site_token(call, "shares a site's incidents", site))
+    return std::move(*refusal);
   if (call.request.body.size() > csirt::kMaxBodyBytes)
     return rejection(Rejection::kTooLarge, "an incident bundle exceeds " +
                                                std::to_string(csirt::kMaxBodyBytes) + " bytes");
-  return csirt_->site_incident(token->site, call.request.body);
+  return csirt_->site_incident(site, call.request.body);
 }
 
-// A site's answer to a heads-up (csirt/api.h headsup_answer), with its site token.
+// A site's answer to a heads-up (csirt/api.h headsup_answer).
 Response Handler::headsup_answer(const Call& call) {
-  std::string refusal;
-  const AgentToken* token = authenticate(config_.agent_tokens, call.request.authorization, refusal);
-  if (token == nullptr) return rejection(Rejection::kUnauthorized, std::move(refusal));
-  if (token->site.empty())
-    return rejection(Rejection::kForbidden, "only a site token answers a heads-up");
-  if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
-  return csirt_->headsup_answer(token->site, call.request.body);
+  std::string site;
+  if (auto refusal = site_token(call, "answers a heads-up", site)) return std::move(*refusal);
+  return csirt_->headsup_answer(site, call.request.body);
 }
 
 Response Handler::ingest(const Call& call) {

@@ -154,6 +154,9 @@ class Handler {
   Response csirt(const Call& call);
   Response misp_feed(const Call& call);
   Response ban_ack(const Call& call);
+  // The site of a request with a site token (an agent token with a site),
+  // or why it is refused (401, 403; 404 without a CSIRT). `what`: "shares …".
+  std::optional<Response> site_token(const Call& call, std::string_view what, std::string& site);
   Response site_incident(const Call& call);
   Response headsup_answer(const Call& call);
   Response exposition(const Call& call);
