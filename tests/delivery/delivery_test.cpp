@@ -336,10 +336,12 @@ TEST(SendWorker, StopGivesTheSenderItsDeadlineThenHandsBackWhatIsLeft) {
   Drops drops;
   SendWorker<int> worker({.max_items = 100}, {}, drops.callback());
   std::atomic<bool> paused_false{false};
+  std::atomic<bool> pausing{false};
   worker.start([&] {
     // A receiver that is always down: the sender backs off until stopped.
     while (auto item = worker.take_one()) {
       worker.push_front(*item);
+      pausing = true;
       if (!worker.pause(1h)) {
         paused_false = true;
         return;
@@ -347,8 +349,12 @@ TEST(SendWorker, StopGivesTheSenderItsDeadlineThenHandsBackWhatIsLeft) {
     }
   });
   for (int i = 1; i <= 3; ++i) worker.push(i);
+  // Stop while the sender is inside its 1 h pause, the deadline still ahead:
+  // the pause must end at the deadline, not at its own end.
+  while (!pausing) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);
   const auto start = Clock::now();
-  const std::vector<int> left = worker.stop(50ms);
+  const std::vector<int> left = worker.stop(200ms);
   EXPECT_LT(Clock::now() - start, 30s);  // the 1 h backoff was cut at the deadline
   EXPECT_TRUE(paused_false.load());
   EXPECT_EQ(left, (std::vector<int>{1, 2, 3}));

@@ -162,8 +162,11 @@ class SendWorker {
   bool pause(std::chrono::milliseconds delay) {
     std::unique_lock lock(mutex_);
     const auto until = Clock::now() + delay;
-    wake_.wait_until(lock, stopping_ ? std::min(until, deadline_) : until,
-                     [&] { return past_deadline_locked(); });
+    // The target is taken again at each wake: a stop() that comes during the
+    // pause brings it forward to the stop deadline.
+    while (!past_deadline_locked() && Clock::now() < until) {
+      wake_.wait_until(lock, stopping_ ? std::min(until, deadline_) : until);
+    }
     return !past_deadline_locked();
   }
 
