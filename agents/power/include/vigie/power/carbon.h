@@ -10,47 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "vigie/sustainability/grid.h"
+
 namespace vigie::power {
 
 inline constexpr double kJoulesPerKwh = 3.6e6;
 
-// A value that changes over time (grid intensity in gCO2e/kWh, or PUE): a step
-// function, each point holding until the next. Immutable once loaded; shared
-// between threads through shared_ptr<const TimeSeries>.
-class TimeSeries {
- public:
-  struct Point {
-    uint64_t time_s;  // Unix time, UTC
-    double value;
-  };
-
-  // Parses CSV text in one of two layouts, told apart by the header:
-  //  - generic: a header naming a time column ("time", "timestamp" or
-  //    "datetime") and a value column (`value_column`, e.g.
-  //    "gco2e_per_kwh" or "pue"); ',' or ';' separated; times as Unix seconds
-  //    or ISO 8601 UTC ("2024-03-01T12:00:00Z", the Z or +00:00 optional).
-  //  - RTE eCO2mix (France, www.rte-france.com/eco2mix, "Télécharger les
-  //    indicateurs"): columns "Date" (YYYY-MM-DD), "Heures" (HH:MM, French
-  //    legal time: CET/CEST, converted to UTC with the EU summer-time rule of
-  //    Directive 2000/84/EC) and "Taux de Co2" (gCO2/kWh); ';' or tab
-  //    separated; rows without a value (forecast rows) are skipped.
-  // Rows are sorted by time. Throws std::runtime_error naming the line for a
-  // malformed row, an unknown layout or a file with no point (configuration
-  // time, not a hot path).
-  static TimeSeries parse_csv(std::string_view text, std::string_view value_column);
-  static TimeSeries load_csv(const std::string& path, std::string_view value_column);
-
-  // The value at `time_s`: that of the last point at or before it; false when
-  // `time_s` lies before the first point or more than `max_gap_s` after the last.
-  bool at(uint64_t time_s, double& value, uint64_t max_gap_s = 2 * 86400) const;
-  const std::vector<Point>& points() const { return points_; }
-
- private:
-  std::vector<Point> points_;
-};
-
-// Converts a French legal (Europe/Paris) civil time to Unix UTC seconds.
-uint64_t paris_local_to_utc(int year, int month, int day, int hour, int minute);
+// The grid intensity and PUE series are sustainability::TimeSeries (one
+// parser of eCO2mix and generic CSV for the agent and the collector).
+using sustainability::paris_local_to_utc;
+using sustainability::TimeSeries;
 
 // Where the carbon factors of a site come from. Defaults:
 //  - pue 1.4: a typical modern HPC machine room; the Uptime Institute Global
