@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "time_text.h"
+#include "vigie/sustainability/time.h"
 
 namespace vigie::sustainability {
 namespace {

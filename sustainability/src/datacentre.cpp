@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "time_text.h"
+#include "vigie/sustainability/time.h"
 
 namespace vigie::sustainability {
 namespace {
@@ -66,8 +66,11 @@ std::vector<std::string> list_field(const json& body, std::string_view key) {
 json optional_number(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
 ReportItem info_item(std::string ref, std::string name, std::string text) {
-  ReportItem item{
-      .ref = std::move(ref), .name = std::move(name), .unit = "", .text = std::move(text)};
+  ReportItem item{.ref = std::move(ref),
+                  .name = std::move(name),
+                  .unit = "",
+                  .text = std::move(text),
+                  .quality = Quality::kDeclared};
   if (item.text.empty()) {
     item.quality = Quality::kMissing;
     item.coverage = 0;
@@ -81,7 +84,8 @@ ReportItem attribute_item(std::string ref, std::string symbol, std::string name,
                   .symbol = std::move(symbol),
                   .name = std::move(name),
                   .unit = std::move(unit),
-                  .value = value};
+                  .value = value,
+                  .quality = Quality::kDeclared};
   if (!value) {
     item.quality = Quality::kMissing;
     item.coverage = 0;
@@ -226,7 +230,7 @@ Facility facility_from_json(const json& body) {
       }
       const auto kw = number_field(step, "kw");
       if (!kw) throw InputError("installed_it_kw: kw is required");
-      f.installed_it_kw.push_back({parse_time(step.at("from"), "installed_it_kw.from"), *kw});
+      f.installed_it_kw.push_back({parse_json_time(step.at("from"), "installed_it_kw.from"), *kw});
     }
     std::stable_sort(f.installed_it_kw.begin(), f.installed_it_kw.end(),
                      [](const PowerStep& a, const PowerStep& b) { return a.from_s < b.from_s; });
@@ -286,6 +290,37 @@ Span calendar_year(int year, std::string_view time_zone) {
   const auto* tz = zone(time_zone);
   return {local_midnight(tz, date::year{year} / 1 / 1),
           local_midnight(tz, date::year{year + 1} / 1 / 1)};
+}
+
+int64_t local_start(std::string_view text, std::string_view time_zone) {
+  const auto* tz = zone(time_zone);
+  const std::string s(text);
+  const auto digits = [&](std::size_t from, std::size_t n, int& out) {
+    if (from + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = from; i < from + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  int y = 0, m = 1, d = 1;
+  const bool ok = (s.size() == 4 && digits(0, 4, y)) ||
+                  (s.size() == 7 && digits(0, 4, y) && s[4] == '-' && digits(5, 2, m)) ||
+                  (s.size() == 10 && digits(0, 4, y) && s[4] == '-' && digits(5, 2, m) &&
+                   s[7] == '-' && digits(8, 2, d));
+  if (!ok) return parse_time(text, "period");
+  const date::year_month_day day{date::year{y}, date::month{static_cast<unsigned>(m)},
+                                 date::day{static_cast<unsigned>(d)}};
+  if (!day.ok() || y < 1970) throw InputError("period: '" + s + "' is not a date");
+  return local_midnight(tz, day);
+}
+
+std::string local_time_text(int64_t unix_s, std::string_view time_zone) {
+  const auto local = zone(time_zone)->to_local(date::sys_seconds{std::chrono::seconds{unix_s}});
+  const auto day = date::floor<date::days>(local);
+  if (local == day) return date::format("%F", day);
+  return date::format("%F %H:%M", date::floor<std::chrono::minutes>(local));
 }
 
 std::vector<Span> months_of(Span period, std::string_view time_zone) {
@@ -555,6 +590,36 @@ DatacentreReport build_report(const Facility& f, const std::vector<Reading>& rea
   return r;
 }
 
+json to_json(const Consolidation& meters) {
+  json quantities = json::array();
+  for (const auto& c : meters.quantities) {
+    const QuantityInfo& q = info(c.quantity);
+    json gaps = json::array();
+    for (const auto& g : c.gaps) gaps.push_back({format_time(g.start_s), format_time(g.end_s)});
+    quantities.push_back({{"quantity", q.id},
+                          {"symbol", q.symbol},
+                          {"unit", q.unit},
+                          {"value", optional_number(c.value)},
+                          {"quality", to_string(c.quality)},
+                          {"coverage", c.coverage},
+                          {"readings", c.readings_used},
+                          {"gaps", gaps}});
+  }
+  json overlaps = json::array();
+  for (const auto& o : meters.overlaps) {
+    overlaps.push_back({{"quantity", info(o.quantity).id},
+                        {"kept", {format_time(o.kept.start_s), format_time(o.kept.end_s)}},
+                        {"dropped", {format_time(o.dropped.start_s), format_time(o.dropped.end_s)}},
+                        {"meter", o.dropped_meter}});
+  }
+  json resets = json::array();
+  for (const auto& r : meters.resets) {
+    resets.push_back(
+        {{"quantity", info(r.quantity).id}, {"meter", r.meter}, {"at", format_time(r.at_s)}});
+  }
+  return {{"quantities", quantities}, {"overlaps", overlaps}, {"resets", resets}};
+}
+
 json to_json(const DatacentreReport& r) {
   json items = json::array();
   for (const auto& i : r.items) {
@@ -573,22 +638,6 @@ json to_json(const DatacentreReport& r) {
     }
     items.push_back(std::move(item));
   }
-  json gaps = json::array();
-  for (const auto& c : r.meters.quantities) {
-    if (c.quality == Quality::kMissing) continue;
-    for (const auto& g : c.gaps) {
-      gaps.push_back({{"quantity", info(c.quantity).id},
-                      {"from", format_time(g.start_s)},
-                      {"to", format_time(g.end_s)}});
-    }
-  }
-  json overlaps = json::array();
-  for (const auto& o : r.meters.overlaps) {
-    overlaps.push_back({{"quantity", info(o.quantity).id},
-                        {"kept", {format_time(o.kept.start_s), format_time(o.kept.end_s)}},
-                        {"dropped", {format_time(o.dropped.start_s), format_time(o.dropped.end_s)}},
-                        {"meter", o.dropped_meter}});
-  }
   return {
       {"schema", r.kSchema},
       {"facility", to_json(r.facility)},
@@ -601,8 +650,7 @@ json to_json(const DatacentreReport& r) {
         {"size_category", r.size_category}}},
       {"grid_source", r.grid_source},
       {"items", items},
-      {"gaps", gaps},
-      {"overlaps", overlaps},
+      {"meters", to_json(r.meters)},
       {"warnings", r.warnings}};
 }
 

@@ -164,6 +164,8 @@ std::optional<Basis> parse_basis(std::string_view text) {
 
 std::string_view to_string(Quality quality) {
   switch (quality) {
+    case Quality::kDeclared:
+      return "declared";
     case Quality::kMeasured:
       return "measured";
     case Quality::kBill:

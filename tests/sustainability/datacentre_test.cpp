@@ -233,3 +233,18 @@ TEST(Datacentre, AnnexIVAggregatesWeightedAndPooledDifferAndSmallCategoriesAreSu
 
 }  // namespace
 }  // namespace vigie::sustainability
+
+namespace vigie::sustainability {
+namespace {
+
+TEST(Datacentre, PeriodBoundariesAreLocalMidnightsOrInstants) {
+  EXPECT_EQ(local_start("2025", "Europe/Paris"), kYear2025Paris);
+  EXPECT_EQ(local_start("2025-04", "Europe/Paris"), 1743458400);  // 2025-04-01T00:00+02:00
+  EXPECT_EQ(local_start("2025-04-02", "Europe/Paris"), 1743544800);
+  EXPECT_EQ(local_start("2025-04-01T00:00:00Z", "Europe/Paris"), 1743465600);
+  EXPECT_THROW(local_start("2025-13", "Europe/Paris"), InputError);
+  EXPECT_THROW(local_start("Q1", "Europe/Paris"), InputError);
+}
+
+}  // namespace
+}  // namespace vigie::sustainability

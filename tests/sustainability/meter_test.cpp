@@ -137,3 +137,71 @@ TEST(Meter, QuantitiesKnowTheirSymbolsAndAreFoundById) {
 
 }  // namespace
 }  // namespace vigie::sustainability
+
+namespace vigie::sustainability {
+namespace {
+
+TEST(Readings, JsonIntervalsAndIndexesWithUnits) {
+  const auto r = parse_readings_json(R"({"readings": [
+    {"quantity": "EDC", "from": "2025-01-01T00:00:00+01:00", "to": "2025-02-01T00:00:00+01:00",
+     "value": 1.5, "unit": "MWh", "basis": "bill", "meter": "TGBT", "source": "EDF invoice 0425"},
+    {"quantity": "win", "cumulative": true, "at": 1735686000, "value": 1200, "unit": "L"},
+    {"quantity": "TWH", "from": 0, "to": 3600, "value": -2}]})");
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].quantity, Quantity::kEdc);
+  EXPECT_DOUBLE_EQ(r[0].value, 1500);
+  EXPECT_EQ(r[0].start_s, 1735686000);
+  EXPECT_EQ(r[0].basis, Basis::kBill);
+  EXPECT_EQ(r[0].meter, "TGBT");
+  EXPECT_TRUE(r[1].cumulative);
+  EXPECT_DOUBLE_EQ(r[1].value, 1.2);
+  EXPECT_EQ(r[1].end_s, 1735686000);
+  EXPECT_DOUBLE_EQ(r[2].value, -2);
+}
+
+TEST(Readings, EveryBadRowIsReportedAndNoneTaken) {
+  try {
+    parse_readings_json(R"([
+      {"quantity": "EDC", "from": 0, "to": 10, "value": 1},
+      {"quantity": "PUE", "from": 0, "to": 10, "value": 1},
+      {"quantity": "EDC", "from": 10, "to": 0, "value": 1},
+      {"quantity": "EDC", "from": 0, "to": 10, "value": 1, "unit": "m3"},
+      {"quantity": "EDC", "from": 0, "to": 10, "value": "lots"},
+      {"quantity": "EDC", "from": 0, "to": 10, "value": 1, "colour": "red"}])");
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("5 bad reading(s), none stored"), std::string::npos) << what;
+    for (const char* row : {"reading 2:", "reading 3:", "reading 4:", "reading 5:", "reading 6:"})
+      EXPECT_NE(what.find(row), std::string::npos) << row;
+    EXPECT_EQ(what.find("reading 1:"), std::string::npos);
+  }
+  EXPECT_THROW(parse_readings_json("not json"), InputError);
+  EXPECT_THROW(parse_readings_json(R"({"rows": []})"), InputError);
+}
+
+TEST(Readings, CsvWithQuotesSemicolonsAndADecimalComma) {
+  const auto r = parse_readings_csv(
+      "quantity;from;to;value;unit;basis;meter;source\r\n"
+      "EDC;2025-01-01;2025-02-01;\"1234,5\";kWh;measured;TGBT;\"Diris A40; \"\"main\"\"\"\r\n"
+      "\r\n"
+      "EIT;2025-01-01;2025-02-01;1000;kWh;;UPS;\r\n");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_DOUBLE_EQ(r[0].value, 1234.5);
+  EXPECT_EQ(r[0].source, "Diris A40; \"main\"");
+  EXPECT_EQ(r[1].basis, Basis::kMeasured);
+  const auto cumulative =
+      parse_readings_csv("quantity,at,value,meter\nEDC,2025-01-01,100,m\nEDC,2025-02-01,250,m\n");
+  EXPECT_TRUE(cumulative[1].cumulative);
+  try {
+    parse_readings_csv("quantity,from,to,value\nEDC,2025-01-01,2025-02-01,1\nEDC,x,2025-02-01,1\n");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 3:"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_readings_csv("quantity,when,value\n"), InputError);
+  EXPECT_THROW(parse_readings_csv("quantity,from,to,value\n\"EDC,0,1,1\n"), InputError);
+}
+
+}  // namespace
+}  // namespace vigie::sustainability

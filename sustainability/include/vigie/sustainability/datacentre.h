@@ -67,6 +67,14 @@ nlohmann::json to_json(const Facility& facility);
 // [Jan 1, next Jan 1) of `year` in `time_zone`, and [from, to) of any month
 // or quarter. Throws InputError for an unknown zone.
 Span calendar_year(int year, std::string_view time_zone);
+// A period boundary in `time_zone`: "2025" (Jan 1), "2025-03" (March 1),
+// "2025-03-15" (that day), each at local midnight, or an RFC 3339 instant.
+// `to` is exclusive: from=2025-01&to=2025-04 is the first quarter. Throws
+// InputError for anything else or an unknown zone.
+int64_t local_start(std::string_view text, std::string_view time_zone);
+// `unix_s` as a local date "2025-01-01" in `time_zone` when it is a local
+// midnight, else "2025-08-01 01:00".
+std::string local_time_text(int64_t unix_s, std::string_view time_zone);
 // The calendar months that `period` meets, each clipped to it, in order.
 std::vector<Span> months_of(Span period, std::string_view time_zone);
 
@@ -147,6 +155,9 @@ struct DatacentreReport {
 DatacentreReport build_report(const Facility& facility, const std::vector<Reading>& readings,
                               const GridSeries& grid, Span period);
 
+// Per quantity: value, unit, quality, coverage and gaps; the overlaps and
+// meter resets (what `vigie facility check` shows).
+nlohmann::json to_json(const Consolidation& meters);
 nlohmann::json to_json(const DatacentreReport& report);
 // RFC 4180 CSV, the header `ref,symbol,name,unit,value,quality,notes`, one
 // line per item in the regulation's order.

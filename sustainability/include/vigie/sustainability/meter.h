@@ -95,10 +95,20 @@ struct Reading {
 // after it starts.
 void check(const Reading& reading);
 
-// The data quality of a value, worst last. A value is `incomplete` when the
-// readings cover less than the whole period, `prorated` when a reading was
-// cut at a period boundary, `missing` when no reading covers any of it.
-enum class Quality : uint8_t { kMeasured, kBill, kProrated, kEstimated, kIncomplete, kMissing };
+// The data quality of a value, worst last. `declared`: entered by the
+// operator (Annex I information, floor areas, installed power); a value is
+// `incomplete` when the readings cover less than the whole period,
+// `prorated` when a reading was cut at a period boundary, `missing` when no
+// reading covers any of it.
+enum class Quality : uint8_t {
+  kDeclared,
+  kMeasured,
+  kBill,
+  kProrated,
+  kEstimated,
+  kIncomplete,
+  kMissing
+};
 std::string_view to_string(Quality quality);
 
 struct Span {
@@ -156,5 +166,24 @@ struct Consolidation {
 // average otherwise). Throws InputError for an empty period or an invalid
 // reading (check()).
 Consolidation consolidate(const std::vector<Reading>& readings, Span period);
+
+// Readings as the API and `vigie facility import` take them. Every bad row
+// is reported (its number and why) and none is taken then: a file is stored
+// whole or not at all. Throws InputError with one line per bad row.
+//  - JSON: {"readings": [...]} or a bare list, each {"quantity": "EDC",
+//    "from": t, "to": t, "value": n, "unit": "kWh", "basis": "measured",
+//    "meter": "", "source": ""}; a cumulative index: {"cumulative": true,
+//    "at": t, ...}. Times RFC 3339 or Unix seconds. unit defaults to the
+//    report unit, basis to measured.
+//  - CSV (RFC 4180, ',' or ';'): a header naming quantity, value, and from
+//    and to (interval) or at (cumulative index); optional unit, basis, meter,
+//    source, kind ("interval" or "cumulative").
+std::vector<Reading> parse_readings_json(std::string_view text);
+std::vector<Reading> parse_readings_csv(std::string_view text);
+
+// RFC 4180 fields of CSV text, line by line (quoted fields may hold the
+// separator, quotes doubled, and line breaks); blank lines skipped. Throws
+// InputError for an unterminated quote.
+std::vector<std::vector<std::string>> parse_csv_rows(std::string_view text, char separator);
 
 }  // namespace vigie::sustainability

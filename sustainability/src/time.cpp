@@ -1,7 +1,8 @@
-#include "time_text.h"
+#include "vigie/sustainability/time.h"
 
 #include <date/date.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -15,6 +16,12 @@ std::string format_time(int64_t unix_s) {
 
 int64_t parse_time(std::string_view text, std::string_view field) {
   const std::string s(text);
+  if (!s.empty() && s.size() < 16 &&
+      std::all_of(s.begin() + (s[0] == '-' ? 1 : 0), s.end(),
+                  [](char c) { return c >= '0' && c <= '9'; }) &&
+      s != "-") {
+    return std::stoll(s);  // Unix seconds
+  }
   for (const char* format : {"%FT%T%Ez", "%FT%TZ", "%F %T%Ez", "%F %TZ", "%F"}) {
     std::istringstream in(s);
     date::sys_seconds t;
@@ -25,7 +32,7 @@ int64_t parse_time(std::string_view text, std::string_view field) {
                    "' is not a time (RFC 3339, YYYY-MM-DD or Unix seconds)");
 }
 
-int64_t parse_time(const nlohmann::json& value, std::string_view field) {
+int64_t parse_json_time(const nlohmann::json& value, std::string_view field) {
   if (value.is_number_integer()) return value.get<int64_t>();
   if (value.is_number()) {
     const double v = value.get<double>();
