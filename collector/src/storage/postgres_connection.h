@@ -383,4 +383,26 @@ auto PostgresStore::with_connection(Work&& work, bool idempotent) {
   }
 }
 
+template <typename Work>
+auto PostgresStore::transaction(Work&& work, bool idempotent) {
+  return with_connection(
+      [&](Connection& c) {
+        c.exec("BEGIN");
+        try {
+          if constexpr (std::is_void_v<decltype(work(c))>) {
+            work(c);
+            c.exec("COMMIT");
+          } else {
+            auto result = work(c);
+            c.exec("COMMIT");
+            return result;
+          }
+        } catch (...) {
+          c.rollback();
+          throw;
+        }
+      },
+      idempotent);
+}
+
 }  // namespace vigie::collector

@@ -56,28 +56,6 @@ constexpr const char* kOpenStates =
 
 }  // namespace
 
-template <typename Work>
-auto PostgresStore::transaction(Work&& work, bool idempotent) {
-  return with_connection(
-      [&](Connection& c) {
-        c.exec("BEGIN");
-        try {
-          if constexpr (std::is_void_v<decltype(work(c))>) {
-            work(c);
-            c.exec("COMMIT");
-          } else {
-            auto result = work(c);
-            c.exec("COMMIT");
-            return result;
-          }
-        } catch (...) {
-          c.rollback();
-          throw;
-        }
-      },
-      idempotent);
-}
-
 void PostgresStore::write_sightings(Connection& c, std::vector<csirt::Sighting> sightings) {
   // Rows are locked in one order by every writer (sightings by key, then
   // indicators by uuid), so that two collectors never wait for each other.

@@ -135,6 +135,21 @@ CREATE TABLE csirt_documents (
   PRIMARY KEY (kind, key));
 CREATE INDEX csirt_documents_updated ON csirt_documents (kind, updated_ns);
 )sql",
+    // 3 → 4: the sustainability reports (facility_store.h), as SQLite's migration 7.
+    R"sql(
+CREATE TABLE facilities (id bytea PRIMARY KEY, updated_ns bigint NOT NULL, body text NOT NULL);
+CREATE TABLE facility_readings (
+  facility bytea NOT NULL, quantity bytea NOT NULL, meter bytea NOT NULL,
+  cumulative boolean NOT NULL, start_s bigint NOT NULL, end_s bigint NOT NULL,
+  value double precision NOT NULL, basis bytea NOT NULL, source bytea NOT NULL,
+  imported_ns bigint NOT NULL,
+  PRIMARY KEY (facility, quantity, meter, cumulative, start_s, end_s));
+CREATE INDEX facility_readings_end ON facility_readings (facility, end_s);
+CREATE TABLE grid_points (
+  zone bytea NOT NULL, basis bytea NOT NULL, time_s bigint NOT NULL,
+  gco2e_per_kwh double precision NOT NULL, source bytea NOT NULL, version bytea NOT NULL,
+  PRIMARY KEY (zone, basis, time_s));
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 

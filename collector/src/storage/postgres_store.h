@@ -38,7 +38,7 @@ class CopyRows;
 //   that turns out to be broken is retried once on a new one.
 // Durability is PostgreSQL's commit (synchronous_commit as the server says;
 // its default, on, flushes the WAL before the commit returns).
-class PostgresStore final : public Store, public csirt::CsirtStore {
+class PostgresStore final : public Store, public csirt::CsirtStore, public FacilityStore {
  public:
   // `conninfo` is a libpq connection string or URI
   // ("postgresql://user@host:5432/vigie", "host=/run/postgresql dbname=vigie").
@@ -61,7 +61,22 @@ class PostgresStore final : public Store, public csirt::CsirtStore {
                     const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override;
   RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override;
   csirt::CsirtStore* csirt_store() override { return this; }
+  FacilityStore* facility_store() override { return this; }
   void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) override;
+
+  // FacilityStore (postgres_facility.cpp)
+  void put_facility(const sustainability::Facility& facility, uint64_t now_ns) override;
+  std::optional<sustainability::Facility> facility(const std::string& id) override;
+  std::vector<sustainability::Facility> facilities() override;
+  std::size_t add_readings(const std::string& facility,
+                           const std::vector<sustainability::Reading>& readings,
+                           uint64_t now_ns) override;
+  std::vector<sustainability::Reading> readings(const std::string& facility, int64_t from_s,
+                                                int64_t to_s) override;
+  void put_grid_points(const sustainability::GridSeries& series) override;
+  sustainability::GridSeries grid_series(const std::string& zone, const std::string& basis,
+                                         int64_t from_s, int64_t to_s) override;
+  std::vector<AccountEnergy> account_energy(uint64_t from_ns, uint64_t to_ns) override;
 
   // csirt::CsirtStore (postgres_csirt.cpp)
   csirt::Incident create_incident(csirt::Incident incident, csirt::TimelineEntry first) override;
@@ -106,7 +121,7 @@ class PostgresStore final : public Store, public csirt::CsirtStore {
   PoolStats pool_stats() const;
   std::size_t pool_size() const { return pool_size_; }
 
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   // The pg_advisory_xact_lock key that serialises migrations ("vigiemig").
   static constexpr long long kMigrationLockKey = 0x76696769656d6967;
 

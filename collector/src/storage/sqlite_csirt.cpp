@@ -29,25 +29,6 @@ constexpr const char* kOpenStates = "state NOT IN ('closed', 'false_positive', '
 
 }  // namespace
 
-template <typename Work>
-auto SqliteStore::transaction(Work&& work) {
-  std::lock_guard lock(mutex_);
-  statements_->begin.bind().run();
-  try {
-    if constexpr (std::is_void_v<decltype(work())>) {
-      work();
-      statements_->commit.bind().run();
-    } else {
-      auto result = work();
-      statements_->commit.bind().run();
-      return result;
-    }
-  } catch (...) {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-}
-
 csirt::Incident SqliteStore::create_incident(csirt::Incident incident,
                                              csirt::TimelineEntry first) {
   return transaction([&] {

@@ -227,5 +227,23 @@ class SqliteStore::Statements {
   Statement insert_observable, upsert_sighting, touch_indicator;  // the CSIRT's, at ingest
 };
 
+template <typename Work>
+auto SqliteStore::transaction(Work&& work) {
+  std::lock_guard lock(mutex_);
+  statements_->begin.bind().run();
+  try {
+    if constexpr (std::is_void_v<decltype(work())>) {
+      work();
+      statements_->commit.bind().run();
+    } else {
+      auto result = work();
+      statements_->commit.bind().run();
+      return result;
+    }
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
 
 }  // namespace vigie::collector

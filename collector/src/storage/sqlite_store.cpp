@@ -152,6 +152,24 @@ CREATE TABLE csirt_documents (
   PRIMARY KEY (kind, key)) WITHOUT ROWID;
 CREATE INDEX csirt_documents_updated ON csirt_documents (kind, updated_ns);
 )sql",
+    // 6 → 7: the sustainability reports (facility_store.h): facilities as
+    // their JSON, meter readings (a cumulative index with start_s 0), grid
+    // carbon intensity series; the per-account sums read workload_energy by
+    // end_ns (workload_energy_end).
+    R"sql(
+CREATE TABLE facilities (id TEXT PRIMARY KEY, updated_ns INTEGER NOT NULL, body TEXT NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE facility_readings (
+  facility TEXT NOT NULL, quantity TEXT NOT NULL, meter TEXT NOT NULL,
+  cumulative INTEGER NOT NULL, start_s INTEGER NOT NULL, end_s INTEGER NOT NULL,
+  value REAL NOT NULL, basis TEXT NOT NULL, source TEXT NOT NULL, imported_ns INTEGER NOT NULL,
+  PRIMARY KEY (facility, quantity, meter, cumulative, start_s, end_s)) WITHOUT ROWID;
+CREATE INDEX facility_readings_end ON facility_readings (facility, end_s);
+CREATE TABLE grid_points (
+  zone TEXT NOT NULL, basis TEXT NOT NULL, time_s INTEGER NOT NULL,
+  gco2e_per_kwh REAL NOT NULL, source TEXT NOT NULL, version TEXT NOT NULL,
+  PRIMARY KEY (zone, basis, time_s)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

@@ -35,7 +35,7 @@ struct SqliteWriteQueueLimits {
 // acknowledged only once durable. The technique is PostgreSQL's commit_delay
 // and LevelDB's write batching (DBImpl::Write), without a delay: a group is
 // whatever queued while the previous commit was being written.
-class SqliteStore final : public Store, public csirt::CsirtStore {
+class SqliteStore final : public Store, public csirt::CsirtStore, public FacilityStore {
  public:
   // Throws StoreError when the file cannot be opened or migrated, or its
   // schema is newer than this binary knows.
@@ -55,7 +55,22 @@ class SqliteStore final : public Store, public csirt::CsirtStore {
                     const std::vector<protocol::Alert>& alerts, uint64_t received_ns) override;
   RetentionOutcome apply_retention(const RetentionPolicy& policy, uint64_t now_ns) override;
   csirt::CsirtStore* csirt_store() override { return this; }
+  FacilityStore* facility_store() override { return this; }
   void set_indicator_matcher(std::shared_ptr<const csirt::IndicatorMatcher> matcher) override;
+
+  // FacilityStore (sqlite_facility.cpp)
+  void put_facility(const sustainability::Facility& facility, uint64_t now_ns) override;
+  std::optional<sustainability::Facility> facility(const std::string& id) override;
+  std::vector<sustainability::Facility> facilities() override;
+  std::size_t add_readings(const std::string& facility,
+                           const std::vector<sustainability::Reading>& readings,
+                           uint64_t now_ns) override;
+  std::vector<sustainability::Reading> readings(const std::string& facility, int64_t from_s,
+                                                int64_t to_s) override;
+  void put_grid_points(const sustainability::GridSeries& series) override;
+  sustainability::GridSeries grid_series(const std::string& zone, const std::string& basis,
+                                         int64_t from_s, int64_t to_s) override;
+  std::vector<AccountEnergy> account_energy(uint64_t from_ns, uint64_t to_ns) override;
 
   // csirt::CsirtStore (sqlite_csirt.cpp)
   csirt::Incident create_incident(csirt::Incident incident, csirt::TimelineEntry first) override;
@@ -90,7 +105,7 @@ class SqliteStore final : public Store, public csirt::CsirtStore {
   bool claim_overdue(const std::string& incident_id, const std::string& step_key,
                      uint64_t now_ns) override;
 
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // The write queue now and since opening (for metrics and tests).
   struct WriteQueueStats {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vigie/collector/facility_store.h"
 #include "vigie/csirt/indicator.h"
 #include "vigie/csirt/store.h"
 #include "vigie/protocol/event.h"
@@ -206,6 +207,9 @@ class Store {
   // The CSIRT's incidents, indicators and sightings, in the same database
   // (csirt/store.h); nullptr for a store that keeps none.
   virtual csirt::CsirtStore* csirt_store() = 0;
+  // Facilities, meter readings and grid series of the sustainability reports
+  // (facility_store.h), in the same database; nullptr for a store that keeps none.
+  virtual FacilityStore* facility_store() { return nullptr; }
   // The indicators stored alerts are matched against from now on: each
   // alert (of a batch or of store_alerts) whose event matches one becomes a
   // sighting (source "alert", with the alert's id), written in the alert's
