@@ -36,9 +36,10 @@ Config load_config(const std::string& path) {
   Config config = default_config();
   if (root.IsNull()) return config;
   check_keys(path, root, "",
-             {"listen", "database", "dashboard", "limits", "timeouts", "threads", "agent_tokens",
-              "remote_write", "api", "api_tokens", "tls", "role", "federation", "rules", "alerts",
-              "alertmanager", "webhooks", "storage", "retention", "csirt"});
+             {"listen",       "database",     "dashboard", "limits",       "timeouts", "threads",
+              "agent_tokens", "remote_write", "api",       "api_tokens",   "tls",      "role",
+              "federation",   "rules",        "alerts",    "alertmanager", "webhooks", "storage",
+              "retention",    "csirt",        "reports"});
 
   if (const auto listen = root["listen"]) {
     check_keys(path, listen, "listen.", {"address", "port"});
@@ -126,6 +127,7 @@ Config load_config(const std::string& path) {
   parse_storage_config(path, root["storage"], config.storage, config.database_path);
   config.retention = parse_retention_config(path, root["retention"]);
   config.csirt = parse_csirt_config(path, root["csirt"]);
+  config.reports = parse_reports_config(path, root["reports"]);
   return config;
 }
 

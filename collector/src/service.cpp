@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "metrics.h"
 #include "remote_write/remote_write.h"
+#include "reports/reports.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "storage/storage.h"
@@ -146,6 +147,13 @@ struct Service::Impl {
       // sets; the site's incidents go up as the peer's TLP allows.
       if (mirror) mirror->set_csirt(*csirt);
     }
+    // The sustainability reports (reports/reports.h): facilities, meter
+    // readings and grid series in the store's database.
+    if (FacilityStore* facilities = store->facility_store()) {
+      report_builder = std::make_unique<ReportBuilder>(*facilities, config.reports);
+      reports_api = std::make_unique<ReportsApi>(*report_builder, *facilities);
+      handler.set_reports(*reports_api);
+    }
     server = std::make_unique<Server>(config, handler);
   }
 
@@ -170,6 +178,8 @@ struct Service::Impl {
   std::unique_ptr<CorrelationEngine> correlation;
   std::unique_ptr<CsirtService> csirt;
   std::unique_ptr<CsirtApi> csirt_api;
+  std::unique_ptr<ReportBuilder> report_builder;
+  std::unique_ptr<ReportsApi> reports_api;
   std::unique_ptr<Server> server;
   bool stopped = false;
 };

@@ -67,7 +67,16 @@ std::vector<std::string> user_forms(const std::string& user) {
   return forms;
 }
 
-constexpr const char* kRoles = "admin, csirt, operator, sustainability or user:<uid or name>";
+constexpr const char* kRoles =
+    "admin, csirt, operator, sustainability, user:<uid or name> or project:<account>";
+
+// The text after "user:" or "project:": 1 to 256 bytes, no space, control, ':' or '/'.
+bool valid_name(std::string_view name) {
+  return !name.empty() && name.size() <= 256 &&
+         std::none_of(name.begin(), name.end(), [](unsigned char c) {
+           return c <= 0x20 || c == 0x7f || c == ':' || c == '/';
+         });
+}
 
 }  // namespace
 
@@ -109,9 +118,12 @@ bool allowed(Role role, Resource resource) {
              resource == Resource::kAgents || resource == Resource::kEnergy ||
              resource == Resource::kMetrics;
     case Role::kSustainability:
-      return resource == Resource::kEnergy || resource == Resource::kJobFootprints;
+      return resource == Resource::kEnergy || resource == Resource::kJobFootprints ||
+             resource == Resource::kReports || resource == Resource::kFacilities;
     case Role::kUser:
       return resource == Resource::kEnergy || resource == Resource::kJobFootprints;
+    case Role::kProject:
+      return resource == Resource::kReports;
   }
   return false;
 }
@@ -128,6 +140,8 @@ std::string_view to_string(Role role) {
       return "sustainability";
     case Role::kUser:
       return "user";
+    case Role::kProject:
+      return "project";
   }
   return "unknown";
 }
@@ -150,6 +164,10 @@ std::string_view to_string(Resource resource) {
       return "federation data";
     case Resource::kIncidents:
       return "incidents";
+    case Resource::kReports:
+      return "reports";
+    case Resource::kFacilities:
+      return "facilities";
     case Resource::kAdmin:
       return "administration";
   }
@@ -162,6 +180,7 @@ bool Principal::owns(std::string_view user) const {
 }
 
 std::string Principal::describe() const {
+  if (role == Role::kProject) return "project:" + project;
   if (role != Role::kUser || users.empty()) return std::string(to_string(role));
   return "user:" + users.front();
 }
@@ -175,14 +194,18 @@ std::optional<Principal> parse_role(const std::string& text) {
     }
   }
   constexpr std::string_view kUser = "user:";
-  if (!text.starts_with(kUser) || text.size() == kUser.size() || text.size() > 5 + 256 ||
-      std::any_of(text.begin() + kUser.size(), text.end(),
-                  [](unsigned char c) { return c <= 0x20 || c == 0x7f || c == ':' || c == '/'; })) {
-    return std::nullopt;
+  constexpr std::string_view kProject = "project:";
+  if (text.starts_with(kUser) && valid_name(std::string_view(text).substr(kUser.size()))) {
+    principal.role = Role::kUser;
+    principal.users = user_forms(text.substr(kUser.size()));
+    return principal;
   }
-  principal.role = Role::kUser;
-  principal.users = user_forms(text.substr(kUser.size()));
-  return principal;
+  if (text.starts_with(kProject) && valid_name(std::string_view(text).substr(kProject.size()))) {
+    principal.role = Role::kProject;
+    principal.project = text.substr(kProject.size());
+    return principal;
+  }
+  return std::nullopt;
 }
 
 ApiConfig parse_api_config(const std::string& path, const YAML::Node& api,

@@ -15,6 +15,7 @@
 #include "footprint.h"
 #include "http/query.h"
 #include "json.h"
+#include "reports/reports.h"
 #include "vigie/csirt/json.h"
 #include "vigie/protocol/codec.h"
 
@@ -237,6 +238,15 @@ const std::vector<Handler::Route>& Handler::routes() {
       // Every method; csirt/api.h answers 405 for the wrong one.
       {"/api/v1/csirt", "/api/v1/csirt/", M::kPrefix, "", "", A::kApiToken, R::kIncidents,
        &Handler::csirt},
+      // Every method; reports/reports.h answers 405 for the wrong one.
+      {"/api/v1/reports", "/api/v1/reports/", M::kPrefix, "", "", A::kApiToken, R::kReports,
+       &Handler::reports},
+      {"/api/v1/facilities", "/api/v1/facilities", M::kExact, "", "", A::kApiToken, R::kFacilities,
+       &Handler::reports},
+      {"/api/v1/facilities/item", "/api/v1/facilities/", M::kPrefix, "", "", A::kApiToken,
+       R::kFacilities, &Handler::reports},
+      {"/api/v1/grid", "/api/v1/grid/", M::kPrefix, "", "", A::kApiToken, R::kFacilities,
+       &Handler::reports},
       {"/metrics", "/metrics", M::kExact, "", "GET", A::kMetrics, R::kMetrics,
        &Handler::exposition},
       // Any other API path: authenticated like every API route (401/403
@@ -497,6 +507,14 @@ Response Handler::job_footprint(const Call& call) {
 Response Handler::csirt(const Call& call) {
   if (csirt_ == nullptr) return error(404, "this collector keeps no incidents");
   return csirt_->handle(call.request, call.path, call.query, *call.principal);
+}
+
+Response Handler::reports(const Call& call) {
+  if (reports_ == nullptr) return error(404, "this collector keeps no facilities");
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return reports_->handle(
+      call.request, call.path, call.query, *call.principal,
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
 }
 
 Response Handler::misp_feed(const Call& call) {

@@ -22,6 +22,7 @@ namespace vigie::collector {
 
 class DistributionServer;  // federation.h
 class CsirtApi;            // csirt/api.h
+class ReportsApi;          // reports/reports.h
 
 // Routes (errors are {"error": "<message>"} with the status shown):
 //   POST /api/v1/ingest   vigie.v1 batch, Bearer agent token; 200 {"status":"stored"|"duplicate"};
@@ -48,6 +49,10 @@ class CsirtApi;            // csirt/api.h
 //                         (csirt/api.h), roles csirt and admin
 //   GET  /api/v1/csirt/feeds/misp/…  the MISP feed of CLEAR/GREEN incidents without a
 //                         token, AMBER ones too for peers allowed it (csirt/api.h)
+//   *    /api/v1/facilities…, /api/v1/grid/…, GET /api/v1/reports/…  facilities, meter
+//                         readings, grid series and the sustainability reports
+//                         (reports/reports.h), roles sustainability and admin;
+//                         project:<account> its community report only
 //   GET  /metrics         Prometheus text exposition
 //   GET  /, /<file>, /vendor/<file>   static dashboard files
 // Unknown path: 404; known path, wrong method: 405 with Allow. Bad query
@@ -78,6 +83,10 @@ class Handler {
   // Serves /api/v1/csirt/ from `api` (404 without one). Call before the
   // server starts; `api` must outlive the handler.
   void set_csirt(CsirtApi& api) { csirt_ = &api; }
+
+  // Serves the facilities, grid series and reports from `api` (404 without
+  // one). Call before the server starts; `api` must outlive the handler.
+  void set_reports(ReportsApi& api) { reports_ = &api; }
 
   // For the server, once a request's headers are read and before its body
   // is (`request.body` is ignored): the 401 for an ingest request without a
@@ -152,6 +161,7 @@ class Handler {
   Response agents(const Call& call);
   Response job_footprint(const Call& call);
   Response csirt(const Call& call);
+  Response reports(const Call& call);
   Response misp_feed(const Call& call);
   Response ban_ack(const Call& call);
   // The site of a request with a site token (an agent token with a site),
@@ -172,6 +182,7 @@ class Handler {
   std::vector<BatchListener*> listeners_;
   const DistributionServer* distribution_ = nullptr;
   CsirtApi* csirt_ = nullptr;
+  ReportsApi* reports_ = nullptr;
   // Ingest requests admitted and not yet answered by the store (429 beyond
   // limits.max_pending_batches).
   std::atomic<std::size_t> pending_batches_{0};

@@ -63,10 +63,13 @@ inline const AgentToken* find_agent_token(const std::vector<AgentToken>& tokens,
 //   csirt           CSIRT coordinator: alerts, events, agents, federation data,
 //                   incidents and indicators (the CSIRT API, read and write)
 //   operator        site admin on call: alerts, events, agents, energy, /metrics
-//   sustainability  energy officer: energy and job footprints
+//   sustainability  energy officer: energy and job footprints, facilities,
+//                   their readings and the sustainability reports
 //   user:<uid>      a researcher: their own jobs' footprints and their own
 //                   workloads in the energy report, nothing else
-enum class Role : uint8_t { kAdmin, kCsirt, kOperator, kSustainability, kUser };
+//   project:<account>  a community's contact: the community report's rows of
+//                   that Slurm account (or of its project), nothing else
+enum class Role : uint8_t { kAdmin, kCsirt, kOperator, kSustainability, kUser, kProject };
 
 // What a read route serves; each route of the handler maps to one.
 enum class Resource : uint8_t {
@@ -78,7 +81,9 @@ enum class Resource : uint8_t {
   kMetrics,        // GET /metrics (public when api.public_metrics)
   kFederation,     // federation data (shared alerts, site energy aggregates)
   kIncidents,      // /api/v1/csirt/: incidents, indicators, sightings, retro-hunts (read and write)
-  kAdmin,          // anything else under /api/: admin only
+  kReports,        // GET /api/v1/reports/… (project:<account>: its own community rows only)
+  kFacilities,  // /api/v1/facilities…, /api/v1/grid/…: facilities, meter readings, grid series
+  kAdmin,       // anything else under /api/: admin only
 };
 
 // The matrix: whether `role` may read `resource` at all. user:<uid> is then
@@ -98,6 +103,8 @@ struct Principal {
   // Agents report a job's user by name, or by decimal uid when the node
   // cannot resolve it; either matches.
   std::vector<std::string> users;
+  // For Role::kProject: the Slurm account it speaks for.
+  std::string project;
 
   // Whether a job or workload whose user is `user` belongs to this
   // principal; always true except for Role::kUser.
@@ -136,7 +143,8 @@ struct ServerTls {
   bool enabled() const { return !cert_file.empty(); }
 };
 
-// "admin", "csirt", "operator", "sustainability" or "user:<uid or name>" ->
+// "admin", "csirt", "operator", "sustainability", "user:<uid or name>" or
+// "project:<account>" ->
 // a principal (uid <-> name resolved through NSS). Nothing for anything else.
 std::optional<Principal> parse_role(const std::string& text);
 

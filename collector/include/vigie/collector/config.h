@@ -16,6 +16,7 @@
 #include "vigie/collector/csirt_config.h"
 #include "vigie/collector/federation_config.h"
 #include "vigie/collector/remote_write_config.h"
+#include "vigie/collector/reports_config.h"
 #include "vigie/collector/storage_config.h"
 
 namespace vigie::collector {
@@ -47,6 +48,7 @@ struct Config {
   StorageConfig storage;    // `storage:` (storage_config.h); SQLite's file is database_path
   RetentionConfig retention;  // `retention:` (storage_config.h)
   CsirtConfig csirt;          // `csirt:` (csirt_config.h)
+  ReportsConfig reports;      // `reports:` (reports_config.h)
 };
 
 // The defaults above, with dashboard_dir and vendor_dir pointing at the
