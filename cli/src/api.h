@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "vigie/protocol/http_client.h"
@@ -18,6 +19,10 @@ inline constexpr int kExitUnreachable = 2;  // no answer at all
 struct ApiAnswer {
   int status = 0;
   nlohmann::json body;  // the answer's JSON; for a handled error, {"error": "<message>"} at least
+  // The answer as received. A request with an Accept header that does not
+  // ask for JSON (a CSV or HTML report) may get a body that is not JSON:
+  // `body` is then null and this is the answer.
+  std::string text;
 };
 
 // Sends `request` (Authorization added) and returns the collector's answer.

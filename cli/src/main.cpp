@@ -14,6 +14,7 @@
 #include "csirt_command.h"
 #include "format.h"
 #include "job_command.h"
+#include "report_command.h"
 #include "rules_command.h"
 #include "table.h"
 #include "vigie/protocol/event.h"
@@ -114,11 +115,16 @@ ApiAnswer call_api(const Options& options, vigie::protocol::HttpRequest request,
                    "--token (env VIGIE_TOKEN)\n";
     std::exit(kExitError);
   }
+  const bool wants_json =
+      std::none_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
+        return h.first == "Accept" && h.second.find("json") == std::string::npos;
+      });
   if (body.is_discarded()) {
+    if (!wants_json) return {response.status, json(), response.body};
     std::cerr << "vigie: the collector's answer to " << request.target << " is not JSON\n";
     std::exit(kExitError);
   }
-  return {response.status, std::move(body)};
+  return {response.status, std::move(body), response.body};
 }
 
 // GETs `target`, or exits with a message saying why not.
@@ -330,8 +336,16 @@ int main(int argc, char** argv) {
   int rules_exit = 0;
   auto* rules_cmd = vigie::cli::add_rules_command(app, rules_exit);
   const vigie::cli::CsirtCommands csirt(app);
+  const vigie::cli::ReportCommands reports(app);
   CLI11_PARSE(app, argc, argv);
   if (rules_cmd->parsed()) return rules_exit;
+  if (reports.parsed()) {
+    return reports.run(
+        [&options](vigie::protocol::HttpRequest r, const std::vector<int>& handled) {
+          return call_api(options, std::move(r), handled);
+        },
+        options.json, std::cout);
+  }
   if (csirt.parsed()) {
     return csirt.run(
         [&options](vigie::protocol::HttpRequest r, const std::vector<int>& handled) {
