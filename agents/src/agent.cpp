@@ -279,30 +279,26 @@ void Agent::Impl::open_power() {
     sources.nvml = power::NvmlSource::open(why, pc.nvml_library);
     if (!sources.nvml) spdlog::info("GPU energy off: {}", why);
   }
-  // Green Algorithms' P_c: configured, from the TDP table, else the linear model's slope.
+  // Green Algorithms' P_c and the idle power (power::choose_estimate).
   std::string model = pc.cpu_model;
-  if (model == "auto") {
-    model = power::parse_cpu_model_name(
-        workload::read_file(config.proc_root + "/cpuinfo", 1 << 22).value_or(""));
-  }
+  const std::string cpuinfo =
+      workload::read_file(config.proc_root + "/cpuinfo", 1 << 22).value_or("");
+  if (model == "auto") model = power::parse_cpu_model_name(cpuinfo);
   auto cpus = power::read_proc_stat(config.proc_root);
   const uint32_t ncpus = cpus && cpus->cpus > 0 ? cpus->cpus : 1;
-  std::string basis;
-  if (pc.core_watts > 0) {
-    options.estimate.core_watts = pc.core_watts;
-    basis = "power.core_watts";
-  } else if (auto entry = power::lookup_cpu_power(model)) {
-    options.estimate.core_watts = entry->core_watts();
-    basis = "TDP table: " + std::string(entry->model);
-  } else {
-    options.estimate.core_watts = (pc.max_watts - pc.idle_watts) / ncpus;
-    basis = "(max_watts - idle_watts) / CPUs; CPU model '" + model + "' not in the TDP table";
-  }
+  const power::EstimateChoice estimate = power::choose_estimate(
+      model, power::cpuinfo_is_virtual(cpuinfo), ncpus,
+      {.core_watts = pc.core_watts,
+       .idle_watts = pc.idle_watts_set ? std::optional(pc.idle_watts) : std::nullopt,
+       .max_watts = pc.max_watts_set ? std::optional(pc.max_watts) : std::nullopt,
+       .default_idle_watts = pc.idle_watts});
+  options.estimate.core_watts = estimate.model.core_watts;
+  metrics.set_power_estimate(estimate, !sources.rapl && !sources.wall);
   if (!sources.rapl && !sources.wall) {
-    spdlog::warn(
-        "power is ESTIMATED (Green Algorithms model): {} W idle + {:.2f} W per busy core "
-        "({}) + {} W/GB of memory",
-        pc.idle_watts, options.estimate.core_watts, basis, power::kMemoryWattsPerGb);
+    // The estimate's own idle power (none on a virtual machine unless set).
+    options.estimate.idle_watts = estimate.model.idle_watts;
+    spdlog::warn("power is ESTIMATED (Green Algorithms model): {} + {} W/GB of memory",
+                 estimate.basis, power::kMemoryWattsPerGb);
   }
   power = std::make_unique<power::PowerSampler>(std::move(options), std::move(sources),
                                                 workload::Resolver(mounts, {config.proc_root}));

@@ -216,8 +216,16 @@ Config parse_config(const std::string& yaml_text, const std::string& base_dir,
               {{"enabled", flag(p.enabled, "power.enabled")},
                {"interval_ms", number(p.interval_ms, "power.interval_ms", 100, 3'600'000)},
                {"source", str(p.source, "power.source")},
-               {"idle_watts", number(p.idle_watts, "power.idle_watts", 0, 1e5)},
-               {"max_watts", number(p.max_watts, "power.max_watts", 0, 1e5)},
+               {"idle_watts",
+                [&, read = number(p.idle_watts, "power.idle_watts", 0, 1e5)](const YAML::Node& v) {
+                  read(v);
+                  p.idle_watts_set = true;
+                }},
+               {"max_watts",
+                [&, read = number(p.max_watts, "power.max_watts", 0, 1e5)](const YAML::Node& v) {
+                  read(v);
+                  p.max_watts_set = true;
+                }},
                {"idle_policy", str(p.idle_policy, "power.idle_policy")},
                {"grid_intensity_gco2e_per_kwh",
                 number(p.grid_intensity_gco2e_per_kwh, "power.grid_intensity_gco2e_per_kwh", 0,

@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include <sstream>
+
 namespace vigie::agent {
 namespace {
 
@@ -435,6 +437,26 @@ void AgentMetrics::set_rules(std::size_t rules, const std::string& pack_version)
   if (rules_pack_version_ != nullptr) rules_pack_.Remove(rules_pack_version_);
   rules_pack_version_ = &rules_pack_.Add({{"version", pack_version}});
   rules_pack_version_->Set(1);
+}
+
+void AgentMetrics::set_power_estimate(const power::EstimateChoice& estimate, bool in_use) {
+  const auto text = [](double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+  };
+  prometheus::BuildGauge()
+      .Name("vigie_power_estimate_info")
+      .Help(
+          "1 for the model the power estimate charges (Green Algorithms); in_use=true when "
+          "the node has no energy sensor")
+      .Register(*registry_)
+      .Add({{"in_use", in_use ? "true" : "false"},
+            {"virtual_machine", estimate.virtual_machine ? "true" : "false"},
+            {"core_watts", text(estimate.model.core_watts)},
+            {"idle_watts", text(estimate.model.idle_watts)},
+            {"basis", estimate.basis}})
+      .Set(1);
 }
 
 void AgentMetrics::count_rules_reload(bool swapped) {

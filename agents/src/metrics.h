@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "vigie/power/estimate.h"
 #include "vigie/power/power_sampler.h"
 #include "vigie/protocol/event.h"
 #include "vigie/uplink/uplink.h"
@@ -56,6 +57,10 @@ class AgentMetrics {
   // vigie_sensor_ringbuf_used_bytes: bytes waiting in the ring buffer (the
   // kernel's BPF_RB_AVAIL_DATA), sampled at each health publication.
   void set_ringbuf_used_bytes(uint64_t bytes);
+  // vigie_power_estimate_info{in_use, virtual_machine, core_watts, idle_watts, basis} 1:
+  // the model the estimate charges (set once at start), in use when the node
+  // has no energy sensor.
+  void set_power_estimate(const power::EstimateChoice& estimate, bool in_use);
   // The rule set in force: vigie_rules_loaded and vigie_rules_pack_info{version} 1.
   void set_rules(std::size_t rules, const std::string& pack_version);
   // One reload attempt: swapped in, or refused (the previous set stays).

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "vigie/power/carbon.h"
 #include "vigie/power/proc_stat.h"
@@ -158,6 +161,95 @@ TEST(PowerCarbon, PueSeriesFromAFacilityFeed) {
   std::filesystem::remove_all(dir);
   EXPECT_DOUBLE_EQ(carbon_factors(m, 1700000950).pue, 1.31);
   EXPECT_DOUBLE_EQ(carbon_gco2e(3.6e6, carbon_factors(m, 1700000100)), 1.25 * 56);
+}
+
+}  // namespace
+}  // namespace vigie::power
+
+namespace vigie::power {
+namespace {
+
+// What a hypervisor shows: a bare family name, and the "hypervisor" flag.
+constexpr const char* kVmCpuinfo =
+    "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
+    "flags\t\t: fpu vme de pse tsc msr hypervisor lahf_lm\n\nprocessor\t: 1\n";
+
+TEST(PowerEstimate, AVirtualMachineIsChargedPerVcpuWithNoServerIdlePower) {
+  ASSERT_TRUE(cpuinfo_is_virtual(kVmCpuinfo));
+  EXPECT_FALSE(cpuinfo_is_virtual("flags\t\t: fpu vme hypervisorx\n"));
+  EXPECT_FALSE(cpuinfo_is_virtual("model name\t: Xeon\n"));
+  const auto vm = choose_estimate(parse_cpu_model_name(kVmCpuinfo), true, 2, {});
+  EXPECT_EQ(vm.model.idle_watts, 0);
+  EXPECT_EQ(vm.model.core_watts, 4.55);  // Green Algorithms' EPYC median per core
+  EXPECT_TRUE(vm.virtual_machine);
+  EXPECT_NE(
+      vm.basis.find("AMD EPYC median TDP per core = 4.55 W per vCPU; idle 0 W (virtual machine)"),
+      std::string::npos)
+      << vm.basis;
+  // Two busy vCPUs for an hour: 9.1 Wh, where the node defaults charged 180 Wh.
+  EXPECT_DOUBLE_EQ(estimate_cpu_joules(vm.model, 3600, 2 * 3600), 2 * 4.55 * 3600);
+  // What the site configured still wins.
+  const auto set = choose_estimate("AMD EPYC", true, 2, {.idle_watts = 10.0, .max_watts = 50.0});
+  EXPECT_EQ(set.model.idle_watts, 10);
+  EXPECT_EQ(set.model.core_watts, 20);  // (50 - 10) / 2
+  EXPECT_EQ(choose_estimate("AMD EPYC", true, 2, {.core_watts = 3}).model.core_watts, 3);
+  // Bare metal keeps the node's idle power.
+  EXPECT_EQ(
+      choose_estimate("Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz", false, 28, {}).model.idle_watts,
+      60);
+}
+
+TEST(PowerEstimate, FamiliesFallBackToGreenAlgorithmsMedians) {
+  EXPECT_EQ(lookup_cpu_family("AMD EPYC 7B13 64-Core Processor").family, "AMD EPYC");
+  EXPECT_EQ(lookup_cpu_family("Intel Xeon Processor (Icelake)").core_watts, 9.4);
+  EXPECT_EQ(lookup_cpu_family("Intel(R) Core(TM) i7-8665U CPU @ 1.90GHz").family, "Intel Core");
+  EXPECT_EQ(lookup_cpu_family("AMD Ryzen 9 7950X").core_watts, 10.8);
+  EXPECT_EQ(lookup_cpu_family("Neoverse-N1").family, "Any");
+  EXPECT_EQ(lookup_cpu_family("").core_watts, 12.0);
+  // An exact model still comes first.
+  EXPECT_EQ(choose_estimate("AMD EPYC 7763 64-Core Processor", true, 8, {}).model.core_watts,
+            280.0 / 64);
+}
+
+// Green Algorithms' CPU table (the corpus' TDP_cpu.csv): every model Vigie's
+// table shares with it charges the same per-core power within 1 %, and the
+// family medians are those of its rows.
+TEST(PowerEstimate, ParityWithGreenAlgorithmsCpuTable) {
+  std::ifstream in(std::string(VIGIE_SOURCE_DIR) +
+                   "/../shared/corpus/sustainability/green-algorithms/TDP_cpu.csv");
+  ASSERT_TRUE(in) << "the corpus' Green Algorithms table";
+  std::string line;
+  std::map<std::string, std::vector<double>> families;
+  int shared = 0;
+  for (int n = 0; std::getline(in, line); ++n) {
+    if (n < 2) continue;  // two header lines
+    std::vector<std::string> cells;
+    std::stringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+    if (cells.size() < 4 || cells[3].empty()) continue;
+    const double per_core = std::stod(cells[3]);
+    const std::string model = cells[0];
+    if (const auto entry = lookup_cpu_power(model)) {
+      ++shared;
+      EXPECT_NEAR(entry->core_watts(), per_core, per_core * 0.01 + 0.05) << model;
+    }
+    const CpuFamilyPower family = lookup_cpu_family(model);
+    if (family.family != "Any") families[std::string(family.family)].push_back(per_core);
+  }
+  EXPECT_GE(shared, 3);
+  for (auto& [family, values] : families) {
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    const double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    EXPECT_NEAR(lookup_cpu_family(family).core_watts, median, 1e-9) << family << " over " << n;
+  }
+  // Green Algorithms' eq. (1) on its own inputs: 12 cores of a Xeon E5-2683 v4
+  // (7.5 W each) at 100 % for 12 h with 64 GB: (12 x 7.5 + 64 x 0.3725) x 12 h.
+  const EstimateModel model =
+      choose_estimate("Xeon E5-2683 v4", false, 12, {.idle_watts = 0.0}).model;
+  const double joules = estimate_cpu_joules(model, 12 * 3600, 12 * 12 * 3600) +
+                        estimate_memory_joules(model, 12 * 3600, 64 * (1ull << 30));
+  EXPECT_NEAR(joules / 3.6e6, (12 * 7.5 + 64 * 0.3725) * 12 / 1000, 0.01 * 1.37);
 }
 
 }  // namespace

@@ -44,12 +44,17 @@ struct PowerConfig {
   // active energy that is split by CPU time (see vigie/power).
   double idle_watts = 60;
   double max_watts = 180;
+  // Whether the file set them: on a virtual machine the estimate charges no
+  // idle power and takes the CPU family's per-core power unless it did.
+  bool idle_watts_set = false;
+  bool max_watts_set = false;
   std::string idle_policy = "unattributed";  // unattributed | allocated_cores
   double grid_intensity_gco2e_per_kwh = 56;  // see vigie/power carbon.h for the source
   double pue = 1.4;
   // Estimate (no RAPL, no IPMI): per-core power P_c of Green Algorithms. 0:
   // from the TDP table for cpu_model ("auto": /proc/cpuinfo's model name),
-  // else (max_watts - idle_watts) / online CPUs.
+  // else (max_watts - idle_watts) / online CPUs when max_watts is set, else
+  // the CPU family's (vigie/power estimate.h choose_estimate).
   double core_watts = 0;
   std::string cpu_model = "auto";
   bool nvml = true;                                // GPUs through NVML when the driver is there
