@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "metrics.h"
 #include "remote_write/remote_write.h"
+#include "reports/report_metrics.h"
 #include "reports/reports.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
@@ -153,6 +154,8 @@ struct Service::Impl {
       report_builder = std::make_unique<ReportBuilder>(*facilities, config.reports);
       reports_api = std::make_unique<ReportsApi>(*report_builder, *facilities);
       handler.set_reports(*reports_api);
+      report_metrics = std::make_unique<ReportMetrics>(
+          *report_builder, *facilities, metrics.registry(), config.reports.metrics_interval);
     }
     server = std::make_unique<Server>(config, handler);
   }
@@ -180,6 +183,7 @@ struct Service::Impl {
   std::unique_ptr<CsirtApi> csirt_api;
   std::unique_ptr<ReportBuilder> report_builder;
   std::unique_ptr<ReportsApi> reports_api;
+  std::unique_ptr<ReportMetrics> report_metrics;
   std::unique_ptr<Server> server;
   bool stopped = false;
 };
@@ -193,6 +197,7 @@ void Service::start() {
   if (impl_->csirt) impl_->csirt->start();
   impl_->server->start();
   impl_->retention.start();
+  if (impl_->report_metrics) impl_->report_metrics->start();
   spdlog::info("vigie-collector listening on {}:{} ({}), database {}", impl_->config.listen_address,
                impl_->server->port(), impl_->config.tls.enabled() ? "https" : "http",
                describe_store(impl_->config.storage, impl_->config.database_path));
@@ -204,6 +209,7 @@ void Service::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->retention.stop();
+  if (impl_->report_metrics) impl_->report_metrics->stop();
   impl_->server->stop();
   if (impl_->csirt) impl_->csirt->stop();
   // What is queued for remote_write gets a short chance to go out.

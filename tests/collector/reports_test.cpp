@@ -6,6 +6,7 @@
 #include "reports/reports.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,9 +14,11 @@
 
 #include "http/handler.h"
 #include "metrics.h"
+#include "reports/report_metrics.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "support/browser_check.h"
+#include "support/exposition.h"
 #include "support/footprint_fixture.h"
 #include "support/postgres_instance.h"
 #include "support/sample_batch.h"
@@ -289,6 +292,68 @@ TEST(Reports, ASyntheticYearGivesTheSameReportsOnSqliteAndPostgres) {
   EXPECT_EQ(c["totals"][0]["community"], "astro");
   EXPECT_EQ(reports[0]["projects"]["totals"][1]["community"], "universe");
   EXPECT_EQ(reports[0]["projects"]["idle_kwh"], 0);
+}
+
+// The year to date as gauges, for Grafana; a facility removed takes its
+// series with it.
+TEST(Reports, TheYearToDateIsExportedAsGauges) {
+  testing::TempDir dir;
+  SqliteStore store((dir.path() / "collector.db").string());
+  load_year(store);
+  ReportBuilder builder(*store.facility_store(), {});
+  prometheus::Registry registry;
+  ReportMetrics gauges(builder, *store.facility_store(), registry, std::chrono::seconds(0));
+  const auto exposition = [&] {
+    return prometheus::TextSerializer().Serialize(registry.Collect());
+  };
+  ASSERT_TRUE(gauges.refresh(k2026 - 1));
+  const std::string text = exposition();
+  using integration::find_sample;
+  const auto pue = find_sample(text, R"(vigie_facility_kpi{facility="meso",kpi="pue"})");
+  ASSERT_TRUE(pue) << text;
+  EXPECT_GT(*pue, 1.2);
+  EXPECT_TRUE(find_sample(text, R"(vigie_facility_kpi{facility="meso",kpi="cue_location"})"));
+  EXPECT_FALSE(find_sample(text, R"(vigie_facility_kpi{facility="meso",kpi="wue_potable"})"));
+  EXPECT_NEAR(
+      *find_sample(text, R"(vigie_facility_report_coverage{facility="meso",quantity="EIT"})"),
+      355.0 / 365, 1e-4);
+  const double edc =
+      *find_sample(text, R"(vigie_facility_energy_kwh{facility="meso",quantity="EDC"})");
+  const double shares =
+      *integration::sum_samples(text, "vigie_community_energy_kwh", R"(facility="meso")");
+  EXPECT_NEAR(shares, edc, 1e-6 * edc);  // communities + idle + unallocated = EDC
+  EXPECT_TRUE(find_sample(
+      text, R"(vigie_community_co2e_kg{community="astro",facility="meso",scope="embodied"})"));
+  // The Grafana dashboard: the classic model's rules, a unit on every panel,
+  // and every metric it queries exported here.
+  std::ifstream file(std::string(VIGIE_SOURCE_DIR) +
+                     "/dashboards/grafana/vigie-sustainability.json");
+  const json dashboard = json::parse(file);
+  EXPECT_TRUE(dashboard["id"].is_null());
+  EXPECT_EQ(dashboard["uid"], "vigie-sustainability");
+  EXPECT_FALSE(dashboard.contains("__inputs"));
+  EXPECT_EQ(dashboard["templating"]["list"][0]["type"], "datasource");
+  int queries = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    if (panel["type"] == "row") continue;
+    EXPECT_FALSE(panel["fieldConfig"]["defaults"].value("unit", "").empty()) << panel["title"];
+    for (const auto& target : panel["targets"]) {
+      const std::string expr = target["expr"];
+      EXPECT_EQ(target["datasource"]["uid"], "${datasource}") << expr;
+      const auto name = expr.substr(expr.find("vigie_"), expr.find('{') - expr.find("vigie_"));
+      EXPECT_NE(text.find("\n" + name + "{"), std::string::npos) << name << " is not exported";
+      ++queries;
+    }
+  }
+  EXPECT_GE(queries, 10);
+
+  // An hour into the year no job has run yet: the communities' series go.
+  ASSERT_TRUE(gauges.refresh(k2025 + 3600));
+  const std::string early = exposition();
+  EXPECT_TRUE(find_sample(early, R"(vigie_facility_energy_kwh{facility="meso",quantity="EDC"})"));
+  EXPECT_FALSE(find_sample(
+      early, R"(vigie_community_co2e_kg{community="astro",facility="meso",scope="embodied"})"))
+      << early;
 }
 
 // The routes, with every role, through the handler.

@@ -13,7 +13,14 @@ using ::vigie::config::scalar;
 ReportsConfig parse_reports_config(const std::string& path, const YAML::Node& node) {
   ReportsConfig out;
   if (!node.IsDefined() || node.IsNull()) return out;
-  check_keys(path, node, "reports.", {"projects", "grid_basis", "embodied"});
+  check_keys(path, node, "reports.",
+             {"projects", "grid_basis", "embodied", "metrics_interval_seconds"});
+  if (const auto interval = node["metrics_interval_seconds"]) {
+    const auto seconds = scalar<int64_t>(path, interval, "reports.metrics_interval_seconds");
+    if (seconds < 0 || seconds > 86400)
+      fail(path, interval, "'reports.metrics_interval_seconds' must be in [0, 86400]");
+    out.metrics_interval = std::chrono::seconds(seconds);
+  }
   if (const auto projects = node["projects"]) {
     if (!projects.IsMap()) fail(path, projects, "'reports.projects' must map accounts to projects");
     for (const auto& entry : projects) {
