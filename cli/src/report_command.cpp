@@ -137,6 +137,19 @@ void print_federation(const json& r, std::ostream& out) {
   table.print(out, "no facility");
 }
 
+void print_facilities(const json& r, std::ostream& out) {
+  Table table({"ID", "NAME", "LEGAL ENTITY", "TIME ZONE", "GRID", "SITES"});
+  for (const auto& f : r.at("facilities")) {
+    std::string sites;
+    for (const auto& site : f.value("sites", json::array())) {
+      sites += (sites.empty() ? "" : ",") + site.get<std::string>();
+    }
+    table.add({f.value("id", ""), f.value("name", ""), f.value("legal_entity", ""),
+               f.value("time_zone", ""), f.value("grid_zone", ""), sites});
+  }
+  table.print(out, "no facility");
+}
+
 void print_check(const json& r, std::ostream& out) {
   Table table({"QUANTITY", "VALUE", "UNIT", "QUALITY", "COVERAGE", "READINGS", "GAPS"});
   for (const auto& q : r.at("quantities")) {
@@ -159,6 +172,34 @@ void print_check(const json& r, std::ostream& out) {
     out << "reset: " << m.value("quantity", "") << " meter '" << m.value("meter", "")
         << "' went down at " << m.value("at", "") << '\n';
   }
+}
+
+// GETs `target`: the API's JSON when `json_output`, else `print`'s table.
+int show(const Api& api, const std::string& target, bool json_output, std::ostream& out,
+         void (*print)(const json&, std::ostream&)) {
+  const ApiAnswer a = api(request("GET", target), {});
+  if (json_output) {
+    out << a.body.dump(2) << '\n';
+  } else {
+    print(a.body, out);
+  }
+  return 0;
+}
+
+// `vigie report <kind>`: the collector's CSV or HTML with --format, else as show().
+int report(const Values& v, const std::string& kind, const Api& api, bool json_output,
+           std::ostream& out, void (*print)(const json&, std::ostream&)) {
+  const bool communities = kind == "communities";
+  const std::string target = "/api/v1/reports/" + kind +
+                             query({{"facility", v.facility},
+                                    {"year", v.year},
+                                    {"from", v.from},
+                                    {"to", v.to},
+                                    {"group_by", communities ? v.group_by : ""},
+                                    {"idle", communities ? v.idle : ""},
+                                    {"format", v.format == "table" ? "" : v.format}});
+  if (v.format != "table") return write_file(api, target, v, out);
+  return show(api, target, json_output, out, print);
 }
 
 }  // namespace
@@ -210,21 +251,7 @@ ReportCommands::ReportCommands(CLI::App& app) : args_(std::make_unique<Arguments
   add->add_option("file", v.file, "the facility's JSON (- for standard input)")->required();
   command(facility, "list", "the facilities this collector holds",
           [](const Values&, const Api& api, bool json_output, std::ostream& out) {
-            const ApiAnswer a = api(request("GET", "/api/v1/facilities"), {});
-            if (json_output) {
-              out << a.body.dump(2) << '\n';
-              return 0;
-            }
-            Table table({"ID", "NAME", "LEGAL ENTITY", "TIME ZONE", "GRID", "SITES"});
-            for (const auto& f : a.body.at("facilities")) {
-              std::string sites;
-              for (const auto& s : f.value("sites", json::array()))
-                sites += (sites.empty() ? "" : ",") + s.get<std::string>();
-              table.add({f.value("id", ""), f.value("name", ""), f.value("legal_entity", ""),
-                         f.value("time_zone", ""), f.value("grid_zone", ""), sites});
-            }
-            table.print(out, "no facility");
-            return 0;
+            return show(api, "/api/v1/facilities", json_output, out, print_facilities);
           });
   auto* import = command(
       facility, "import", "add meter readings from CSV or JSON (the whole file or nothing)",
@@ -255,16 +282,10 @@ ReportCommands::ReportCommands(CLI::App& app) : args_(std::make_unique<Arguments
   auto* check =
       command(facility, "check", "coverage, gaps, overlaps and meter resets over a period",
               [](const Values& v, const Api& api, bool json_output, std::ostream& out) {
-                const ApiAnswer a = api(
-                    request("GET", "/api/v1/facilities/" + v.facility + "/check" +
-                                       query({{"year", v.year}, {"from", v.from}, {"to", v.to}})),
-                    {});
-                if (json_output) {
-                  out << a.body.dump(2) << '\n';
-                } else {
-                  print_check(a.body, out);
-                }
-                return 0;
+                return show(api,
+                            "/api/v1/facilities/" + v.facility + "/check" +
+                                query({{"year", v.year}, {"from", v.from}, {"to", v.to}}),
+                            json_output, out, print_check);
               });
   check->add_option("facility", v.facility, "facility id")->required();
   add_period(check);
@@ -301,50 +322,22 @@ ReportCommands::ReportCommands(CLI::App& app) : args_(std::make_unique<Arguments
   grid_import->add_option("--column", v.column,
                           "value column of a generic CSV; 'direct' or 'lca' for Electricity Maps");
 
-  auto* report =
+  auto* report_cmd =
       app.add_subcommand("report", "sustainability reports (EU 2024/1364, ISO/IEC 30134)");
-  report->require_subcommand(1);
-  auto* datacentre =
-      command(report, "datacentre", "a facility's Annex I-III information and KPIs over a period",
-              [](const Values& v, const Api& api, bool json_output, std::ostream& out) {
-                const std::string target = "/api/v1/reports/datacentre" +
-                                           query({{"facility", v.facility},
-                                                  {"year", v.year},
-                                                  {"from", v.from},
-                                                  {"to", v.to},
-                                                  {"format", v.format == "table" ? "" : v.format}});
-                if (v.format != "table") return write_file(api, target, v, out);
-                const ApiAnswer a = api(request("GET", target), {});
-                if (json_output) {
-                  out << a.body.dump(2) << '\n';
-                } else {
-                  print_datacentre(a.body, out);
-                }
-                return 0;
-              });
+  report_cmd->require_subcommand(1);
+  auto* datacentre = command(
+      report_cmd, "datacentre", "a facility's Annex I-III information and KPIs over a period",
+      [](const Values& v, const Api& api, bool json_output, std::ostream& out) {
+        return report(v, "datacentre", api, json_output, out, print_datacentre);
+      });
   datacentre->add_option("facility", v.facility, "facility id")->required();
   add_period(datacentre);
   add_format(datacentre);
   auto* communities =
-      command(report, "communities",
+      command(report_cmd, "communities",
               "energy and carbon per Slurm account or project, adding up to the meter",
               [](const Values& v, const Api& api, bool json_output, std::ostream& out) {
-                const std::string target = "/api/v1/reports/communities" +
-                                           query({{"facility", v.facility},
-                                                  {"year", v.year},
-                                                  {"from", v.from},
-                                                  {"to", v.to},
-                                                  {"group_by", v.group_by},
-                                                  {"idle", v.idle},
-                                                  {"format", v.format == "table" ? "" : v.format}});
-                if (v.format != "table") return write_file(api, target, v, out);
-                const ApiAnswer a = api(request("GET", target), {});
-                if (json_output) {
-                  out << a.body.dump(2) << '\n';
-                } else {
-                  print_communities(a.body, out);
-                }
-                return 0;
+                return report(v, "communities", api, json_output, out, print_communities);
               });
   communities->add_option("facility", v.facility, "facility id")->required();
   add_period(communities);
@@ -354,16 +347,10 @@ ReportCommands::ReportCommands(CLI::App& app) : args_(std::make_unique<Arguments
   communities->add_option("--idle", v.idle, "separate or proportional")
       ->check(CLI::IsMember({"separate", "proportional"}));
   auto* federation =
-      command(report, "federation", "Annex IV aggregates of every facility held here",
+      command(report_cmd, "federation", "Annex IV aggregates of every facility held here",
               [](const Values& v, const Api& api, bool json_output, std::ostream& out) {
-                const ApiAnswer a = api(
-                    request("GET", "/api/v1/reports/federation" + query({{"year", v.year}})), {});
-                if (json_output) {
-                  out << a.body.dump(2) << '\n';
-                } else {
-                  print_federation(a.body, out);
-                }
-                return 0;
+                return show(api, "/api/v1/reports/federation" + query({{"year", v.year}}),
+                            json_output, out, print_federation);
               });
   federation->add_option("--year", v.year, "the calendar year")->required();
 }

@@ -123,14 +123,10 @@ TEST(CollectorCsirtPages, CoordinatorWorksAnIncidentInABrowser) {
         {"indicator_facts", {"192.0.2.7"}},
         {"revoked", false},
         {"sightings", {{"node12", "123456", "retrohunt"}}}}}};
-  const fs::path spec_file = dir.path() / "csirt_pages.json";
-  std::ofstream(spec_file) << spec.dump(2);
-  const std::string cmd = "node " + std::string(VIGIE_SOURCE_DIR) +
-                          "/tests/dashboards/csirt_pages_check.mjs http://127.0.0.1:" +
-                          std::to_string(service.port()) + " " + spec_file.string() + " " +
-                          VIGIE_BINARY_DIR + "/csirt-pages";
-  const auto [status, output] = testing::run(cmd);
-  EXPECT_EQ(status, 0) << cmd << "\n" << output;
+  EXPECT_EQ(testing::page_check_failure(VIGIE_SOURCE_DIR, VIGIE_BINARY_DIR, "csirt_pages_check.mjs",
+                                        service.port(), dir.path() / "csirt_pages.json",
+                                        spec.dump(2), "csirt-pages"),
+            "");
 }
 
 TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
@@ -247,14 +243,10 @@ TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
                          {"reason", "scanning every site's login nodes"}}},
                        {"lift", oidc},
                        {"lift_reason", "the leaked token was revoked at the IdP"}}}};
-  const fs::path spec_file = dir.path() / "bans_page.json";
-  std::ofstream(spec_file) << spec.dump(2);
-  const std::string cmd =
-      "node " + std::string(VIGIE_SOURCE_DIR) +
-      "/tests/dashboards/bans_page_check.mjs http://127.0.0.1:" + std::to_string(service.port()) +
-      " " + spec_file.string() + " " + VIGIE_BINARY_DIR + "/csirt-pages";
-  const auto [exit_status, output] = testing::run(cmd);
-  EXPECT_EQ(exit_status, 0) << cmd << "\n" << output;
+  EXPECT_EQ(testing::page_check_failure(VIGIE_SOURCE_DIR, VIGIE_BINARY_DIR, "bans_page_check.mjs",
+                                        service.port(), dir.path() / "bans_page.json", spec.dump(2),
+                                        "csirt-pages"),
+            "");
 }
 
 }  // namespace

@@ -554,14 +554,10 @@ TEST(ReportPage, TheYearsReportPrintsInABrowser) {
         "astro", "bio", "idle (no job)", "Total = EDC", "Gaps in the meter readings",
         "EIT: 2025-08-01 01:00 → 2025-08-11 01:00", "2025-01-01 → 2026-01-01 (Europe/Paris)"}},
       {"badges", {"declared", "measured", "bill", "incomplete", "missing"}}};
-  const fs::path spec_file = dir.path() / "report_page.json";
-  std::ofstream(spec_file) << spec.dump(2);
-  const std::string cmd =
-      "node " + std::string(VIGIE_SOURCE_DIR) +
-      "/tests/dashboards/report_page_check.mjs http://127.0.0.1:" + std::to_string(service.port()) +
-      " " + spec_file.string() + " " + VIGIE_BINARY_DIR + "/report-page";
-  const auto [status, output] = testing::run(cmd);
-  EXPECT_EQ(status, 0) << cmd << "\n" << output;
+  EXPECT_EQ(testing::page_check_failure(VIGIE_SOURCE_DIR, VIGIE_BINARY_DIR, "report_page_check.mjs",
+                                        service.port(), dir.path() / "report_page.json",
+                                        spec.dump(2), "report-page"),
+            "");
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 
 #include <sys/wait.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -35,6 +37,22 @@ inline std::string browser_missing(const std::string& source_dir) {
   return "needs node, " + chromium +
          " and dashboards/node_modules/playwright-core (deploy/install-deps.sh --test, "
          "deploy/build.sh)";
+}
+
+// Runs the browser check tests/dashboards/<script> (node, playwright-core)
+// against the collector at 127.0.0.1:`port`, with `spec` (JSON text) written
+// to `spec_file`; screenshots under VIGIE_BINARY_DIR/<prefix>. "" when it
+// passed, else the command and what it printed, for a FAIL().
+inline std::string page_check_failure(const std::string& source_dir, const std::string& binary_dir,
+                                      const std::string& script, uint16_t port,
+                                      const std::filesystem::path& spec_file,
+                                      const std::string& spec, const std::string& prefix) {
+  std::ofstream(spec_file) << spec;
+  const std::string cmd = "node " + source_dir + "/tests/dashboards/" + script +
+                          " http://127.0.0.1:" + std::to_string(port) + " " + spec_file.string() +
+                          " " + binary_dir + "/" + prefix;
+  const auto [status, output] = run(cmd);
+  return status == 0 ? std::string() : cmd + "\n" + output;
 }
 
 }  // namespace vigie::collector::testing
