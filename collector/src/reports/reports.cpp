@@ -30,7 +30,8 @@ std::string percent(double share) {
   return std::to_string(static_cast<int>(std::lround(share * 1000)) / 10.0).substr(0, 5) + " %";
 }
 
-Response text_response(std::string content_type, std::string body, std::string filename = {}) {
+Response text_response(std::string content_type, std::string body,
+                       const std::string& filename = {}) {
   Response r{200, std::move(content_type), std::move(body), {}};
   if (!filename.empty()) {
     r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + filename + "\"");
@@ -66,7 +67,7 @@ sus::Span period_of(const Query& q, const sus::Facility& f) {
 
 std::string format_of(const Query& q, std::initializer_list<std::string_view> allowed) {
   const std::string* format = q.get("format");
-  const std::string value = format ? *format : "json";
+  std::string value = format ? *format : "json";
   if (std::find(allowed.begin(), allowed.end(), value) == allowed.end())
     throw sus::InputError("format: '" + value + "' is not offered here");
   return value;

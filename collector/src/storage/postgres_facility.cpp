@@ -39,6 +39,7 @@ std::vector<sustainability::Facility> PostgresStore::facilities() {
   return with_connection([&](Connection& c) {
     const auto r = c.query("SELECT body FROM facilities ORDER BY id");
     std::vector<sustainability::Facility> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(facility_of(r, i));
     return out;
   });
@@ -78,6 +79,7 @@ std::vector<sustainability::Reading> PostgresStore::readings(const std::string& 
         "start_s < $3) OR (cumulative AND end_s >= $4 AND end_s <= $5)) ORDER BY end_s",
         Params(facility, from_s, to_s, from_s - kIndexMargin_s, to_s + kIndexMargin_s));
     std::vector<sustainability::Reading> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
       out.push_back(facility_form::reading_of(r.text(i, 0), r.text(i, 1), r.boolean(i, 2),
                                               r.integer(i, 3), r.integer(i, 4), r.real(i, 5),
@@ -131,6 +133,7 @@ std::vector<AccountEnergy> PostgresStore::account_energy(uint64_t from_ns, uint6
         "GROUP BY site, host, workload_account ORDER BY site, host, workload_account",
         Params(to_db(from_ns), postgres::to_db_bound(to_ns)));
     std::vector<AccountEnergy> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
       out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.real(i, 3), r.real(i, 4)});
     }

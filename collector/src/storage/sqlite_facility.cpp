@@ -1,4 +1,7 @@
 // SqliteStore's side of FacilityStore (tables of migration 7).
+#include <map>
+#include <tuple>
+
 #include "storage/facility_form.h"
 #include "storage/sqlite_statements.h"
 #include "storage/sqlite_store.h"
@@ -119,16 +122,42 @@ sustainability::GridSeries SqliteStore::grid_series(const std::string& zone,
 }
 
 std::vector<AccountEnergy> SqliteStore::account_energy(uint64_t from_ns, uint64_t to_ns) {
-  std::lock_guard lock(mutex_);
-  auto& statement = statements_->cached(
-      "SELECT site, host, workload_account, SUM(energy_joules), SUM(cpu_seconds) "
-      "FROM workload_energy WHERE end_ns > ?1 AND end_ns <= ?2 "
-      "GROUP BY site, host, workload_account ORDER BY site, host, workload_account");
-  statement.bind(to_db(from_ns), sqlite::to_db_bound(to_ns));
+  // A year of a large site is tens of millions of rows
+  // (tests/bench/report_bench.cpp): read on the report connection, never
+  // under mutex_, one day per statement so that no read transaction holds
+  // the WAL from being checkpointed for long.
+  std::lock_guard lock(report_mutex_);
+  if (report_db_ == nullptr) {
+    if (sqlite3_open_v2(path_.c_str(), &report_db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      const std::string error = report_db_ ? sqlite3_errmsg(report_db_) : "out of memory";
+      sqlite3_close(report_db_);
+      report_db_ = nullptr;
+      throw StoreError("cannot open " + path_ + " for reports: " + error);
+    }
+    sqlite3_busy_timeout(report_db_, 5000);
+  }
+  Statement statement(report_db_,
+                      "SELECT site, host, workload_account, SUM(energy_joules), SUM(cpu_seconds) "
+                      "FROM workload_energy WHERE end_ns > ?1 AND end_ns <= ?2 "
+                      "GROUP BY site, host, workload_account");
+  constexpr uint64_t kSliceNs = 86400ull * 1'000'000'000;
+  std::map<std::tuple<std::string, std::string, std::string>, AccountEnergy> sums;
+  for (uint64_t slice = from_ns; slice < to_ns;) {
+    const uint64_t until = to_ns - slice > kSliceNs ? slice + kSliceNs : to_ns;
+    statement.bind(sqlite::to_db_bound(slice), sqlite::to_db_bound(until));
+    while (statement.step()) {
+      AccountEnergy& row = sums[{statement.text(0), statement.text(1), statement.text(2)}];
+      row.joules += statement.real(3);
+      row.cpu_seconds += statement.real(4);
+    }
+    slice = until;
+  }
   std::vector<AccountEnergy> out;
-  while (statement.step()) {
-    out.push_back({statement.text(0), statement.text(1), statement.text(2), statement.real(3),
-                   statement.real(4)});
+  out.reserve(sums.size());
+  for (auto& [key, row] : sums) {  // ordered by site, host, account
+    std::tie(row.site, row.host, row.account) = key;
+    out.push_back(std::move(row));
   }
   return out;
 }

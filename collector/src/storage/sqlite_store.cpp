@@ -216,7 +216,7 @@ struct SqliteStore::PendingBatch {
 SqliteStore::SqliteStore(const std::string& path) : SqliteStore(path, SqliteWriteQueueLimits{}) {}
 
 SqliteStore::SqliteStore(const std::string& path, SqliteWriteQueueLimits limits)
-    : queue_limits_(limits) {
+    : path_(path), queue_limits_(limits) {
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -273,6 +273,7 @@ SqliteStore::SqliteStore(const std::string& path, SqliteWriteQueueLimits limits)
 
 SqliteStore::~SqliteStore() {
   statements_.reset();
+  sqlite3_close(report_db_);
   sqlite3_close(db_);
 }
 

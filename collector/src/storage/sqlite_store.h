@@ -145,6 +145,12 @@ class SqliteStore final : public Store, public csirt::CsirtStore, public Facilit
   std::unique_ptr<Statements> statements_;
   mutable std::mutex matcher_mutex_;
   std::shared_ptr<const csirt::IndicatorMatcher> matcher_;  // guarded by matcher_mutex_
+  // A read-only connection for the reports' long scans (account_energy), so
+  // that they never hold mutex_: in WAL mode it reads while batches commit.
+  // Opened on first use, guarded by report_mutex_.
+  const std::string path_;
+  std::mutex report_mutex_;
+  sqlite3* report_db_ = nullptr;
 
   // The group commit queue; queue_mutex_ is never held while waiting for mutex_.
   SqliteWriteQueueLimits queue_limits_;
