@@ -554,6 +554,18 @@ TEST(ReportPage, TheYearsReportPrintsInABrowser) {
         "astro", "bio", "idle (no job)", "Total = EDC", "Gaps in the meter readings",
         "EIT: 2025-08-01 01:00 → 2025-08-11 01:00", "2025-01-01 → 2026-01-01 (Europe/Paris)"}},
       {"badges", {"declared", "measured", "bill", "incomplete", "missing"}}};
+  // The same report as JSON, kept next to the screenshot and the PDF.
+  protocol::Endpoint endpoint;
+  endpoint.port = std::to_string(service.port());
+  const auto answer = protocol::send(endpoint,
+                                     {"GET",
+                                      "/api/v1/reports/datacentre?facility=meso&year=2025",
+                                      {{"Authorization", "Bearer officer-token"}},
+                                      ""},
+                                     std::chrono::seconds(10));
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  std::ofstream(std::string(VIGIE_BINARY_DIR) + "/report-page.json")
+      << json::parse(answer.body).dump(2);
   EXPECT_EQ(testing::page_check_failure(VIGIE_SOURCE_DIR, VIGIE_BINARY_DIR, "report_page_check.mjs",
                                         service.port(), dir.path() / "report_page.json",
                                         spec.dump(2), "report-page"),

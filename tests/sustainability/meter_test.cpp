@@ -205,3 +205,25 @@ TEST(Readings, CsvWithQuotesSemicolonsAndADecimalComma) {
 
 }  // namespace
 }  // namespace vigie::sustainability
+
+#include "vigie/sustainability/time.h"
+
+namespace vigie::sustainability {
+namespace {
+
+TEST(Times, Rfc3339ByPositionAndUnixSeconds) {
+  EXPECT_EQ(parse_time("2025-01-01", "t"), 1735689600);
+  EXPECT_EQ(parse_time("2025-01-01T00:00:00Z", "t"), 1735689600);
+  EXPECT_EQ(parse_time("2025-01-01t01:00:00.250+01:00", "t"), 1735689600);
+  EXPECT_EQ(parse_time("2024-12-31 19:30:00-04:30", "t"), 1735689600);
+  EXPECT_EQ(parse_time("1735689600", "t"), 1735689600);
+  EXPECT_EQ(format_time(1735689600), "2025-01-01T00:00:00Z");
+  for (const char* bad :
+       {"2025-02-30", "2025-01-01T24:00:00Z", "2025-01-01T00:00:00", "2025-01-01T00:00:nanZ",
+        "2025-01-01T00:00:00+0100", "2025-1-1", "", "-", "tomorrow", "2025-01-01T00:00:00.Z"}) {
+    EXPECT_THROW(parse_time(bad, "t"), InputError) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace vigie::sustainability
