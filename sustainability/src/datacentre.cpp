@@ -120,18 +120,74 @@ void combine(ReportItem& item, std::initializer_list<const ReportItem*> inputs) 
   }
 }
 
+// The time an additive quantity's kept readings cover, merged and in order.
+std::vector<Span> covered(const Consolidated& c) {
+  std::vector<Span> out;
+  for (const Piece& p : c.pieces) {
+    if (!out.empty() && out.back().end_s >= p.span.start_s) {
+      out.back().end_s = std::max(out.back().end_s, p.span.end_s);
+    } else {
+      out.push_back(p.span);
+    }
+  }
+  return out;
+}
+
+std::vector<Span> intersect(const std::vector<Span>& a, const std::vector<Span>& b) {
+  std::vector<Span> out;
+  for (std::size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    const int64_t from = std::max(a[i].start_s, b[j].start_s);
+    const int64_t to = std::min(a[i].end_s, b[j].end_s);
+    if (from < to) out.push_back({from, to});
+    (a[i].end_s < b[j].end_s ? i : j)++;
+  }
+  return out;
+}
+
+// What `c`'s readings give over `spans` (each reading's part spread evenly
+// over its time, as consolidate() prorates).
+double sum_over(const Consolidated& c, const std::vector<Span>& spans) {
+  double sum = 0;
+  for (const Piece& p : c.pieces) {
+    const auto length = static_cast<double>(p.span.end_s - p.span.start_s);
+    for (const Span& s : spans) {
+      const int64_t from = std::max(p.span.start_s, s.start_s);
+      const int64_t to = std::min(p.span.end_s, s.end_s);
+      if (from < to) sum += p.value * static_cast<double>(to - from) / length;
+    }
+  }
+  return sum;
+}
+
+// num / (den x den_scale). When both are metered quantities and one has gaps,
+// over the time both cover only: a year of EDC over ten months of EIT is not
+// a PUE. The note says which share of the period that is.
 ReportItem ratio_item(std::string ref, std::string symbol, std::string name, std::string unit,
-                      const ReportItem& num, const ReportItem& den, double den_scale = 1) {
+                      const ReportItem& num, const ReportItem& den, double den_scale = 1,
+                      const Consolidated* num_meter = nullptr,
+                      const Consolidated* den_meter = nullptr, int64_t period_seconds = 0) {
   ReportItem item{.ref = std::move(ref),
                   .symbol = std::move(symbol),
                   .name = std::move(name),
                   .unit = std::move(unit)};
   combine(item, {&num, &den});
-  if (num.value && den.value && *den.value > 0) {
-    item.value = *num.value / (*den.value * den_scale);
-  } else {
+  if (!num.value || !den.value || !(*den.value > 0)) {
     item.quality = Quality::kMissing;
     if (den.value && *den.value == 0) item.notes.push_back(den.symbol + " is 0");
+    return item;
+  }
+  item.value = *num.value / (*den.value * den_scale);
+  if (num_meter && den_meter && period_seconds > 0 && (num.coverage < 1 || den.coverage < 1)) {
+    const auto both = intersect(covered(*num_meter), covered(*den_meter));
+    int64_t seconds = 0;
+    for (const Span& s : both) seconds += s.end_s - s.start_s;
+    const double d = sum_over(*den_meter, both);
+    if (seconds > 0 && d > 0) {
+      item.value = sum_over(*num_meter, both) / (d * den_scale);
+      item.coverage = static_cast<double>(seconds) / static_cast<double>(period_seconds);
+      item.notes.push_back("over the time both " + num.symbol + " and " + den.symbol +
+                           " readings cover");
+    }
   }
   return item;
 }
@@ -503,15 +559,19 @@ DatacentreReport build_report(const Facility& f, const std::vector<Reading>& rea
   const ReportItem win = *r.find("WIN");
   const ReportItem ereuse = *r.find("EREUSE");
   const ReportItem eres = *r.find("ERES-TOT");
-  ReportItem pue = ratio_item("Annex III (a)", "PUE", "Power Usage Effectiveness", "", edc, eit);
+  const auto& m = r.meters;
+  const int64_t length = period.end_s - period.start_s;
+  ReportItem pue = ratio_item("Annex III (a)", "PUE", "Power Usage Effectiveness", "", edc, eit, 1,
+                              &m.at(Quantity::kEdc), &m.at(Quantity::kEit), length);
   if (!r.full_year) {
     pue.name = "Power Usage Effectiveness (interim)";
     pue.notes.push_back("interim PUE: the period is not a calendar year (ISO/IEC 30134-2)");
   }
   items.push_back(std::move(pue));
-  items.push_back(
-      ratio_item("Annex III (b)", "WUE", "Water Usage Effectiveness", "L/kWh", win, eit, 1e-3));
-  items.push_back(ratio_item("Annex III (c)", "ERF", "Energy Reuse Factor", "", ereuse, edc));
+  items.push_back(ratio_item("Annex III (b)", "WUE", "Water Usage Effectiveness", "L/kWh", win, eit,
+                             1e-3, &m.at(Quantity::kWin), &m.at(Quantity::kEit), length));
+  items.push_back(ratio_item("Annex III (c)", "ERF", "Energy Reuse Factor", "", ereuse, edc, 1,
+                             &m.at(Quantity::kEreuse), &m.at(Quantity::kEdc), length));
   ReportItem ref = ratio_item("Annex III (d)", "REF", "Renewable Energy Factor", "", eres, edc);
   if (ref.value && *ref.value > 1) {
     ref.notes.push_back("capped at 1 from " + number_text(*ref.value));

@@ -248,3 +248,30 @@ TEST(Datacentre, PeriodBoundariesAreLocalMidnightsOrInstants) {
 
 }  // namespace
 }  // namespace vigie::sustainability
+
+namespace vigie::sustainability {
+namespace {
+
+// A year of EDC over the half-year EIT covers is not a PUE: the ratio is
+// taken over the time both cover, and says so.
+TEST(Datacentre, ARatioWithAGapIsTakenOverTheTimeBothCover) {
+  const Span year = calendar_year(2025, "Europe/Paris");
+  const int64_t half = year.start_s + (year.end_s - year.start_s) / 2;
+  const auto r = build_report(facility(),
+                              {reading(Quantity::kEdc, 1500, {year.start_s, half}),
+                               reading(Quantity::kEdc, 2500, {half, year.end_s}),
+                               reading(Quantity::kEit, 1000, {year.start_s, half})},
+                              {}, year);
+  const ReportItem& pue = *r.find("PUE");
+  EXPECT_DOUBLE_EQ(*pue.value, 1.5);  // not 4000 / 1000
+  EXPECT_EQ(pue.quality, Quality::kIncomplete);
+  EXPECT_NEAR(pue.coverage, 0.5, 1e-9);
+  EXPECT_NE(pue.notes.back().find("over the time both EDC and EIT readings cover"),
+            std::string::npos);
+  // Both complete: the plain ratio, no note.
+  const auto full = build_report(facility(), year_readings(), {}, year);
+  EXPECT_TRUE(full.find("PUE")->notes.empty());
+}
+
+}  // namespace
+}  // namespace vigie::sustainability
