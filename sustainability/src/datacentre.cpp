@@ -609,13 +609,17 @@ DatacentreReport build_report(const Facility& f, const std::vector<Reading>& rea
       grid_kwh += piece.value;
       if (g.coverage < 0.999) uncovered_kwh += piece.value * (1 - g.coverage);
     }
-    if (edc.value && eit.value && *eit.value > 0 && grid_kwh > 0) {
+    // CUE = CO2 of EDC / EIT = (CO2 per kWh of EDC) x EDC/EIT, with EDC/EIT
+    // as PUE takes it (over the time both readings cover).
+    const ReportItem* pue_item = r.find("PUE");
+    if (edc.value && *edc.value > 0 && pue_item && pue_item->value && grid_kwh > 0) {
       const double mean_g = kg * 1000 / grid_kwh;  // gCO2e/kWh over EDC's time
-      loc.value = kg / grid_kwh * *edc.value / *eit.value;
+      const double edc_per_eit = *pue_item->value;
+      loc.value = mean_g / 1000 * edc_per_eit;
       loc.notes.push_back("grid " + number_text(mean_g) + " gCO2e/kWh, " + r.grid_source);
-      const double fossil_kwh = std::max(0.0, *edc.value - eres.value.value_or(0));
+      const double fossil_share = std::max(0.0, 1 - eres.value.value_or(0) / *edc.value);
       const double factor = f.supplier_gco2e_per_kwh.value_or(mean_g);
-      market.value = fossil_kwh * factor / 1000 / *eit.value;
+      market.value = fossil_share * factor / 1000 * edc_per_eit;
       market.notes.push_back(
           f.supplier_gco2e_per_kwh
               ? "supplier factor " + number_text(factor) +
