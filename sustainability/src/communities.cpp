@@ -4,8 +4,8 @@
 #include <cmath>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "text.h"
 #include "vigie/sustainability/time.h"
 
 namespace vigie::sustainability {
@@ -51,17 +51,7 @@ std::vector<uint64_t> apportion(uint64_t total, const std::vector<long double>& 
 }
 
 std::string kwh_text(uint64_t joules) {
-  std::ostringstream out;
-  out.precision(12);
-  out << static_cast<double>(joules) / kJoulesPerKwh;
-  return out.str();
-}
-
-std::string number_text(double v) {
-  std::ostringstream out;
-  out.precision(10);
-  out << v;
-  return out.str();
+  return number_text(static_cast<double>(joules) / kJoulesPerKwh, 12);
 }
 
 json kwh(uint64_t joules) { return static_cast<double>(joules) / kJoulesPerKwh; }
@@ -273,21 +263,12 @@ std::string to_csv(const CommunityReport& r) {
   std::string out =
       "month,community,node_kwh,facility_kwh,cpu_hours,gpu_hours,operational_kgco2e,"
       "embodied_kgco2e\r\n";
-  const auto quote = [](const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) {
-      if (c == '"') q += '"';
-      q += c;
-    }
-    return q + "\"";
-  };
   for (const auto& m : r.months) {
     // The month of its middle: a local month starts on the day before in UTC.
     const std::string month =
         format_time(m.span.start_s + (m.span.end_s - m.span.start_s) / 2).substr(0, 7);
     for (const auto& c : m.communities) {
-      out += month + ',' + quote(c.community) + ',' + kwh_text(c.node_joules) + ',' +
+      out += month + ',' + csv_field(c.community) + ',' + kwh_text(c.node_joules) + ',' +
              (m.facility_joules ? kwh_text(c.facility_joules) : "") + ',' +
              number_text(c.cpu_hours) + ',' + number_text(c.gpu_hours) + ',' +
              (c.operational_kgco2e ? number_text(*c.operational_kgco2e) : "") + ',' +

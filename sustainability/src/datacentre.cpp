@@ -7,8 +7,8 @@
 #include <cmath>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "text.h"
 #include "vigie/sustainability/time.h"
 
 namespace vigie::sustainability {
@@ -190,23 +190,6 @@ ReportItem ratio_item(std::string ref, std::string symbol, std::string name, std
     }
   }
   return item;
-}
-
-std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string number_text(double v) {
-  std::ostringstream out;
-  out.precision(10);
-  out << v;
-  return out.str();
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
