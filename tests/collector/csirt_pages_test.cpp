@@ -38,16 +38,9 @@ TEST(CollectorCsirtPages, CoordinatorWorksAnIncidentInABrowser) {
   if (const std::string missing = testing::browser_missing(VIGIE_SOURCE_DIR); !missing.empty())
     FAIL() << missing;
   testing::TempDir dir;
-  Config config = default_config();
-  config.port = 0;
-  config.threads = 2;
-  config.database_path = (dir.path() / "collector.db").string();
-  config.dashboard_dir = std::string(VIGIE_SOURCE_DIR) + "/dashboards/web";
-  config.vendor_dir.clear();
+  Config config =
+      testing::page_config(dir.path(), VIGIE_SOURCE_DIR, "csirt", "coordinator", kToken);
   config.csirt.site = "GRIF";
-  auto principal = parse_role("csirt");
-  principal->name = "coordinator";
-  config.api.tokens = {{sha256(kToken), *principal}};
   Service service(config);
   service.start();
 
@@ -133,16 +126,9 @@ TEST(CollectorCsirtPages, CoordinatorSeesEverySitesBanStateInABrowser) {
   if (const std::string missing = testing::browser_missing(VIGIE_SOURCE_DIR); !missing.empty())
     FAIL() << missing;
   testing::TempDir dir;
-  Config config = default_config();
-  config.port = 0;
-  config.threads = 2;
-  config.database_path = (dir.path() / "collector.db").string();
-  config.dashboard_dir = std::string(VIGIE_SOURCE_DIR) + "/dashboards/web";
-  config.vendor_dir.clear();
+  Config config =
+      testing::page_config(dir.path(), VIGIE_SOURCE_DIR, "csirt", "coordinator", kToken);
   config.csirt.site = "GRIF";
-  auto principal = parse_role("csirt");
-  principal->name = "coordinator";
-  config.api.tokens = {{sha256(kToken), *principal}};
   // The sites' tokens at this (federation) collector: each names its site.
   const std::vector<std::pair<std::string, std::string>> sites = {
       {"lapp", "ban-ack-lapp"}, {"cc", "ban-ack-cc"}, {"lal", "ban-ack-lal"}};

@@ -529,15 +529,8 @@ TEST(ReportPage, TheYearsReportPrintsInABrowser) {
   if (const std::string missing = testing::browser_missing(VIGIE_SOURCE_DIR); !missing.empty())
     FAIL() << missing;
   testing::TempDir dir;
-  Config config = default_config();
-  config.port = 0;
-  config.threads = 2;
-  config.database_path = (dir.path() / "collector.db").string();
-  config.dashboard_dir = std::string(VIGIE_SOURCE_DIR) + "/dashboards/web";
-  config.vendor_dir.clear();
-  auto principal = parse_role("sustainability");
-  principal->name = "officer";
-  config.api.tokens = {{sha256("officer-token"), *principal}};
+  const Config config = testing::page_config(dir.path(), VIGIE_SOURCE_DIR, "sustainability",
+                                             "officer", "officer-token");
   {
     SqliteStore store(config.database_path);
     load_year(store);

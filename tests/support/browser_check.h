@@ -12,6 +12,9 @@
 #include <string>
 #include <utility>
 
+#include "vigie/collector/access.h"
+#include "vigie/collector/config.h"
+
 namespace vigie::collector::testing {
 
 // Runs `cmd` through the shell; its exit status and stdout + stderr.
@@ -37,6 +40,24 @@ inline std::string browser_missing(const std::string& source_dir) {
   return "needs node, " + chromium +
          " and dashboards/node_modules/playwright-core (deploy/install-deps.sh --test, "
          "deploy/build.sh)";
+}
+
+// A whole collector's configuration for a page test: any free port, two
+// threads, its database in `dir`, the pages from `source_dir`'s dashboard,
+// and one API token `token` of `role` (parse_role) named `name`.
+inline Config page_config(const std::filesystem::path& dir, const std::string& source_dir,
+                          const std::string& role, const std::string& name,
+                          const std::string& token) {
+  Config config = default_config();
+  config.port = 0;
+  config.threads = 2;
+  config.database_path = (dir / "collector.db").string();
+  config.dashboard_dir = source_dir + "/dashboards/web";
+  config.vendor_dir.clear();
+  auto principal = parse_role(role);
+  principal->name = name;
+  config.api.tokens = {{sha256(token), *principal}};
+  return config;
 }
 
 // Runs the browser check tests/dashboards/<script> (node, playwright-core)
